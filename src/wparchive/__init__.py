@@ -1,0 +1,5 @@
+"""wparchive: archive WordPress sites through the REST API into SQLite."""
+
+__version__ = "0.1.0"
+PROJECT_URL = "https://github.com/wparchive/wparchive"
+USER_AGENT = f"wparchive/{__version__} (+{PROJECT_URL})"

@@ -1,0 +1,230 @@
+"""The wparchive command line: options, wiring, progress and messages. No HTTP, no SQL here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .client import Client
+from .db import open_db
+from .errors import WPArchiveError
+from .harvest import HarvestResult, harvest_site
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130
+
+db_option = click.option(
+    "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),
+    help="The archive database (SQLite).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wparchive")
+def cli() -> None:
+    """Archive WordPress sites through the REST API into SQLite, and search them in Datasette.
+
+    \b
+    Start with:
+        wparchive harvest https://example.org/
+        wparchive serve
+    """
+
+
+@cli.command()
+@click.argument("site_url")
+@db_option
+@click.option("--delay", default=0.5, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to wait between requests, to be polite to the site.")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds before a request is given up and retried.")
+@click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop each collection after N items (a trial run).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
+def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: int, limit: int | None,
+            quiet: bool, verbose: bool) -> None:
+    """Harvest a WordPress site into the archive.
+
+    SITE_URL is any page of the site, its home page, or its REST API root. The API is found
+    from the page's Link header or <link> tag, then /wp-json/, then ?rest_route=/.
+
+    Every public collection is fetched: posts, pages and other public post types, categories,
+    tags and other taxonomies, users, media metadata and comments. Each page of 100 items is
+    saved in its own transaction, so an interruption loses at most one page. Running it again
+    updates what changed and adds no duplicates.
+
+    \b
+    Exit codes: 0 done; 1 failed (nothing harvested: see the message);
+    3 partial (some collections failed: see the harvest_errors table); 130 interrupted.
+
+    \b
+    Example:
+        wparchive harvest https://example.org/ --db example.db
+    """
+    _setup_logging(verbose, quiet)
+    client = Client(delay=delay, timeout=timeout, retries=retries)
+    progress = _SilentBars() if quiet else _ClickBars()
+    try:
+        db = open_db(db_path)
+        result = harvest_site(db, client, site_url, progress=progress, limit=limit)
+    except KeyboardInterrupt:
+        click.echo("Interrupted. What was saved is kept; run the same command again to continue.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except WPArchiveError as exc:
+        _fail(exc)
+    if not quiet:
+        _print_summary(result, db_path, client.requests_made)
+    for error in result.errors:
+        click.secho(f"Error: {error}", fg="red", err=True)
+    if result.status == "partial":
+        click.echo(f"Some items were not harvested; see the harvest_errors table of run {result.run_id}. "
+                   "The next run tries them again.", err=True)
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command()
+@db_option
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1.")
+@click.option("--config", "config", type=click.Path(file_okay=False, exists=True),
+              help="Folder with metadata.yml and settings.json (default: the bundled config/).")
+@click.option("-i", "--immutable", is_flag=True,
+              help="Serve a finished archive read-only (faster counts; the file must not change).")
+def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
+    """Serve the archive in Datasette on 127.0.0.1: search, facets, CSV and JSON.
+
+    \b
+    Example:
+        wparchive serve --db example.db --port 8001
+        then open http://127.0.0.1:8001/
+    """
+    from .serve import build_datasette, run_server
+
+    if not os.path.exists(db_path):
+        _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
+    ds = build_datasette(db_path, config=config, immutable=immutable)
+    click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
+    run_server(ds, port=port)
+
+
+@cli.command()
+@click.option("--db", "db_path", default="demo.db", show_default=True, type=click.Path(dir_okay=False),
+              help="Where the demo archive is written.")
+@click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of Datasette on 127.0.0.1.")
+@click.option("--no-serve", is_flag=True, help="Harvest only; do not start Datasette.")
+def demo(db_path: str, port: int, no_serve: bool) -> None:
+    """Harvest the bundled sample site over HTTP, then serve it in Datasette.
+
+    The sample site is served on 127.0.0.1 by wparchive's own WordPress-like server, so
+    the demo works offline and goes through the same HTTP path as a real harvest.
+
+    \b
+    Example:
+        wparchive demo
+    """
+    from .sample.content import sample_site
+    from .sample.server import WordPressServer
+
+    with WordPressServer(sample_site()) as server:
+        click.echo(f"Sample site running at {server.home}/", err=True)
+        client = Client(delay=0)
+        try:
+            result = harvest_site(open_db(db_path), client, server.home + "/", progress=_ClickBars())
+        except WPArchiveError as exc:
+            _fail(exc)
+    _print_summary(result, db_path, client.requests_made)
+    if not no_serve:
+        from .serve import build_datasette, run_server
+
+        click.echo(f"Open http://127.0.0.1:{port}/ to search the archive (Ctrl-C to stop).", err=True)
+        run_server(build_datasette(db_path), port=port)
+
+
+@cli.command("sample-site")
+@click.option("-p", "--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Port on 127.0.0.1.")
+@click.option("--permalinks", type=click.Choice(["pretty", "plain"]), default="pretty", show_default=True,
+              help="pretty serves /wp-json/; plain only ?rest_route=.")
+def sample_site_command(port: int, permalinks: str) -> None:
+    """Serve the bundled sample site as a WordPress REST API on 127.0.0.1, for trying harvests.
+
+    \b
+    Example:
+        wparchive sample-site --port 8080 &
+        wparchive harvest http://127.0.0.1:8080/ --db sample.db
+    """
+    import time
+
+    from .sample.content import sample_site
+    from .sample.server import WordPressServer
+
+    with WordPressServer(sample_site(), permalinks=permalinks, port=port) as server:
+        click.echo(f"Sample WordPress site at {server.home}/ (API root {server.api_root}); Ctrl-C to stop", err=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+class _ClickBars:
+    """A progress bar per collection on stderr, sized from X-WP-Total."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def collection_started(self, name: str, total: int | None) -> None:
+        self._bar = click.progressbar(length=total or 0, label=f"{name:<12}", file=sys.stderr, show_pos=True)
+        self._bar.__enter__()
+
+    def items_done(self, count: int) -> None:
+        if self._bar is not None:
+            self._bar.update(count)
+
+    def collection_finished(self, name: str) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+    def note(self, message: str) -> None:
+        click.echo(f"Note: {message}", err=True)
+
+
+class _SilentBars(_ClickBars):
+    def collection_started(self, name: str, total: int | None) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+def _print_summary(result: HarvestResult, db_path: str, requests_made: int) -> None:
+    parts = []
+    for name, counts in result.counts.items():
+        changed = counts["new"] + counts["updated"]
+        parts.append(f"{name} {counts['seen']}" + (f" ({changed} new or changed)" if changed != counts["seen"] else ""))
+    click.echo(f"Run {result.run_id} {result.status}: " + ", ".join(parts) + f"; {requests_made} requests → {db_path}",
+               err=True)
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _fail(exc: WPArchiveError) -> NoReturn:
+    message = f"Error: {exc}"
+    if exc.hint:
+        message += f"\n{exc.hint}"
+    click.secho(message, fg="red", err=True)
+    sys.exit(EXIT_FAILED)

@@ -1,0 +1,132 @@
+"""Finding a site's REST API root and the collections it exposes."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+
+from bs4 import BeautifulSoup
+
+from .client import Client, route_url
+from .errors import DiscoveryError, FetchError, SiteUnreachable
+from .models import PostType, SiteIndex, Taxonomy
+
+log = logging.getLogger("wparchive.discover")
+
+API_REL = "https://api.w.org/"
+
+# Collections whose items are posts (wp_posts rows) but which this tool stores elsewhere
+# or which are editor internals, never site content.
+NOT_CONTENT_TYPES = frozenset({
+    "attachment", "nav_menu_item", "wp_block", "wp_template", "wp_template_part",
+    "wp_global_styles", "wp_navigation", "wp_font_family", "wp_font_face",
+})
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One REST collection to harvest."""
+
+    name: str  # post type slug, taxonomy slug, or "users" / "media" / "comments"
+    kind: str  # "posts", "terms", "users", "media" or "comments"
+    route: str  # e.g. "/wp/v2/posts"
+    rest_base: str = ""
+    taxonomies: tuple[str, ...] = ()
+
+
+def find_api_root(client: Client, url: str) -> tuple[str, SiteIndex]:
+    """The REST API root of the site a URL belongs to (any page URL, or the root itself), with its index."""
+    if not urlsplit(url).scheme:
+        url = "http://" + url
+    if _looks_like_api_root(url) and (index := _api_index(client, url)) is not None:
+        return url, index
+    try:
+        response = client.get(url)
+    except FetchError as exc:
+        raise SiteUnreachable(f"could not reach {url}: {exc}") from exc
+    candidates: list[str] = []
+    linked = response.links.get(API_REL, {}).get("url")
+    if linked:
+        candidates.append(urljoin(response.url, linked))
+    if "html" in response.headers.get("Content-Type", ""):
+        tag = BeautifulSoup(response.content, "html.parser").find("link", rel=API_REL)
+        if tag is not None and tag.get("href"):
+            candidates.append(urljoin(response.url, str(tag["href"])))
+    candidates += _guessed_roots(response.url)
+    if response.url != url:
+        candidates += _guessed_roots(url)
+    tried: set[str] = set()
+    for candidate in candidates:
+        if candidate in tried:
+            continue
+        tried.add(candidate)
+        if (index := _api_index(client, candidate)) is not None:
+            return candidate, index
+    raise DiscoveryError(f"no WordPress REST API found from {url} (tried {', '.join(sorted(tried))})")
+
+
+def list_collections(client: Client, api_root: str, index: SiteIndex) -> list[Collection]:
+    """Every public collection, in the order a harvest wants them: terms and users before posts."""
+    types: dict[str, Any] = _get_map(client, api_root, "/wp/v2/types")
+    taxonomies: dict[str, Any] = _get_map(client, api_root, "/wp/v2/taxonomies")
+    collections: list[Collection] = []
+    for slug, raw in taxonomies.items():
+        taxonomy = Taxonomy.model_validate(raw)
+        if taxonomy.rest_base and slug not in ("nav_menu", "wp_pattern_category", "menu"):
+            route = f"/{taxonomy.rest_namespace}/{taxonomy.rest_base}"
+            collections.append(Collection(slug, "terms", route, taxonomy.rest_base))
+    collections.append(Collection("users", "users", "/wp/v2/users", "users"))
+    for slug, raw in types.items():
+        post_type = PostType.model_validate(raw)
+        if slug in NOT_CONTENT_TYPES or not post_type.rest_base or post_type.viewable is False:
+            continue
+        if "(?P<" in post_type.rest_base:  # a nested route, not a collection of its own
+            continue
+        route = f"/{post_type.rest_namespace}/{post_type.rest_base}"
+        if index.routes and route not in index.routes:
+            continue
+        collections.append(Collection(slug, "posts", route, post_type.rest_base, tuple(post_type.taxonomies)))
+    collections.append(Collection("media", "media", "/wp/v2/media", "media"))
+    collections.append(Collection("comments", "comments", "/wp/v2/comments", "comments"))
+    return collections
+
+
+def _get_map(client: Client, api_root: str, route: str) -> dict[str, Any]:
+    _, data = client.get_json(route_url(api_root, route))
+    return data if isinstance(data, dict) else {}
+
+
+def _looks_like_api_root(url: str) -> bool:
+    parts = urlsplit(url)
+    return "/wp-json" in parts.path or "rest_route" in dict(parse_qsl(parts.query))
+
+
+def _guessed_roots(url: str) -> list[str]:
+    """/wp-json/ and ?rest_route=/ under the page's folder and each folder above it."""
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and "." in segments[-1]:
+        segments = segments[:-1]  # a file such as index.php
+    prefixes = ["/" + "/".join(segments[:n]) for n in range(len(segments), -1, -1)]
+    guesses = []
+    for prefix in prefixes:
+        base = prefix.rstrip("/") + "/"
+        guesses.append(urlunsplit((parts.scheme, parts.netloc, base + "wp-json/", "", "")))
+    for prefix in prefixes:
+        base = prefix.rstrip("/") + "/"
+        guesses.append(urlunsplit((parts.scheme, parts.netloc, base, "rest_route=/", "")))
+    return guesses
+
+
+def _api_index(client: Client, url: str) -> SiteIndex | None:
+    """The index at url if it is a WordPress REST API root offering wp/v2, else None."""
+    try:
+        _, data = client.get_json(url)
+    except FetchError as exc:
+        log.debug("not an API root: %s (%s)", url, exc)
+        return None
+    if isinstance(data, dict) and "wp/v2" in (data.get("namespaces") or []):
+        return SiteIndex.model_validate(data)
+    return None

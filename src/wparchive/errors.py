@@ -1,0 +1,111 @@
+"""Exceptions raised by the library; the CLI turns them into one-line messages with a hint."""
+
+from __future__ import annotations
+
+
+class WPArchiveError(Exception):
+    """Base class of every error wparchive raises on purpose."""
+
+    hint: str = ""
+
+
+class DiscoveryError(WPArchiveError):
+    """No WordPress REST API could be found from the URL given."""
+
+    hint = (
+        "Check the URL in a browser; if the site is WordPress, its REST API may be "
+        "disabled or blocked (try the API root directly, e.g. https://example.org/wp-json/)."
+    )
+
+
+class SiteUnreachable(DiscoveryError):
+    """The site did not answer at all."""
+
+    hint = "Check the address and the network; the site may be down. Try again later."
+
+
+class FetchError(WPArchiveError):
+    """A request failed for good: after retries, or in a way retrying cannot mend."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        status: int | None = None,
+        body: bytes = b"",
+        reason: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.body = body
+        self.reason = reason or message
+
+
+class BadResponseError(FetchError):
+    """The server answered, but not with the JSON the REST API promises."""
+
+    hint = "The raw bytes are kept in the harvest_errors table; the next run retries this page."
+
+
+class WordPressError(FetchError):
+    """An error object from the REST API: {"code": ..., "message": ..., "data": {"status": ...}}."""
+
+    code: str = ""
+
+    def __init__(self, message: str, *, url: str, status: int | None, code: str, body: bytes = b"") -> None:
+        super().__init__(message, url=url, status=status, body=body, reason=code)
+        self.code = code
+
+
+class InvalidPageNumber(WordPressError):
+    """rest_post_invalid_page_number: the page is past the end of a post-type collection."""
+
+
+class InvalidParam(WordPressError):
+    """rest_invalid_param: a query parameter was refused (per_page above a plugin's limit, say)."""
+
+
+class AccessDenied(WordPressError):
+    """The collection needs authentication (rest_cannot_access, rest_forbidden, rest_cannot_read…)."""
+
+    hint = "This collection is not public; it is skipped in an anonymous harvest."
+
+
+class NoRoute(WordPressError):
+    """rest_no_route: the site does not serve this route."""
+
+
+class NotAnArchive(WPArchiveError):
+    """The file is a SQLite database, but not one this tool wrote (or a newer version's)."""
+
+    hint = "Use --db to name a wparchive archive, or a new file to start one."
+
+
+class DatabaseLocked(WPArchiveError):
+    """Another process holds the archive database."""
+
+
+_ERRORS_BY_CODE: dict[str, type[WordPressError]] = {
+    "rest_post_invalid_page_number": InvalidPageNumber,
+    "rest_invalid_param": InvalidParam,
+    "rest_no_route": NoRoute,
+    "rest_cannot_access": AccessDenied,
+    "rest_forbidden": AccessDenied,
+    "rest_cannot_read": AccessDenied,
+    "rest_cannot_view": AccessDenied,
+    "rest_cannot_manage_templates": AccessDenied,
+    "rest_forbidden_context": AccessDenied,
+    "rest_user_cannot_view": AccessDenied,
+    "rest_not_logged_in": AccessDenied,
+}
+
+
+def error_for_code(code: str, status: int | None) -> type[WordPressError]:
+    """The exception class for a REST API error code; 401/403 without a known code mean access denied."""
+    if code in _ERRORS_BY_CODE:
+        return _ERRORS_BY_CODE[code]
+    if status in (401, 403):
+        return AccessDenied
+    return WordPressError

@@ -1,0 +1,263 @@
+"""Turning raw REST items into database rows: pure functions between clean and store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from .clean import clean_content, html_to_text, title_text
+from .models import Comment, ContentItem, Media, Term, User, term_ids
+
+# REST fields that are mapped to columns of our own, or are not worth a column.
+_HANDLED_FIELDS = frozenset({
+    "id", "date", "date_gmt", "modified", "modified_gmt", "slug", "status", "type", "link",
+    "title", "content", "excerpt", "author", "parent", "menu_order", "featured_media",
+    "comment_status", "ping_status", "sticky", "format", "guid", "template", "meta", "class_list",
+    "_links", "_embedded", "categories", "tags", "post", "alt_text", "caption", "description",
+    "media_type", "mime_type", "source_url", "media_details", "name", "taxonomy", "count",
+    "url", "avatar_urls", "author_avatar_urls", "author_name", "author_url", "generated_slug",
+    "permalink_template", "missing_image_sizes",
+})
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """What row-building needs to know about the site being harvested."""
+
+    site_id: int
+    home: str
+    hosts: frozenset[str]
+    taxonomy_by_rest_base: dict[str, str] = field(default_factory=dict)
+    term_names: dict[str, str] = field(default_factory=dict)
+
+    def key(self, wp_id: int | None) -> str | None:
+        """The archive key of a WordPress id on this site, None for 0 or missing."""
+        return make_key(self.site_id, wp_id)
+
+
+@dataclass
+class Provenance:
+    """Where and when a page of items was fetched."""
+
+    response_url: str
+    fetched_at: str
+    run_id: int
+
+
+@dataclass
+class Record:
+    """One item's row, its raw JSON, and the child rows that hang off it."""
+
+    table: str
+    row: dict[str, Any]
+    raw_json: str
+    children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return str(self.row["key"])
+
+
+class InvalidItem(ValueError):
+    """An item that cannot be read at all (no usable id)."""
+
+
+def make_key(site_id: int, wp_id: int | None) -> str | None:
+    """Archive-wide key of a WordPress object: "<site id>-<WordPress id>"."""
+    if not wp_id:
+        return None
+    return f"{site_id}-{wp_id}"
+
+
+def raw_json_of(item: dict[str, Any]) -> str:
+    """The JSON text kept for an item; its SHA-256 is the record's provenance hash."""
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+
+def sha256_hex(text: str) -> str:
+    """SHA-256 of text encoded as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
+    """A post, page or custom post type item with its text, links, images and terms."""
+    post = _validate(ContentItem, item)
+    key = ctx.key(post.id)
+    cleaned = clean_content(post.content.rendered, post.link or ctx.home, ctx.hosts)
+    term_rows = []
+    names_by_taxonomy: dict[str, list[str]] = {}
+    for rest_base, taxonomy in ctx.taxonomy_by_rest_base.items():
+        for term_id in term_ids(item, rest_base):
+            term_key = ctx.key(term_id)
+            term_rows.append({"post": key, "term": term_key, "taxonomy": taxonomy})
+            names_by_taxonomy.setdefault(taxonomy, []).append(ctx.term_names.get(term_key or "", str(term_id)))
+    row = {
+        "key": key,
+        "site_id": ctx.site_id,
+        "wp_id": post.id,
+        "type": post.type,
+        "status": post.status,
+        "title": title_text(post.title.rendered),
+        "slug": post.slug,
+        "link": post.link,
+        "date": post.date,
+        "date_gmt": post.date_gmt,
+        "modified": post.modified,
+        "modified_gmt": post.modified_gmt,
+        "author": ctx.key(post.author),
+        "parent": ctx.key(post.parent),
+        "menu_order": post.menu_order,
+        "featured_media": ctx.key(post.featured_media),
+        "comment_status": post.comment_status,
+        "sticky": int(post.sticky),
+        "format": post.format,
+        "protected": int(post.content.protected),
+        "categories": names_by_taxonomy.get("category", []),
+        "tags": names_by_taxonomy.get("post_tag", []),
+        "excerpt_text": html_to_text(post.excerpt.rendered),
+        "content_text": cleaned.text,
+        "content_markdown": cleaned.markdown,
+        "word_count": cleaned.word_count,
+        "content_html": post.content.rendered,
+        **_extra_fields(item),
+    }
+    children = {
+        "post_terms": term_rows,
+        "links": [
+            {"post": key, "position": i, "href": link.href, "text": link.text, "internal": int(link.internal)}
+            for i, link in enumerate(cleaned.links)
+        ],
+        "images": [
+            {"post": key, "position": i, "src": img.src, "alt": img.alt, "width": img.width, "height": img.height}
+            for i, img in enumerate(cleaned.images)
+        ],
+    }
+    return _record("posts", row, item, prov, children)
+
+
+def media_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
+    """An attachment's metadata (the file itself is not fetched)."""
+    media = _validate(Media, item)
+    details = media.media_details if isinstance(media.media_details, dict) else {}
+    row = {
+        "key": ctx.key(media.id),
+        "site_id": ctx.site_id,
+        "wp_id": media.id,
+        "title": title_text(media.title.rendered),
+        "slug": media.slug,
+        "link": media.link,
+        "date": media.date,
+        "date_gmt": media.date_gmt,
+        "modified_gmt": media.modified_gmt,
+        "author": ctx.key(media.author),
+        "post": ctx.key(media.post),
+        "media_type": media.media_type,
+        "mime_type": media.mime_type,
+        "source_url": media.source_url,
+        "alt_text": media.alt_text,
+        "caption_text": html_to_text(media.caption.rendered),
+        "description_text": html_to_text(media.description.rendered),
+        "width": details.get("width"),
+        "height": details.get("height"),
+        "filesize": details.get("filesize"),
+        **_extra_fields(item),
+    }
+    return _record("media", row, item, prov)
+
+
+def term_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
+    """A category, tag or term of another taxonomy, with its parent kept."""
+    term = _validate(Term, item)
+    row = {
+        "key": ctx.key(term.id),
+        "site_id": ctx.site_id,
+        "wp_id": term.id,
+        "taxonomy": term.taxonomy,
+        "name": title_text(term.name),
+        "slug": term.slug,
+        "description_text": html_to_text(term.description),
+        "parent": ctx.key(term.parent),
+        "count": term.count,
+        "link": term.link,
+        **_extra_fields(item),
+    }
+    return _record("terms", row, item, prov)
+
+
+def user_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
+    """A user as the site shows them publicly."""
+    user = _validate(User, item)
+    row = {
+        "key": ctx.key(user.id),
+        "site_id": ctx.site_id,
+        "wp_id": user.id,
+        "name": title_text(user.name),
+        "slug": user.slug,
+        "url": user.url,
+        "description_text": html_to_text(user.description),
+        "link": user.link,
+        **_extra_fields(item),
+    }
+    return _record("users", row, item, prov)
+
+
+def comment_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
+    """A comment, keeping its post and its parent so threads survive."""
+    comment = _validate(Comment, item)
+    row = {
+        "key": ctx.key(comment.id),
+        "site_id": ctx.site_id,
+        "wp_id": comment.id,
+        "post": ctx.key(comment.post),
+        "parent": ctx.key(comment.parent),
+        "author": ctx.key(comment.author),
+        "author_name": title_text(comment.author_name),
+        "author_url": comment.author_url,
+        "date": comment.date,
+        "date_gmt": comment.date_gmt,
+        "status": comment.status,
+        "type": comment.type,
+        "link": comment.link,
+        "content_text": html_to_text(comment.content.rendered),
+        "content_html": comment.content.rendered,
+        **_extra_fields(item),
+    }
+    return _record("comments", row, item, prov)
+
+
+RECORD_BUILDERS: dict[str, Callable[[dict[str, Any], SiteContext, Provenance], Record]] = {
+    "posts": post_record,
+    "media": media_record,
+    "terms": term_record,
+    "users": user_record,
+    "comments": comment_record,
+}
+
+
+def _validate(model: type, item: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        raise InvalidItem(f"{model.__name__} item {item.get('id')!r}: {exc.errors()[0]['msg']}") from exc
+
+
+def _record(
+    table: str, row: dict[str, Any], item: dict[str, Any], prov: Provenance,
+    children: dict[str, list[dict[str, Any]]] | None = None,
+) -> Record:
+    raw = raw_json_of(item)
+    row.update(response_url=prov.response_url, fetched_at=prov.fetched_at, run_id=prov.run_id, raw_sha256=sha256_hex(raw))
+    return Record(table=table, row=row, raw_json=raw, children=children or {})
+
+
+def _extra_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """Fields added by plugins or newer WordPress versions, kept as columns of their own."""
+    return {
+        f"wp_{name}": value
+        for name, value in item.items()
+        if name not in _HANDLED_FIELDS and not name.startswith("_") and isinstance(value, (str, int, float, bool))
+    }

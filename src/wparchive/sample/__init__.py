@@ -1,0 +1,1 @@
+"""A bundled sample site and the WordPress-like server that serves it (demo and tests)."""

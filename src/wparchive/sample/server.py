@@ -1,0 +1,337 @@
+"""A small HTTP server on 127.0.0.1 that answers the way WordPress's REST API does.
+
+Headers (X-WP-Total, X-WP-TotalPages, one comma-joined Link), per_page limits, the two ways a
+collection ends (400 rest_post_invalid_page_number for post types, 200 [] for the rest),
+pretty (/wp-json/) and plain (?rest_route=) permalinks, a site in a subfolder, _fields and
+modified_after. Tests can put a `fault` hook in front of any request.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import threading
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .site import Item, Site
+
+API_REL = "https://api.w.org/"
+
+# A fault hook sees (path, query) and may answer instead: (status, headers, body) or None.
+FaultHook = Callable[[str, dict[str, str]], "tuple[int, dict[str, str], bytes] | None"]
+
+
+class WordPressServer:
+    """Serves a Site on 127.0.0.1 in a background thread; use as a context manager."""
+
+    def __init__(self, site: Site, *, permalinks: str = "pretty", subdir: str = "", port: int = 0,
+                 link_header: bool = True, link_tag: bool = True) -> None:
+        self.site = site
+        self.permalinks = permalinks
+        self.link_header = link_header  # WordPress sends both; some caches and plugins strip them
+        self.link_tag = link_tag
+        self.subdir = "/" + subdir.strip("/") if subdir.strip("/") else ""
+        self.fault: FaultHook | None = None
+        self.requests: list[str] = []
+        self.request_headers: list[dict[str, str]] = []
+        handler = type("Handler", (_Handler,), {"wp": self})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
+    def home(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.subdir}"
+
+    @property
+    def api_root(self) -> str:
+        if self.permalinks == "plain":
+            return f"{self.home}/index.php?rest_route=/"
+        return f"{self.home}/wp-json/"
+
+    def api_url(self, route: str) -> str:
+        """Where a route is served, as WordPress's rest_url() would spell it."""
+        if self.permalinks == "plain":
+            return f"{self.home}/index.php?rest_route=/{route.lstrip('/')}"
+        return f"{self.home}/wp-json/{route.lstrip('/')}"
+
+    def start(self) -> "WordPressServer":
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> "WordPressServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    wp: WordPressServer
+    protocol_version = "HTTP/1.1"
+    server_version = "Apache"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
+        wp = self.wp
+        wp.requests.append(self.path)
+        wp.request_headers.append(dict(self.headers.items()))
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        if wp.fault is not None:
+            answer = wp.fault(parts.path, query)
+            if answer is not None:
+                self._send(*answer)
+                return
+        path = parts.path
+        if wp.subdir:
+            if not (path == wp.subdir or path.startswith(wp.subdir + "/")):
+                self._send_html(404, "<h1>Not Found</h1>")
+                return
+            path = path[len(wp.subdir):] or "/"
+        if "rest_route" in query:
+            self._rest(query.pop("rest_route") or "/", query)
+        elif path.startswith("/wp-json") and wp.permalinks == "pretty":
+            self._rest(path[len("/wp-json"):] or "/", query)
+        else:
+            self._page(path, query)
+
+    # --- HTML pages ------------------------------------------------------------------------
+
+    def _page(self, path: str, query: dict[str, str]) -> None:
+        site, home = self.wp.site, self.wp.home
+        item = None
+        if "p" in query or "page_id" in query:
+            wanted = int(query.get("p") or query.get("page_id") or 0)
+            item = next((i for i in site.items if i.id == wanted and i.status == "publish"), None)
+        elif path not in ("/", "/index.php"):
+            item = next((i for i in site.items if i.status == "publish" and
+                         urlsplit(site.permalink(i, home)).path == self.wp.subdir + path), None)
+            if item is None:
+                self._send_html(404, "<h1>Page not found</h1>")
+                return
+        title = html.escape(site.name)
+        body = f"<h1>{title}</h1>"
+        if item is not None:
+            body = f"<article><h1>{item.title}</h1>{item.content}</article>"
+        head = f"<title>{title}</title>"
+        if self.wp.link_tag:
+            head += f'<link rel="{API_REL}" href="{self.wp.api_root}" />'
+        headers = {"Link": f'<{self.wp.api_root}>; rel="{API_REL}"'} if self.wp.link_header else {}
+        self._send_html(200, f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>", headers)
+
+    # --- REST ------------------------------------------------------------------------------
+
+    def _rest(self, route: str, query: dict[str, str]) -> None:
+        route = "/" + route.strip("/")
+        if route == "/":
+            self._json(200, self._index())
+            return
+        segments = route.strip("/").split("/")
+        if segments[:2] != ["wp", "v2"] or len(segments) < 3:
+            self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
+            return
+        base, rest = segments[2], segments[3:]
+        site = self.wp.site
+        if base == "types" and not rest:
+            self._json(200, {t.slug: self._type_object(t) for t in site.types})
+        elif base == "taxonomies" and not rest:
+            self._json(200, {t.slug: self._taxonomy_object(t) for t in site.taxonomies})
+        elif base == "users" and not rest:
+            self._collection(query, site.public_users(), site.render_user, ends_with_error=False)
+        elif base == "comments" and not rest:
+            comments = site.public_comments()
+            if "post" in query:
+                comments = [c for c in comments if str(c.post) == query["post"]]
+            self._collection(query, comments, site.render_comment, ends_with_error=False)
+        elif (type_info := site.type_by_rest_base(base)) is not None:
+            if type_info.refuse_with:
+                self._error(401, type_info.refuse_with, "Sorry, you are not allowed to do that.")
+            elif rest and rest[0].isdigit():
+                item = next((i for i in site.public_items(type_info.slug) if i.id == int(rest[0])), None)
+                if item is None:
+                    self._error(404, "rest_post_invalid_id", "Invalid post ID.")
+                else:
+                    self._json(200, self._fields(site.render_item(item, self.wp.home, self._api()), query))
+            else:
+                items = self._modified_after(site.public_items(type_info.slug), query)
+                self._collection(query, items, site.render_item, ends_with_error=True)
+        elif (tax := site.taxonomy_by_rest_base(base)) is not None and not rest:
+            if tax.refuse_with:
+                self._error(401, tax.refuse_with, "Sorry, you are not allowed to do that.")
+            else:
+                terms = [t for t in site.terms if t.taxonomy == tax.slug]
+                self._collection(query, terms, site.render_term, ends_with_error=False)
+        else:
+            self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+    def _collection(self, query: dict[str, str], objects: list[Any], render: Callable[..., dict[str, Any]],
+                    *, ends_with_error: bool) -> None:
+        try:
+            per_page = int(query.get("per_page", "10"))
+            page = int(query.get("page", "1"))
+        except ValueError:
+            self._error(400, "rest_invalid_param", "Invalid parameter(s): per_page")
+            return
+        if not 1 <= per_page <= 100:
+            self._error(400, "rest_invalid_param", "Invalid parameter(s): per_page",
+                        {"params": {"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"}})
+            return
+        if page < 1:
+            self._error(400, "rest_invalid_param", "Invalid parameter(s): page")
+            return
+        objects = self._ordered(objects, query)
+        total = len(objects)
+        pages = math.ceil(total / per_page)
+        if ends_with_error and page > max(pages, 1) and total > 0:
+            self._error(400, "rest_post_invalid_page_number",
+                        "The page number requested is larger than the number of pages available.")
+            return
+        window = objects[(page - 1) * per_page: page * per_page]
+        body = [self._fields(render(o, self.wp.home, self._api()), query) for o in window]
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+        links = []
+        if page > 1 and page <= pages + 1:
+            links.append(f'<{self._page_url(query, page - 1)}>; rel="prev"')
+        if page < pages:
+            links.append(f'<{self._page_url(query, page + 1)}>; rel="next"')
+        if links:
+            headers["Link"] = ", ".join(links)
+        self._json(200, body, headers)
+
+    def _ordered(self, objects: list[Any], query: dict[str, str]) -> list[Any]:
+        orderby = query.get("orderby", "date" if objects and isinstance(objects[0], Item) else "id")
+        reverse = query.get("order", "desc" if orderby in ("date", "modified") else "asc") == "desc"
+        def sort_key(o: Any) -> Any:
+            if orderby == "modified":
+                return (getattr(o, "modified_gmt", ""), o.id)
+            if orderby == "date":
+                return (getattr(o, "date_gmt", ""), o.id)
+            if orderby in ("name", "title", "slug"):
+                return (str(getattr(o, orderby, getattr(o, "name", ""))), o.id)
+            return o.id
+        return sorted(objects, key=sort_key, reverse=reverse)
+
+    def _modified_after(self, items: list[Item], query: dict[str, str]) -> list[Item]:
+        # WordPress compares against the local post_modified column and excludes equality.
+        value = query.get("modified_after")
+        if not value:
+            return items
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if when.tzinfo is not None:
+            when = when.replace(tzinfo=None) - when.utcoffset() + timedelta(hours=float(self.wp.site.gmt_offset))
+        return [i for i in items if datetime.fromisoformat(self.wp.site.local(i.modified_gmt)) > when]
+
+    @staticmethod
+    def _fields(data: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        if not query.get("_fields"):
+            return data
+        wanted = {f.split(".")[0] for f in query["_fields"].split(",")}
+        return {k: v for k, v in data.items() if k in wanted}
+
+    def _page_url(self, query: dict[str, str], page: int) -> str:
+        params = {k: v for k, v in query.items() if k != "page"}
+        params["page"] = str(page)
+        base = self._api() + self._current_route().lstrip("/")
+        sep = "&" if "?" in base else "?"
+        return base + sep + urlencode(params)
+
+    def _current_route(self) -> str:
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        if "rest_route" in query:
+            return query["rest_route"][-1]
+        return parts.path.split("/wp-json", 1)[1]
+
+    def _api(self) -> str:
+        return self.wp.api_url("")
+
+    def _index(self) -> dict[str, Any]:
+        site, api = self.wp.site, self._api()
+        routes: dict[str, Any] = {"/": {"namespace": "", "methods": ["GET"]}, "/wp/v2": {"namespace": "wp/v2"}}
+        for rest_base in [t.rest_base for t in site.types + site.taxonomies] + ["users", "comments"]:
+            collection_args = {
+                "page": {"type": "integer", "default": 1, "minimum": 1},
+                "per_page": {"type": "integer", "default": 10, "minimum": 1, "maximum": 100},
+                "orderby": {"type": "string"}, "order": {"type": "string", "enum": ["asc", "desc"]},
+            }
+            if site.type_by_rest_base(rest_base):
+                collection_args["modified_after"] = {"type": "string", "format": "date-time"}
+            routes[f"/wp/v2/{rest_base}"] = {
+                "namespace": "wp/v2", "methods": ["GET"],
+                "endpoints": [{"methods": ["GET"], "args": collection_args}],
+                "_links": {"self": [{"href": f"{api}wp/v2/{rest_base}"}]},
+            }
+        return {
+            "name": site.name,
+            "description": site.description,
+            "url": self.wp.home,
+            "home": self.wp.home,
+            "gmt_offset": str(site.gmt_offset).removesuffix(".0"),
+            "timezone_string": site.timezone_string,
+            "namespaces": ["oembed/1.0", "wp/v2", "wp-site-health/v1", "wp-block-editor/v1"],
+            "authentication": [],
+            "routes": routes,
+            "site_logo": 0,
+            "site_icon": 0,
+            "site_icon_url": "",
+            "_links": {"help": [{"href": "https://developer.wordpress.org/rest-api/"}]},
+        }
+
+    def _type_object(self, info: Any) -> dict[str, Any]:
+        return {
+            "description": "", "hierarchical": info.hierarchical, "has_archive": False, "name": info.name,
+            "slug": info.slug, "icon": None, "taxonomies": info.related, "rest_base": info.rest_base,
+            "rest_namespace": "wp/v2", "template": [], "template_lock": False,
+            "_links": {"wp:items": [{"href": f"{self._api()}wp/v2/{info.rest_base}"}]},
+        }
+
+    def _taxonomy_object(self, info: Any) -> dict[str, Any]:
+        return {
+            "name": info.name, "slug": info.slug, "description": "", "types": info.related,
+            "hierarchical": info.hierarchical, "rest_base": info.rest_base, "rest_namespace": "wp/v2",
+            "_links": {"wp:items": [{"href": f"{self._api()}wp/v2/{info.rest_base}"}]},
+        }
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _error(self, status: int, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
+        self._json(status, {"code": code, "message": message, "data": {"status": status, **(extra or {})}})
+
+    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(data).encode("utf-8")
+        self._send(status, {
+            "Content-Type": "application/json; charset=UTF-8",
+            "X-Robots-Tag": "noindex",
+            "X-Content-Type-Options": "nosniff",
+            "Access-Control-Expose-Headers": "X-WP-Total, X-WP-TotalPages, Link",
+            "Allow": "GET",
+            **(headers or {}),
+        }, body)
+
+    def _send_html(self, status: int, page: str, headers: dict[str, str] | None = None) -> None:
+        self._send(status, {"Content-Type": "text/html; charset=UTF-8", **(headers or {})}, page.encode("utf-8"))
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if not any(name.lower() == "content-length" for name in headers):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

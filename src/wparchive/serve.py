@@ -1,0 +1,68 @@
+"""Serving an archive with Datasette, configured from config/ (metadata and settings)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from datasette.app import Datasette
+
+METADATA_DATABASE_KEY = "archive"
+
+
+def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Where the Datasette configuration lives: the given folder, $WPARCHIVE_CONFIG, or the bundled one."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("WPARCHIVE_CONFIG"):
+        return Path(os.environ["WPARCHIVE_CONFIG"])
+    bundled = Path(__file__).parent / "_config"  # inside an installed wheel
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "config"  # a source checkout
+
+
+def load_metadata(db_path: str, directory: Path) -> dict[str, Any]:
+    """Datasette metadata from metadata.yml, its database key renamed to the served file's name."""
+    path = directory / "metadata.yml"
+    metadata: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    databases = metadata.get("databases") or {}
+    if METADATA_DATABASE_KEY in databases:
+        name = Path(db_path).stem
+        databases = {name if k == METADATA_DATABASE_KEY else k: v for k, v in databases.items()}
+        metadata["databases"] = databases
+        description = metadata.get("description_html")
+        if description:
+            metadata["description_html"] = description.replace(f"/{METADATA_DATABASE_KEY}/", f"/{name}/")
+    return metadata
+
+
+def load_settings(directory: Path) -> dict[str, Any]:
+    """Datasette settings from settings.json (none when the file is absent)."""
+    path = directory / "settings.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = None,
+                    immutable: bool = False) -> Datasette:
+    """A Datasette instance serving one archive with the project's metadata and settings."""
+    directory = config_dir(config)
+    files = {"immutables": [db_path]} if immutable else {"files": [db_path]}
+    return Datasette(
+        metadata=load_metadata(db_path, directory),
+        settings=load_settings(directory),
+        **files,
+    )
+
+
+def run_server(ds: Datasette, *, port: int, host: str = "127.0.0.1") -> None:
+    """Serve until interrupted."""
+    import asyncio
+
+    import uvicorn
+
+    asyncio.run(ds.invoke_startup())
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
