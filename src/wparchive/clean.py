@@ -20,12 +20,13 @@ BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "details", "dialog", "div", "dl", "dd", "dt",
     "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
     "header", "hgroup", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary",
-    "table", "caption", "thead", "tbody", "tfoot", "tr", "ul",
+    "table", "caption", "tr", "ul",
 })
 LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "figcaption", "caption"})
 CELL_TAGS = frozenset({"td", "th"})
 DROPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "form")
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
+_FIGCAPTION = re.compile(r"</?figcaption\b", re.IGNORECASE)
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _BREAKS = re.compile(rf"\s*[{_PARAGRAPH}{_LINE}][\s{_PARAGRAPH}{_LINE}]*")
 
@@ -95,6 +96,8 @@ def html_to_markdown(fragment: str, base_url: str = "") -> str:
     """Markdown of an HTML fragment, by html2text with unwrapped lines and Unicode kept."""
     if not fragment or not fragment.strip():
         return ""
+    # html2text runs a caption into the image before it; as a paragraph it stands on its own.
+    fragment = _FIGCAPTION.sub(lambda m: m.group(0).replace("figcaption", "p"), fragment)
     converter = html2text.HTML2Text(baseurl=base_url)
     converter.body_width = 0
     converter.unicode_snob = True
@@ -173,7 +176,7 @@ def _soup_to_text(soup: BeautifulSoup) -> str:
         name = tag.name
         if name in CELL_TAGS:
             tag.append(NavigableString(" "))
-        elif name in LINE_TAGS:
+        elif name in LINE_TAGS or (name in ("ul", "ol") and tag.find_parent("li") is not None):
             _surround(tag, _LINE)
         elif name in BLOCK_TAGS:
             _surround(tag, _PARAGRAPH)

@@ -64,7 +64,7 @@ class WordPressServer:
         return f"{self.home}/wp-json/{route.lstrip('/')}"
 
     def start(self) -> "WordPressServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -82,6 +82,7 @@ class WordPressServer:
 class _Handler(BaseHTTPRequestHandler):
     wp: WordPressServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else delayed ACKs add 40 ms to every keep-alive response
     server_version = "Apache"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base

@@ -1,0 +1,84 @@
+"""The command line through click's CliRunner: exit codes, quiet mode, messages."""
+
+from __future__ import annotations
+
+import json
+
+import sqlite_utils
+from click.testing import CliRunner
+
+from wparchive.cli import EXIT_FAILED, EXIT_PARTIAL, cli
+
+
+def _run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_harvest_then_again_without_duplicates(server, db_path) -> None:
+    result = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0")
+    assert result.exit_code == 0, result.output
+    assert "Run 1 ok" in result.stderr and "post 24" in result.stderr
+    assert result.stdout == ""  # progress and summaries go to stderr
+    again = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0")
+    assert again.exit_code == 0
+    db = sqlite_utils.Database(db_path)
+    assert db.execute("SELECT count(*) FROM posts WHERE type = 'post'").fetchone()[0] == 24
+    assert [r["status"] for r in db["harvest_runs"].rows] == ["ok", "ok"]
+
+
+def test_quiet_prints_nothing_when_all_is_well(server, db_path) -> None:
+    result = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--quiet")
+    assert result.exit_code == 0
+    assert result.output == ""
+
+
+def test_unreachable_site_is_one_clear_error_and_exit_1(db_path) -> None:
+    result = _run("harvest", "http://127.0.0.1:9/", "--db", db_path, "--retries", "0", "--quiet")
+    assert result.exit_code == EXIT_FAILED
+    assert result.stderr.startswith("Error: could not reach http://127.0.0.1:9/: connection refused")
+    assert "Traceback" not in result.output
+    db = sqlite_utils.Database(db_path)
+    run = next(db["harvest_runs"].rows)
+    assert run["status"] == "failed" and run["error_count"] == 1
+
+
+def test_partial_harvest_exits_3_and_says_where_to_look(server, db_path) -> None:
+    server.fault = lambda path, query: (500, {}, b"oops") if path.endswith("/wp/v2/comments") else None
+    result = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--retries", "0")
+    assert result.exit_code == EXIT_PARTIAL
+    assert "harvest_errors" in result.stderr and "comments" in result.stderr
+    db = sqlite_utils.Database(db_path)
+    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 29
+    error = next(db["harvest_errors"].rows)
+    assert error["status"] == 500 and error["body"] == b"oops"
+    assert json.loads(next(db["harvest_runs"].rows)["counts"])["post"]["new"] == 24
+
+
+def test_a_database_of_another_tool_is_refused(server, tmp_path) -> None:
+    other = tmp_path / "other.db"
+    sqlite_utils.Database(other)["posts"].insert({"id": 1})
+    result = _run("harvest", server.home + "/", "--db", str(other), "--delay", "0")
+    assert result.exit_code == EXIT_FAILED
+    assert "not a wparchive archive" in result.stderr and "--db" in result.stderr
+
+
+def test_serve_refuses_a_missing_database(tmp_path) -> None:
+    result = _run("serve", "--db", str(tmp_path / "missing.db"))
+    assert result.exit_code == EXIT_FAILED
+    assert "run 'wparchive harvest" in result.stderr
+
+
+def test_demo_harvests_the_sample_site(tmp_path) -> None:
+    result = _run("demo", "--db", str(tmp_path / "demo.db"), "--no-serve")
+    assert result.exit_code == 0, result.output
+    db = sqlite_utils.Database(tmp_path / "demo.db")
+    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 29
+    assert db["sites"].get(1)["name"] == "The Allotment Almanac"
+
+
+def test_every_command_explains_itself_with_an_example() -> None:
+    for name, command in cli.commands.items():
+        result = _run(name, "--help")
+        assert result.exit_code == 0
+        assert "Example" in result.output, f"{name} --help has no example"
+        assert len(command.help or "") > 40

@@ -1,0 +1,207 @@
+"""End-to-end harvests of the WordPress-like server into a tmp archive."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import sqlite_utils
+
+from wparchive.harvest import harvest_site
+from wparchive.sample.content import sample_site
+from wparchive.sample.site import CORE_TAXONOMIES, CORE_TYPES, Item, Site, TermItem, TypeInfo
+
+
+def _count(db, table: str, where: str = "1", params: list | None = None) -> int:
+    return db.execute(f"SELECT count(*) FROM {table} WHERE {where}", params or []).fetchone()[0]
+
+
+@pytest.mark.parametrize("permalinks", ["pretty", "plain"])
+def test_stores_every_public_item_and_counts_match_x_wp_total(make_server, client, db, permalinks) -> None:
+    server = make_server(permalinks=permalinks, subdir="garden")
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "ok", result.errors
+    site = server.site
+    expected = {
+        "post": len(site.public_items("post")), "page": len(site.public_items("page")),
+        "media": len(site.public_items("attachment")), "comments": len(site.public_comments()),
+        "users": len(site.public_users()), "category": sum(t.taxonomy == "category" for t in site.terms),
+        "post_tag": sum(t.taxonomy == "post_tag" for t in site.terms),
+    }
+    assert {name: counts["total"] for name, counts in result.counts.items()} == expected
+    assert _count(db, "posts", "type = 'post'") == expected["post"] == 24
+    assert _count(db, "posts", "type = 'page'") == expected["page"] == 5
+    assert _count(db, "media") == expected["media"]
+    assert _count(db, "comments") == expected["comments"]
+    assert _count(db, "users") == expected["users"] == 3
+    assert _count(db, "terms") == expected["category"] + expected["post_tag"]
+
+
+def test_a_second_harvest_adds_no_duplicates_and_rewrites_nothing(server, client, db) -> None:
+    harvest_site(db, client, server.home + "/")
+    before = {t: list(db[t].rows) for t in ("posts", "terms", "users", "media", "comments", "links", "post_terms")}
+    second = harvest_site(db, client, server.home + "/")
+    assert second.status == "ok"
+    assert all(c["new"] == 0 and c["updated"] == 0 for c in second.counts.values()), second.counts
+    after = {t: list(db[t].rows) for t in before}
+    assert after == before
+    assert db["harvest_runs"].count == 2
+
+
+def test_a_changed_post_is_updated_in_place(server, client, db) -> None:
+    harvest_site(db, client, server.home + "/")
+    post = next(i for i in server.site.items if i.id == 1002)
+    post.content = "<p>Compost, revised: always use a lid.</p>"
+    post.modified_gmt = "2025-01-01T00:00:00"
+    result = harvest_site(db, client, server.home + "/")
+    assert result.counts["post"]["updated"] == 1
+    row = db["posts"].get("1-1002")
+    assert row["content_text"] == "Compost, revised: always use a lid."
+    assert _count(db, "posts", "wp_id = 1002") == 1
+
+
+def test_content_is_cleaned_and_related(server, client, db) -> None:
+    harvest_site(db, client, server.home + "/")
+    tomatoes = db["posts"].get("1-1003")
+    assert tomatoes["title"] == "Tomatoes: twelve varieties, one summer"
+    assert "Gardener’s Delight 6.2 sweet" in tomatoes["content_text"]
+    assert "| Yield (kg) |" in tomatoes["content_markdown"] or "Yield (kg)" in tomatoes["content_markdown"]
+    assert tomatoes["content_html"] == server.site.render_item(
+        next(i for i in server.site.items if i.id == 1003), server.home, "")["content"]["rendered"]
+    assert json.loads(tomatoes["categories"]) == ["Vegetables"]
+    assert json.loads(tomatoes["tags"]) == ["tomatoes"]
+    assert tomatoes["author"] == "1-2" and db["users"].get("1-2")["name"] == "Tomás Ferreira"
+    assert tomatoes["word_count"] > 20
+    images = list(db["images"].rows_where("post = ?", ["1-1003"]))
+    assert [(i["alt"], i["width"]) for i in images] == [("Ripe tomatoes on the vine", 1024)]
+    links = list(db["links"].rows_where("post = ?", ["1-1001"], order_by="position"))
+    assert [(l["href"], l["internal"]) for l in links] == [
+        (server.home + "/about/", 1), (server.home + "/2023/03/the-compost-question/", 1)]
+
+
+def test_threads_hierarchies_and_flags_survive(server, client, db) -> None:
+    harvest_site(db, client, server.home + "/")
+    assert db["comments"].get("1-3")["parent"] == "1-2"
+    assert db["comments"].get("1-2")["parent"] == "1-1"
+    assert db["comments"].get("1-1")["parent"] is None
+    assert db["terms"].get("1-3")["parent"] == "1-2"  # Vegetables under Growing
+    assert db["posts"].get("1-51")["parent"] == "1-50"  # The committee under About us
+    assert db["posts"].get("1-1001")["sticky"] == 1
+    protected = db["posts"].get("1-1017")
+    assert protected["protected"] == 1 and protected["content_text"] == "" and protected["content_html"] == ""
+    assert _count(db, "posts", "status != 'publish'") == 0  # drafts and scheduled posts are not public
+    assert _count(db, "comments", "status = 'spam'") == 0
+
+
+def test_every_record_carries_its_provenance(server, client, db) -> None:
+    result = harvest_site(db, client, server.home + "/")
+    for table in ("posts", "terms", "users", "media", "comments"):
+        for row in db[table].rows:
+            assert row["run_id"] == result.run_id
+            assert row["response_url"].startswith(server.home + "/wp-json/wp/v2/")
+            assert row["fetched_at"].endswith("+00:00")
+            raw = db["raw_json"].get((table, row["key"]))
+            assert hashlib.sha256(raw["json"].encode("utf-8")).hexdigest() == row["raw_sha256"] == raw["sha256"]
+            assert json.loads(raw["json"])["id"] == row["wp_id"]
+
+
+def test_harvest_runs_record_counts_and_status(server, client, db) -> None:
+    result = harvest_site(db, client, server.home + "/")
+    run = db["harvest_runs"].get(result.run_id)
+    assert run["status"] == "ok" and run["finished_at"] >= run["started_at"]
+    assert json.loads(run["counts"])["post"]["total"] == 24
+    assert run["requests"] == client.requests_made and run["error_count"] == 0
+    site = db["sites"].get(run["site_id"])
+    assert site["name"] == "The Allotment Almanac" and site["gmt_offset"] == "1"
+    assert site["description"] == "News &amp; notes from the Elm Street community garden"
+
+
+def test_a_failing_page_keeps_what_was_saved_and_records_the_bytes(make_server, client, db) -> None:
+    site = Site(items=[Item(i, "post", f"Post {i}", f"<p>word{i}</p>") for i in range(1, 251)])
+    server = make_server(site)
+    body = b'[{"id": 201, "title": {"rendered": "cut of'
+    server.fault = lambda path, query: (200, {"Content-Type": "application/json"}, body) \
+        if path.endswith("/wp/v2/posts") and query.get("page") == "3" else None
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "partial"
+    assert _count(db, "posts") == 200  # pages one and two are kept
+    error = next(db["harvest_errors"].rows)
+    assert error["collection"] == "post" and "page=3" in error["url"] and error["body"] == body
+    assert error["reason"] == "invalid_json"
+    assert db["harvest_runs"].get(result.run_id)["status"] == "partial"
+    # the other collections were still harvested after the failure
+    assert "comments" in result.counts
+
+
+def test_custom_types_taxonomies_and_refused_collections(make_server, client, db) -> None:
+    site = Site(
+        items=[Item(1, "post", "A post", "<p>x</p>", terms={"category": [9]}),
+               Item(2, "book", "A book", "<p>Chapter one.</p>", terms={"genre": [5]})],
+        terms=[TermItem(5, "genre", "Crime"), TermItem(9, "category", "News")],
+        types=CORE_TYPES + [TypeInfo("book", "Books", "books", related=["genre"]),
+                            TypeInfo("secret", "Secrets", "secrets", refuse_with="rest_forbidden")],
+        taxonomies=CORE_TAXONOMIES + [TypeInfo("genre", "Genres", "genres", related=["book"])],
+    )
+    server = make_server(site)
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "ok" and result.errors == []
+    assert any("secrets" in note or "secret" in note for note in result.notes)
+    book = db["posts"].get("1-2")
+    assert book["type"] == "book"
+    assert [r["term"] for r in db["post_terms"].rows_where("post = ?", ["1-2"])] == ["1-5"]
+    assert db["terms"].get("1-5")["taxonomy"] == "genre"
+
+
+def test_items_with_missing_fields_are_stored_and_broken_ones_recorded(make_server, client, db) -> None:
+    server = make_server(Site(items=[Item(1, "post", "One", "<p>one</p>"), Item(2, "post", "Two")]))
+    original = server.site.render_item
+
+    def damaged(item, home, api):  # type: ignore[no-untyped-def]
+        data = original(item, home, api)
+        if item.id == 1:
+            data = {"id": 1, "title": "flattened title", "new_field_from_plugin": "hello"}
+        if item.id == 2:
+            data.pop("id")
+        return data
+
+    server.site.render_item = damaged  # type: ignore[method-assign]
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "partial"
+    row = db["posts"].get("1-1")
+    assert row["title"] == "flattened title" and row["wp_new_field_from_plugin"] == "hello"
+    error = next(db["harvest_errors"].rows_where("reason = 'invalid_item'"))
+    assert b'"title"' in error["body"]
+
+
+def test_limit_makes_a_cheap_trial_run(server, client, db) -> None:
+    result = harvest_site(db, client, server.home + "/", limit=2)
+    assert result.counts["post"]["seen"] == 2
+    assert _count(db, "posts", "type = 'post'") == 2
+
+
+def test_full_text_search_finds_a_post_by_a_word_of_its_body(server, client, db) -> None:
+    harvest_site(db, client, server.home + "/")
+    found = [r["title"] for r in db["posts"].search("beekeeper")]
+    assert found == ["Bees on plot 17"]
+    found = [r["author_name"] for r in db["comments"].search("paprika")]
+    assert found == ["Lena"]
+    # the triggers keep the index current on later runs
+    post = next(i for i in server.site.items if i.id == 1009)
+    post.content, post.modified_gmt = "<p>Hailstones like marbles.</p>", "2025-02-02T00:00:00"
+    harvest_site(db, client, server.home + "/")
+    assert [r["title"] for r in db["posts"].search("hailstones")] == ["Rain, at last"]
+    assert list(db["posts"].search("rivers")) == []
+
+
+def test_databases_of_other_tools_are_refused(tmp_path) -> None:
+    from wparchive.db import open_db
+    from wparchive.errors import NotAnArchive
+
+    other = sqlite_utils.Database(tmp_path / "other.db")
+    other["posts"].insert({"id": 1})
+    with pytest.raises(NotAnArchive):
+        open_db(str(tmp_path / "other.db"))
+    (tmp_path / "text.db").write_text("not a database at all, just some text that is long enough" * 20)
+    with pytest.raises(NotAnArchive):
+        open_db(str(tmp_path / "text.db"))
