@@ -69,7 +69,7 @@ def test_serve_refuses_a_missing_database(tmp_path) -> None:
 
 
 def test_demo_harvests_the_sample_site(tmp_path) -> None:
-    result = _run("demo", "--db", str(tmp_path / "demo.db"), "--no-serve")
+    result = _run("demo", "--db", str(tmp_path / "demo.db"), "--no-serve", "--site-port", "0")
     assert result.exit_code == 0, result.output
     db = sqlite_utils.Database(tmp_path / "demo.db")
     assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 29

@@ -121,8 +121,10 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
               help="Where the demo archive is written.")
 @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
               help="Port of Datasette on 127.0.0.1.")
+@click.option("--site-port", default=8090, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the sample site (fixed, so that running the demo again updates the same site).")
 @click.option("--no-serve", is_flag=True, help="Harvest only; do not start Datasette.")
-def demo(db_path: str, port: int, no_serve: bool) -> None:
+def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     """Harvest the bundled sample site over HTTP, then serve it in Datasette.
 
     The sample site is served on 127.0.0.1 by wparchive's own WordPress-like server, so
@@ -135,7 +137,12 @@ def demo(db_path: str, port: int, no_serve: bool) -> None:
     from .sample.content import sample_site
     from .sample.server import WordPressServer
 
-    with WordPressServer(sample_site()) as server:
+    try:
+        server = WordPressServer(sample_site(), port=site_port)
+    except OSError as exc:
+        _fail(WPArchiveError(f"cannot start the sample site on port {site_port}: {exc.strerror}; "
+                             "choose another with --site-port"))
+    with server:
         click.echo(f"Sample site running at {server.home}/", err=True)
         client = Client(delay=0)
         try:
