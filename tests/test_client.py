@@ -12,7 +12,7 @@ import pytest
 from wparchive import USER_AGENT
 from wparchive.client import Client, retry_after_seconds, route_url, with_params
 from wparchive.errors import AccessDenied, BadResponseError, FetchError, InvalidParam
-from wparchive.sample.site import Item, Site, TermItem
+from wparchive.sample.site import CommentItem, Item, Site, TermItem
 
 
 def test_retry_after_in_seconds_and_as_http_date() -> None:
@@ -159,3 +159,13 @@ def test_route_urls_in_both_permalink_modes() -> None:
             == "http://h/index.php?rest_route=/wp/v2/posts")
     assert (with_params("http://h/index.php?rest_route=/wp/v2/posts", {"page": 2})
             == "http://h/index.php?rest_route=/wp/v2/posts&page=2")
+
+
+def test_a_short_page_is_not_the_end_while_more_pages_are_announced(make_server, client) -> None:
+    # WordPress pages comments first and hides those on unreadable posts afterwards.
+    site = Site(items=[Item(1, "post", "Open"), Item(2, "post", "Locked", password="x")],
+                comments=[CommentItem(i, 2 if i <= 10 else 1, f"comment {i}") for i in range(1, 151)])
+    server = make_server(site)
+    pages = list(client.paginate(server.api_url("wp/v2/comments"), {"orderby": "id", "order": "asc"}))
+    assert [len(p.items) for p in pages] == [90, 50]
+    assert pages[0].total == 150

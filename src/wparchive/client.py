@@ -137,9 +137,12 @@ class Client:
                 total_pages=total_pages,
                 fetched_at=utc_now(),
             )
-            if not data or len(data) < per_page:
-                return
-            if total_pages is not None and number >= total_pages:
+            # A short page is not the end when WordPress says there are more pages: it counts
+            # comments before hiding those on unreadable posts, so pages can come up short.
+            if total_pages is not None:
+                if number >= total_pages:
+                    return
+            elif not data or len(data) < per_page:
                 return
             number += 1
 

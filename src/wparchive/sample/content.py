@@ -164,6 +164,8 @@ COMMENTS = [
     CommentItem(18, 1022, "The cheapest. They are not fussy.", "Tomás Ferreira", author=2, parent=17),
     CommentItem(19, 1024, "See you there!", "Pat"),
     CommentItem(20, 1024, "Spam spam spam", "Spammer", status="spam"),
+    CommentItem(21, 1017, "Counted by WordPress, but hidden: the post is password-protected.", "Quinn"),
+    CommentItem(22, 1099, "Counted by WordPress, but hidden: the post is a draft.", "Rae"),
 ]
 
 

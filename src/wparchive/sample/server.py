@@ -156,10 +156,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif base == "users" and not rest:
             self._collection(query, site.public_users(), site.render_user, ends_with_error=False)
         elif base == "comments" and not rest:
-            comments = site.public_comments()
+            comments = site.counted_comments()
             if "post" in query:
                 comments = [c for c in comments if str(c.post) == query["post"]]
-            self._collection(query, comments, site.render_comment, ends_with_error=False)
+            self._collection(query, comments, site.render_comment, ends_with_error=False,
+                             shown=site.comment_is_readable)
         elif (type_info := site.type_by_rest_base(base)) is not None:
             if type_info.refuse_with:
                 self._error(401, type_info.refuse_with, "Sorry, you are not allowed to do that.")
@@ -182,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
 
     def _collection(self, query: dict[str, str], objects: list[Any], render: Callable[..., dict[str, Any]],
-                    *, ends_with_error: bool) -> None:
+                    *, ends_with_error: bool, shown: Callable[[Any], bool] | None = None) -> None:
         try:
             per_page = int(query.get("per_page", "10"))
             page = int(query.get("page", "1"))
@@ -204,7 +205,9 @@ class _Handler(BaseHTTPRequestHandler):
                         "The page number requested is larger than the number of pages available.")
             return
         window = objects[(page - 1) * per_page: page * per_page]
-        body = [self._fields(render(o, self.wp.home, self._api()), query) for o in window]
+        # Like WordPress, count and page first, then drop what the visitor may not read.
+        body = [self._fields(render(o, self.wp.home, self._api()), query)
+                for o in window if shown is None or shown(o)]
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
         links = []
         if page > 1 and page <= pages + 1:

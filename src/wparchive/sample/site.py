@@ -148,10 +148,20 @@ class Site:
             return [i for i in self.items if i.type == "attachment"]
         return [i for i in self.items if i.type == post_type and i.status in PUBLIC_STATUSES]
 
+    def counted_comments(self) -> list[CommentItem]:
+        """What WordPress counts in X-WP-Total for anonymous clients: approved comments on any post."""
+        return [c for c in self.comments if c.status == "approved"]
+
+    def comment_is_readable(self, comment: CommentItem) -> bool:
+        """Comments on drafts, private and password-protected posts are counted, then hidden."""
+        post = next((i for i in self.items if i.id == comment.post), None)
+        if post is None:
+            return False
+        return post.type == "attachment" or (post.status in PUBLIC_STATUSES and not post.password)
+
     def public_comments(self) -> list[CommentItem]:
-        visible = {i.id for i in self.items if i.status in PUBLIC_STATUSES and not i.password}
-        visible |= {i.id for i in self.items if i.type == "attachment"}
-        return [c for c in self.comments if c.status == "approved" and c.post in visible]
+        """The comments an anonymous client receives."""
+        return [c for c in self.counted_comments() if self.comment_is_readable(c)]
 
     def public_users(self) -> list[UserItem]:
         """Anonymous clients see only users who have published posts."""
