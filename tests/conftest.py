@@ -13,18 +13,6 @@ from wparchive.sample.content import sample_site
 from wparchive.sample.server import WordPressServer
 from wparchive.sample.site import Site
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-WP_CORE_REST = SHARED / "fixtures" / "wp-core-rest"
-
-
-def needs_shared(path: Path) -> Path:
-    """Skip the test cleanly when ../shared (or a file in it) is not beside the project."""
-    if not path.exists():
-        pytest.skip(f"{path} is not available")
-    return path
-
-
 @pytest.fixture
 def make_server() -> Iterator[Callable[..., WordPressServer]]:
     """Start WordPress-like servers for a test; all are stopped after it."""

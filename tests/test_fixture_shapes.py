@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import WP_CORE_REST, needs_shared
+from shared_fixtures import WP_CORE_REST, needs_shared
 from wparchive.records import Provenance, SiteContext, comment_record, media_record, post_record, term_record, user_record
 from wparchive.sample.content import sample_site
 from wparchive.sample.server import WordPressServer
