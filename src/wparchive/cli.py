@@ -13,7 +13,7 @@ from . import __version__
 from .client import Client
 from .db import open_db
 from .errors import WPArchiveError
-from .harvest import HarvestResult, harvest_site
+from .harvest import HarvestResult, SilentProgress, harvest_site
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -72,7 +72,7 @@ def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: 
     """
     _setup_logging(verbose, quiet)
     client = Client(delay=delay, timeout=timeout, retries=retries)
-    progress = _SilentBars() if quiet else _ClickBars()
+    progress = SilentProgress() if quiet else _ClickBars()
     try:
         db = open_db(db_path)
         result = harvest_site(db, client, site_url, progress=progress, limit=limit)
@@ -205,14 +205,6 @@ class _ClickBars:
 
     def note(self, message: str) -> None:
         click.echo(f"Note: {message}", err=True)
-
-
-class _SilentBars(_ClickBars):
-    def collection_started(self, name: str, total: int | None) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
 
 
 def _print_summary(result: HarvestResult, db_path: str, requests_made: int) -> None:

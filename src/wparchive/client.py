@@ -73,10 +73,8 @@ class Client:
             else:
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     return response
-                wait = retry_after_seconds(response.headers.get("Retry-After"))
-                if wait is None:
-                    wait = self._backoff(attempt)
-                wait = min(wait, self.max_backoff)
+                asked = retry_after_seconds(response.headers.get("Retry-After"))
+                wait = min(self._backoff(attempt) if asked is None else asked, self.max_backoff)
                 log.info("%s answered %s; retrying in %.1fs", url, response.status_code, wait)
             attempt += 1
             self.sleep(wait)

@@ -121,12 +121,12 @@ def ensure_db_shape(db: Database) -> None:
     ensure_tables(db)
     for table, indexes in INDEXES.items():
         for columns in indexes:
-            db[table].create_index(columns, if_not_exists=True)
+            db.table(table).create_index(columns, if_not_exists=True)
     for table, columns in FTS_CONFIG.items():
         # Built once after the first bulk load (faster than triggers during it);
         # the triggers keep it current on every later run.
-        if not db[table].detect_fts():
-            db[table].enable_fts(columns, create_triggers=True, tokenize="porter")
+        if not db.table(table).detect_fts():
+            db.table(table).enable_fts(columns, create_triggers=True, tokenize="porter")
 
 
 def save_site(db: Database, index: dict[str, Any], api_root: str, harvested_at: str) -> int:
@@ -146,17 +146,17 @@ def save_site(db: Database, index: dict[str, Any], api_root: str, harvested_at: 
     with db.conn:
         found = db.execute("SELECT id FROM sites WHERE home = ?", [home]).fetchone()
         if found:
-            db["sites"].update(found[0], row)
+            db.table("sites").update(found[0], row)
             return int(found[0])
-        return int(db["sites"].insert({**row, "first_harvested": harvested_at}).last_pk)
+        return _insert(db, "sites", {**row, "first_harvested": harvested_at})
 
 
 def start_run(db: Database, site_url: str, started_at: str, version: str) -> int:
     """Record the start of a harvest; returns the run id."""
     with db.conn:
-        return int(db["harvest_runs"].insert(
-            {"site_url": site_url, "started_at": started_at, "status": "running", "version": version}
-        ).last_pk)
+        return _insert(db, "harvest_runs", {
+            "site_url": site_url, "started_at": started_at, "status": "running", "version": version,
+        })
 
 
 def finish_run(db: Database, run_id: int, **values: Any) -> None:
@@ -165,7 +165,7 @@ def finish_run(db: Database, run_id: int, **values: Any) -> None:
         values["counts"] = json.dumps(values["counts"])
     with db.conn:
         error_count = db.execute("SELECT count(*) FROM harvest_errors WHERE run_id = ?", [run_id]).fetchone()[0]
-        db["harvest_runs"].update(run_id, {**values, "error_count": error_count})
+        db.table("harvest_runs").update(run_id, {**values, "error_count": error_count})
 
 
 def record_error(db: Database, run_id: int, *, at: str, site_id: int | None = None, collection: str = "",
@@ -173,7 +173,7 @@ def record_error(db: Database, run_id: int, *, at: str, site_id: int | None = No
                  body: bytes = b"") -> None:
     """Keep a failure, with the raw bytes the server sent, where a user can see it."""
     with db.conn:
-        db["harvest_errors"].insert({
+        db.table("harvest_errors").insert({
             "run_id": run_id, "site_id": site_id, "collection": collection, "url": url, "status": status,
             "reason": reason, "message": message, "body": body, "at": at,
         })
@@ -201,8 +201,8 @@ def save_records(db: Database, records: Iterable[Record]) -> dict[str, int]:
     if not changed:
         return counts
     with db.conn:
-        db[table].upsert_all([r.row for r in changed], pk="key", alter=True)
-        db["raw_json"].upsert_all(
+        db.table(table).upsert_all([r.row for r in changed], pk="key", alter=True)
+        db.table("raw_json").upsert_all(
             [{"table": table, "key": r.key, "json": r.raw_json, "sha256": r.row["raw_sha256"]} for r in changed],
             pk=("table", "key"),
         )
@@ -211,7 +211,7 @@ def save_records(db: Database, records: Iterable[Record]) -> dict[str, int]:
             _delete_where_in(db, child_table, "post", keys)
             rows = [row for r in changed for row in r.children.get(child_table, [])]
             if rows:
-                db[child_table].insert_all(rows, alter=True)
+                db.table(child_table).insert_all(rows, alter=True)
     return counts
 
 
@@ -227,6 +227,12 @@ def table_counts(db: Database, site_id: int | None = None) -> dict[str, int]:
         where, params = ("WHERE site_id = ?", [site_id]) if site_id is not None else ("", [])
         counts[table] = db.execute(f'SELECT count(*) FROM "{table}" {where}', params).fetchone()[0]
     return counts
+
+
+def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
+    last_pk = db.table(table).insert(row).last_pk
+    assert last_pk is not None
+    return int(last_pk)
 
 
 def _signature(table: str, row: dict[str, Any]) -> Any:

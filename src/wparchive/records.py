@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .clean import clean_content, html_to_text, title_text
 from .models import Comment, ContentItem, Media, Term, User, term_ids
@@ -96,9 +96,7 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
             term_rows.append({"post": key, "term": term_key, "taxonomy": taxonomy})
             names_by_taxonomy.setdefault(taxonomy, []).append(ctx.term_names.get(term_key or "", str(term_id)))
     row = {
-        "key": key,
-        "site_id": ctx.site_id,
-        "wp_id": post.id,
+        **_identity(ctx, post.id),
         "type": post.type,
         "status": post.status,
         "title": title_text(post.title.rendered),
@@ -125,7 +123,7 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "content_html": post.content.rendered,
         **_extra_fields(item),
     }
-    children = {
+    children: dict[str, list[dict[str, Any]]] = {
         "post_terms": term_rows,
         "links": [
             {"post": key, "position": i, "href": link.href, "text": link.text, "internal": int(link.internal)}
@@ -144,9 +142,7 @@ def media_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Re
     media = _validate(Media, item)
     details = media.media_details if isinstance(media.media_details, dict) else {}
     row = {
-        "key": ctx.key(media.id),
-        "site_id": ctx.site_id,
-        "wp_id": media.id,
+        **_identity(ctx, media.id),
         "title": title_text(media.title.rendered),
         "slug": media.slug,
         "link": media.link,
@@ -173,9 +169,7 @@ def term_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
     """A category, tag or term of another taxonomy, with its parent kept."""
     term = _validate(Term, item)
     row = {
-        "key": ctx.key(term.id),
-        "site_id": ctx.site_id,
-        "wp_id": term.id,
+        **_identity(ctx, term.id),
         "taxonomy": term.taxonomy,
         "name": title_text(term.name),
         "slug": term.slug,
@@ -192,9 +186,7 @@ def user_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
     """A user as the site shows them publicly."""
     user = _validate(User, item)
     row = {
-        "key": ctx.key(user.id),
-        "site_id": ctx.site_id,
-        "wp_id": user.id,
+        **_identity(ctx, user.id),
         "name": title_text(user.name),
         "slug": user.slug,
         "url": user.url,
@@ -209,9 +201,7 @@ def comment_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> 
     """A comment, keeping its post and its parent so threads survive."""
     comment = _validate(Comment, item)
     row = {
-        "key": ctx.key(comment.id),
-        "site_id": ctx.site_id,
-        "wp_id": comment.id,
+        **_identity(ctx, comment.id),
         "post": ctx.key(comment.post),
         "parent": ctx.key(comment.parent),
         "author": ctx.key(comment.author),
@@ -238,7 +228,11 @@ RECORD_BUILDERS: dict[str, Callable[[dict[str, Any], SiteContext, Provenance], R
 }
 
 
-def _validate(model: type, item: dict[str, Any]) -> Any:
+def _identity(ctx: SiteContext, wp_id: int) -> dict[str, Any]:
+    return {"key": ctx.key(wp_id), "site_id": ctx.site_id, "wp_id": wp_id}
+
+
+def _validate(model: type[BaseModel], item: dict[str, Any]) -> Any:
     try:
         return model.model_validate(item)
     except ValidationError as exc:

@@ -6,6 +6,8 @@ and external links, a password-protected post, a draft, and nested pages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .site import CommentItem, Item, Site, TermItem, UserItem
 
 UP = "/wp-content/uploads/2024"
@@ -33,7 +35,7 @@ USERS = [
     UserItem(4, "Nobody Yet", "nobody", "Has not published anything, so the API does not list them."),
 ]
 
-POSTS = [
+POSTS: list[tuple[Any, ...]] = [
     ("Welcome to the Allotment Almanac", "2023-03-01T09:00:00", 1, [5], [23],
      "<p>This is the blog of the Elm Street community garden: forty-two plots, one shed, and a great many "
      "opinions about compost.</p>\n<p>Read <a href=\"/about/\">about us</a> or jump to the "

@@ -237,8 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not value:
             return items
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if when.tzinfo is not None:
-            when = when.replace(tzinfo=None) - when.utcoffset() + timedelta(hours=float(self.wp.site.gmt_offset))
+        offset = when.utcoffset()
+        if offset is not None:
+            when = when.replace(tzinfo=None) - offset + timedelta(hours=float(self.wp.site.gmt_offset))
         return [i for i in items if datetime.fromisoformat(self.wp.site.local(i.modified_gmt)) > when]
 
     @staticmethod
