@@ -106,27 +106,40 @@ class Client:
         return response, data
 
     def paginate(
-        self, url: str, params: dict[str, Any] | None = None, *, per_page: int = PER_PAGE_MAX, start_page: int = 1
+        self, url: str, params: dict[str, Any] | None = None, *, per_page: int = PER_PAGE_MAX, start_page: int = 1,
+        on_failed_page: Callable[[int, FetchError], None] | None = None,
     ) -> Iterator[Page]:
         """Yield the pages of a collection until WordPress says it is done.
 
         Post types answer 400 rest_post_invalid_page_number past the end, terms, users and
-        comments answer 200 []: both end the iteration quietly.
+        comments answer 200 []: both end the iteration quietly. With on_failed_page, a page
+        that fails once the number of pages is known is reported there and skipped; the
+        first page's failure always raises, as nothing is known without it.
         """
         number = start_page
+        known_pages: int | None = None
         while True:
             query = {**(params or {}), "per_page": per_page, "page": number}
             try:
                 response, data = self.get_json(url, query)
+                if not isinstance(data, list):
+                    raise BadResponseError(
+                        f"expected a JSON list from {response.url}, got {type(data).__name__}",
+                        url=response.url, status=response.status_code, body=response.content,
+                        reason="not_a_list",
+                    )
             except InvalidPageNumber:
                 return
-            if not isinstance(data, list):
-                raise BadResponseError(
-                    f"expected a JSON list from {response.url}, got {type(data).__name__}",
-                    url=response.url, status=response.status_code, body=response.content,
-                    reason="not_a_list",
-                )
+            except FetchError as exc:
+                if on_failed_page is None or known_pages is None:
+                    raise
+                on_failed_page(number, exc)
+                if number >= known_pages:
+                    return
+                number += 1
+                continue
             total_pages = header_int(response, "X-WP-TotalPages")
+            known_pages = total_pages
             yield Page(
                 url=response.url,
                 number=number,

@@ -2,36 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from sqlite_utils.db import Database
 
 from . import __version__
 from .client import Client, route_url, utc_now
 from .clean import site_hosts_of
-from .db import (
-    ensure_db_shape, finish_run, record_error, save_records, save_site, start_run, term_names,
-)
+from .db import ensure_db_shape, finish_run, record_error, save_site, start_run, term_names
 from .discover import Collection, find_api_root, list_collections
 from .errors import AccessDenied, FetchError, NoRoute, WPArchiveError
-from .records import RECORD_BUILDERS, InvalidItem, Provenance, Record, SiteContext
+from .records import SiteContext
+from .sync import CollectionHarvest, Progress, harvest_collection
 
 log = logging.getLogger("wparchive.harvest")
 
 # Order matters: terms and users first so posts can name their categories, tags and authors.
 _KIND_ORDER = {"terms": 0, "users": 1, "posts": 2, "media": 3, "comments": 4}
-
-
-class Progress(Protocol):
-    """What a harvest reports as it goes; the CLI draws it, tests may record it."""
-
-    def collection_started(self, name: str, total: int | None) -> None: ...
-    def items_done(self, count: int) -> None: ...
-    def collection_finished(self, name: str) -> None: ...
-    def note(self, message: str) -> None: ...
 
 
 class SilentProgress:
@@ -70,6 +59,7 @@ def harvest_site(
     *,
     progress: Progress | None = None,
     limit: int | None = None,
+    full: bool = False,
 ) -> HarvestResult:
     """Harvest every public collection of a site into the archive; returns what the run did.
 
@@ -94,7 +84,7 @@ def harvest_site(
             if collection.kind == "posts" and not names_loaded:
                 ctx = replace(ctx, term_names=term_names(db, site_id))
                 names_loaded = True
-            _harvest_collection(db, client, result, ctx, collection, progress, limit)
+            _harvest_collection(db, client, result, ctx, collection, progress, limit, full)
         result.status = "partial" if result.errors else "ok"
     except KeyboardInterrupt:
         result.status = "interrupted"
@@ -123,62 +113,24 @@ def harvest_site(
 
 def _harvest_collection(
     db: Database, client: Client, result: HarvestResult, ctx: SiteContext,
-    collection: Collection, progress: Progress, limit: int | None,
+    collection: Collection, progress: Progress, limit: int | None, full: bool,
 ) -> None:
-    counts: dict[str, Any] = {"total": None, "seen": 0, "new": 0, "updated": 0, "unchanged": 0, "invalid": 0}
-    build = RECORD_BUILDERS[collection.kind]
-    url = route_url(result.api_root, collection.route)
-    started = False
+    job = CollectionHarvest(db=db, client=client, ctx=ctx, collection=collection, run_id=result.run_id,
+                            api_root=result.api_root, progress=progress, limit=limit)
     try:
-        for page in client.paginate(url, {"orderby": "id", "order": "asc"}):
-            if not started:
-                counts["total"] = page.total
-                result.counts[collection.name] = counts
-                progress.collection_started(collection.name, page.total if limit is None else min(limit, page.total or limit))
-                started = True
-            items = page.items if limit is None else page.items[: max(0, limit - counts["seen"])]
-            prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=result.run_id)
-            records = _build_records(db, result, ctx, collection, build, items, prov, page.url, counts)
-            for name, value in save_records(db, records).items():
-                counts[name] += value
-            counts["seen"] += len(items)
-            progress.items_done(len(items))
-            if limit is not None and counts["seen"] >= limit:
-                break
+        harvest_collection(job, full=full)
     except (AccessDenied, NoRoute) as exc:
         # Editor internals (wp_block, wp_navigation…) and hardened sites refuse anonymous
         # reads: that is the site's choice, not a harvest failure.
         message = f"skipped {collection.name}: {exc.code or exc.status} (not public)"
         result.notes.append(message)
         progress.note(message)
-        result.counts.pop(collection.name, None)
+        return
     except FetchError as exc:
-        result.errors.append(f"{collection.name}: {exc}")
+        job.errors.append(f"{collection.name}: {exc}")
         record_error(
             db, result.run_id, at=utc_now(), site_id=ctx.site_id, collection=collection.name, url=exc.url,
             status=exc.status, reason=exc.reason, message=str(exc), body=exc.body,
         )
-        result.counts.setdefault(collection.name, counts)
-    finally:
-        if started:
-            progress.collection_finished(collection.name)
-
-
-def _build_records(
-    db: Database, result: HarvestResult, ctx: SiteContext, collection: Collection, build: Any,
-    items: list[Any], prov: Provenance, page_url: str, counts: dict[str, Any],
-) -> list[Record]:
-    records = []
-    for item in items:
-        try:
-            if not isinstance(item, dict):
-                raise InvalidItem(f"item is a {type(item).__name__}, not an object")
-            records.append(build(item, ctx, prov))
-        except InvalidItem as exc:
-            counts["invalid"] += 1
-            result.errors.append(f"{collection.name}: {exc}")
-            record_error(
-                db, result.run_id, at=utc_now(), site_id=ctx.site_id, collection=collection.name,
-                url=page_url, reason="invalid_item", message=str(exc), body=json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"),
-            )
-    return records
+    result.counts[collection.name] = job.counts
+    result.errors.extend(job.errors)

@@ -1,0 +1,114 @@
+"""Sites, harvest runs, their errors, and the sync state that makes the next run incremental."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils.db import Database
+
+
+@dataclass
+class SyncState:
+    """Where a collection of a site stands between runs."""
+
+    last_total: int | None = None
+    complete_run_id: int | None = None
+    pass_run_id: int | None = None
+    resume_page: int | None = None
+
+
+def save_site(db: Database, index: dict[str, Any], api_root: str, harvested_at: str) -> int:
+    """Insert or update the sites row from the API index; returns the site id."""
+    home = (index.get("home") or index.get("url") or api_root).rstrip("/")
+    row = {
+        "home": home,
+        "url": index.get("url"),
+        "api_root": api_root,
+        "name": index.get("name"),
+        "description": index.get("description"),
+        "gmt_offset": str(index.get("gmt_offset", "")),
+        "timezone_string": index.get("timezone_string"),
+        "namespaces": json.dumps(index.get("namespaces") or []),
+        "last_harvested": harvested_at,
+    }
+    with db.conn:
+        found = db.execute("SELECT id FROM sites WHERE home = ?", [home]).fetchone()
+        if found:
+            db.table("sites").update(found[0], row)
+            return int(found[0])
+        return _insert(db, "sites", {**row, "first_harvested": harvested_at})
+
+
+def start_run(db: Database, site_url: str, started_at: str, version: str) -> int:
+    """Record the start of a harvest; returns the run id."""
+    with db.conn:
+        return _insert(db, "harvest_runs", {
+            "site_url": site_url, "started_at": started_at, "status": "running", "version": version,
+        })
+
+
+def finish_run(db: Database, run_id: int, **values: Any) -> None:
+    """Record the end of a harvest: status, counts, site, requests made."""
+    if isinstance(values.get("counts"), dict):
+        values["counts"] = json.dumps(values["counts"])
+    with db.conn:
+        error_count = db.execute("SELECT count(*) FROM harvest_errors WHERE run_id = ?", [run_id]).fetchone()[0]
+        db.table("harvest_runs").update(run_id, {**values, "error_count": error_count})
+
+
+def record_error(db: Database, run_id: int, *, at: str, site_id: int | None = None, collection: str = "",
+                 url: str = "", status: int | None = None, reason: str = "", message: str = "",
+                 body: bytes = b"", retry: bool = False) -> None:
+    """Keep a failure, with the raw bytes the server sent, where a user can see it.
+
+    retry marks a page the next run fetches again (until it succeeds and is marked resolved).
+    """
+    with db.conn:
+        db.table("harvest_errors").insert({
+            "run_id": run_id, "site_id": site_id, "collection": collection, "url": url, "status": status,
+            "reason": reason, "message": message, "body": body, "at": at, "retry": int(retry),
+        })
+
+
+def pending_retries(db: Database, site_id: int, collection: str) -> list[tuple[int, str]]:
+    """Failed pages of a collection that no later run has fetched yet: (error id, URL)."""
+    sql = ("SELECT id, url FROM harvest_errors WHERE site_id = ? AND collection = ? AND retry = 1 "
+           "AND resolved_run_id IS NULL ORDER BY id")
+    return [(row[0], row[1]) for row in db.execute(sql, [site_id, collection])]
+
+
+def resolve_errors(db: Database, error_ids: list[int], run_id: int) -> None:
+    """Mark failed pages as fetched by a later run."""
+    if error_ids:
+        with db.conn:
+            marks = ",".join("?" * len(error_ids))
+            db.execute(f"UPDATE harvest_errors SET resolved_run_id = ? WHERE id IN ({marks})", [run_id, *error_ids])
+
+
+def get_sync_state(db: Database, site_id: int, collection: str) -> SyncState:
+    """The sync state of a collection (all None before its first run)."""
+    row = db.execute(
+        "SELECT last_total, complete_run_id, pass_run_id, resume_page FROM sync_state "
+        "WHERE site_id = ? AND collection = ?", [site_id, collection]).fetchone()
+    return SyncState(*row) if row else SyncState()
+
+
+def set_sync_state(db: Database, site_id: int, collection: str, kind: str, at: str, **values: Any) -> None:
+    """Update some fields of a collection's sync state (in the caller's transaction, if any)."""
+    db.table("sync_state").upsert(
+        {"site_id": site_id, "collection": collection, "kind": kind, "updated_at": at, **values},
+        pk=("site_id", "collection"),
+    )
+
+
+def term_names(db: Database, site_id: int) -> dict[str, str]:
+    """Names of a site's terms by key, for labelling posts' categories and tags."""
+    return {key: name for key, name in db.execute("SELECT key, name FROM terms WHERE site_id = ?", [site_id])}
+
+
+def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
+    last_pk = db.table(table).insert(row).last_pk
+    assert last_pk is not None
+    return int(last_pk)

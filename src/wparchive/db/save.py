@@ -1,0 +1,156 @@
+"""Saving pages of records: upserts that keep earlier versions, log changes, and mark removals."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from sqlite_utils.db import Database
+
+from ..records import Record
+from .runs import set_sync_state
+
+# Tables whose items carry modified_gmt, the change signal WordPress maintains for them.
+# Do not hash content.rendered for the others' sake: galleries get new ids on every request.
+MODIFIED_TABLES = frozenset({"posts", "media"})
+
+
+def scope(kind: str, collection: str, site_id: int) -> tuple[str, str, list[Any]]:
+    """The table, WHERE clause and parameters that select one collection of one site."""
+    if kind == "posts":
+        return "posts", "site_id = ? AND type = ?", [site_id, collection]
+    if kind == "terms":
+        return "terms", "site_id = ? AND taxonomy = ?", [site_id, collection]
+    return kind, "site_id = ?", [site_id]
+
+
+def signature_column(table: str) -> str:
+    """The column that changes when WordPress changes an item of this table."""
+    return "modified_gmt" if table in MODIFIED_TABLES else "raw_sha256"
+
+
+def save_page(
+    db: Database, records: Iterable[Record], *, run_id: int, at: str, site_id: int, kind: str,
+    collection: str, track_seen: bool = False, resume_page: int | None = None,
+) -> dict[str, int]:
+    """Save a page of records in one transaction; returns counts of new, updated, unchanged, revived.
+
+    An updated record's previous state goes to versions first; every change is logged in changes.
+    With track_seen, the keys join the running full pass; resume_page is committed with the page,
+    so an interrupted pass continues after the last page that is really in the database.
+    """
+    records = list(records)
+    counts = {"new": 0, "updated": 0, "unchanged": 0, "revived": 0}
+    table = kind
+    with db.conn:
+        existing = _existing(db, table, [r.key for r in records])
+        changed: list[Record] = []
+        revived_unchanged: list[str] = []
+        log: list[tuple[str, str]] = []
+        for record in records:
+            before = existing.get(record.key)
+            if before is None:
+                counts["new"] += 1
+                changed.append(record)
+                log.append((record.key, "new"))
+                continue
+            signature, deleted_at = before
+            if deleted_at is not None:
+                counts["revived"] += 1
+                log.append((record.key, "revived"))
+            if signature == record.row.get(signature_column(table)):
+                counts["unchanged"] += 1
+                if deleted_at is not None:
+                    revived_unchanged.append(record.key)
+                continue
+            counts["updated"] += 1
+            changed.append(record)
+            log.append((record.key, "updated"))
+        updated = [key for key, change in log if change == "updated"]
+        if updated:
+            _keep_versions(db, table, updated, run_id, at)
+        if changed:
+            _write(db, table, changed)
+        if revived_unchanged:
+            _where_in(db, f'UPDATE "{table}" SET deleted_at = NULL, deleted_run_id = NULL WHERE key IN', revived_unchanged)
+        if log:
+            db.table("changes").insert_all(
+                [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": change, "at": at}
+                 for key, change in log])
+        if track_seen and records:
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO sweep_seen (site_id, collection, key) VALUES (?, ?, ?)",
+                [(site_id, collection, r.key) for r in records])
+        if resume_page is not None:
+            set_sync_state(db, site_id, collection, kind, at, resume_page=resume_page)
+    return counts
+
+
+def mark_deleted(db: Database, table: str, keys: list[str], *, run_id: int, at: str, site_id: int) -> int:
+    """Tombstone records the site no longer serves (rows are never deleted); returns how many."""
+    if not keys:
+        return 0
+    with db.conn:
+        _where_in(db, f'UPDATE "{table}" SET deleted_at = ?, deleted_run_id = ? '
+                      f'WHERE deleted_at IS NULL AND key IN', keys, [at, run_id])
+        db.table("changes").insert_all(
+            [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": "deleted", "at": at}
+             for key in keys])
+    return len(keys)
+
+
+def unseen_live_keys(db: Database, *, site_id: int, kind: str, collection: str) -> list[str]:
+    """Live records of a collection that the full pass in progress has not seen."""
+    table, where, params = scope(kind, collection, site_id)
+    sql = (f'SELECT key FROM "{table}" WHERE {where} AND deleted_at IS NULL AND key NOT IN '
+           "(SELECT key FROM sweep_seen WHERE site_id = ? AND collection = ?)")
+    return [row[0] for row in db.execute(sql, [*params, site_id, collection])]
+
+
+def clear_seen(db: Database, site_id: int, collection: str) -> None:
+    """Forget the keys of a finished or abandoned full pass."""
+    with db.conn:
+        db.execute("DELETE FROM sweep_seen WHERE site_id = ? AND collection = ?", [site_id, collection])
+
+
+def live_signatures(db: Database, *, site_id: int, kind: str, collection: str) -> dict[str, Any]:
+    """Key → change signature of every record of a collection the site still serves."""
+    table, where, params = scope(kind, collection, site_id)
+    sql = f'SELECT key, {signature_column(table)} FROM "{table}" WHERE {where} AND deleted_at IS NULL'
+    return {key: value for key, value in db.execute(sql, params)}
+
+
+def _existing(db: Database, table: str, keys: list[str]) -> dict[str, tuple[Any, Any]]:
+    if not keys:
+        return {}
+    marks = ",".join("?" * len(keys))
+    sql = f'SELECT key, {signature_column(table)}, deleted_at FROM "{table}" WHERE key IN ({marks})'
+    return {row[0]: (row[1], row[2]) for row in db.execute(sql, keys)}
+
+
+def _keep_versions(db: Database, table: str, keys: list[str], run_id: int, at: str) -> None:
+    modified = "t.modified_gmt" if table in MODIFIED_TABLES else "NULL"
+    marks = ",".join("?" * len(keys))
+    db.execute(
+        f'INSERT INTO versions ("table", key, run_id, replaced_by_run_id, replaced_at, source, modified_gmt, '
+        f"raw_sha256, json) SELECT ?, t.key, t.run_id, ?, ?, 'rest', {modified}, t.raw_sha256, r.json "
+        f'FROM "{table}" t LEFT JOIN raw_json r ON r."table" = ? AND r.key = t.key WHERE t.key IN ({marks})',
+        [table, run_id, at, table, *keys])
+
+
+def _write(db: Database, table: str, records: list[Record]) -> None:
+    db.table(table).upsert_all(
+        [{**r.row, "deleted_at": None, "deleted_run_id": None} for r in records], pk="key", alter=True)
+    db.table("raw_json").upsert_all(
+        [{"table": table, "key": r.key, "json": r.raw_json, "sha256": r.row["raw_sha256"]} for r in records],
+        pk=("table", "key"))
+    keys = [r.key for r in records]
+    for child_table in sorted({name for r in records for name in r.children}):
+        _where_in(db, f'DELETE FROM "{child_table}" WHERE post IN', keys)
+        rows = [row for r in records for row in r.children.get(child_table, [])]
+        if rows:
+            db.table(child_table).insert_all(rows, alter=True)
+
+
+def _where_in(db: Database, sql_prefix: str, values: list[str], before: list[Any] | None = None) -> None:
+    marks = ",".join("?" * len(values))
+    db.execute(f"{sql_prefix} ({marks})", [*(before or []), *values])

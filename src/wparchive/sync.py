@@ -1,0 +1,256 @@
+"""Harvesting one collection: a full pass that survives interruption, or a cheap incremental run.
+
+Full pass (first run, --full, or an unfinished pass): every page in id order, each saved with
+its page number in one transaction, every key noted; at the end, live records the pass did not
+see are tombstoned. An interrupted pass resumes at its last committed page.
+
+Incremental run: one request lists the collection newest-modified first (ids and modified_gmt
+only for posts and media); what differs from the archive is fetched in full by id. X-WP-Total,
+compared with the last run's, says whether anything vanished; only then is an id sweep made.
+With nothing changed this costs one request. It compares WordPress's own modified_gmt values,
+so clock skew between us and the site cannot hide a change, and it works on every WordPress
+version with the REST API (modified_after needs 5.7).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+from sqlite_utils.db import Database
+
+from .client import Client, Page, route_url, utc_now
+from .db import (
+    clear_seen, get_sync_state, live_signatures, mark_deleted, pending_retries, record_error, resolve_errors,
+    save_page, set_sync_state, unseen_live_keys,
+)
+from .db.runs import SyncState
+from .discover import Collection
+from .errors import FetchError
+from .records import RECORD_BUILDERS, InvalidItem, Provenance, Record, SiteContext, make_key
+
+_MODIFIED_KINDS = frozenset({"posts", "media"})
+_FULL_ORDER = {"orderby": "id", "order": "asc"}
+
+
+class Progress(Protocol):
+    """What a harvest reports as it goes; the CLI draws it, tests may record it."""
+
+    def collection_started(self, name: str, total: int | None) -> None: ...
+    def items_done(self, count: int) -> None: ...
+    def collection_finished(self, name: str) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+@dataclass
+class CollectionHarvest:
+    """One collection of one run: what it needs, and the counts and errors it gathers."""
+
+    db: Database
+    client: Client
+    ctx: SiteContext
+    collection: Collection
+    run_id: int
+    api_root: str
+    progress: Progress
+    limit: int | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counts = {"mode": "", "total": None, "seen": 0, "new": 0, "updated": 0, "unchanged": 0,
+                       "revived": 0, "deleted": 0, "invalid": 0, "failed_pages": 0}
+
+    @property
+    def url(self) -> str:
+        return route_url(self.api_root, self.collection.route)
+
+    @property
+    def name(self) -> str:
+        return self.collection.name
+
+
+def harvest_collection(job: CollectionHarvest, *, full: bool = False) -> None:
+    """Bring one collection of the archive up to date with the site."""
+    state = get_sync_state(job.db, job.ctx.site_id, job.name)
+    _retry_failed_pages(job, in_pass=state.pass_run_id is not None)
+    if full or state.complete_run_id is None or state.pass_run_id is not None or job.limit is not None:
+        _full_pass(job, state, restart=full)
+    else:
+        _incremental(job, state)
+
+
+def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> None:
+    db, site_id = job.db, job.ctx.site_id
+    resuming = state.pass_run_id is not None and not restart and state.resume_page
+    if resuming:
+        job.counts["mode"] = "resumed"
+        # Fetch the last committed page again: deletions since may have shifted items onto it.
+        start_page = int(state.resume_page or 1)
+    else:
+        job.counts["mode"] = "full"
+        start_page = 1
+        clear_seen(db, site_id, job.name)
+        with db.conn:
+            set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=job.run_id,
+                           resume_page=None)
+    started = False
+    for page in job.client.paginate(job.url, _FULL_ORDER, start_page=start_page,
+                                    on_failed_page=lambda n, exc: _page_failed(job, exc)):
+        if not started:
+            job.counts["total"] = page.total
+            job.progress.collection_started(job.name, _bar_length(job, page.total))
+            started = True
+        items = page.items if job.limit is None else page.items[: max(0, job.limit - job.counts["seen"])]
+        _save(job, items, page, track_seen=True, resume_page=page.number)
+        if job.limit is not None and job.counts["seen"] >= job.limit:
+            break
+    if started:
+        job.progress.collection_finished(job.name)
+    complete = job.limit is None and not job.counts["failed_pages"] and not job.counts["invalid"]
+    if not complete:
+        return  # the pass stays open; the next run retries what failed and resumes
+    gone = unseen_live_keys(db, site_id=site_id, kind=job.collection.kind, collection=job.name)
+    job.counts["deleted"] += mark_deleted(db, job.collection.kind, gone, run_id=job.run_id, at=utc_now(),
+                                          site_id=site_id)
+    clear_seen(db, site_id, job.name)
+    with db.conn:
+        set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=None, resume_page=None,
+                       complete_run_id=job.run_id, last_total=job.counts["total"])
+
+
+def _incremental(job: CollectionHarvest, state: SyncState) -> None:
+    job.counts["mode"] = "incremental"
+    kind = job.collection.kind
+    job.progress.collection_started(job.name, None)
+    if kind in _MODIFIED_KINDS:
+        total, changed_ids = _probe_by_modified(job)
+        _fetch_by_ids(job, changed_ids)
+    else:
+        total = _probe_newest(job)
+    job.counts["total"] = total
+    expected = (state.last_total or 0) + job.counts["new"] + job.counts["revived"]
+    if total != expected:
+        _sweep(job)
+    job.progress.collection_finished(job.name)
+    if not job.counts["failed_pages"] and not job.counts["invalid"]:
+        with job.db.conn:
+            set_sync_state(job.db, job.ctx.site_id, job.name, kind, utc_now(), complete_run_id=job.run_id,
+                           last_total=total)
+
+
+def _probe_by_modified(job: CollectionHarvest) -> tuple[int | None, list[int]]:
+    """Ids whose modified_gmt differs from the archive, newest first, reading only as far as needed."""
+    known = live_signatures(job.db, site_id=job.ctx.site_id, kind=job.collection.kind, collection=job.name)
+    params = {"orderby": "modified", "order": "desc", "_fields": "id,modified_gmt"}
+    total: int | None = None
+    changed: list[int] = []
+    for page in job.client.paginate(job.url, params):
+        total = page.total if total is None else total
+        fresh = [item["id"] for item in page.items if isinstance(item, dict) and "id" in item
+                 and known.get(job.ctx.key(item["id"]) or "") != item.get("modified_gmt")]
+        changed += fresh
+        if len(fresh) < len(page.items):
+            break  # the rest of the collection is older than what we have
+    return total, changed
+
+
+def _probe_newest(job: CollectionHarvest) -> int | None:
+    """Save the newest items (terms, users, comments) until a page holds one we already have."""
+    total: int | None = None
+    for page in job.client.paginate(job.url, {"orderby": "id", "order": "desc"}):
+        total = page.total if total is None else total
+        counts = _save(job, page.items, page)
+        if counts["unchanged"] or len(page.items) == 0:
+            break
+    return total
+
+
+def _fetch_by_ids(job: CollectionHarvest, ids: Iterable[int]) -> None:
+    wanted = list(dict.fromkeys(ids))
+    for start in range(0, len(wanted), 100):
+        chunk = wanted[start:start + 100]
+        params = {"include": ",".join(map(str, chunk)), "orderby": "include"}
+        for page in job.client.paginate(job.url, params, on_failed_page=lambda n, exc: _page_failed(job, exc)):
+            _save(job, page.items, page)
+
+
+def _sweep(job: CollectionHarvest) -> None:
+    """Ids the site serves now: tombstone what is gone, fetch what we lack."""
+    served: set[int] = set()
+    for page in job.client.paginate(job.url, {**_FULL_ORDER, "_fields": "id"},
+                                    on_failed_page=lambda n, exc: _page_failed(job, exc)):
+        served |= {item["id"] for item in page.items if isinstance(item, dict) and isinstance(item.get("id"), int)}
+    if job.counts["failed_pages"]:
+        return  # an incomplete list would tombstone what merely failed to load
+    known = live_signatures(job.db, site_id=job.ctx.site_id, kind=job.collection.kind, collection=job.name)
+    served_keys = {make_key(job.ctx.site_id, wp_id) for wp_id in served}
+    gone = [key for key in known if key not in served_keys]
+    job.counts["deleted"] += mark_deleted(job.db, job.collection.kind, gone, run_id=job.run_id, at=utc_now(),
+                                          site_id=job.ctx.site_id)
+    missing = [wp_id for wp_id in sorted(served) if make_key(job.ctx.site_id, wp_id) not in known]
+    _fetch_by_ids(job, missing)
+
+
+def _retry_failed_pages(job: CollectionHarvest, *, in_pass: bool) -> None:
+    """Fetch again the pages earlier runs failed to get."""
+    retried = []
+    for error_id, url in pending_retries(job.db, job.ctx.site_id, job.name):
+        try:
+            response, data = job.client.get_json(url)
+        except FetchError:
+            continue  # still failing: it stays pending; the new failure is not recorded twice
+        if isinstance(data, list):
+            page = Page(url=response.url, number=0, items=data, total=None, total_pages=None, fetched_at=utc_now())
+            _save(job, data, page, track_seen=in_pass)
+            retried.append(error_id)
+    resolve_errors(job.db, retried, job.run_id)
+
+
+def _save(job: CollectionHarvest, items: list[Any], page: Page, *, track_seen: bool = False,
+          resume_page: int | None = None) -> dict[str, int]:
+    prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=job.run_id)
+    records = _build_records(job, items, prov, page.url)
+    counts = save_page(job.db, records, run_id=job.run_id, at=utc_now(), site_id=job.ctx.site_id,
+                       kind=job.collection.kind, collection=job.name, track_seen=track_seen,
+                       resume_page=resume_page)
+    for name, value in counts.items():
+        job.counts[name] += value
+    job.counts["seen"] += len(items)
+    job.progress.items_done(len(items))
+    return counts
+
+
+def _build_records(job: CollectionHarvest, items: list[Any], prov: Provenance, page_url: str) -> list[Record]:
+    build: Callable[[dict[str, Any], SiteContext, Provenance], Record] = RECORD_BUILDERS[job.collection.kind]
+    records = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise InvalidItem(f"item is a {type(item).__name__}, not an object")
+            records.append(build(item, job.ctx, prov))
+        except InvalidItem as exc:
+            job.counts["invalid"] += 1
+            job.errors.append(f"{job.name}: {exc}")
+            record_error(
+                job.db, job.run_id, at=utc_now(), site_id=job.ctx.site_id, collection=job.name, url=page_url,
+                reason="invalid_item", message=str(exc),
+                body=json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"),
+            )
+    return records
+
+
+def _page_failed(job: CollectionHarvest, exc: FetchError) -> None:
+    job.counts["failed_pages"] += 1
+    job.errors.append(f"{job.name}: {exc}")
+    record_error(
+        job.db, job.run_id, at=utc_now(), site_id=job.ctx.site_id, collection=job.name, url=exc.url,
+        status=exc.status, reason=exc.reason, message=str(exc), body=exc.body, retry=True,
+    )
+
+
+def _bar_length(job: CollectionHarvest, total: int | None) -> int | None:
+    if job.limit is None or total is None:
+        return total
+    return min(job.limit, total)
