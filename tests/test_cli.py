@@ -82,3 +82,25 @@ def test_every_command_explains_itself_with_an_example() -> None:
         assert result.exit_code == 0
         assert "Example" in result.output, f"{name} --help has no example"
         assert len(command.help or "") > 40
+
+
+def test_a_second_harvest_of_the_same_archive_exits_at_once(server, db_path) -> None:
+    from wparchive.cli import EXIT_LOCKED
+    from wparchive.db import archive_lock
+
+    with archive_lock(db_path):
+        result = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0")
+    assert result.exit_code == EXIT_LOCKED
+    assert "being harvested by another process" in result.stderr
+    assert server.requests == []  # it did not even start
+    again = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--quiet")
+    assert again.exit_code == 0  # the lock is gone with its holder
+
+
+def test_full_refetches(server, db_path) -> None:
+    _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--quiet")
+    server.requests.clear()
+    result = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--full")
+    assert result.exit_code == 0
+    assert sum("/wp/v2/posts" in p for p in server.requests) == 1
+    assert "_fields" not in next(p for p in server.requests if "/wp/v2/posts" in p)

@@ -11,13 +11,14 @@ import click
 
 from . import __version__
 from .client import Client
-from .db import open_db
-from .errors import WPArchiveError
+from .db import archive_lock, open_db
+from .errors import DatabaseLocked, WPArchiveError
 from .harvest import HarvestResult, SilentProgress, harvest_site
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_PARTIAL = 3
+EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
 EXIT_INTERRUPTED = 130
 
 db_option = click.option(
@@ -47,11 +48,13 @@ def cli() -> None:
               help="Seconds before a request is given up and retried.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
               help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
+@click.option("--full", is_flag=True,
+              help="Fetch every item again instead of only what changed since the last run.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop each collection after N items (a trial run).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
-def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: int, limit: int | None,
-            quiet: bool, verbose: bool) -> None:
+def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: int, full: bool,
+            limit: int | None, quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site into the archive.
 
     SITE_URL is any page of the site, its home page, or its REST API root. The API is found
@@ -59,12 +62,17 @@ def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: 
 
     Every public collection is fetched: posts, pages and other public post types, categories,
     tags and other taxonomies, users, media metadata and comments. Each page of 100 items is
-    saved in its own transaction, so an interruption loses at most one page. Running it again
-    updates what changed and adds no duplicates.
+    saved in its own transaction, so an interruption loses at most one page, and the next run
+    continues from there.
+
+    Later runs are incremental: they fetch only what changed, keep the earlier state of every
+    changed item in the versions table, and mark items the site no longer serves as deleted
+    (rows are never removed). With nothing changed a run costs about one request per collection.
 
     \b
-    Exit codes: 0 done; 1 failed (nothing harvested: see the message);
-    3 partial (some collections failed: see the harvest_errors table); 130 interrupted.
+    Exit codes: 0 done; 1 failed (see the message); 3 partial (some pages or
+    items failed: see harvest_errors; the next run retries them); 75 another
+    harvest holds the archive; 130 interrupted.
 
     \b
     Example:
@@ -74,11 +82,14 @@ def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: 
     client = Client(delay=delay, timeout=timeout, retries=retries)
     progress = SilentProgress() if quiet else _ClickBars()
     try:
-        db = open_db(db_path)
-        result = harvest_site(db, client, site_url, progress=progress, limit=limit)
+        with archive_lock(db_path):
+            db = open_db(db_path)
+            result = harvest_site(db, client, site_url, progress=progress, limit=limit, full=full)
     except KeyboardInterrupt:
         click.echo("Interrupted. What was saved is kept; run the same command again to continue.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except DatabaseLocked as exc:
+        _fail(exc, EXIT_LOCKED)
     except WPArchiveError as exc:
         _fail(exc)
     if not quiet:
@@ -221,9 +232,9 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _fail(exc: WPArchiveError) -> NoReturn:
+def _fail(exc: WPArchiveError, code: int = EXIT_FAILED) -> NoReturn:
     message = f"Error: {exc}"
     if exc.hint:
         message += f"\n{exc.hint}"
     click.secho(message, fg="red", err=True)
-    sys.exit(EXIT_FAILED)
+    sys.exit(code)

@@ -86,6 +86,8 @@ class NotAnArchive(WPArchiveError):
 class DatabaseLocked(WPArchiveError):
     """Another process holds the archive database."""
 
+    hint = "Wait for that harvest to finish (or stop it); nothing was changed by this one."
+
 
 _ERRORS_BY_CODE: dict[str, type[WordPressError]] = {
     "rest_post_invalid_page_number": InvalidPageNumber,

@@ -4,6 +4,7 @@ schema.py creates and checks the tables; runs.py keeps sites, runs, errors and s
 save.py writes pages of records with their versions, changes and tombstones.
 """
 
+from .lock import archive_lock
 from .runs import (
     SyncState, finish_run, get_sync_state, pending_retries, record_error, resolve_errors, save_site,
     set_sync_state, start_run, term_names,
@@ -12,7 +13,7 @@ from .save import clear_seen, live_signatures, mark_deleted, save_page, scope, u
 from .schema import FTS_CONFIG, SCHEMA, SCHEMA_VERSION, ensure_db_shape, ensure_tables, open_db
 
 __all__ = [
-    "FTS_CONFIG", "SCHEMA", "SCHEMA_VERSION", "SyncState", "clear_seen", "ensure_db_shape", "ensure_tables",
+    "FTS_CONFIG", "SCHEMA", "SCHEMA_VERSION", "SyncState", "archive_lock", "clear_seen", "ensure_db_shape", "ensure_tables",
     "finish_run", "get_sync_state", "live_signatures", "mark_deleted", "open_db", "pending_retries",
     "record_error", "resolve_errors", "save_page", "save_site", "scope", "set_sync_state", "start_run",
     "term_names", "unseen_live_keys",

@@ -197,7 +197,12 @@ class _Handler(BaseHTTPRequestHandler):
         if page < 1:
             self._error(400, "rest_invalid_param", "Invalid parameter(s): page")
             return
-        objects = self._ordered(objects, query)
+        if query.get("include"):
+            wanted = [int(v) for v in query["include"].split(",") if v.strip().isdigit()]
+            by_id = {o.id: o for o in objects}
+            objects = [by_id[i] for i in dict.fromkeys(wanted) if i in by_id]
+        if query.get("orderby") != "include":
+            objects = self._ordered(objects, query)
         total = len(objects)
         pages = math.ceil(total / per_page)
         if ends_with_error and page > max(pages, 1) and total > 0:
