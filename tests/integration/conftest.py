@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from harness import RealWordPress, Unavailable
+from shared_fixtures import WPTT
 
-THEME_UNIT_TEST = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "wptt" / "themeunittestdata.wordpress.xml"
+THEME_UNIT_TEST = WPTT / "themeunittestdata.wordpress.xml"
 TIMINGS: dict[str, float] = {}
 
 
