@@ -12,7 +12,8 @@ import click
 from . import __version__
 from .client import Client
 from .db import archive_lock, open_db
-from .errors import DatabaseLocked, WPArchiveError
+from .config import SiteConfig, config_dir, load_sites
+from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestResult, SilentProgress, harvest_site
 
 EXIT_OK = 0
@@ -40,8 +41,10 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("site_url")
+@click.argument("site_url", required=False)
 @db_option
+@click.option("--config", "config", type=click.Path(file_okay=False),
+              help="Folder whose sites.toml lists the sites to harvest when no SITE_URL is given.")
 @click.option("--delay", default=0.5, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to wait between requests, to be polite to the site.")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=1),
@@ -53,12 +56,14 @@ def cli() -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Stop each collection after N items (a trial run).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
-def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: int, full: bool,
-            limit: int | None, quiet: bool, verbose: bool) -> None:
-    """Harvest a WordPress site into the archive.
+def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, timeout: float, retries: int,
+            full: bool, limit: int | None, quiet: bool, verbose: bool) -> None:
+    """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
     SITE_URL is any page of the site, its home page, or its REST API root. The API is found
-    from the page's Link header or <link> tag, then /wp-json/, then ?rest_route=/.
+    from the page's Link header or <link> tag, then /wp-json/, then ?rest_route=/. With no
+    SITE_URL, the sites listed in sites.toml of the configuration folder are harvested one
+    after the other; one that fails does not stop the others.
 
     Every public collection is fetched: posts, pages and other public post types, categories,
     tags and other taxonomies, users, media metadata and comments. Each page of 100 items is
@@ -72,19 +77,41 @@ def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: 
     \b
     Exit codes: 0 done; 1 failed (see the message); 3 partial (some pages or
     items failed: see harvest_errors; the next run retries them); 75 another
-    harvest holds the archive; 130 interrupted.
+    harvest holds the archive; 130 interrupted. With several sites, the worst.
 
     \b
-    Example:
+    Examples:
         wparchive harvest https://example.org/ --db example.db
+        wparchive harvest --config ~/archive-config -q      # every site of sites.toml
     """
     _setup_logging(verbose, quiet)
-    client = Client(delay=delay, timeout=timeout, retries=retries)
+    try:
+        targets = [SiteConfig(url=site_url)] if site_url else _configured_sites(config)
+    except WPArchiveError as exc:
+        _fail(exc)
     progress = SilentProgress() if quiet else _ClickBars()
+    worst = EXIT_OK
     try:
         with archive_lock(db_path):
             db = open_db(db_path)
-            result = harvest_site(db, client, site_url, progress=progress, limit=limit, full=full)
+            for target in targets:
+                client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
+                                retries=retries)
+                try:
+                    result = harvest_site(db, client, target.url, progress=progress, limit=limit, full=full,
+                                          include=target.include, exclude=target.exclude)
+                except WPArchiveError as exc:
+                    _report(exc, target.url if len(targets) > 1 else "")
+                    worst = max(worst, EXIT_FAILED, key=_severity)
+                    continue
+                if not quiet:
+                    _print_summary(result, db_path, client.requests_made)
+                for error in result.errors:
+                    click.secho(f"Error: {error}", fg="red", err=True)
+                if result.status == "partial":
+                    click.echo(f"{target.url}: some items were not harvested; see the harvest_errors table "
+                               f"of run {result.run_id}. The next run tries them again.", err=True)
+                    worst = max(worst, EXIT_PARTIAL, key=_severity)
     except KeyboardInterrupt:
         click.echo("Interrupted. What was saved is kept; run the same command again to continue.", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -92,14 +119,7 @@ def harvest(site_url: str, db_path: str, delay: float, timeout: float, retries: 
         _fail(exc, EXIT_LOCKED)
     except WPArchiveError as exc:
         _fail(exc)
-    if not quiet:
-        _print_summary(result, db_path, client.requests_made)
-    for error in result.errors:
-        click.secho(f"Error: {error}", fg="red", err=True)
-    if result.status == "partial":
-        click.echo(f"Some items were not harvested; see the harvest_errors table of run {result.run_id}. "
-                   "The next run tries them again.", err=True)
-        sys.exit(EXIT_PARTIAL)
+    sys.exit(worst)
 
 
 @cli.command()
@@ -233,8 +253,29 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
 
 
 def _fail(exc: WPArchiveError, code: int = EXIT_FAILED) -> NoReturn:
-    message = f"Error: {exc}"
+    _report(exc)
+    sys.exit(code)
+
+
+def _report(exc: WPArchiveError, where: str = "") -> None:
+    message = f"Error: {where + ': ' if where else ''}{exc}"
     if exc.hint:
         message += f"\n{exc.hint}"
     click.secho(message, fg="red", err=True)
-    sys.exit(code)
+
+
+def _severity(code: int) -> int:
+    """Failed outranks partial outranks done, whatever the numbers."""
+    return {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2}.get(code, 3)
+
+
+def _pick(own: float | None, default: float) -> float:
+    return default if own is None else own
+
+
+def _configured_sites(config: str | None) -> list[SiteConfig]:
+    path = config_dir(config) / "sites.toml"
+    sites = load_sites(path)
+    if not sites:
+        raise ConfigError(f"no SITE_URL given and {path} lists no [[site]]: give a URL, or add sites there")
+    return sites

@@ -83,6 +83,12 @@ class NotAnArchive(WPArchiveError):
     hint = "Use --db to name a wparchive archive, or a new file to start one."
 
 
+class ConfigError(WPArchiveError):
+    """A configuration file cannot be read or says something impossible."""
+
+    hint = "Fix the file (see config/README.md for every option) and run again."
+
+
 class DatabaseLocked(WPArchiveError):
     """Another process holds the archive database."""
 

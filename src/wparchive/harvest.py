@@ -60,6 +60,8 @@ def harvest_site(
     progress: Progress | None = None,
     limit: int | None = None,
     full: bool = False,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
 ) -> HarvestResult:
     """Harvest every public collection of a site into the archive; returns what the run did.
 
@@ -72,12 +74,13 @@ def harvest_site(
         result.api_root, index = find_api_root(client, site_url)
         site_id = save_site(db, index.model_dump(exclude={"routes"}), result.api_root, utc_now())
         result.site_id = site_id
-        collections = sorted(list_collections(client, result.api_root, index), key=lambda c: _KIND_ORDER[c.kind])
+        available = list_collections(client, result.api_root, index)
+        collections = sorted((c for c in available if _wanted(c, include, exclude)), key=lambda c: _KIND_ORDER[c.kind])
         ctx = SiteContext(
             site_id=site_id,
             home=index.home or index.url,
             hosts=site_hosts_of(index.home, index.url, result.api_root),
-            taxonomy_by_rest_base={c.rest_base: c.name for c in collections if c.kind == "terms"},
+            taxonomy_by_rest_base={c.rest_base: c.name for c in available if c.kind == "terms"},
         )
         names_loaded = False
         for collection in collections:
@@ -134,3 +137,11 @@ def _harvest_collection(
         )
     result.counts[collection.name] = job.counts
     result.errors.extend(job.errors)
+
+
+def _wanted(collection: Collection, include: list[str] | None, exclude: list[str] | None) -> bool:
+    """Whether a collection is asked for, by its name ("post", "category") or REST base ("posts")."""
+    names = {collection.name, collection.rest_base}
+    if include and not names & set(include):
+        return False
+    return not (exclude and names & set(exclude))

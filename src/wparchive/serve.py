@@ -10,19 +10,9 @@ from typing import Any
 import yaml
 from datasette.app import Datasette
 
+from .config import config_dir
+
 METADATA_DATABASE_KEY = "archive"
-
-
-def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """Where the Datasette configuration lives: the given folder, $WPARCHIVE_CONFIG, or the bundled one."""
-    if explicit:
-        return Path(explicit)
-    if os.environ.get("WPARCHIVE_CONFIG"):
-        return Path(os.environ["WPARCHIVE_CONFIG"])
-    bundled = Path(__file__).parent / "_config"  # inside an installed wheel
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2] / "config"  # a source checkout
 
 
 def load_metadata(db_path: str, directory: Path) -> dict[str, Any]:

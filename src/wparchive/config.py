@@ -1,0 +1,86 @@
+"""The configuration folder: where it is, and the list of sites to harvest (sites.toml)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+
+def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The configuration folder: the given one, $WPARCHIVE_CONFIG, or the bundled config/."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("WPARCHIVE_CONFIG"):
+        return Path(os.environ["WPARCHIVE_CONFIG"])
+    bundled = Path(__file__).parent / "_config"  # inside an installed wheel
+    if bundled.is_dir():
+        return bundled
+    return Path(__file__).resolve().parents[2] / "config"  # a source checkout
+
+
+class SiteOptions(BaseModel):
+    """Options a site may set; [defaults] sets them for every site."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    delay: float | None = Field(default=None, ge=0)
+    timeout: float | None = Field(default=None, ge=1)
+    include: list[str] = []
+    exclude: list[str] = []
+    credentials_env: str | None = None
+    credentials_file: str | None = None
+    private: bool = False
+    revisions: bool = False
+
+
+class SiteConfig(SiteOptions):
+    """One site of sites.toml."""
+
+    url: str
+    name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _looks_like_a_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class SitesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: SiteOptions = SiteOptions()
+    site: list[dict[str, object]] = []
+
+
+def load_sites(path: Path) -> list[SiteConfig]:
+    """The sites of a sites.toml, each with [defaults] filled in; ConfigError says what is wrong where."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        parsed = SitesFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    defaults = parsed.defaults.model_dump(exclude_unset=True)
+    sites = []
+    for number, site in enumerate(parsed.site, start=1):
+        try:
+            sites.append(SiteConfig.model_validate({**defaults, **site}))
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: [[site]] number {number}: {_first_error(exc)}") from None
+    return sites
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"

@@ -1,0 +1,94 @@
+"""Many sites from sites.toml: per-site options, one failure does not stop the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from wparchive.cli import EXIT_FAILED, EXIT_OK, cli
+from wparchive.config import load_sites
+from wparchive.errors import ConfigError
+from wparchive.sample.site import Item, Site
+
+
+def _write(folder: Path, text: str) -> str:
+    folder.mkdir(exist_ok=True)
+    (folder / "sites.toml").write_text(text, encoding="utf-8")
+    return str(folder)
+
+
+def _run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_every_configured_site_is_harvested_and_a_failure_does_not_stop_the_others(make_server, tmp_path) -> None:
+    one = make_server()
+    two = make_server(Site(name="Second", items=[Item(1, "post", "Only post", "<p>alone</p>")]))
+    config = _write(tmp_path / "config", f"""
+[defaults]
+delay = 0
+
+[[site]]
+url = "{one.home}/"
+exclude = ["users", "comments"]
+
+[[site]]
+url = "http://127.0.0.1:9/"
+timeout = 2
+
+[[site]]
+url = "{two.home}/"
+include = ["posts"]
+""")
+    db_path = str(tmp_path / "archive.db")
+    result = _run("harvest", "--config", config, "--db", db_path, "--retries", "0", "--quiet")
+    assert result.exit_code == EXIT_FAILED
+    assert "http://127.0.0.1:9/: could not reach" in result.stderr
+    db = sqlite_utils.Database(db_path)
+    assert [r["name"] for r in db["sites"].rows] == ["The Allotment Almanac", "Second"]
+    assert db.execute("SELECT count(*) FROM comments").fetchone()[0] == 0  # excluded
+    assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM posts WHERE site_id = 2").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM terms WHERE site_id = 2").fetchone()[0] == 0  # only posts
+    statuses = [r["status"] for r in db["harvest_runs"].rows]
+    assert statuses == ["ok", "failed", "ok"]
+
+
+def test_all_well_exits_0_and_quiet_says_nothing(make_server, tmp_path) -> None:
+    server = make_server()
+    config = _write(tmp_path / "config", f'[[site]]\nurl = "{server.home}/"\ndelay = 0\n')
+    result = _run("harvest", "--config", config, "--db", str(tmp_path / "a.db"), "--quiet")
+    assert result.exit_code == EXIT_OK and result.output == ""
+
+
+def test_no_url_and_no_sites_says_what_to_do(tmp_path) -> None:
+    config = _write(tmp_path / "config", "[defaults]\ndelay = 1\n")
+    result = _run("harvest", "--config", config, "--db", str(tmp_path / "a.db"))
+    assert result.exit_code == EXIT_FAILED
+    assert "lists no [[site]]" in result.stderr and "give a URL" in result.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[site]]\nurl = 'ftp://x'\n", "[[site]] number 1: url: Value error, must start with http:// or https://"),
+    ("[[site]]\nurl = 'https://x'\ndelay = -1\n", "[[site]] number 1: delay: Input should be greater than or equal to 0"),
+    ("[[site]]\nurl = 'https://x'\ncolour = 'red'\n", "[[site]] number 1: colour: Extra inputs are not permitted"),
+    ("[[site]\nurl = 'https://x'\n", "Expected ']]' at the end of an array declaration (at line 1, column 7)"),
+])
+def test_a_broken_sites_file_is_one_clear_error(tmp_path, text, message) -> None:
+    path = Path(_write(tmp_path / "config", text)) / "sites.toml"
+    with pytest.raises(ConfigError, match="sites.toml: .*"):
+        load_sites(path)
+    result = _run("harvest", "--config", str(path.parent), "--db", str(tmp_path / "a.db"))
+    assert result.exit_code == EXIT_FAILED
+    assert message in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "a.db").exists()  # nothing half-written
+
+
+def test_the_bundled_sites_file_parses() -> None:
+    from wparchive.config import config_dir
+
+    sites = load_sites(config_dir() / "sites.toml")
+    assert sites == []
