@@ -169,3 +169,35 @@ def test_an_interrupted_pass_resumes_where_it_stopped(make_server, client, db, s
                         for m in [re.search(r"[?&]page=(\d+)", p)] if m)
     assert post_pages == list(range(stop_after_pages, 5))  # from the last committed page on
     assert db.execute("SELECT count(*) FROM posts WHERE type = 'post' AND deleted_at IS NULL").fetchone()[0] == 350
+
+
+def test_runs_and_history_are_one_query_away(make_server, client, db_path, db) -> None:
+    import asyncio
+
+    from wparchive.serve import build_datasette
+
+    site = _site(posts=12)
+    server = make_server(site)
+    harvest_site(db, client, server.home + "/")
+    _edit(site, 4, "<p>Second draft.</p>")
+    site.items = [i for i in site.items if i.id != 9]
+    second = harvest_site(db, client, server.home + "/")
+    summary = db.execute("SELECT new, updated, removed, status FROM run_summary WHERE run_id = ?",
+                         [second.run_id]).fetchone()
+    assert tuple(summary) == (0, 2, 1, "ok")  # the post, and its category's count
+    row = db.execute("SELECT total, stored, mode FROM run_collections WHERE run_id = ? AND collection = 'post'",
+                     [second.run_id]).fetchone()
+    assert tuple(row) == (11, 11, "incremental")
+
+    async def fetch(path: str):  # type: ignore[no-untyped-def]
+        ds = build_datasette(db_path)
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    history = asyncio.run(fetch("/archive/post_versions.json?key=1-4&_shape=array")).json()
+    assert [(h["state"], h["content_html"].strip()) for h in history] == [
+        ("current", "<p>Second draft.</p>"), ("rest", "<p>Body of post 4.</p>")]
+    runs = asyncio.run(fetch("/archive/site_runs.json?_shape=array")).json()
+    assert [r["run_id"] for r in runs] == [second.run_id, second.run_id - 1]
+    changes = asyncio.run(fetch("/archive/recent_changes.json?_shape=array&change=deleted")).json()
+    assert [(c["key"], c["label"]) for c in changes] == [("1-9", "Post 9")]

@@ -11,7 +11,9 @@ from sqlite_utils.db import Database
 from . import __version__
 from .client import Client, route_url, utc_now
 from .clean import site_hosts_of
-from .db import ensure_db_shape, finish_run, record_error, save_site, start_run, term_names
+from .db import (
+    ensure_db_shape, finish_run, record_error, save_collection_counts, save_site, start_run, term_names,
+)
 from .discover import Collection, find_api_root, list_collections
 from .errors import AccessDenied, FetchError, NoRoute, WPArchiveError
 from .records import SiteContext
@@ -137,6 +139,7 @@ def _harvest_collection(
         )
     result.counts[collection.name] = job.counts
     result.errors.extend(job.errors)
+    save_collection_counts(db, result.run_id, ctx.site_id, collection.name, collection.kind, job.counts)
 
 
 def _wanted(collection: Collection, include: list[str] | None, exclude: list[str] | None) -> bool:

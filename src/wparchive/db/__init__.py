@@ -6,15 +6,16 @@ save.py writes pages of records with their versions, changes and tombstones.
 
 from .lock import archive_lock
 from .runs import (
-    SyncState, finish_run, get_sync_state, pending_retries, record_error, resolve_errors, save_site,
+    SyncState, finish_run, get_sync_state, pending_retries, record_error, resolve_errors, save_collection_counts,
+    save_site,
     set_sync_state, start_run, term_names,
 )
-from .save import clear_seen, live_signatures, mark_deleted, save_page, scope, unseen_live_keys
-from .schema import FTS_CONFIG, SCHEMA, SCHEMA_VERSION, ensure_db_shape, ensure_tables, open_db
+from .save import clear_seen, live_signatures, mark_deleted, save_page, unseen_live_keys
+from .schema import FTS_CONFIG, SCHEMA, SCHEMA_VERSION, VIEWS, ensure_db_shape, ensure_tables, open_db, scope
 
 __all__ = [
     "FTS_CONFIG", "SCHEMA", "SCHEMA_VERSION", "SyncState", "archive_lock", "clear_seen", "ensure_db_shape", "ensure_tables",
     "finish_run", "get_sync_state", "live_signatures", "mark_deleted", "open_db", "pending_retries",
-    "record_error", "resolve_errors", "save_page", "save_site", "scope", "set_sync_state", "start_run",
-    "term_names", "unseen_live_keys",
+    "record_error", "resolve_errors", "save_collection_counts", "save_page", "save_site", "scope", "set_sync_state", "start_run",
+    "term_names", "unseen_live_keys", "VIEWS",
 ]

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlite_utils.db import Database
 
+from .schema import scope
+
 
 @dataclass
 class SyncState:
@@ -101,6 +103,19 @@ def set_sync_state(db: Database, site_id: int, collection: str, kind: str, at: s
         {"site_id": site_id, "collection": collection, "kind": kind, "updated_at": at, **values},
         pk=("site_id", "collection"),
     )
+
+
+def save_collection_counts(db: Database, run_id: int, site_id: int, collection: str, kind: str,
+                           counts: dict[str, Any]) -> None:
+    """Record what a run did to a collection, beside X-WP-Total and the live rows it leaves."""
+    table, where, params = scope(kind, collection, site_id)
+    stored = db.execute(f'SELECT count(*) FROM "{table}" WHERE {where} AND deleted_at IS NULL', params).fetchone()[0]
+    fields = ("mode", "total", "seen", "new", "updated", "unchanged", "revived", "deleted", "invalid", "failed_pages")
+    with db.conn:
+        db.table("run_collections").upsert(
+            {"run_id": run_id, "site_id": site_id, "collection": collection, "kind": kind, "stored": stored,
+             **{name: counts.get(name) for name in fields}},
+            pk=("run_id", "collection"))
 
 
 def term_names(db: Database, site_id: int) -> dict[str, str]:

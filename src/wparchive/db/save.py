@@ -8,19 +8,11 @@ from sqlite_utils.db import Database
 
 from ..records import Record
 from .runs import set_sync_state
+from .schema import scope
 
 # Tables whose items carry modified_gmt, the change signal WordPress maintains for them.
 # Do not hash content.rendered for the others' sake: galleries get new ids on every request.
 MODIFIED_TABLES = frozenset({"posts", "media"})
-
-
-def scope(kind: str, collection: str, site_id: int) -> tuple[str, str, list[Any]]:
-    """The table, WHERE clause and parameters that select one collection of one site."""
-    if kind == "posts":
-        return "posts", "site_id = ? AND type = ?", [site_id, collection]
-    if kind == "terms":
-        return "terms", "site_id = ? AND taxonomy = ?", [site_id, collection]
-    return kind, "site_id = ?", [site_id]
 
 
 def signature_column(table: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from sqlite_utils.db import Database
 
@@ -43,6 +44,13 @@ SCHEMA = {
         id INTEGER PRIMARY KEY, "table" TEXT, key TEXT, run_id INTEGER REFERENCES harvest_runs(id),
         replaced_by_run_id INTEGER REFERENCES harvest_runs(id), replaced_at TEXT, source TEXT,
         modified_gmt TEXT, raw_sha256 TEXT, json TEXT""",
+    # Per run and collection: what WordPress said it had (X-WP-Total) beside what the run did
+    # and what the archive holds afterwards.
+    "run_collections": """
+        run_id INTEGER REFERENCES harvest_runs(id), site_id INTEGER REFERENCES sites(id), collection TEXT,
+        kind TEXT, mode TEXT, total INTEGER, stored INTEGER, seen INTEGER, new INTEGER, updated INTEGER,
+        unchanged INTEGER, revived INTEGER, deleted INTEGER, invalid INTEGER, failed_pages INTEGER,
+        PRIMARY KEY (run_id, collection)""",
     # What each run changed: new, updated, deleted (no longer served) and revived records.
     "changes": """
         id INTEGER PRIMARY KEY, run_id INTEGER REFERENCES harvest_runs(id),
@@ -101,10 +109,54 @@ INDEXES = {
     "changes": [["run_id"], ["key"]],
 }
 
+VIEWS = {
+    # One row per harvest: what it found and how long it took.
+    "run_summary": """
+        SELECT r.id AS run_id, s.name AS site, r.site_url, r.started_at, r.finished_at,
+               CAST(ROUND((julianday(r.finished_at) - julianday(r.started_at)) * 86400) AS INTEGER) AS seconds,
+               r.status, COALESCE(SUM(c.new), 0) AS new, COALESCE(SUM(c.updated), 0) AS updated,
+               COALESCE(SUM(c.deleted), 0) AS removed, COALESCE(SUM(c.revived), 0) AS revived,
+               r.error_count AS errors, r.requests
+        FROM harvest_runs r LEFT JOIN sites s ON s.id = r.site_id LEFT JOIN run_collections c ON c.run_id = r.id
+        GROUP BY r.id""",
+    # Where the archive holds fewer (or more) records than WordPress announced. Comments and
+    # media may differ legitimately: WordPress counts those on unreadable posts, then hides them.
+    "collection_gaps": """
+        SELECT run_id, site_id, collection, total AS wordpress_total, stored, total - stored AS gap, mode,
+               failed_pages, invalid
+        FROM run_collections WHERE total IS NOT NULL AND total != stored""",
+    # Every state of every post: the current one and those versions kept.
+    "post_history": """
+        SELECT key, 'current' AS state, run_id, NULL AS replaced_by_run_id, modified_gmt, title,
+               content_html, deleted_at FROM posts
+        UNION ALL
+        SELECT v.key, v.source, v.run_id, v.replaced_by_run_id, v.modified_gmt,
+               json_extract(v.json, '$.title.rendered'), json_extract(v.json, '$.content.rendered'), NULL
+        FROM versions v WHERE v."table" = 'posts'""",
+    "recent_changes": """
+        SELECT c.id, c.at, c.run_id, c.change, c."table", c.key,
+               COALESCE(p.title, t.name, u.name, m.title, cm.author_name) AS label
+        FROM changes c
+        LEFT JOIN posts p ON c."table" = 'posts' AND p.key = c.key
+        LEFT JOIN terms t ON c."table" = 'terms' AND t.key = c.key
+        LEFT JOIN users u ON c."table" = 'users' AND u.key = c.key
+        LEFT JOIN media m ON c."table" = 'media' AND m.key = c.key
+        LEFT JOIN comments cm ON c."table" = 'comments' AND cm.key = c.key""",
+}
+
 FTS_CONFIG = {
     "posts": ["title", "content_text", "excerpt_text"],
     "comments": ["author_name", "content_text"],
 }
+
+def scope(kind: str, collection: str, site_id: int) -> tuple[str, str, list[Any]]:
+    """The table, WHERE clause and parameters that select one collection of one site."""
+    if kind == "posts":
+        return "posts", "site_id = ? AND type = ?", [site_id, collection]
+    if kind == "terms":
+        return "terms", "site_id = ? AND taxonomy = ?", [site_id, collection]
+    return kind, "site_id = ?", [site_id]
+
 
 def open_db(path: str) -> Database:
     """Open (creating if needed) an archive database with its tables in place."""
@@ -137,6 +189,8 @@ def ensure_db_shape(db: Database) -> None:
     for table, indexes in INDEXES.items():
         for columns in indexes:
             db.table(table).create_index(columns, if_not_exists=True)
+    for name, sql in VIEWS.items():
+        db.create_view(name, sql, replace=True)
     for table, columns in FTS_CONFIG.items():
         # Built once after the first bulk load (faster than triggers during it);
         # the triggers keep it current on every later run.
