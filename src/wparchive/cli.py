@@ -15,6 +15,7 @@ from .db import archive_lock, open_db
 from .config import SiteConfig, config_dir, load_sites
 from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestResult, SilentProgress, harvest_site
+from .rebuild import rebuild_archive
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -145,6 +146,30 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     ds = build_datasette(db_path, config=config, immutable=immutable)
     click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
     run_server(ds, port=port)
+
+
+@cli.command()
+@db_option
+def rebuild(db_path: str) -> None:
+    """Re-derive text, Markdown, links, images and every other cleaned column from the raw JSON.
+
+    Nothing is fetched: every record's JSON as the site served it is kept in raw_json, so a
+    newer wparchive can clean old harvests again. Provenance, tombstones and history are kept.
+
+    \b
+    Example:
+        wparchive rebuild --db example.db
+    """
+    if not os.path.exists(db_path):
+        _fail(WPArchiveError(f"{db_path} does not exist; nothing to rebuild"))
+    try:
+        with archive_lock(db_path):
+            counts = rebuild_archive(open_db(db_path))
+    except DatabaseLocked as exc:
+        _fail(exc, EXIT_LOCKED)
+    except WPArchiveError as exc:
+        _fail(exc)
+    click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
 
 
 @cli.command()

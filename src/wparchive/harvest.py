@@ -12,7 +12,8 @@ from . import __version__
 from .client import Client, route_url, utc_now
 from .clean import site_hosts_of
 from .db import (
-    ensure_db_shape, finish_run, record_error, save_collection_counts, save_site, start_run, term_names,
+    ensure_db_shape, finish_run, record_error, save_collection_counts, save_site, set_site_taxonomies, start_run,
+    term_names,
 )
 from .discover import Collection, find_api_root, list_collections
 from .errors import AccessDenied, FetchError, NoRoute, WPArchiveError
@@ -84,6 +85,7 @@ def harvest_site(
             hosts=site_hosts_of(index.home, index.url, result.api_root),
             taxonomy_by_rest_base={c.rest_base: c.name for c in available if c.kind == "terms"},
         )
+        set_site_taxonomies(db, site_id, ctx.taxonomy_by_rest_base)
         names_loaded = False
         for collection in collections:
             if collection.kind == "posts" and not names_loaded:

@@ -43,6 +43,19 @@ def save_site(db: Database, index: dict[str, Any], api_root: str, harvested_at: 
         return _insert(db, "sites", {**row, "first_harvested": harvested_at})
 
 
+def set_site_taxonomies(db: Database, site_id: int, taxonomy_by_rest_base: dict[str, str]) -> None:
+    """Remember which REST field names which taxonomy, so rows can be rebuilt offline."""
+    with db.conn:
+        db.table("sites").update(site_id, {"taxonomies": json.dumps(taxonomy_by_rest_base)})
+
+
+def site_contexts(db: Database) -> list[dict[str, Any]]:
+    """Every site's id, home, API root and taxonomy map, as stored."""
+    rows = db.execute("SELECT id, home, url, api_root, taxonomies FROM sites ORDER BY id").fetchall()
+    return [{"id": r[0], "home": r[1], "url": r[2], "api_root": r[3], "taxonomies": json.loads(r[4] or "{}")}
+            for r in rows]
+
+
 def start_run(db: Database, site_url: str, started_at: str, version: str) -> int:
     """Record the start of a harvest; returns the run id."""
     with db.conn:

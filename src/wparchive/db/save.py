@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from sqlite_utils.db import Database
 
@@ -77,6 +77,27 @@ def save_page(
     return counts
 
 
+def rewrite_derived(db: Database, records: list[Record]) -> None:
+    """Replace the derived columns and child rows of records in one transaction.
+
+    Provenance, tombstones and history stay as they are: the raw JSON is the same, only our
+    reading of it changes.
+    """
+    if records:
+        with db.conn:
+            _write(db, records[0].table, records, keep_tombstones=True)
+
+
+def raw_records(db: Database, table: str, batch: int = 500) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """The stored raw JSON of a table with each row's provenance, in batches: (key, json, provenance)."""
+    sql = (f'SELECT r.key, r.json, t.site_id, t.response_url, t.fetched_at, t.run_id FROM raw_json r '
+           f'JOIN "{table}" t ON t.key = r.key WHERE r."table" = ? ORDER BY r.key')
+    cursor = db.execute(sql, [table])
+    while rows := cursor.fetchmany(batch):
+        yield [(row[0], row[1], {"site_id": row[2], "response_url": row[3], "fetched_at": row[4], "run_id": row[5]})
+               for row in rows]
+
+
 def mark_deleted(db: Database, table: str, keys: list[str], *, run_id: int, at: str, site_id: int) -> int:
     """Tombstone records the site no longer serves (rows are never deleted); returns how many."""
     if not keys:
@@ -129,9 +150,9 @@ def _keep_versions(db: Database, table: str, keys: list[str], run_id: int, at: s
         [table, run_id, at, table, *keys])
 
 
-def _write(db: Database, table: str, records: list[Record]) -> None:
-    db.table(table).upsert_all(
-        [{**r.row, "deleted_at": None, "deleted_run_id": None} for r in records], pk="key", alter=True)
+def _write(db: Database, table: str, records: list[Record], *, keep_tombstones: bool = False) -> None:
+    revive = {} if keep_tombstones else {"deleted_at": None, "deleted_run_id": None}
+    db.table(table).upsert_all([{**r.row, **revive} for r in records], pk="key", alter=True)
     db.table("raw_json").upsert_all(
         [{"table": table, "key": r.key, "json": r.raw_json, "sha256": r.row["raw_sha256"]} for r in records],
         pk=("table", "key"))

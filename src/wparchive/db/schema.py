@@ -19,7 +19,7 @@ _PROVENANCE = """
 SCHEMA = {
     "sites": """
         id INTEGER PRIMARY KEY, home TEXT NOT NULL UNIQUE, url TEXT, api_root TEXT, name TEXT,
-        description TEXT, gmt_offset TEXT, timezone_string TEXT, namespaces TEXT,
+        description TEXT, gmt_offset TEXT, timezone_string TEXT, namespaces TEXT, taxonomies TEXT,
         first_harvested TEXT, last_harvested TEXT""",
     "harvest_runs": """
         id INTEGER PRIMARY KEY, site_id INTEGER REFERENCES sites(id), site_url TEXT,
