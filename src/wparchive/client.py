@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+import requests.auth
 
 from . import USER_AGENT
 from .errors import BadResponseError, FetchError, InvalidPageNumber, error_for_code
@@ -46,12 +47,22 @@ class Client:
     user_agent: str = USER_AGENT
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session = field(default_factory=requests.Session)
+    # (user, application password); never shown in a repr, a log line or the archive
+    auth: tuple[str, str] | None = field(default=None, repr=False)
     requests_made: int = 0
     _last_request_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.session.headers["User-Agent"] = self.user_agent
         self.session.headers["Accept"] = "application/json, text/html;q=0.9, */*;q=0.5"
+        if self.auth is not None:
+            # requests drops it on a redirect to another host, so it never leaves the site
+            self.session.auth = requests.auth.HTTPBasicAuth(*self.auth)
+
+    def drop_auth(self) -> None:
+        """Continue anonymously."""
+        self.auth = None
+        self.session.auth = None
 
     def get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
         """GET with retries on connection errors, 429 and 5xx; returns any final response."""

@@ -84,3 +84,31 @@ def load_sites(path: Path) -> list[SiteConfig]:
 def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     return f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+
+
+def load_credentials(env_name: str | None = None, file: str | None = None) -> tuple[str, str] | None:
+    """A "user:application password" pair from an environment variable or a file only its owner may read.
+
+    Never from the command line, where it would land in shell history and process lists.
+    """
+    if env_name:
+        value = os.environ.get(env_name)
+        if not value:
+            raise ConfigError(f"the environment variable {env_name} named for credentials is not set")
+        source = f"${env_name}"
+    elif file:
+        path = Path(file).expanduser()
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            raise ConfigError(f"the credentials file {path} does not exist") from None
+        if mode & 0o077:
+            raise ConfigError(f"the credentials file {path} may be read by others: run chmod 600 {path}")
+        value = path.read_text(encoding="utf-8").strip()
+        source = str(path)
+    else:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError(f"credentials in {source} must read user:application-password")
+    return user, password

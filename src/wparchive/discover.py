@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 from bs4 import BeautifulSoup
 
 from .client import Client, route_url
-from .errors import DiscoveryError, FetchError, SiteUnreachable
+from .errors import AccessDenied, AuthenticationFailed, DiscoveryError, FetchError, SiteUnreachable, WordPressError
 from .models import PostType, SiteIndex, Taxonomy
 
 log = logging.getLogger("wparchive.discover")
@@ -22,6 +22,12 @@ API_REL = "https://api.w.org/"
 NOT_CONTENT_TYPES = frozenset({
     "attachment", "nav_menu_item", "wp_block", "wp_template", "wp_template_part",
     "wp_global_styles", "wp_navigation", "wp_font_family", "wp_font_face",
+})
+
+
+REFUSED_CREDENTIALS = frozenset({
+    "incorrect_password", "invalid_username", "invalid_email", "application_passwords_disabled",
+    "application_passwords_disabled_for_user",
 })
 
 
@@ -65,6 +71,26 @@ def find_api_root(client: Client, url: str) -> tuple[str, SiteIndex]:
         if (index := _api_index(client, candidate)) is not None:
             return candidate, index
     raise DiscoveryError(f"no WordPress REST API found from {url} (tried {', '.join(sorted(tried))})")
+
+
+def check_authentication(client: Client, api_root: str) -> str | None:
+    """Who the client's credentials log in as, or None when the server never saw them.
+
+    Apache with PHP as CGI drops the Authorization header unless told to pass it on; WordPress
+    then answers rest_not_logged_in, exactly as to an anonymous visitor, and every request
+    silently becomes anonymous. Refused credentials raise AuthenticationFailed.
+    """
+    try:
+        _, me = client.get_json(route_url(api_root, "/wp/v2/users/me"))
+    except AccessDenied as exc:
+        if exc.code == "rest_not_logged_in":
+            return None
+        raise AuthenticationFailed(f"{exc.code}: the site refused the credentials") from exc
+    except WordPressError as exc:
+        if exc.status == 401:
+            raise AuthenticationFailed(f"{exc.code or 401}: the site refused the credentials") from exc
+        raise
+    return str(me.get("name") or me.get("slug") or me.get("id")) if isinstance(me, dict) else "?"
 
 
 def list_collections(client: Client, api_root: str, index: SiteIndex) -> list[Collection]:
@@ -124,6 +150,10 @@ def _api_index(client: Client, url: str) -> SiteIndex | None:
     """The index at url if it is a WordPress REST API root offering wp/v2, else None."""
     try:
         _, data = client.get_json(url)
+    except AccessDenied as exc:
+        if exc.code in REFUSED_CREDENTIALS:  # WordPress refuses every request with wrong credentials
+            raise AuthenticationFailed(f"{exc.code}: the site refused the credentials") from exc
+        return None
     except FetchError as exc:
         log.debug("not an API root: %s (%s)", url, exc)
         return None

@@ -89,6 +89,13 @@ class ConfigError(WPArchiveError):
     hint = "Fix the file (see config/README.md for every option) and run again."
 
 
+class AuthenticationFailed(WPArchiveError):
+    """WordPress refused the credentials."""
+
+    hint = ("Check the user name and the application password (Users → Profile → Application Passwords); "
+            "WordPress only accepts application passwords over https unless the site is a local one.")
+
+
 class DatabaseLocked(WPArchiveError):
     """Another process holds the archive database."""
 

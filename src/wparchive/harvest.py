@@ -15,7 +15,7 @@ from .db import (
     ensure_db_shape, finish_run, record_error, save_collection_counts, save_site, set_site_taxonomies, start_run,
     term_names,
 )
-from .discover import Collection, find_api_root, list_collections
+from .discover import Collection, check_authentication, find_api_root, list_collections
 from .errors import AccessDenied, FetchError, NoRoute, WPArchiveError
 from .records import SiteContext
 from .sync import CollectionHarvest, Progress, harvest_collection
@@ -42,6 +42,21 @@ class SilentProgress:
         pass
 
 
+PRIVATE_STATUSES = "publish,future,draft,pending,private"
+
+
+@dataclass
+class HarvestOptions:
+    """What to harvest and how; the defaults make an anonymous, incremental harvest of everything."""
+
+    full: bool = False
+    limit: int | None = None
+    include: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    private: bool = False  # with credentials: drafts, pending, scheduled and private items
+    revisions: bool = False  # with credentials: every revision into versions
+
+
 @dataclass
 class HarvestResult:
     """What a run did: its id, status, per-collection counts, and what went wrong."""
@@ -61,10 +76,8 @@ def harvest_site(
     site_url: str,
     *,
     progress: Progress | None = None,
-    limit: int | None = None,
-    full: bool = False,
-    include: list[str] | None = None,
-    exclude: list[str] | None = None,
+    options: HarvestOptions | None = None,
+    **option_values: Any,
 ) -> HarvestResult:
     """Harvest every public collection of a site into the archive; returns what the run did.
 
@@ -72,13 +85,16 @@ def harvest_site(
     discovery failures and interruptions end the run ("failed", "interrupted") and re-raise.
     """
     progress = progress or SilentProgress()
+    options = options or HarvestOptions(**option_values)
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
     try:
         result.api_root, index = find_api_root(client, site_url)
+        _authenticate(client, result, options, progress)
         site_id = save_site(db, index.model_dump(exclude={"routes"}), result.api_root, utc_now())
         result.site_id = site_id
         available = list_collections(client, result.api_root, index)
-        collections = sorted((c for c in available if _wanted(c, include, exclude)), key=lambda c: _KIND_ORDER[c.kind])
+        collections = sorted((c for c in available if _wanted(c, options.include, options.exclude)),
+                             key=lambda c: _KIND_ORDER[c.kind])
         ctx = SiteContext(
             site_id=site_id,
             home=index.home or index.url,
@@ -91,7 +107,7 @@ def harvest_site(
             if collection.kind == "posts" and not names_loaded:
                 ctx = replace(ctx, term_names=term_names(db, site_id))
                 names_loaded = True
-            _harvest_collection(db, client, result, ctx, collection, progress, limit, full)
+            _harvest_collection(db, client, result, ctx, collection, progress, options)
         result.status = "partial" if result.errors else "ok"
     except KeyboardInterrupt:
         result.status = "interrupted"
@@ -120,18 +136,21 @@ def harvest_site(
 
 def _harvest_collection(
     db: Database, client: Client, result: HarvestResult, ctx: SiteContext,
-    collection: Collection, progress: Progress, limit: int | None, full: bool,
+    collection: Collection, progress: Progress, options: HarvestOptions,
 ) -> None:
-    job = CollectionHarvest(db=db, client=client, ctx=ctx, collection=collection, run_id=result.run_id,
-                            api_root=result.api_root, progress=progress, limit=limit)
+    signed_in = client.auth is not None
+    private = signed_in and options.private and collection.kind == "posts"
+    job = CollectionHarvest(
+        db=db, client=client, ctx=ctx, collection=collection, run_id=result.run_id, api_root=result.api_root,
+        progress=progress, limit=options.limit, list_params={"status": PRIVATE_STATUSES} if private else {},
+        revisions=signed_in and options.revisions and collection.kind == "posts",
+    )
     try:
-        harvest_collection(job, full=full)
+        harvest_collection(job, full=options.full)
     except (AccessDenied, NoRoute) as exc:
         # Editor internals (wp_block, wp_navigation…) and hardened sites refuse anonymous
         # reads: that is the site's choice, not a harvest failure.
-        message = f"skipped {collection.name}: {exc.code or exc.status} (not public)"
-        result.notes.append(message)
-        progress.note(message)
+        _note(result, progress, f"skipped {collection.name}: {exc.code or exc.status} (not public)")
         return
     except FetchError as exc:
         job.errors.append(f"{collection.name}: {exc}")
@@ -150,3 +169,23 @@ def _wanted(collection: Collection, include: list[str] | None, exclude: list[str
     if include and not names & set(include):
         return False
     return not (exclude and names & set(exclude))
+
+
+def _authenticate(client: Client, result: HarvestResult, options: HarvestOptions, progress: Progress) -> None:
+    """Check credentials before relying on them; without them, say what is left out."""
+    if client.auth is None:
+        if options.private or options.revisions:
+            _note(result, progress, "private items and revisions need credentials: harvesting what is public")
+        return
+    user = check_authentication(client, result.api_root)
+    if user is None:
+        client.drop_auth()
+        _note(result, progress, "the server did not receive the credentials (the Authorization header was "
+              "stripped, as Apache with PHP as CGI does unless .htaccess passes it on): harvesting anonymously")
+    else:
+        _note(result, progress, f"signed in as {user}")
+
+
+def _note(result: HarvestResult, progress: Progress, message: str) -> None:
+    result.notes.append(message)
+    progress.note(message)

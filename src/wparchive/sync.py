@@ -23,7 +23,7 @@ from sqlite_utils.db import Database
 from .client import Client, Page, route_url, utc_now
 from .db import (
     clear_seen, get_sync_state, live_signatures, mark_deleted, pending_retries, record_error, resolve_errors,
-    save_page, set_sync_state, unseen_live_keys,
+    save_page, save_revisions, set_sync_state, unseen_live_keys,
 )
 from .db.runs import SyncState
 from .discover import Collection
@@ -55,12 +55,14 @@ class CollectionHarvest:
     api_root: str
     progress: Progress
     limit: int | None = None
+    list_params: dict[str, str] = field(default_factory=dict)  # e.g. status=… when signed in
+    revisions: bool = False
     counts: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.counts = {"mode": "", "total": None, "seen": 0, "new": 0, "updated": 0, "unchanged": 0,
-                       "revived": 0, "deleted": 0, "invalid": 0, "failed_pages": 0}
+                       "revived": 0, "deleted": 0, "invalid": 0, "failed_pages": 0, "revisions": 0}
 
     @property
     def url(self) -> str:
@@ -96,7 +98,7 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
             set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=job.run_id,
                            resume_page=None)
     started = False
-    for page in job.client.paginate(job.url, _FULL_ORDER, start_page=start_page,
+    for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER}, start_page=start_page,
                                     on_failed_page=lambda n, exc: _page_failed(job, exc)):
         if not started:
             job.counts["total"] = page.total
@@ -143,7 +145,7 @@ def _incremental(job: CollectionHarvest, state: SyncState) -> None:
 def _probe_by_modified(job: CollectionHarvest) -> tuple[int | None, list[int]]:
     """Ids whose modified_gmt differs from the archive, newest first, reading only as far as needed."""
     known = live_signatures(job.db, site_id=job.ctx.site_id, kind=job.collection.kind, collection=job.name)
-    params = {"orderby": "modified", "order": "desc", "_fields": "id,modified_gmt"}
+    params = {**job.list_params, "orderby": "modified", "order": "desc", "_fields": "id,modified_gmt"}
     total: int | None = None
     changed: list[int] = []
     for page in job.client.paginate(job.url, params):
@@ -159,7 +161,7 @@ def _probe_by_modified(job: CollectionHarvest) -> tuple[int | None, list[int]]:
 def _probe_newest(job: CollectionHarvest) -> int | None:
     """Save the newest items (terms, users, comments) until a page holds one we already have."""
     total: int | None = None
-    for page in job.client.paginate(job.url, {"orderby": "id", "order": "desc"}):
+    for page in job.client.paginate(job.url, {**job.list_params, "orderby": "id", "order": "desc"}):
         total = page.total if total is None else total
         counts = _save(job, page.items, page)
         if counts["unchanged"] or len(page.items) == 0:
@@ -171,7 +173,7 @@ def _fetch_by_ids(job: CollectionHarvest, ids: Iterable[int]) -> None:
     wanted = list(dict.fromkeys(ids))
     for start in range(0, len(wanted), 100):
         chunk = wanted[start:start + 100]
-        params = {"include": ",".join(map(str, chunk)), "orderby": "include"}
+        params = {**job.list_params, "include": ",".join(map(str, chunk)), "orderby": "include"}
         for page in job.client.paginate(job.url, params, on_failed_page=lambda n, exc: _page_failed(job, exc)):
             _save(job, page.items, page)
 
@@ -179,7 +181,7 @@ def _fetch_by_ids(job: CollectionHarvest, ids: Iterable[int]) -> None:
 def _sweep(job: CollectionHarvest) -> None:
     """Ids the site serves now: tombstone what is gone, fetch what we lack."""
     served: set[int] = set()
-    for page in job.client.paginate(job.url, {**_FULL_ORDER, "_fields": "id"},
+    for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER, "_fields": "id"},
                                     on_failed_page=lambda n, exc: _page_failed(job, exc)):
         served |= {item["id"] for item in page.items if isinstance(item, dict) and isinstance(item.get("id"), int)}
     if job.counts["failed_pages"]:
@@ -212,14 +214,28 @@ def _save(job: CollectionHarvest, items: list[Any], page: Page, *, track_seen: b
           resume_page: int | None = None) -> dict[str, int]:
     prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=job.run_id)
     records = _build_records(job, items, prov, page.url)
-    counts = save_page(job.db, records, run_id=job.run_id, at=utc_now(), site_id=job.ctx.site_id,
-                       kind=job.collection.kind, collection=job.name, track_seen=track_seen,
-                       resume_page=resume_page)
+    counts, written = save_page(job.db, records, run_id=job.run_id, at=utc_now(), site_id=job.ctx.site_id,
+                                kind=job.collection.kind, collection=job.name, track_seen=track_seen,
+                                resume_page=resume_page)
     for name, value in counts.items():
         job.counts[name] += value
     job.counts["seen"] += len(items)
+    if job.revisions:
+        _fetch_revisions(job, [r for r in records if r.key in set(written)])
     job.progress.items_done(len(items))
     return counts
+
+
+def _fetch_revisions(job: CollectionHarvest, records: list[Record]) -> None:
+    """WordPress's own revisions of new and changed items, into versions (signed-in runs only)."""
+    for record in records:
+        url = route_url(job.api_root, f"{job.collection.route}/{record.row['wp_id']}/revisions")
+        try:
+            for page in job.client.paginate(url, {"orderby": "id", "order": "asc"}):
+                job.counts["revisions"] += save_revisions(job.db, "posts", record.key, page.items,
+                                                          run_id=job.run_id, at=utc_now())
+        except FetchError as exc:
+            _page_failed(job, exc, retry=False)
 
 
 def _build_records(job: CollectionHarvest, items: list[Any], prov: Provenance, page_url: str) -> list[Record]:
@@ -241,12 +257,12 @@ def _build_records(job: CollectionHarvest, items: list[Any], prov: Provenance, p
     return records
 
 
-def _page_failed(job: CollectionHarvest, exc: FetchError) -> None:
+def _page_failed(job: CollectionHarvest, exc: FetchError, *, retry: bool = True) -> None:
     job.counts["failed_pages"] += 1
     job.errors.append(f"{job.name}: {exc}")
     record_error(
         job.db, job.run_id, at=utc_now(), site_id=job.ctx.site_id, collection=job.name, url=exc.url,
-        status=exc.status, reason=exc.reason, message=str(exc), body=exc.body, retry=True,
+        status=exc.status, reason=exc.reason, message=str(exc), body=exc.body, retry=retry,
     )
 
 

@@ -93,3 +93,21 @@ def test_second_run_fetches_only_what_changed_and_records_it(wordpress, tmp_path
     assert tombstoned == sorted([DELETED, UNPUBLISHED])
     assert db["posts"].get("1-1241")["content_text"].endswith("Edited between harvests.")
     print(f"after 3 edits, 1 deletion, 1 unpublishing, 2 additions: {len(changed.urls)} requests")
+
+
+def test_signed_in_with_an_application_password(wordpress, tmp_path) -> None:
+    """Drafts, scheduled posts and revisions, which an anonymous harvest cannot see."""
+    credentials = wordpress.php("app_password.php")
+    wordpress.php("mutate.php", json.dumps({"edit": [1241]}))  # make sure a revision exists
+    db = open_db(str(tmp_path / "signed-in.db"))
+    client = Client(delay=0, timeout=60, auth=(credentials["user"], credentials["password"]))
+    result = harvest_site(db, client, f"{wordpress.home}/", private=True, revisions=True)
+    assert result.status == "ok", result.errors
+    assert "signed in as admin" in result.notes
+    statuses = {row[0] for row in db.execute("SELECT status FROM posts")}
+    assert {"draft", "future", "publish"} <= statuses
+    assert db["posts"].get("1-1164")["title"] == "Draft"  # the WXR's draft
+    revisions = db.execute("SELECT count(*) FROM versions WHERE source = 'revision' AND key = '1-1241'").fetchone()[0]
+    assert revisions >= 1
+    raw = (tmp_path / "signed-in.db").read_bytes()
+    assert credentials["password"].encode() not in raw

@@ -10,14 +10,15 @@ from .runs import (
     save_site, set_site_taxonomies, set_sync_state, site_contexts, start_run, term_names,
 )
 from .save import (
-    clear_seen, live_signatures, mark_deleted, raw_records, rewrite_derived, save_page, unseen_live_keys,
+    clear_seen, live_signatures, mark_deleted, raw_records, rewrite_derived, save_page, save_revisions,
+    unseen_live_keys,
 )
 from .schema import FTS_CONFIG, SCHEMA, SCHEMA_VERSION, VIEWS, ensure_db_shape, ensure_tables, open_db, scope
 
 __all__ = [
     "archive_lock", "clear_seen", "ensure_db_shape", "ensure_tables", "finish_run", "FTS_CONFIG",
     "get_sync_state", "live_signatures", "mark_deleted", "open_db", "pending_retries", "raw_records",
-    "record_error", "resolve_errors", "rewrite_derived", "save_collection_counts", "save_page", "save_site",
+    "record_error", "resolve_errors", "rewrite_derived", "save_collection_counts", "save_page", "save_revisions", "save_site",
     "SCHEMA", "SCHEMA_VERSION", "scope", "set_site_taxonomies", "set_sync_state", "site_contexts",
     "start_run", "SyncState", "term_names", "unseen_live_keys", "VIEWS",
 ]

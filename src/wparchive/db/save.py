@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator
 
 from sqlite_utils.db import Database
 
-from ..records import Record
+from ..records import Record, raw_json_of, sha256_hex
 from .runs import set_sync_state
 from .schema import scope
 
@@ -23,8 +23,10 @@ def signature_column(table: str) -> str:
 def save_page(
     db: Database, records: Iterable[Record], *, run_id: int, at: str, site_id: int, kind: str,
     collection: str, track_seen: bool = False, resume_page: int | None = None,
-) -> dict[str, int]:
-    """Save a page of records in one transaction; returns counts of new, updated, unchanged, revived.
+) -> tuple[dict[str, int], list[str]]:
+    """Save a page of records in one transaction.
+
+    Returns counts of new, updated, unchanged and revived records, and the keys of those written.
 
     An updated record's previous state goes to versions first; every change is logged in changes.
     With track_seen, the keys join the running full pass; resume_page is committed with the page,
@@ -74,7 +76,7 @@ def save_page(
                 [(site_id, collection, r.key) for r in records])
         if resume_page is not None:
             set_sync_state(db, site_id, collection, kind, at, resume_page=resume_page)
-    return counts
+    return counts, [r.key for r in changed]
 
 
 def rewrite_derived(db: Database, records: list[Record]) -> None:
@@ -96,6 +98,23 @@ def raw_records(db: Database, table: str, batch: int = 500) -> Iterator[list[tup
     while rows := cursor.fetchmany(batch):
         yield [(row[0], row[1], {"site_id": row[2], "response_url": row[3], "fetched_at": row[4], "run_id": row[5]})
                for row in rows]
+
+
+def save_revisions(db: Database, table: str, key: str, revisions: list[dict[str, Any]], *, run_id: int,
+                   at: str) -> int:
+    """Keep WordPress's revisions of a record in versions, each once; returns how many were new."""
+    known = {row[0] for row in db.execute(
+        "SELECT revision_id FROM versions WHERE \"table\" = ? AND key = ? AND revision_id IS NOT NULL", [table, key])}
+    rows = [
+        {"table": table, "key": key, "run_id": run_id, "replaced_at": at, "source": "revision",
+         "revision_id": revision["id"], "modified_gmt": revision.get("modified_gmt"),
+         "raw_sha256": sha256_hex(raw_json_of(revision)), "json": raw_json_of(revision)}
+        for revision in revisions if isinstance(revision.get("id"), int) and revision["id"] not in known
+    ]
+    if rows:
+        with db.conn:
+            db.table("versions").insert_all(rows)
+    return len(rows)
 
 
 def mark_deleted(db: Database, table: str, keys: list[str], *, run_id: int, at: str, site_id: int) -> int:

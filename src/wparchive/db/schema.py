@@ -43,7 +43,7 @@ SCHEMA = {
     "versions": """
         id INTEGER PRIMARY KEY, "table" TEXT, key TEXT, run_id INTEGER REFERENCES harvest_runs(id),
         replaced_by_run_id INTEGER REFERENCES harvest_runs(id), replaced_at TEXT, source TEXT,
-        modified_gmt TEXT, raw_sha256 TEXT, json TEXT""",
+        revision_id INTEGER, modified_gmt TEXT, raw_sha256 TEXT, json TEXT""",
     # Per run and collection: what WordPress said it had (X-WP-Total) beside what the run did
     # and what the archive holds afterwards.
     "run_collections": """

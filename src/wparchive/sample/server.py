@@ -8,6 +8,7 @@ modified_after. Tests can put a `fault` hook in front of any request.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -29,11 +30,14 @@ class WordPressServer:
     """Serves a Site on 127.0.0.1 in a background thread; use as a context manager."""
 
     def __init__(self, site: Site, *, permalinks: str = "pretty", subdir: str = "", port: int = 0,
-                 link_header: bool = True, link_tag: bool = True) -> None:
+                 link_header: bool = True, link_tag: bool = True, credentials: tuple[str, str] | None = None,
+                 strip_authorization: bool = False) -> None:
         self.site = site
         self.permalinks = permalinks
         self.link_header = link_header  # WordPress sends both; some caches and plugins strip them
         self.link_tag = link_tag
+        self.credentials = credentials  # the one application password this site accepts
+        self.strip_authorization = strip_authorization  # as Apache with PHP as CGI does
         self.subdir = "/" + subdir.strip("/") if subdir.strip("/") else ""
         self.fault: FaultHook | None = None
         self.requests: list[str] = []
@@ -138,8 +142,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- REST ------------------------------------------------------------------------------
 
+    def _signed_in(self) -> bool | None:
+        """True for the right credentials, False for none, None for wrong ones."""
+        header = "" if self.wp.strip_authorization else self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return True if self.wp.credentials == (user, password) else None
+
     def _rest(self, route: str, query: dict[str, str]) -> None:
         route = "/" + route.strip("/")
+        signed_in = self._signed_in()
+        if signed_in is None:
+            # WordPress refuses every REST request that carries wrong credentials.
+            self._error(401, "incorrect_password", "The provided password is an invalid application password.")
+            return
+        if route == "/wp/v2/users/me":
+            if signed_in:
+                self._json(200, self.wp.site.render_user(self.wp.site.users[0], self.wp.home, self._api()))
+            else:
+                self._error(401, "rest_not_logged_in", "You are not currently logged in.")
+            return
         if route == "/":
             self._json(200, self._index())
             return
@@ -164,6 +190,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif (type_info := site.type_by_rest_base(base)) is not None:
             if type_info.refuse_with:
                 self._error(401, type_info.refuse_with, "Sorry, you are not allowed to do that.")
+            elif len(rest) == 2 and rest[0].isdigit() and rest[1] == "revisions":
+                item = next((i for i in site.items if i.id == int(rest[0])), None)
+                if not signed_in:
+                    self._error(401, "rest_cannot_read", "Sorry, you are not allowed to view revisions of this post.")
+                elif item is None:
+                    self._error(404, "rest_post_invalid_parent", "Invalid post parent ID.")
+                else:
+                    self._collection(query, site.render_revisions(item, self.wp.home, self._api()),
+                                     lambda o, home, api: o, ends_with_error=False)
             elif rest and rest[0].isdigit():
                 item = next((i for i in site.public_items(type_info.slug) if i.id == int(rest[0])), None)
                 if item is None:
@@ -171,7 +206,14 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._json(200, self._fields(site.render_item(item, self.wp.home, self._api()), query))
             else:
-                items = self._modified_after(site.public_items(type_info.slug), query)
+                statuses = query.get("status", "publish").split(",")
+                if statuses != ["publish"] and not signed_in:
+                    self._error(400, "rest_invalid_param", "Invalid parameter(s): status")
+                    return
+                items = [i for i in site.items if i.type == type_info.slug and i.status in statuses]
+                if type_info.slug == "attachment":
+                    items = site.public_items("attachment")
+                items = self._modified_after(items, query)
                 self._collection(query, items, site.render_item, ends_with_error=True)
         elif (tax := site.taxonomy_by_rest_base(base)) is not None and not rest:
             if tax.refuse_with:
@@ -226,14 +268,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _ordered(self, objects: list[Any], query: dict[str, str]) -> list[Any]:
         orderby = query.get("orderby", "date" if objects and isinstance(objects[0], Item) else "id")
         reverse = query.get("order", "desc" if orderby in ("date", "modified") else "asc") == "desc"
+        def field_of(o: Any, name: str) -> Any:
+            return o.get(name, "") if isinstance(o, dict) else getattr(o, name, "")
+
         def sort_key(o: Any) -> Any:
             if orderby == "modified":
-                return (getattr(o, "modified_gmt", ""), o.id)
+                return (field_of(o, "modified_gmt"), field_of(o, "id"))
             if orderby == "date":
-                return (getattr(o, "date_gmt", ""), o.id)
+                return (field_of(o, "date_gmt"), field_of(o, "id"))
             if orderby in ("name", "title", "slug"):
-                return (str(getattr(o, orderby, getattr(o, "name", ""))), o.id)
-            return o.id
+                return (str(field_of(o, orderby) or field_of(o, "name")), field_of(o, "id"))
+            return field_of(o, "id")
         return sorted(objects, key=sort_key, reverse=reverse)
 
     def _modified_after(self, items: list[Item], query: dict[str, str]) -> list[Item]:

@@ -36,6 +36,7 @@ class Item:
     password: str = ""
     format: str = "standard"
     terms: dict[str, list[int]] = field(default_factory=dict)  # taxonomy slug → term ids
+    revisions: list[str] = field(default_factory=list)  # earlier contents, oldest first
     mime_type: str = ""
     file: str = ""
     alt_text: str = ""
@@ -229,6 +230,17 @@ class Site:
             "author": [{"embeddable": True, "href": f"{api}wp/v2/users/{item.author}"}],
         }
         return data
+
+    def render_revisions(self, item: Item, home: str, api: str) -> list[dict[str, Any]]:
+        """Revisions as /wp/v2/posts/<id>/revisions lists them to a signed-in editor, newest first."""
+        return [
+            {"author": item.author, "date": self.local(item.date_gmt), "date_gmt": item.date_gmt,
+             "id": item.id * 1000 + n, "modified": self.local(item.date_gmt), "modified_gmt": item.date_gmt,
+             "parent": item.id, "slug": f"{item.id}-revision-v1", "guid": {"rendered": f"{home}/?p={item.id * 1000 + n}"},
+             "title": {"rendered": item.title}, "content": {"rendered": autop(content)},
+             "excerpt": {"rendered": ""}, "meta": {"footnotes": ""}}
+            for n, content in reversed(list(enumerate(item.revisions, start=1)))
+        ]
 
     def render_term(self, term: TermItem, home: str, api: str) -> dict[str, Any]:
         tax = next(t for t in self.taxonomies if t.slug == term.taxonomy)

@@ -1,0 +1,111 @@
+"""Signed-in harvests with an application password: checked first, never stored, never logged."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from wparchive.cli import EXIT_FAILED, cli
+from wparchive.client import Client
+from wparchive.config import load_credentials
+from wparchive.errors import AuthenticationFailed, ConfigError
+from wparchive.harvest import harvest_site
+from wparchive.sample.content import sample_site
+
+USER, PASSWORD = "margit", "abcd EFGH 1234 ijkl MNOP 5678"
+
+
+def _signed_in_site():  # type: ignore[no-untyped-def]
+    site = sample_site()
+    post = next(i for i in site.items if i.id == 1002)
+    post.revisions = ["<p>First thoughts on compost.</p>", "<p>Second thoughts on compost.</p>"]
+    return site
+
+
+def _secret_traces() -> list[bytes]:
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    return [PASSWORD.encode(), token.encode(), PASSWORD.split()[0].encode() + b" " + PASSWORD.split()[1].encode()]
+
+
+def test_private_items_and_revisions_when_signed_in(make_server, db, caplog) -> None:
+    server = make_server(_signed_in_site(), credentials=(USER, PASSWORD))
+    client = Client(delay=0, auth=(USER, PASSWORD))
+    with caplog.at_level(logging.DEBUG, logger="wparchive"):
+        result = harvest_site(db, client, server.home + "/", private=True, revisions=True)
+    assert result.status == "ok", result.errors
+    assert "signed in as Margit Okafor" in result.notes
+    statuses = {row[0] for row in db.execute("SELECT status FROM posts")}
+    assert {"draft", "future", "publish"} <= statuses
+    assert db["posts"].get("1-1099")["title"] == "Draft: the shed roof"
+    revisions = [row[0] for row in db.execute(
+        "SELECT json_extract(json, '$.content.rendered') FROM versions WHERE source = 'revision' AND key = '1-1002' "
+        "ORDER BY revision_id")]
+    assert revisions == ["<p>First thoughts on compost.</p>\n", "<p>Second thoughts on compost.</p>\n"]
+    # A second run keeps each revision once.
+    harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/", private=True, revisions=True)
+    assert db.execute("SELECT count(*) FROM versions WHERE source = 'revision'").fetchone()[0] == 2
+    # The secret is nowhere: not in the database file, not in the logs, not in a repr.
+    db.conn.commit()
+    raw = Path(db.conn.execute("PRAGMA database_list").fetchone()[2]).read_bytes()
+    for trace in _secret_traces():
+        assert trace not in raw
+        assert trace.decode() not in caplog.text
+    assert PASSWORD not in repr(client)
+
+
+def test_stripped_authorization_is_said_and_the_harvest_goes_on_anonymously(make_server, db) -> None:
+    server = make_server(_signed_in_site(), credentials=(USER, PASSWORD), strip_authorization=True)
+    result = harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/", private=True)
+    assert result.status == "ok"
+    assert any("Authorization header was stripped" in note for note in result.notes)
+    assert {row[0] for row in db.execute("SELECT status FROM posts")} == {"publish"}
+
+
+def test_wrong_credentials_fail_with_a_clear_error(make_server, db) -> None:
+    server = make_server(credentials=(USER, PASSWORD))
+    with pytest.raises(AuthenticationFailed, match="incorrect_password"):
+        harvest_site(db, Client(delay=0, auth=(USER, "wrong")), server.home + "/")
+
+
+def test_without_credentials_private_is_explained_not_attempted(make_server, db) -> None:
+    server = make_server(credentials=(USER, PASSWORD))
+    result = harvest_site(db, Client(delay=0), server.home + "/", private=True, revisions=True)
+    assert result.status == "ok"
+    assert any("need credentials" in note for note in result.notes)
+    assert not any("status=" in path for path in server.requests)
+
+
+def test_credentials_from_the_environment_or_a_private_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("WP_AUTH", f"{USER}:{PASSWORD}")
+    assert load_credentials("WP_AUTH") == (USER, PASSWORD)
+    secret = tmp_path / "site.auth"
+    secret.write_text(f"{USER}:{PASSWORD}\n")
+    os.chmod(secret, 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_credentials(file=str(secret))
+    os.chmod(secret, 0o600)
+    assert load_credentials(file=str(secret)) == (USER, PASSWORD)
+    monkeypatch.setenv("BAD", "no-colon")
+    with pytest.raises(ConfigError, match="user:application-password"):
+        load_credentials("BAD")
+    with pytest.raises(ConfigError, match="is not set"):
+        load_credentials("UNSET_VARIABLE_FOR_TEST")
+
+
+def test_the_cli_reads_credentials_only_from_env_or_file(make_server, tmp_path, monkeypatch) -> None:
+    server = make_server(_signed_in_site(), credentials=(USER, PASSWORD))
+    monkeypatch.setenv("WP_AUTH", f"{USER}:{PASSWORD}")
+    db_path = str(tmp_path / "a.db")
+    result = CliRunner().invoke(cli, ["harvest", server.home + "/", "--db", db_path, "--delay", "0",
+                                      "--auth-env", "WP_AUTH", "--private", "-v"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "signed in as Margit Okafor" in result.stderr
+    for trace in _secret_traces():
+        assert trace.decode() not in result.output
+    wrong = CliRunner().invoke(cli, ["harvest", server.home + "/", "--db", db_path, "--auth-env", "NOT_SET_X"])
+    assert wrong.exit_code == EXIT_FAILED and "NOT_SET_X" in wrong.stderr
