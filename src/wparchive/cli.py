@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 
@@ -16,6 +17,7 @@ from .config import SiteConfig, config_dir, load_credentials, load_sites
 from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestOptions, HarvestResult, SilentProgress, harvest_site
 from .rebuild import rebuild_archive
+from .warc import WarcRecorder
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -61,11 +63,13 @@ def cli() -> None:
               help="File holding user:application-password, readable by its owner only (chmod 600).")
 @click.option("--private", is_flag=True, help="Signed in: harvest drafts, pending, scheduled and private items too.")
 @click.option("--revisions", is_flag=True, help="Signed in: keep every revision of posts and pages in versions.")
+@click.option("--warc", "warc_dir", type=click.Path(file_okay=False),
+              help="Also write every API response to a WARC file in this folder (needs warcio).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, timeout: float, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, private: bool,
-            revisions: bool, quiet: bool, verbose: bool) -> None:
+            revisions: bool, warc_dir: str | None, quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
     SITE_URL is any page of the site, its home page, or its REST API root. The API is found
@@ -90,7 +94,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     Signed in with an application password (--auth-env or --auth-file; never on the command
     line itself), --private adds drafts and private items and --revisions every revision.
     The credentials are checked first; if the server strips them, you are told, and the
-    harvest goes on anonymously. They are never written to the archive or the logs.
+    harvest goes on anonymously. They are never written to the archive, the logs or a WARC.
+
+    Every record keeps the URL and time of the response it came from, the run that saw it and
+    the SHA-256 of its raw JSON; with --warc, also the WARC-Record-ID of that response.
 
     \b
     Examples:
@@ -116,11 +123,16 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                 options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
                                          private=target.private, revisions=target.revisions)
                 try:
+                    if warc_dir:
+                        client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")
                     result = harvest_site(db, client, target.url, progress=progress, options=options)
                 except WPArchiveError as exc:
                     _report(exc, target.url if len(targets) > 1 else "")
                     worst = max(worst, EXIT_FAILED, key=_severity)
                     continue
+                finally:
+                    if isinstance(client.recorder, WarcRecorder):
+                        client.recorder.close()
                 if not quiet:
                     _print_summary(result, db_path, client.requests_made)
                 for error in result.errors:

@@ -6,9 +6,10 @@ import email.utils
 import json
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -33,6 +34,21 @@ class Page:
     total: int | None
     total_pages: int | None
     fetched_at: str
+    warc_record_id: str | None = None
+
+
+class Recorder(Protocol):
+    """Keeps a copy of every response (a WARC writer); returns the copy's record id."""
+
+    def record(self, response: requests.Response) -> str: ...
+
+
+_warc_ids: "weakref.WeakKeyDictionary[requests.Response, str]" = weakref.WeakKeyDictionary()
+
+
+def warc_record_id(response: requests.Response) -> str | None:
+    """The WARC-Record-ID a response was written under, if a recorder wrote it."""
+    return _warc_ids.get(response)
 
 
 @dataclass
@@ -49,6 +65,7 @@ class Client:
     session: requests.Session = field(default_factory=requests.Session)
     # (user, application password); never shown in a repr, a log line or the archive
     auth: tuple[str, str] | None = field(default=None, repr=False)
+    recorder: Recorder | None = None  # writes every response to a WARC file, when asked
     requests_made: int = 0
     _last_request_at: float = 0.0
 
@@ -82,6 +99,8 @@ class Client:
                     ) from exc
                 wait = self._backoff(attempt)
             else:
+                if self.recorder is not None:
+                    _warc_ids[response] = self.recorder.record(response)
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     return response
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
@@ -158,6 +177,7 @@ class Client:
                 total=header_int(response, "X-WP-Total"),
                 total_pages=total_pages,
                 fetched_at=utc_now(),
+                warc_record_id=warc_record_id(response),
             )
             # A short page is not the end when WordPress says there are more pages: it counts
             # comments before hiding those on unreadable posts, so pages can come up short.

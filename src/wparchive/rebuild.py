@@ -36,13 +36,12 @@ def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = 
         rebuilt[table] = 0
         for batch in raw_records(db, table):
             records: list[Record] = []
-            for key, raw, prov in batch:
-                ctx = contexts.get(prov["site_id"])
+            for key, raw, prov, site_id in batch:
+                ctx = contexts.get(site_id)
                 if ctx is None:
                     continue
                 try:
-                    records.append(build(json.loads(raw), ctx, Provenance(
-                        response_url=prov["response_url"], fetched_at=prov["fetched_at"], run_id=prov["run_id"])))
+                    records.append(build(json.loads(raw), ctx, Provenance(**prov)))
                 except (InvalidItem, ValueError):
                     continue  # kept raw as it was; the row keeps its earlier derivation
             rewrite_derived(db, records)

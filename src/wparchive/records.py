@@ -46,6 +46,7 @@ class Provenance:
     response_url: str
     fetched_at: str
     run_id: int
+    warc_record_id: str | None = None
 
 
 @dataclass
@@ -244,7 +245,8 @@ def _record(
     children: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Record:
     raw = raw_json_of(item)
-    row.update(response_url=prov.response_url, fetched_at=prov.fetched_at, run_id=prov.run_id, raw_sha256=sha256_hex(raw))
+    row.update(response_url=prov.response_url, fetched_at=prov.fetched_at, run_id=prov.run_id,
+               raw_sha256=sha256_hex(raw), warc_record_id=prov.warc_record_id)
     return Record(table=table, row=row, raw_json=raw, children=children or {})
 
 

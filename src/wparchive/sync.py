@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 from sqlite_utils.db import Database
 
-from .client import Client, Page, route_url, utc_now
+from .client import Client, Page, route_url, utc_now, warc_record_id
 from .db import (
     clear_seen, get_sync_state, live_signatures, mark_deleted, pending_retries, record_error, resolve_errors,
     save_page, save_revisions, set_sync_state, unseen_live_keys,
@@ -204,7 +204,8 @@ def _retry_failed_pages(job: CollectionHarvest, *, in_pass: bool) -> None:
         except FetchError:
             continue  # still failing: it stays pending; the new failure is not recorded twice
         if isinstance(data, list):
-            page = Page(url=response.url, number=0, items=data, total=None, total_pages=None, fetched_at=utc_now())
+            page = Page(url=response.url, number=0, items=data, total=None, total_pages=None, fetched_at=utc_now(),
+                        warc_record_id=warc_record_id(response))
             _save(job, data, page, track_seen=in_pass)
             retried.append(error_id)
     resolve_errors(job.db, retried, job.run_id)
@@ -212,7 +213,8 @@ def _retry_failed_pages(job: CollectionHarvest, *, in_pass: bool) -> None:
 
 def _save(job: CollectionHarvest, items: list[Any], page: Page, *, track_seen: bool = False,
           resume_page: int | None = None) -> dict[str, int]:
-    prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=job.run_id)
+    prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=job.run_id,
+                      warc_record_id=page.warc_record_id)
     records = _build_records(job, items, prov, page.url)
     counts, written = save_page(job.db, records, run_id=job.run_id, at=utc_now(), site_id=job.ctx.site_id,
                                 kind=job.collection.kind, collection=job.name, track_seen=track_seen,

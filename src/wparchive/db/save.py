@@ -90,14 +90,14 @@ def rewrite_derived(db: Database, records: list[Record]) -> None:
             _write(db, records[0].table, records, keep_tombstones=True)
 
 
-def raw_records(db: Database, table: str, batch: int = 500) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
-    """The stored raw JSON of a table with each row's provenance, in batches: (key, json, provenance)."""
-    sql = (f'SELECT r.key, r.json, t.site_id, t.response_url, t.fetched_at, t.run_id FROM raw_json r '
-           f'JOIN "{table}" t ON t.key = r.key WHERE r."table" = ? ORDER BY r.key')
+def raw_records(db: Database, table: str, batch: int = 500) -> Iterator[list[tuple[str, str, dict[str, Any], int]]]:
+    """The stored raw JSON of a table in batches: (key, json, provenance fields, site id)."""
+    sql = (f'SELECT r.key, r.json, t.site_id, t.response_url, t.fetched_at, t.run_id, t.warc_record_id '
+           f'FROM raw_json r JOIN "{table}" t ON t.key = r.key WHERE r."table" = ? ORDER BY r.key')
     cursor = db.execute(sql, [table])
     while rows := cursor.fetchmany(batch):
-        yield [(row[0], row[1], {"site_id": row[2], "response_url": row[3], "fetched_at": row[4], "run_id": row[5]})
-               for row in rows]
+        yield [(row[0], row[1], {"response_url": row[3], "fetched_at": row[4], "run_id": row[5],
+                                 "warc_record_id": row[6]}, row[2]) for row in rows]
 
 
 def save_revisions(db: Database, table: str, key: str, revisions: list[dict[str, Any]], *, run_id: int,

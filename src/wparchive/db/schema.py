@@ -14,6 +14,7 @@ SCHEMA_VERSION = 1
 # Columns every archived row carries: where it came from, and whether the site still serves it.
 _PROVENANCE = """
     response_url TEXT, fetched_at TEXT, run_id INTEGER REFERENCES harvest_runs(id), raw_sha256 TEXT,
+    warc_record_id TEXT,
     deleted_at TEXT, deleted_run_id INTEGER REFERENCES harvest_runs(id)"""
 
 SCHEMA = {
