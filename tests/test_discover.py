@@ -73,3 +73,13 @@ def test_collections_include_custom_types_and_taxonomies_but_not_editor_internal
     assert (book.kind, book.route, book.taxonomies) == ("posts", "/wp/v2/books", ("genre",))
     for internal in ("wp_block", "wp_template", "wp_navigation", "nav_menu_item", "attachment", "nav_menu"):
         assert internal not in names
+
+
+def test_a_known_root_is_tried_first_and_a_stale_one_is_rediscovered(make_server, client) -> None:
+    server = make_server(permalinks="plain")
+    root, _ = find_api_root(client, server.home + "/", known_root=server.api_root)
+    assert root == server.api_root and len(server.requests) == 1
+    server.requests.clear()
+    stale = server.home + "/wp-json/"  # the site has since switched to plain permalinks
+    root, _ = find_api_root(client, server.home + "/", known_root=stale)
+    assert root == server.api_root

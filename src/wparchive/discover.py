@@ -42,12 +42,17 @@ class Collection:
     taxonomies: tuple[str, ...] = ()
 
 
-def find_api_root(client: Client, url: str) -> tuple[str, SiteIndex]:
-    """The REST API root of the site a URL belongs to (any page URL, or the root itself), with its index."""
+def find_api_root(client: Client, url: str, known_root: str | None = None) -> tuple[str, SiteIndex]:
+    """The REST API root of the site a URL belongs to (any page URL, or the root itself), with its index.
+
+    known_root, the root an earlier run found, is tried first: a scheduled run then needs one
+    request for discovery instead of two.
+    """
     if not urlsplit(url).scheme:
         url = "http://" + url
-    if _looks_like_api_root(url) and (index := _api_index(client, url)) is not None:
-        return url, index
+    for candidate in (known_root, url if _looks_like_api_root(url) else None):
+        if candidate and (index := _api_index(client, candidate)) is not None:
+            return candidate, index
     try:
         response = client.get(url)
     except FetchError as exc:

@@ -12,7 +12,7 @@ from . import __version__
 from .client import Client, route_url, utc_now
 from .clean import site_hosts_of
 from .db import (
-    ensure_db_shape, finish_run, record_error, save_collection_counts, save_site, set_site_taxonomies, start_run,
+    ensure_db_shape, finish_run, known_api_root, record_error, save_collection_counts, save_site, set_site_taxonomies, start_run,
     term_names,
 )
 from .discover import Collection, check_authentication, find_api_root, list_collections
@@ -88,7 +88,7 @@ def harvest_site(
     options = options or HarvestOptions(**option_values)
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
     try:
-        result.api_root, index = find_api_root(client, site_url)
+        result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url))
         _authenticate(client, result, options, progress)
         site_id = save_site(db, index.model_dump(exclude={"routes"}), result.api_root, utc_now())
         result.site_id = site_id

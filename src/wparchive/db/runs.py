@@ -56,6 +56,14 @@ def site_contexts(db: Database) -> list[dict[str, Any]]:
             for r in rows]
 
 
+def known_api_root(db: Database, site_url: str) -> str | None:
+    """The API root an earlier successful run found from this URL, to try before discovering again."""
+    row = db.execute(
+        "SELECT s.api_root FROM harvest_runs r JOIN sites s ON s.id = r.site_id "
+        "WHERE r.site_url = ? AND r.status IN ('ok', 'partial') ORDER BY r.id DESC LIMIT 1", [site_url]).fetchone()
+    return row[0] if row else None
+
+
 def start_run(db: Database, site_url: str, started_at: str, version: str) -> int:
     """Record the start of a harvest; returns the run id."""
     with db.conn:
