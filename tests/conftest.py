@@ -63,3 +63,30 @@ def sleeps() -> RecordingSleep:
 def client(sleeps: RecordingSleep) -> Client:
     """A client with no politeness delay whose backoff waits are recorded, not slept."""
     return Client(delay=0, timeout=5, retries=3, sleep=sleeps)
+
+
+class InterruptAfter:
+    """A Progress that raises KeyboardInterrupt once a collection has saved N pages, like Ctrl-C."""
+
+    def __init__(self, collection: str, pages: int) -> None:
+        self.collection, self.pages, self.current, self.done = collection, pages, "", 0
+
+    def collection_started(self, name: str, total: int | None) -> None:
+        self.current = name
+
+    def items_done(self, count: int) -> None:
+        if self.current == self.collection:
+            self.done += 1
+            if self.done == self.pages:
+                raise KeyboardInterrupt
+
+    def collection_finished(self, name: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@pytest.fixture
+def interrupt_after() -> Callable[[str, int], InterruptAfter]:
+    return InterruptAfter

@@ -209,25 +209,10 @@ def test_databases_of_other_tools_are_refused(tmp_path) -> None:
         open_db(str(tmp_path / "text.db"))
 
 
-def test_an_interruption_loses_at_most_the_page_in_flight(make_server, client, db) -> None:
+def test_an_interruption_loses_at_most_the_page_in_flight(make_server, client, db, interrupt_after) -> None:
     server = make_server(Site(items=[Item(i, "post", f"Post {i}", f"<p>word{i}</p>") for i in range(1, 251)]))
-
-    class InterruptAfterFirstPage:
-        def collection_started(self, name, total):  # type: ignore[no-untyped-def]
-            self.name = name
-
-        def items_done(self, count):  # type: ignore[no-untyped-def]
-            if self.name == "post":
-                raise KeyboardInterrupt
-
-        def collection_finished(self, name):  # type: ignore[no-untyped-def]
-            pass
-
-        def note(self, message):  # type: ignore[no-untyped-def]
-            pass
-
     with pytest.raises(KeyboardInterrupt):
-        harvest_site(db, client, server.home + "/", progress=InterruptAfterFirstPage())
+        harvest_site(db, client, server.home + "/", progress=interrupt_after("post", 1))
     assert _count(db, "posts") == 100  # the first page was committed on its own
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert next(db["harvest_runs"].rows)["status"] == "interrupted"

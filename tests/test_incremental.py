@@ -138,30 +138,11 @@ def test_a_failed_page_is_retried_by_the_next_run(make_server, client, db) -> No
 
 
 @pytest.mark.parametrize("stop_after_pages", [1, 2])
-def test_an_interrupted_pass_resumes_where_it_stopped(make_server, client, db, stop_after_pages) -> None:
+def test_an_interrupted_pass_resumes_where_it_stopped(make_server, client, db, interrupt_after,
+                                                      stop_after_pages) -> None:
     server = make_server(_site(posts=350))
-    pages_done = {"n": 0}
-
-    class StopAfter:
-        name = ""
-
-        def collection_started(self, name, total):  # type: ignore[no-untyped-def]
-            self.name = name
-
-        def items_done(self, count):  # type: ignore[no-untyped-def]
-            if self.name == "post":
-                pages_done["n"] += 1
-                if pages_done["n"] == stop_after_pages:
-                    raise KeyboardInterrupt
-
-        def collection_finished(self, name):  # type: ignore[no-untyped-def]
-            pass
-
-        def note(self, message):  # type: ignore[no-untyped-def]
-            pass
-
     with pytest.raises(KeyboardInterrupt):
-        harvest_site(db, client, server.home + "/", progress=StopAfter())
+        harvest_site(db, client, server.home + "/", progress=interrupt_after("post", stop_after_pages))
     server.requests.clear()
     resumed = harvest_site(db, client, server.home + "/")
     assert resumed.counts["post"]["mode"] == "resumed"
