@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test test-fast docs clean
+.PHONY: demo test test-fast lint docs clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ test: $(BIN)/.installed
 
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not integration"
+
+lint: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet ruff mypy types-requests types-PyYAML
+	$(BIN)/ruff check --select F,E9,B --line-length 120 src tests
+	$(BIN)/mypy src/wparchive --ignore-missing-imports
 
 docs: $(BIN)/.installed
 	$(BIN)/cog -r README.md

@@ -9,7 +9,6 @@ import pytest
 import sqlite_utils
 
 from wparchive.harvest import harvest_site
-from wparchive.sample.content import sample_site
 from wparchive.sample.site import CORE_TAXONOMIES, CORE_TYPES, Item, Site, TermItem, TypeInfo
 
 

@@ -117,7 +117,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     try:
         with archive_lock(db_path):
             db = open_db(db_path)
-            for target, auth in zip(targets, credentials):
+            for target, auth in zip(targets, credentials, strict=True):
                 client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
                                 retries=retries, auth=auth)
                 options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlite_utils.db import Database
 
 from . import __version__
-from .client import Client, route_url, utc_now
+from .client import Client, utc_now
 from .clean import site_hosts_of
 from .db import (
     ensure_db_shape, finish_run, known_api_root, record_error, save_collection_counts, save_site, set_site_taxonomies, start_run,
@@ -19,8 +18,6 @@ from .discover import Collection, check_authentication, find_api_root, list_coll
 from .errors import AccessDenied, FetchError, NoRoute, WPArchiveError
 from .records import SiteContext
 from .sync import CollectionHarvest, Progress, harvest_collection
-
-log = logging.getLogger("wparchive.harvest")
 
 # Order matters: terms and users first so posts can name their categories, tags and authors.
 _KIND_ORDER = {"terms": 0, "users": 1, "posts": 2, "media": 3, "comments": 4}

@@ -36,7 +36,7 @@ def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = 
         rebuilt[table] = 0
         for batch in raw_records(db, table):
             records: list[Record] = []
-            for key, raw, prov, site_id in batch:
+            for _key, raw, prov, site_id in batch:
                 ctx = contexts.get(site_id)
                 if ctx is None:
                     continue
