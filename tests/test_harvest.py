@@ -218,3 +218,18 @@ def test_an_interruption_loses_at_most_the_page_in_flight(make_server, client, d
     again = harvest_site(db, client, server.home + "/")
     assert again.status == "ok" and _count(db, "posts") == 250
     assert again.counts["post"]["unchanged"] == 100 and again.counts["post"]["new"] == 150
+
+
+def test_links_between_posts_form_a_queryable_graph(server, client, db) -> None:
+    harvest_site(db, client, server.home + "/")
+    edges = db.execute("SELECT post, target FROM links WHERE target IS NOT NULL ORDER BY post, position").fetchall()
+    assert ("1-1001", "1-50") in edges  # "about us" → the About page
+    assert ("1-1001", "1-1002") in edges  # → the compost question
+    assert ("1-1006", "1-1005") in edges  # part two → part one
+    external = db.execute("SELECT count(*) FROM links WHERE internal = 0 AND target IS NOT NULL").fetchone()[0]
+    assert external == 0
+    apple = db["posts"].get("1-1012")
+    assert "[caption" not in apple["content_text"] and "The Bramley in September." in apple["content_text"]
+    assert db["images"].get(("1-1012", 0))["caption"] == "The Bramley in September."
+    assert db["images"].get(("1-1012", 0))["media"] == "1-102"
+    assert apple["language"] == "en" and apple["reading_minutes"] == 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .clean import Boilerplate
 from .errors import ConfigError
 
 
@@ -112,3 +114,35 @@ def load_credentials(env_name: str | None = None, file: str | None = None) -> tu
     if not sep or not user or not password:
         raise ConfigError(f"credentials in {source} must read user:application-password")
     return user, password
+
+
+class _BoilerplateFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    selectors: list[str] = []
+    phrases: list[str] = []
+
+
+def load_boilerplate(directory: Path) -> Boilerplate:
+    """The boilerplate rules of boilerplate.toml (none when the file is absent)."""
+    path = directory / "boilerplate.toml"
+    if not path.exists():
+        return Boilerplate()
+    try:
+        parsed = _BoilerplateFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    try:
+        rules = Boilerplate(selectors=parsed.selectors, phrases=parsed.phrases)
+        from bs4 import BeautifulSoup
+
+        probe = BeautifulSoup("<p></p>", "html.parser")
+        for selector in parsed.selectors:
+            probe.select(selector)
+    except re.error as exc:
+        raise ConfigError(f"{path}: phrase {exc.pattern!r}: {exc}") from None
+    except Exception as exc:  # soupsieve raises its own SelectorSyntaxError
+        raise ConfigError(f"{path}: selector: {exc}") from None
+    return rules

@@ -9,7 +9,8 @@ from sqlite_utils.db import Database
 
 from . import __version__
 from .client import Client, utc_now
-from .clean import site_hosts_of
+from .clean import Boilerplate, site_hosts_of
+from .config import config_dir, load_boilerplate
 from .db import (
     ensure_db_shape, finish_run, known_api_root, record_error, save_collection_counts, save_site, set_site_taxonomies, start_run,
     term_names,
@@ -52,6 +53,7 @@ class HarvestOptions:
     exclude: list[str] = field(default_factory=list)
     private: bool = False  # with credentials: drafts, pending, scheduled and private items
     revisions: bool = False  # with credentials: every revision into versions
+    boilerplate: Boilerplate | None = None  # None: the rules of the bundled config/boilerplate.toml
 
 
 @dataclass
@@ -97,6 +99,7 @@ def harvest_site(
             home=index.home or index.url,
             hosts=site_hosts_of(index.home, index.url, result.api_root),
             taxonomy_by_rest_base={c.rest_base: c.name for c in available if c.kind == "terms"},
+            boilerplate=options.boilerplate if options.boilerplate is not None else load_boilerplate(config_dir()),
         )
         set_site_taxonomies(db, site_id, ctx.taxonomy_by_rest_base)
         names_loaded = False

@@ -6,11 +6,13 @@ A better cleaner can then be applied to old harvests without fetching anything a
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Callable
 
 from sqlite_utils.db import Database
 
-from .clean import site_hosts_of
+from .clean import Boilerplate, site_hosts_of
+from .config import config_dir, load_boilerplate
 from .db import ensure_db_shape, raw_records, rewrite_derived, site_contexts, term_names
 from .records import RECORD_BUILDERS, InvalidItem, Provenance, Record, SiteContext
 
@@ -18,13 +20,18 @@ from .records import RECORD_BUILDERS, InvalidItem, Provenance, Record, SiteConte
 TABLE_ORDER = ("terms", "users", "posts", "media", "comments")
 
 
-def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Rebuild the derived columns of every table from raw_json; returns rows rebuilt per table."""
+def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = None,
+                    boilerplate: Boilerplate | None = None) -> dict[str, int]:
+    """Rebuild the derived columns of every table from raw_json; returns rows rebuilt per table.
+
+    boilerplate defaults to the rules of the bundled config/boilerplate.toml.
+    """
+    rules = boilerplate if boilerplate is not None else load_boilerplate(config_dir())
     contexts = {
         site["id"]: SiteContext(
             site_id=site["id"], home=site["home"],
             hosts=site_hosts_of(site["home"], site["url"] or "", site["api_root"] or ""),
-            taxonomy_by_rest_base=site["taxonomies"],
+            taxonomy_by_rest_base=site["taxonomies"], boilerplate=rules,
         )
         for site in site_contexts(db)
     }
@@ -53,5 +60,4 @@ def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = 
 
 
 def _with_term_names(db: Database, ctx: SiteContext) -> SiteContext:
-    return SiteContext(site_id=ctx.site_id, home=ctx.home, hosts=ctx.hosts,
-                       taxonomy_by_rest_base=ctx.taxonomy_by_rest_base, term_names=term_names(db, ctx.site_id))
+    return replace(ctx, term_names=term_names(db, ctx.site_id))

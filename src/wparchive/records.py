@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from .clean import clean_content, html_to_text, title_text
+from .clean import Boilerplate, clean_content, html_to_text, normalise_url, title_text
 from .models import Comment, ContentItem, Media, Term, User, term_ids
 
 # REST fields that are mapped to columns of our own, or are not worth a column.
@@ -33,6 +33,7 @@ class SiteContext:
     hosts: frozenset[str]
     taxonomy_by_rest_base: dict[str, str] = field(default_factory=dict)
     term_names: dict[str, str] = field(default_factory=dict)
+    boilerplate: Boilerplate | None = None
 
     def key(self, wp_id: int | None) -> str | None:
         """The archive key of a WordPress id on this site, None for 0 or missing."""
@@ -88,7 +89,7 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
     """A post, page or custom post type item with its text, links, images and terms."""
     post = _validate(ContentItem, item)
     key = ctx.key(post.id)
-    cleaned = clean_content(post.content.rendered, post.link or ctx.home, ctx.hosts)
+    cleaned = clean_content(post.content.rendered, post.link or ctx.home, ctx.hosts, ctx.boilerplate)
     term_rows = []
     names_by_taxonomy: dict[str, list[str]] = {}
     for rest_base, taxonomy in ctx.taxonomy_by_rest_base.items():
@@ -121,18 +122,30 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "content_text": cleaned.text,
         "content_markdown": cleaned.markdown,
         "word_count": cleaned.word_count,
+        "reading_minutes": cleaned.reading_minutes,
+        "language": cleaned.language,
+        "pages": cleaned.pages,
+        "headings": [{"level": h.level, "text": h.text} for h in cleaned.headings],
+        "shortcodes": cleaned.shortcodes,
+        "link_norm": normalise_url(post.link) if post.link else None,
         "content_html": post.content.rendered,
         **_extra_fields(item),
     }
     children: dict[str, list[dict[str, Any]]] = {
         "post_terms": term_rows,
         "links": [
-            {"post": key, "position": i, "href": link.href, "text": link.text, "internal": int(link.internal)}
+            {"post": key, "position": i, "href": link.href, "text": link.text, "internal": int(link.internal),
+             "href_norm": link.href_norm, "target_hint": ctx.key(link.wp_id), "target": None}
             for i, link in enumerate(cleaned.links)
         ],
         "images": [
-            {"post": key, "position": i, "src": img.src, "alt": img.alt, "width": img.width, "height": img.height}
+            {"post": key, "position": i, "src": img.src, "alt": img.alt, "caption": img.caption,
+             "width": img.width, "height": img.height, "media": ctx.key(img.media_id)}
             for i, img in enumerate(cleaned.images)
+        ],
+        "embeds": [
+            {"post": key, "position": i, "provider": embed.provider, "url": embed.url}
+            for i, embed in enumerate(cleaned.embeds)
         ],
     }
     return _record("posts", row, item, prov, children)

@@ -70,7 +70,8 @@ SCHEMA = {
         menu_order INTEGER, featured_media TEXT REFERENCES media(key), comment_status TEXT,
         sticky INTEGER, format TEXT, protected INTEGER, categories TEXT, tags TEXT,
         excerpt_text TEXT, content_text TEXT, content_markdown TEXT, word_count INTEGER,
-        content_html TEXT,{_PROVENANCE}""",
+        reading_minutes INTEGER, language TEXT, pages INTEGER, headings TEXT, shortcodes TEXT,
+        link_norm TEXT, content_html TEXT,{_PROVENANCE}""",
     "media": f"""
         key TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), wp_id INTEGER, title TEXT,
         slug TEXT, link TEXT, date TEXT, date_gmt TEXT, modified_gmt TEXT,
@@ -86,25 +87,30 @@ SCHEMA = {
     "post_terms": """
         post TEXT REFERENCES posts(key), term TEXT REFERENCES terms(key), taxonomy TEXT,
         PRIMARY KEY (post, term)""",
+    # target: the archived post a link points at (a link graph); found at the end of each run.
     "links": """
         post TEXT REFERENCES posts(key), position INTEGER, href TEXT, text TEXT, internal INTEGER,
-        PRIMARY KEY (post, position)""",
+        href_norm TEXT, target_hint TEXT, target TEXT REFERENCES posts(key), PRIMARY KEY (post, position)""",
     "images": """
-        post TEXT REFERENCES posts(key), position INTEGER, src TEXT, alt TEXT, width INTEGER,
-        height INTEGER, PRIMARY KEY (post, position)""",
+        post TEXT REFERENCES posts(key), position INTEGER, src TEXT, alt TEXT, caption TEXT, width INTEGER,
+        height INTEGER, media TEXT REFERENCES media(key), PRIMARY KEY (post, position)""",
+    "embeds": """
+        post TEXT REFERENCES posts(key), position INTEGER, provider TEXT, url TEXT,
+        PRIMARY KEY (post, position)""",
     # Raw JSON lives apart from the hot tables: it is most of the bytes and rarely read.
     "raw_json": """
         "table" TEXT, key TEXT, json TEXT, sha256 TEXT, PRIMARY KEY ("table", key)""",
 }
 
 INDEXES = {
-    "posts": [["site_id", "wp_id"], ["type"], ["date_gmt"], ["author"], ["parent"]],
+    "posts": [["site_id", "wp_id"], ["type"], ["date_gmt"], ["author"], ["parent"], ["link_norm"]],
     "terms": [["site_id", "wp_id"], ["taxonomy"]],
     "users": [["site_id", "wp_id"]],
     "media": [["site_id", "wp_id"], ["post"]],
     "comments": [["site_id", "wp_id"], ["post"], ["parent"]],
     "post_terms": [["term"]],
-    "links": [["href"]],
+    "links": [["href"], ["target"], ["href_norm"]],
+    "embeds": [["provider"]],
     "harvest_errors": [["run_id"], ["site_id", "collection"]],
     "versions": [["table", "key"]],
     "changes": [["run_id"], ["key"]],
@@ -184,6 +190,16 @@ def ensure_tables(db: Database) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
+def resolve_link_targets(db: Database) -> None:
+    """Point links at the archived posts they lead to, by id (?p=42) or by permalink."""
+    with db.conn:
+        db.execute("""
+            UPDATE links SET target = COALESCE(
+                (SELECT p.key FROM posts p WHERE p.key = links.target_hint),
+                (SELECT p.key FROM posts p WHERE p.link_norm = links.href_norm LIMIT 1))
+            WHERE internal = 1 AND target IS NULL""")
+
+
 def ensure_db_shape(db: Database) -> None:
     """Idempotently add indexes and full-text search; run at the end of every harvest."""
     ensure_tables(db)
@@ -192,6 +208,7 @@ def ensure_db_shape(db: Database) -> None:
             db.table(table).create_index(columns, if_not_exists=True)
     for name, sql in VIEWS.items():
         db.create_view(name, sql, replace=True)
+    resolve_link_targets(db)
     for table, columns in FTS_CONFIG.items():
         # Built once after the first bulk load (faster than triggers during it);
         # the triggers keep it current on every later run.

@@ -1,0 +1,107 @@
+"""Pure functions from WordPress HTML to text, Markdown and metadata. No I/O.
+
+normalise.py rewrites WordPress's peculiarities (captions, galleries, embeds, footnotes, shortcode
+debris, plugin boilerplate) as plain HTML; render.py takes text and Markdown from the result;
+extract.py finds links, images and headings in it.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import dataclass, field
+
+from .extract import Heading, Image, Link, extract_headings, extract_images, extract_links, host_of, normalise_url
+from .normalize import Boilerplate, Embed, normalise, provider_of
+from .render import SPACES, fold, html_to_markdown, soup_to_markdown, soup_to_text
+
+WORDS_PER_MINUTE = 230  # adult silent reading of non-fiction (Brysbaert 2019: 238)
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+
+__all__ = [
+    "Boilerplate", "CleanContent", "Embed", "Heading", "Image", "Link", "clean_content", "count_words",
+    "detect_language", "html_to_markdown", "html_to_text", "normalise_url", "provider_of", "reading_minutes",
+    "site_hosts_of", "title_text",
+]
+
+
+@dataclass
+class CleanContent:
+    """Everything derived from one piece of rendered content."""
+
+    text: str = ""
+    markdown: str = ""
+    word_count: int = 0
+    reading_minutes: int = 0
+    language: str | None = None
+    pages: int = 1
+    links: list[Link] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    embeds: list[Embed] = field(default_factory=list)
+    headings: list[Heading] = field(default_factory=list)
+    shortcodes: list[str] = field(default_factory=list)
+
+
+def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[str] = frozenset(),
+                  boilerplate: Boilerplate | None = None) -> CleanContent:
+    """Text, Markdown and metadata of a post's rendered content; the HTML itself is not changed."""
+    if not content_html or not content_html.strip():
+        return CleanContent()
+    result = normalise(content_html, base_url, boilerplate)
+    soup = result.soup
+    cleaned = CleanContent(
+        links=extract_links(soup, base_url, site_hosts),
+        images=extract_images(soup, base_url),
+        headings=extract_headings(soup),
+        embeds=result.embeds,
+        shortcodes=result.shortcodes,
+        pages=result.pages,
+        markdown=soup_to_markdown(soup, base_url),
+    )
+    cleaned.text = soup_to_text(soup)  # last: it marks up the tree
+    cleaned.word_count = count_words(cleaned.text)
+    cleaned.reading_minutes = reading_minutes(cleaned.word_count)
+    cleaned.language = detect_language(cleaned.text)
+    return cleaned
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment (an excerpt, a comment, a description)."""
+    if not fragment or not fragment.strip():
+        return ""
+    if "<" not in fragment and "[" not in fragment:
+        return fold(html.unescape(fragment))
+    return soup_to_text(normalise(fragment).soup)
+
+
+def title_text(rendered: str) -> str:
+    """A title as one line of text: entities decoded (&#8217; → ’), tags removed."""
+    return SPACES.sub(" ", html_to_text(rendered)).strip()
+
+
+def count_words(text: str) -> int:
+    """Words in text, counted as runs of letters or digits (with inner apostrophes)."""
+    return len(_WORD.findall(text))
+
+
+def reading_minutes(words: int) -> int:
+    """Minutes an adult needs to read so many words; at least one for any text."""
+    return math.ceil(words / WORDS_PER_MINUTE) if words else 0
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language (py3langid), or None when there is too little text."""
+    sample = text[:3000]
+    if len(re.findall(r"[^\W\d_]", sample)) < 40:
+        return None
+    # Imported here: loading the model takes most of a second, once per process, when first needed.
+    from py3langid.langid import classify
+
+    language, _ = classify(sample)
+    return str(language)
+
+
+def site_hosts_of(*urls: str) -> frozenset[str]:
+    """The host names that count as internal for a site (with and without www.)."""
+    return frozenset(host for url in urls if (host := host_of(url)))

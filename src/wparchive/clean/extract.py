@@ -1,0 +1,127 @@
+"""What content points at and shows: links (a link graph), images with captions, headings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+from bs4 import BeautifulSoup, Tag
+
+from .render import SPACES
+
+# Query parameters by which WordPress addresses an item whatever its permalinks.
+_ID_PARAMETERS = ("p", "page_id", "attachment_id")
+_MEDIA_CLASS = re.compile(r"wp-image-(\d+)")
+
+
+@dataclass
+class Link:
+    """A hyperlink found in content."""
+
+    href: str
+    text: str
+    internal: bool
+    href_norm: str = ""  # matched against posts.link_norm to find the archived item it points at
+    wp_id: int | None = None  # when the URL names the item by id (?p=42)
+
+
+@dataclass
+class Image:
+    """An image found in content."""
+
+    src: str
+    alt: str
+    width: int | None = None
+    height: int | None = None
+    caption: str = ""
+    media_id: int | None = None
+
+
+@dataclass
+class Heading:
+    """One entry of a content's outline."""
+
+    level: int
+    text: str
+
+
+def extract_links(soup: BeautifulSoup, base_url: str, site_hosts: frozenset[str]) -> list[Link]:
+    """Every http(s) link with its absolute href and anchor text, marked internal or external."""
+    links = []
+    for anchor in soup.find_all("a", href=True):
+        href = urljoin(base_url, str(anchor["href"]).strip())
+        parts = urlsplit(href)
+        if parts.scheme not in ("http", "https"):
+            continue
+        internal = host_of(href) in site_hosts
+        links.append(Link(
+            href=href, text=text_of(anchor), internal=internal, href_norm=normalise_url(href),
+            wp_id=_id_in_query(parts.query) if internal else None,
+        ))
+    return links
+
+
+def extract_images(soup: BeautifulSoup, base_url: str) -> list[Image]:
+    """Every image: absolute src, alt, declared size, its caption and its media id where known."""
+    images = []
+    for img in soup.find_all("img"):
+        src = img.get("src") or img.get("data-src") or img.get("data-orig-file") or ""
+        if not src:
+            continue
+        media = _MEDIA_CLASS.search(" ".join(img.get("class") or []))
+        media_id = int(media.group(1)) if media else _int_attr(img.get("data-id") or img.get("data-attachment-id"))
+        images.append(Image(
+            src=urljoin(base_url, str(src).strip()),
+            alt=SPACES.sub(" ", str(img.get("alt") or "")).strip(),
+            width=_int_attr(img.get("width")),
+            height=_int_attr(img.get("height")),
+            caption=str(img.get("data-wparchive-caption") or "") or _caption_of(img),
+            media_id=media_id,
+        ))
+    return images
+
+
+def extract_headings(soup: BeautifulSoup) -> list[Heading]:
+    """The outline: every heading with its level."""
+    return [Heading(int(h.name[1]), text) for h in soup.find_all(("h1", "h2", "h3", "h4", "h5", "h6"))
+            if (text := text_of(h))]
+
+
+def text_of(tag: Tag) -> str:
+    return SPACES.sub(" ", tag.get_text()).strip()
+
+
+def host_of(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def normalise_url(url: str) -> str:
+    """A URL reduced to what identifies a page: host without www, path without trailing slash, query."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") or "/"
+    return f"{host_of(url)}{path}" + (f"?{parts.query}" if parts.query else "")
+
+
+def _caption_of(img: Tag) -> str:
+    holder = img.find_parent(("figure", "div"))
+    if holder is None:
+        return ""
+    caption = holder.find("figcaption") or holder.find(class_="wp-caption-text")
+    return text_of(caption) if caption is not None else ""
+
+
+def _id_in_query(query: str) -> int | None:
+    values = parse_qs(query)
+    for name in _ID_PARAMETERS:
+        if values.get(name, [""])[0].isdigit():
+            return int(values[name][0])
+    return None
+
+
+def _int_attr(value: object) -> int | None:
+    try:
+        return int(str(value).strip().removesuffix("px"))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,268 @@
+"""WordPress's rendered content made plain: captions, galleries, embeds, footnotes, shortcode
+debris and plugin boilerplate, turned into ordinary HTML before text and Markdown are taken.
+
+Each step works on the parsed tree and records what it found (embeds, shortcodes) so the
+extractors and the database can keep it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+from .render import SPACES
+
+DROPPED = ("script", "style", "noscript", "template", "svg", "object", "embed", "form", "button", "input",
+           "select", "textarea")
+NEXTPAGE = re.compile(r"<!--\s*nextpage\s*-->", re.I)
+_RAW_CAPTION = re.compile(r"\[caption([^\]]*)\](.*?)\[/caption\]", re.S | re.I)
+_CAPTION_IMAGE = re.compile(r"^\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(.*)$", re.S | re.I)
+_CAPTION_ATTR = re.compile(r'caption="([^"]*)"')
+# [name attr="x"], [name], [/name]: what a deactivated plugin leaves behind.
+SHORTCODE = re.compile(r"\[(/?)([A-Za-z][\w-]*)((?:\s+[^\]]*)?)\]")
+# Core's own shortcodes and those of the commonest plugins: removed even without attributes.
+KNOWN_SHORTCODES = frozenset({
+    "caption", "wp_caption", "gallery", "embed", "audio", "video", "playlist", "contact-form", "contact-form-7",
+    "vc_row", "vc_column", "vc_column_text", "et_pb_section", "et_pb_row", "et_pb_column", "et_pb_text",
+    "fusion_builder_container", "su_button", "column", "one_half", "one_third", "tabs", "tab", "toggle",
+    "button", "youtube", "googlemaps", "tweet", "soundcloud", "instagram", "recent-posts", "archives",
+    "sitemap", "slideshow", "polldaddy", "wpvideo", "ngg", "nggallery", "ngg_images",
+})
+BACKLINKS = frozenset({"↩", "↩︎", "⏎", "^", "↑"})
+
+PROVIDERS = {
+    "youtube.com": "YouTube", "youtu.be": "YouTube", "vimeo.com": "Vimeo", "twitter.com": "Twitter",
+    "x.com": "Twitter", "wordpress.tv": "WordPress.tv", "videopress.com": "VideoPress",
+    "soundcloud.com": "SoundCloud", "spotify.com": "Spotify", "instagram.com": "Instagram",
+    "facebook.com": "Facebook", "flickr.com": "Flickr", "slideshare.net": "SlideShare",
+    "dailymotion.com": "Dailymotion", "ted.com": "TED", "tiktok.com": "TikTok", "reddit.com": "Reddit",
+    "tumblr.com": "Tumblr", "google.com": "Google", "scribd.com": "Scribd", "speakerdeck.com": "Speaker Deck",
+    "mixcloud.com": "Mixcloud", "kickstarter.com": "Kickstarter", "imgur.com": "Imgur", "issuu.com": "Issuu",
+    "wordpress.com": "WordPress.com", "amazon.com": "Amazon", "pinterest.com": "Pinterest",
+}
+
+
+@dataclass
+class Boilerplate:
+    """What plugins and hosts add to content: CSS selectors to drop and whole-block phrases (regexes)."""
+
+    selectors: list[str] = field(default_factory=list)
+    phrases: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._patterns = [re.compile(p, re.I) for p in self.phrases]
+
+    def is_phrase(self, text: str) -> bool:
+        return any(p.fullmatch(text) for p in self._patterns)
+
+
+@dataclass
+class Embed:
+    """Something embedded from elsewhere: a video, a post on another service."""
+
+    provider: str
+    url: str
+
+
+@dataclass
+class Normalised:
+    """The normalised tree and what was found on the way."""
+
+    soup: BeautifulSoup
+    embeds: list[Embed] = field(default_factory=list)
+    shortcodes: list[str] = field(default_factory=list)
+    pages: int = 1
+
+
+def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | None = None) -> Normalised:
+    """Parse rendered content and rewrite WordPress's peculiarities as plain HTML."""
+    pages = len(NEXTPAGE.findall(content_html)) + 1
+    content_html = NEXTPAGE.sub('<hr class="wparchive-nextpage"/>', content_html)
+    content_html = _RAW_CAPTION.sub(_caption_figure, content_html)
+    soup = BeautifulSoup(content_html, "html.parser")
+    result = Normalised(soup=soup, pages=pages)
+    for tag in soup.find_all(DROPPED):
+        tag.decompose()
+    if boilerplate is not None:
+        _drop_boilerplate(soup, boilerplate)
+    _embeds(soup, base_url, result.embeds)
+    _galleries(soup)
+    _footnotes(soup)
+    result.shortcodes = _strip_shortcodes(soup)
+    return result
+
+
+def provider_of(url: str) -> str | None:
+    """The name of the service a URL belongs to, if it is a known embed provider."""
+    host = (urlsplit(url).hostname or "").lower()
+    while host:
+        if host in PROVIDERS:
+            return PROVIDERS[host]
+        _, _, host = host.partition(".")
+    return None
+
+
+def _caption_figure(match: re.Match[str]) -> str:
+    """An unrendered [caption] shortcode as the figure WordPress would have made of it."""
+    attributes, inner = match.group(1), match.group(2)
+    parts = _CAPTION_IMAGE.match(inner)
+    image, caption = (parts.group(1), parts.group(2)) if parts else ("", inner)
+    if not caption.strip() and (attr := _CAPTION_ATTR.search(attributes)):
+        caption = attr.group(1)
+    return f'<figure class="wp-caption">{image}<figcaption class="wp-caption-text">{caption.strip()}</figcaption></figure>'
+
+
+def _drop_boilerplate(soup: BeautifulSoup, boilerplate: Boilerplate) -> None:
+    for selector in boilerplate.selectors:
+        for tag in soup.select(selector):
+            tag.decompose()
+    if boilerplate.phrases:
+        for tag in soup.find_all(("p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "label", "li", "small")):
+            if tag.decomposed:
+                continue
+            text = SPACES.sub(" ", tag.get_text()).strip()
+            if text and len(text) < 300 and boilerplate.is_phrase(text):
+                tag.decompose()
+
+
+def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed]) -> None:
+    for figure in soup.select(".wp-block-embed, figure.wp-embed-aspect-16-9, .wp-block-embed__wrapper"):
+        if figure.decomposed or figure.find_parent(class_="wp-block-embed") is not None:
+            continue
+        url = _embed_url(figure, base_url)
+        if not url:
+            continue
+        classes = " ".join(figure.get("class") or [])
+        named = re.search(r"is-provider-([\w-]+)", classes)
+        provider = provider_of(url) or (named.group(1).replace("-", " ").title() if named else "Embed")
+        caption = figure.find("figcaption")
+        replacement = _embed_link(soup, provider, url)
+        if caption is not None:
+            replacement.append(caption.extract())
+        figure.replace_with(replacement)
+        found.append(Embed(provider, url))
+    for frame in soup.find_all(("iframe", "video", "audio")):
+        url = _media_src(frame, base_url)
+        if not url:
+            frame.decompose()
+            continue
+        provider = provider_of(url) or {"video": "Video", "audio": "Audio"}.get(frame.name, "Embed")
+        frame.replace_with(_embed_link(soup, provider, url))
+        found.append(Embed(provider, url))
+    for quote in soup.select("blockquote.twitter-tweet, blockquote.instagram-media, blockquote.wp-embedded-content"):
+        links = [a["href"] for a in quote.find_all("a", href=True)]
+        url = next((str(h) for h in reversed(links) if "/status/" in str(h) or "/p/" in str(h)), "")
+        if url:
+            found.append(Embed(provider_of(url) or "Embed", urljoin(base_url, url)))
+    for paragraph in soup.find_all("p"):
+        # A URL alone on its line is how the classic editor embeds; when the oEmbed failed
+        # it is all that is left.
+        text = paragraph.get_text().strip()
+        if paragraph.find(True, recursive=False) is None or _only_link(paragraph, text):
+            if re.fullmatch(r"https?://\S+", text) and (provider := provider_of(text)):
+                paragraph.replace_with(_embed_link(soup, provider, text))
+                found.append(Embed(provider, text))
+
+
+def _only_link(paragraph: Tag, text: str) -> bool:
+    children = [c for c in paragraph.children if not (isinstance(c, NavigableString) and not c.strip())]
+    return len(children) == 1 and isinstance(children[0], Tag) and children[0].name == "a" and \
+        children[0].get("href") == text
+
+
+def _embed_url(figure: Tag, base_url: str) -> str:
+    frame = figure.find(("iframe", "video", "audio"))
+    if frame is not None and (url := _media_src(frame, base_url)):
+        return url
+    link = figure.find("a", href=True)
+    if link is not None:
+        return urljoin(base_url, str(link["href"]))
+    text = figure.get_text(" ").strip().split()
+    return next((word for word in text if word.startswith(("http://", "https://"))), "")
+
+
+def _media_src(tag: Tag, base_url: str) -> str:
+    src = tag.get("src") or tag.get("data-src")
+    if not src:
+        source = tag.find("source", src=True)
+        src = source.get("src") if source is not None else None
+    if not src:
+        link = tag.find("a", href=True)
+        src = link.get("href") if link is not None else None
+    return urljoin(base_url, str(src).strip()) if src else ""
+
+
+def _embed_link(soup: BeautifulSoup, provider: str, url: str) -> Tag:
+    paragraph = soup.new_tag("p")
+    link = soup.new_tag("a", href=url)
+    link.string = f"{provider}: {url}"
+    paragraph.append(link)
+    return paragraph
+
+
+def _galleries(soup: BeautifulSoup) -> None:
+    """Galleries (classic, block, tiled) as a plain list of images, each with its caption."""
+    for gallery in soup.select("div.gallery, figure.wp-block-gallery, .tiled-gallery, ul.blocks-gallery-grid"):
+        if gallery.decomposed or gallery.find_parent(class_=("gallery", "wp-block-gallery", "tiled-gallery")):
+            continue
+        listing = soup.new_tag("ul", attrs={"class": "wparchive-gallery"})
+        for image in gallery.find_all("img"):
+            item = soup.new_tag("li")
+            holder = image.find_parent(("figure", "dl", "li", "div"))
+            caption = None
+            if holder is not None and holder is not gallery:
+                caption = holder.find(("figcaption", "dd")) or holder.find(class_="gallery-caption")
+            picture = image.extract()
+            item.append(picture)
+            if caption is not None and caption.get_text().strip():
+                text = SPACES.sub(" ", caption.get_text()).strip()
+                picture["data-wparchive-caption"] = text
+                item.append(NavigableString(" " + text))
+            listing.append(item)
+        gallery_caption = gallery.find("figcaption", recursive=False)
+        gallery.replace_with(listing)
+        if gallery_caption is not None and gallery_caption.get_text().strip():
+            paragraph = soup.new_tag("p")
+            paragraph.string = SPACES.sub(" ", gallery_caption.get_text()).strip()
+            listing.insert_after(paragraph)
+
+
+def _footnotes(soup: BeautifulSoup) -> None:
+    """Footnote references as [n]; the back-links at the notes, which are not text, dropped."""
+    for reference in soup.select("sup[data-fn], sup.footnote, sup.fn, a.footnote-ref, sup a[href^='#']"):
+        sup = reference if reference.name == "sup" else (reference.find_parent("sup") or reference)
+        if reference.decomposed or sup.parent is None:
+            continue  # already replaced through another selector
+        label = sup.get_text().strip().strip("[]")
+        if label and len(label) <= 4:
+            sup.replace_with(NavigableString(f"[{label}]"))
+    for link in soup.find_all("a"):
+        if link.get_text().strip() in BACKLINKS:
+            link.decompose()
+
+
+def _strip_shortcodes(soup: BeautifulSoup) -> list[str]:
+    """Take leftover shortcodes out of the text (not out of code); return their names in order."""
+    names: list[str] = []
+    strings = [s for s in soup.find_all(string=SHORTCODE) if s.find_parent(("pre", "code")) is None]
+    # A name that is closed somewhere ([/foo]) is a shortcode wherever it opens.
+    pairs = {m.group(2).lower() for s in strings for m in SHORTCODE.finditer(str(s)) if m.group(1)}
+    for string in strings:
+        text = str(string)
+
+        def drop(match: re.Match[str]) -> str:
+            closing, name, attributes = match.group(1), match.group(2), match.group(3)
+            lowered = name.lower()
+            if closing or attributes.strip() or lowered in KNOWN_SHORTCODES or lowered in pairs:
+                if not closing:
+                    names.append(lowered)
+                return ""
+            return match.group(0)  # [sic], [1]: ordinary bracketed text
+
+        cleaned = SHORTCODE.sub(drop, text)
+        if cleaned != text:
+            string.replace_with(NavigableString(cleaned))
+    return names
