@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
+import soupsieve
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from .render import SPACES
@@ -31,6 +32,12 @@ KNOWN_SHORTCODES = frozenset({
     "button", "youtube", "googlemaps", "tweet", "soundcloud", "instagram", "recent-posts", "archives",
     "sitemap", "slideshow", "polldaddy", "wpvideo", "ngg", "nggallery", "ngg_images",
 })
+_EMBED_QUOTE_CLASSES = frozenset({"twitter-tweet", "instagram-media", "wp-embedded-content"})
+_GALLERY_CLASSES = frozenset({"gallery", "wp-block-gallery", "tiled-gallery", "blocks-gallery-grid"})
+_PHRASE_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "label", "li", "small"})
+_LOCAL_HREF = re.compile(r"^#")
+_CLASS = re.compile(r"\.([\w-]+)")
+_ID = re.compile(r"#([\w-]+)")
 BACKLINKS = frozenset({"↩", "↩︎", "⏎", "^", "↑"})
 
 PROVIDERS = {
@@ -54,6 +61,19 @@ class Boilerplate:
 
     def __post_init__(self) -> None:
         self._patterns = [re.compile(p, re.I) for p in self.phrases]
+        # Plain .class and #id selectors are matched by set lookups in one walk of the tree;
+        # soupsieve, far slower per element, only gets the others.
+        self.classes: frozenset[str] = frozenset(m.group(1) for sel in self.selectors if (m := _CLASS.fullmatch(sel)))
+        self.ids: frozenset[str] = frozenset(m.group(1) for sel in self.selectors if (m := _ID.fullmatch(sel)))
+        others = [sel for sel in self.selectors if not (_CLASS.fullmatch(sel) or _ID.fullmatch(sel))]
+        self.selector = soupsieve.compile(", ".join(others)) if others else None
+
+    def matches(self, tag: Tag) -> bool:
+        """Whether a tag is boilerplate by a plain class or id selector."""
+        classes = tag.get("class")
+        if classes and not self.classes.isdisjoint(classes):
+            return True
+        return bool(self.ids) and tag.get("id") in self.ids
 
     def is_phrase(self, text: str) -> bool:
         return any(p.fullmatch(text) for p in self._patterns)
@@ -84,15 +104,80 @@ def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | 
     content_html = _RAW_CAPTION.sub(_caption_figure, content_html)
     soup = BeautifulSoup(content_html, "html.parser")
     result = Normalised(soup=soup, pages=pages)
-    for tag in soup.find_all(DROPPED):
-        tag.decompose()
+    survey = _Survey(soup, boilerplate)
+    for tag in survey.dropped:
+        _drop(tag)
     if boilerplate is not None:
-        _drop_boilerplate(soup, boilerplate)
-    _embeds(soup, base_url, result.embeds)
-    _galleries(soup)
-    _footnotes(soup)
+        _drop_boilerplate(soup, boilerplate, survey)
+    _embeds(soup, base_url, result.embeds, survey)
+    _galleries(soup, survey)
+    _footnotes(survey)
     result.shortcodes = _strip_shortcodes(soup)
     return result
+
+
+class _Survey:
+    """The elements each step needs, found in one walk of the tree (each step walking it again
+    cost several times the parse)."""
+
+    def __init__(self, soup: BeautifulSoup, boilerplate: Boilerplate | None) -> None:
+        self.dropped: list[Tag] = []
+        self.boilerplate: list[Tag] = []
+        self.phrase_candidates: list[Tag] = []
+        self.embed_figures: list[Tag] = []
+        self.frames: list[Tag] = []
+        self.embed_quotes: list[Tag] = []
+        self.galleries: list[Tag] = []
+        self.footnote_refs: list[Tag] = []
+        self.anchors: list[Tag] = []
+        self.paragraphs: list[Tag] = []
+        phrases = boilerplate is not None and bool(boilerplate.phrases)
+        for tag in soup.find_all(True):
+            name = tag.name
+            if name in DROPPED:
+                self.dropped.append(tag)
+                continue
+            classes = tag.get("class") or ()
+            if boilerplate is not None and boilerplate.matches(tag):
+                self.boilerplate.append(tag)
+            if phrases and name in _PHRASE_TAGS:
+                self.phrase_candidates.append(tag)
+            if name == "a":
+                self.anchors.append(tag)
+                if "footnote-ref" in classes:
+                    self.footnote_refs.append(tag)
+            elif name == "p":
+                self.paragraphs.append(tag)
+            elif name in ("iframe", "video", "audio"):
+                self.frames.append(tag)
+            elif name == "sup":
+                if tag.has_attr("data-fn") or "footnote" in classes or "fn" in classes or \
+                        tag.find("a", href=_LOCAL_HREF) is not None:
+                    self.footnote_refs.append(tag)
+            elif name == "blockquote" and not _EMBED_QUOTE_CLASSES.isdisjoint(classes):
+                self.embed_quotes.append(tag)
+            if classes:
+                if "wp-block-embed" in classes:
+                    self.embed_figures.append(tag)
+                if not _GALLERY_CLASSES.isdisjoint(classes):
+                    self.galleries.append(tag)
+
+
+def _drop(tag: Tag) -> None:
+    if not tag.decomposed:
+        tag.decompose()
+
+
+def _replace(old: Tag, new: Tag | NavigableString) -> None:
+    """Put new in old's place and destroy old, so that what the survey found inside it is
+    known to be gone."""
+    old.replace_with(new)
+    old.decompose()
+
+
+def _alive(tag: Tag) -> bool:
+    """Still in the tree: not decomposed, nor inside something decomposed or replaced."""
+    return not tag.decomposed and tag.parent is not None
 
 
 def provider_of(url: str) -> str | None:
@@ -115,22 +200,23 @@ def _caption_figure(match: re.Match[str]) -> str:
     return f'<figure class="wp-caption">{image}<figcaption class="wp-caption-text">{caption.strip()}</figcaption></figure>'
 
 
-def _drop_boilerplate(soup: BeautifulSoup, boilerplate: Boilerplate) -> None:
-    for selector in boilerplate.selectors:
-        for tag in soup.select(selector):
+def _drop_boilerplate(soup: BeautifulSoup, boilerplate: Boilerplate, survey: _Survey) -> None:
+    for tag in survey.boilerplate:
+        _drop(tag)
+    if boilerplate.selector is not None:
+        for tag in boilerplate.selector.select(soup):
+            _drop(tag)
+    for tag in survey.phrase_candidates:
+        if not _alive(tag):
+            continue
+        text = SPACES.sub(" ", tag.get_text()).strip()
+        if text and len(text) < 300 and boilerplate.is_phrase(text):
             tag.decompose()
-    if boilerplate.phrases:
-        for tag in soup.find_all(("p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "label", "li", "small")):
-            if tag.decomposed:
-                continue
-            text = SPACES.sub(" ", tag.get_text()).strip()
-            if text and len(text) < 300 and boilerplate.is_phrase(text):
-                tag.decompose()
 
 
-def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed]) -> None:
-    for figure in soup.select(".wp-block-embed, figure.wp-embed-aspect-16-9, .wp-block-embed__wrapper"):
-        if figure.decomposed or figure.find_parent(class_="wp-block-embed") is not None:
+def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Survey) -> None:
+    for figure in survey.embed_figures:
+        if not _alive(figure) or figure.find_parent(class_="wp-block-embed") is not None:
             continue
         url = _embed_url(figure, base_url)
         if not url:
@@ -142,28 +228,34 @@ def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed]) -> None:
         replacement = _embed_link(soup, provider, url)
         if caption is not None:
             replacement.append(caption.extract())
-        figure.replace_with(replacement)
+        _replace(figure, replacement)
         found.append(Embed(provider, url))
-    for frame in soup.find_all(("iframe", "video", "audio")):
+    for frame in survey.frames:
+        if not _alive(frame):
+            continue
         url = _media_src(frame, base_url)
         if not url:
             frame.decompose()
             continue
         provider = provider_of(url) or {"video": "Video", "audio": "Audio"}.get(frame.name, "Embed")
-        frame.replace_with(_embed_link(soup, provider, url))
+        _replace(frame, _embed_link(soup, provider, url))
         found.append(Embed(provider, url))
-    for quote in soup.select("blockquote.twitter-tweet, blockquote.instagram-media, blockquote.wp-embedded-content"):
+    for quote in survey.embed_quotes:
+        if not _alive(quote):
+            continue
         links = [a["href"] for a in quote.find_all("a", href=True)]
         url = next((str(h) for h in reversed(links) if "/status/" in str(h) or "/p/" in str(h)), "")
         if url:
             found.append(Embed(provider_of(url) or "Embed", urljoin(base_url, url)))
-    for paragraph in soup.find_all("p"):
+    for paragraph in survey.paragraphs:
         # A URL alone on its line is how the classic editor embeds; when the oEmbed failed
         # it is all that is left.
+        if not _alive(paragraph):
+            continue
         text = paragraph.get_text().strip()
         if paragraph.find(True, recursive=False) is None or _only_link(paragraph, text):
             if re.fullmatch(r"https?://\S+", text) and (provider := provider_of(text)):
-                paragraph.replace_with(_embed_link(soup, provider, text))
+                _replace(paragraph, _embed_link(soup, provider, text))
                 found.append(Embed(provider, text))
 
 
@@ -203,10 +295,10 @@ def _embed_link(soup: BeautifulSoup, provider: str, url: str) -> Tag:
     return paragraph
 
 
-def _galleries(soup: BeautifulSoup) -> None:
+def _galleries(soup: BeautifulSoup, survey: _Survey) -> None:
     """Galleries (classic, block, tiled) as a plain list of images, each with its caption."""
-    for gallery in soup.select("div.gallery, figure.wp-block-gallery, .tiled-gallery, ul.blocks-gallery-grid"):
-        if gallery.decomposed or gallery.find_parent(class_=("gallery", "wp-block-gallery", "tiled-gallery")):
+    for gallery in survey.galleries:
+        if not _alive(gallery) or gallery.find_parent(class_=list(_GALLERY_CLASSES)) is not None:
             continue
         listing = soup.new_tag("ul", attrs={"class": "wparchive-gallery"})
         for image in gallery.find_all("img"):
@@ -223,24 +315,25 @@ def _galleries(soup: BeautifulSoup) -> None:
                 item.append(NavigableString(" " + text))
             listing.append(item)
         gallery_caption = gallery.find("figcaption", recursive=False)
-        gallery.replace_with(listing)
-        if gallery_caption is not None and gallery_caption.get_text().strip():
+        caption_text = SPACES.sub(" ", gallery_caption.get_text()).strip() if gallery_caption is not None else ""
+        _replace(gallery, listing)
+        if caption_text:
             paragraph = soup.new_tag("p")
-            paragraph.string = SPACES.sub(" ", gallery_caption.get_text()).strip()
+            paragraph.string = caption_text
             listing.insert_after(paragraph)
 
 
-def _footnotes(soup: BeautifulSoup) -> None:
+def _footnotes(survey: _Survey) -> None:
     """Footnote references as [n]; the back-links at the notes, which are not text, dropped."""
-    for reference in soup.select("sup[data-fn], sup.footnote, sup.fn, a.footnote-ref, sup a[href^='#']"):
+    for reference in survey.footnote_refs:
         sup = reference if reference.name == "sup" else (reference.find_parent("sup") or reference)
-        if reference.decomposed or sup.parent is None:
-            continue  # already replaced through another selector
+        if not _alive(reference) or not _alive(sup):
+            continue  # already replaced through its other half
         label = sup.get_text().strip().strip("[]")
         if label and len(label) <= 4:
-            sup.replace_with(NavigableString(f"[{label}]"))
-    for link in soup.find_all("a"):
-        if link.get_text().strip() in BACKLINKS:
+            _replace(sup, NavigableString(f"[{label}]"))
+    for link in survey.anchors:
+        if _alive(link) and link.get_text().strip() in BACKLINKS:
             link.decompose()
 
 

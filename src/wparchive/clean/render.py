@@ -76,6 +76,10 @@ def soup_to_text(soup: BeautifulSoup | Tag) -> str:
         br.replace_with(_LINE)
     for tag in soup.find_all(True):
         name = tag.name
+        if name in ("a", "time") and _set_apart(tag):
+            # Block themes set these apart with CSS alone ("Wind Farm" + "Download" button,
+            # a comment's post and its date): without a space they glue into false words.
+            tag.insert_before(NavigableString(" "))
         if name in CELL_TAGS:
             tag.append(NavigableString(" "))
         elif name in LINE_TAGS or (name in ("ul", "ol") and tag.find_parent("li") is not None):
@@ -90,6 +94,15 @@ def fold(text: str) -> str:
     text = SPACES.sub(" ", text)
     text = _BREAKS.sub(lambda m: "\n\n" if _PARAGRAPH in m.group(0) else "\n", text)
     return text.replace(_KEPT_SPACE, " ").strip()
+
+
+def _set_apart(tag: Tag) -> bool:
+    if tag.name == "time" or tag.has_attr("download"):
+        return True
+    if any("button" in c for c in (tag.get("class") or ())):
+        return True
+    previous = tag.previous_sibling
+    return isinstance(previous, Tag) and previous.name == "a"
 
 
 def _surround(tag: Tag, marker: str) -> None:
