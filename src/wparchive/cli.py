@@ -16,6 +16,7 @@ from .db import archive_lock, open_db
 from .config import SiteConfig, config_dir, load_credentials, load_sites
 from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestOptions, HarvestResult, SilentProgress, harvest_site
+from .media import download_media
 from .rebuild import rebuild_archive
 from .warc import WarcRecorder
 
@@ -65,11 +66,18 @@ def cli() -> None:
 @click.option("--revisions", is_flag=True, help="Signed in: keep every revision of posts and pages in versions.")
 @click.option("--warc", "warc_dir", type=click.Path(file_okay=False),
               help="Also write every API response to a WARC file in this folder (needs warcio).")
+@click.option("--media", "media", is_flag=True,
+              help="Also download attachments and in-content images (content-addressed, SHA-256 names).")
+@click.option("--media-dir", type=click.Path(file_okay=False),
+              help="Where --media puts the files.  [default: DB name + '-media', e.g. archive-media]")
+@click.option("--media-max-mb", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Skip (and record) files larger than this.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, timeout: float, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, private: bool,
-            revisions: bool, warc_dir: str | None, quiet: bool, verbose: bool) -> None:
+            revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
+            quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
     SITE_URL is any page of the site, its home page, or its REST API root. The API is found
@@ -133,6 +141,15 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                 finally:
                     if isinstance(client.recorder, WarcRecorder):
                         client.recorder.close()
+                if media and result.site_id is not None:
+                    folder = media_dir or os.path.splitext(db_path)[0] + "-media"
+                    fetched = download_media(db, client, result.site_id, folder, run_id=result.run_id,
+                                             max_bytes=media_max_mb * 1024 * 1024)
+                    for error in fetched.errors:
+                        click.echo(f"Media not downloaded: {error}", err=True)
+                    if not quiet:
+                        click.echo(f"Media: {fetched.downloaded} downloaded ({fetched.bytes / 1e6:.1f} MB), "
+                                   f"{fetched.already} already there, {fetched.failed} failed → {folder}", err=True)
                 if not quiet:
                     _print_summary(result, db_path, client.requests_made)
                 for error in result.errors:

@@ -81,7 +81,12 @@ class Client:
         self.auth = None
         self.session.auth = None
 
-    def get(self, url: str, params: dict[str, Any] | None = None) -> requests.Response:
+    def stream(self, url: str) -> tuple[requests.Response, Iterator[bytes]]:
+        """GET a file without reading it into memory: the final response and its body in chunks."""
+        response = self.get(url, stream=True)
+        return response, response.iter_content(chunk_size=1 << 16)
+
+    def get(self, url: str, params: dict[str, Any] | None = None, *, stream: bool = False) -> requests.Response:
         """GET with retries on connection errors, 429 and 5xx; returns any final response."""
         url = with_params(url, params or {})
         attempt = 0
@@ -90,7 +95,7 @@ class Client:
             log.debug("GET %s", url)
             self.requests_made += 1
             try:
-                response = self.session.get(url, timeout=self.timeout)
+                response = self.session.get(url, timeout=self.timeout, stream=stream)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt >= self.retries:
                     raise FetchError(
@@ -99,10 +104,11 @@ class Client:
                     ) from exc
                 wait = self._backoff(attempt)
             else:
-                if self.recorder is not None:
+                if self.recorder is not None and not stream:
                     _warc_ids[response] = self.recorder.record(response)
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
                     return response
+                response.close()
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 wait = min(self._backoff(attempt) if asked is None else asked, self.max_backoff)
                 log.info("%s answered %s; retrying in %.1fs", url, response.status_code, wait)

@@ -186,3 +186,24 @@ def _write(db: Database, table: str, records: list[Record], *, keep_tombstones: 
 def _where_in(db: Database, sql_prefix: str, values: list[str], before: list[Any] | None = None) -> None:
     marks = ",".join("?" * len(values))
     db.execute(f"{sql_prefix} ({marks})", [*(before or []), *values])
+
+
+def media_sources(db: Database, site_id: int) -> list[str]:
+    """Every attachment and in-content image URL of a site, attachments first."""
+    sql = """
+        SELECT source_url FROM media WHERE site_id = ? AND deleted_at IS NULL AND source_url LIKE 'http%'
+        UNION
+        SELECT i.src FROM images i JOIN posts p ON p.key = i.post
+        WHERE p.site_id = ? AND p.deleted_at IS NULL AND i.src LIKE 'http%'"""
+    return list(dict.fromkeys(row[0] for row in db.execute(sql, [site_id, site_id])))
+
+
+def known_files(db: Database) -> set[str]:
+    """URLs already downloaded (failures are tried again)."""
+    return {row[0] for row in db.execute("SELECT url FROM files WHERE sha256 IS NOT NULL")}
+
+
+def save_file(db: Database, row: dict[str, Any]) -> None:
+    """Record a downloaded file, or why it could not be downloaded."""
+    with db.conn:
+        db.table("files").upsert(row, pk="url")

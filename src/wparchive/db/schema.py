@@ -97,6 +97,10 @@ SCHEMA = {
     "embeds": """
         post TEXT REFERENCES posts(key), position INTEGER, provider TEXT, url TEXT,
         PRIMARY KEY (post, position)""",
+    # Downloaded media (--media): named by the SHA-256 of their bytes in the media folder.
+    "files": """
+        url TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), fetched_url TEXT, sha256 TEXT, size INTEGER,
+        content_type TEXT, path TEXT, error TEXT, fetched_at TEXT, run_id INTEGER REFERENCES harvest_runs(id)""",
     # Raw JSON lives apart from the hot tables: it is most of the bytes and rarely read.
     "raw_json": """
         "table" TEXT, key TEXT, json TEXT, sha256 TEXT, PRIMARY KEY ("table", key)""",
@@ -111,6 +115,7 @@ INDEXES = {
     "post_terms": [["term"]],
     "links": [["href"], ["target"], ["href_norm"]],
     "embeds": [["provider"]],
+    "files": [["sha256"]],
     "harvest_errors": [["run_id"], ["site_id", "collection"]],
     "versions": [["table", "key"]],
     "changes": [["run_id"], ["key"]],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .site import CommentItem, Item, Site, TermItem, UserItem
+from .site import CommentItem, Item, Site, TermItem, UserItem, tiny_png
 
 UP = "/wp-content/uploads/2024"
 
@@ -131,16 +131,16 @@ PAGES = [
 ]
 
 MEDIA = [
-    Item(101, "attachment", "Ripe tomatoes", file="04/tomatoes.jpg", mime_type="image/jpeg",
+    Item(101, "attachment", "Ripe tomatoes", file="2024/04/tomatoes.jpg", mime_type="image/jpeg",
          alt_text="Ripe tomatoes on the vine", caption="Sungold, late July.", width=1024, height=683,
          date_gmt="2023-04-12T07:00:00", parent=1003),
-    Item(102, "attachment", "The Bramley", file="09/bramley.jpg", mime_type="image/jpeg",
+    Item(102, "attachment", "The Bramley", file="2024/09/bramley.jpg", mime_type="image/jpeg",
          alt_text="The Bramley apple tree", caption="The Bramley in September.", width=640, height=480,
          date_gmt="2023-09-14T09:00:00", parent=1012),
-    Item(103, "attachment", "Swarm", file="06/swarm.jpg", mime_type="image/jpeg",
+    Item(103, "attachment", "Swarm", file="2024/06/swarm.jpg", mime_type="image/jpeg",
          alt_text="A swarm of bees in a hedge", width=800, height=600, date_gmt="2023-06-03T06:30:00",
          parent=1007),
-    Item(104, "attachment", "AGM minutes 2024", file="03/minutes-2024.pdf", mime_type="application/pdf",
+    Item(104, "attachment", "AGM minutes 2024", file="2024/03/minutes-2024.pdf", mime_type="application/pdf",
          date_gmt="2024-03-03T19:00:00"),
 ]
 
@@ -185,7 +185,10 @@ def sample_site() -> Site:
                       date_gmt="2024-06-20T10:00:00"))
     items.append(Item(1098, "post", "Scheduled: harvest festival", "<p>Coming soon.</p>", status="future",
                       date_gmt="2030-09-20T10:00:00"))
+    files = {f"/wp-content/uploads/{m.file}": tiny_png(m.file) for m in MEDIA if m.mime_type.startswith("image/")}
+    files["/wp-content/uploads/2024/03/minutes-2024.pdf"] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
     return Site(
+        files=files,
         name="The Allotment Almanac",
         description="News &amp; notes from the Elm Street community garden",
         gmt_offset=1,

@@ -109,7 +109,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_html(404, "<h1>Not Found</h1>")
                 return
             path = path[len(wp.subdir):] or "/"
-        if "rest_route" in query:
+        if path in wp.site.files:
+            body = wp.site.files[path]
+            kind = "image/png" if body.startswith(b"\x89PNG") else "application/octet-stream"
+            self._send(200, {"Content-Type": kind}, body)
+        elif path.startswith("/wp-content/"):
+            self._send_html(404, "<h1>Not Found</h1>")
+        elif "rest_route" in query:
             self._rest(query.pop("rest_route") or "/", query)
         elif path.startswith("/wp-json") and wp.permalinks == "pretty":
             self._rest(path[len("/wp-json"):] or "/", query)

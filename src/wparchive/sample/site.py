@@ -134,6 +134,7 @@ class Site:
     terms: list[TermItem] = field(default_factory=list)
     users: list[UserItem] = field(default_factory=list)
     comments: list[CommentItem] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # path under the site → bytes, e.g. uploads
     types: list[TypeInfo] = field(default_factory=lambda: list(CORE_TYPES))
     taxonomies: list[TypeInfo] = field(default_factory=lambda: list(CORE_TAXONOMIES))
 
@@ -301,7 +302,7 @@ class Site:
         return f"{home}/{item.date_gmt[:4]}/{item.date_gmt[5:7]}/{item.slug}/"
 
     def upload_url(self, item: Item, home: str) -> str:
-        return f"{home}/wp-content/uploads/{item.date_gmt[:4]}/{item.date_gmt[5:7]}/{quote(item.file)}"
+        return f"{home}/wp-content/uploads/{quote(item.file)}"
 
 
 def slugify(text: str) -> str:
@@ -335,3 +336,19 @@ def first_words(html: str, count: int = 55) -> str:
 def now_gmt() -> str:
     """The current time in the REST API's GMT format."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def tiny_png(seed: str) -> bytes:
+    """A valid 1×1 PNG whose colour depends on seed, as a stand-in for an uploaded image."""
+    import hashlib
+    import struct
+    import zlib
+
+    red, green, blue = hashlib.sha256(seed.encode()).digest()[:3]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(bytes([0, red, green, blue]))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")

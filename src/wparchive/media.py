@@ -1,0 +1,136 @@
+"""Downloading attachments and in-content images into a content-addressed folder (--media).
+
+Files are named by the SHA-256 of their bytes, so the same image used by many posts is stored
+once and a file's name proves its content. CDN resize parameters and WordPress's -300x200
+size suffixes are taken off, so the original is kept where the site still has it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlite_utils.db import Database
+
+from .client import Client, utc_now
+from .db import known_files, media_sources, save_file
+from .errors import FetchError
+
+# Query parameters by which image CDNs (Jetpack's Photon, WordPress.com) resize on the fly.
+CDN_PARAMETERS = frozenset({"w", "h", "resize", "fit", "crop", "zoom", "quality", "strip", "ssl", "lb", "ulb"})
+_SIZE_SUFFIX = re.compile(r"-\d{2,5}x\d{2,5}(?=\.[A-Za-z0-9]{2,5}$)")
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class MediaCounts:
+    """What a download pass did."""
+
+    downloaded: int = 0
+    already: int = 0
+    failed: int = 0
+    bytes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def candidate_urls(url: str) -> list[str]:
+    """The URLs to try for a file, best first: the original, then the URL as found."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in CDN_PARAMETERS]
+    path = _SIZE_SUFFIX.sub("", parts.path)
+    original = urlunsplit(parts._replace(path=path, query=urlencode(query), fragment=""))
+    return [original] if original == url else [original, url]
+
+
+def download_media(db: Database, client: Client, site_id: int, directory: str | os.PathLike[str], *,
+                   run_id: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                   progress: Callable[[int], None] | None = None) -> MediaCounts:
+    """Fetch every attachment and in-content image of a site not fetched before; failures are
+    recorded in the files table and do not stop the pass."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = MediaCounts()
+    have = known_files(db)
+    for url in media_sources(db, site_id):
+        if url in have:
+            counts.already += 1
+            continue
+        row = _fetch_one(client, url, folder, max_bytes)
+        save_file(db, {**row, "site_id": site_id, "run_id": run_id, "fetched_at": utc_now()})
+        if row["sha256"]:
+            counts.downloaded += 1
+            counts.bytes += cast(int, row["size"])
+        else:
+            counts.failed += 1
+            counts.errors.append(f"{url}: {row['error']}")
+        if progress is not None:
+            progress(1)
+    return counts
+
+
+def _fetch_one(client: Client, url: str, folder: Path, max_bytes: int) -> dict[str, object]:
+    error = ""
+    for candidate in candidate_urls(url):
+        try:
+            response, chunks = client.stream(candidate)
+        except FetchError as exc:
+            error = str(exc)
+            continue
+        if response.status_code >= 400:
+            response.close()
+            error = f"HTTP {response.status_code}"
+            continue
+        declared = int(response.headers.get("Content-Length") or 0)
+        if declared > max_bytes:
+            response.close()
+            return _failed(url, candidate, f"too large: {declared} bytes (limit {max_bytes})")
+        try:
+            sha256, size, temporary = _write_capped(chunks, folder, max_bytes)
+        except _TooLarge:
+            return _failed(url, candidate, f"too large: over {max_bytes} bytes")
+        except OSError as exc:
+            return _failed(url, candidate, f"cannot write: {exc}")
+        finally:
+            response.close()
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        extension = mimetypes.guess_extension(content_type) or Path(urlsplit(candidate).path).suffix or ""
+        target = folder / sha256[:2] / f"{sha256}{extension}"
+        target.parent.mkdir(exist_ok=True)
+        os.replace(temporary, target)
+        return {"url": url, "fetched_url": candidate, "sha256": sha256, "size": size, "content_type": content_type,
+                "path": str(target.relative_to(folder)), "error": None}
+    return _failed(url, url, error or "no URL to try")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _write_capped(chunks: Iterator[bytes], folder: Path, max_bytes: int) -> tuple[str, int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _TooLarge
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return digest.hexdigest(), size, temporary
+
+
+def _failed(url: str, candidate: str, error: str) -> dict[str, object]:
+    return {"url": url, "fetched_url": candidate, "sha256": None, "size": None, "content_type": None,
+            "path": None, "error": error}
