@@ -10,6 +10,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from .clean import Boilerplate, clean_content, html_to_text, normalise_url, title_text
+from .clean.extract import host_of
 from .models import Comment, ContentItem, Media, Term, User, term_ids
 
 # REST fields that are mapped to columns of our own, or are not worth a column.
@@ -106,6 +107,7 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "link": post.link,
         "date": post.date,
         "date_gmt": post.date_gmt,
+        "year": int(post.date[:4]) if post.date and post.date[:4].isdigit() else None,
         "modified": post.modified,
         "modified_gmt": post.modified_gmt,
         "author": ctx.key(post.author),
@@ -135,7 +137,8 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "post_terms": term_rows,
         "links": [
             {"post": key, "position": i, "href": link.href, "text": link.text, "internal": int(link.internal),
-             "href_norm": link.href_norm, "target_hint": ctx.key(link.wp_id), "target": None}
+             "host": host_of(link.href), "href_norm": link.href_norm, "target_hint": ctx.key(link.wp_id),
+             "target": None}
             for i, link in enumerate(cleaned.links)
         ],
         "images": [

@@ -65,7 +65,7 @@ SCHEMA = {
         count INTEGER, link TEXT,{_PROVENANCE}""",
     "posts": f"""
         key TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), wp_id INTEGER, type TEXT,
-        status TEXT, title TEXT, slug TEXT, link TEXT, date TEXT, date_gmt TEXT, modified TEXT,
+        status TEXT, title TEXT, slug TEXT, link TEXT, date TEXT, date_gmt TEXT, year INTEGER, modified TEXT,
         modified_gmt TEXT, author TEXT REFERENCES users(key), parent TEXT REFERENCES posts(key),
         menu_order INTEGER, featured_media TEXT REFERENCES media(key), comment_status TEXT,
         sticky INTEGER, format TEXT, protected INTEGER, categories TEXT, tags TEXT,
@@ -89,7 +89,7 @@ SCHEMA = {
         PRIMARY KEY (post, term)""",
     # target: the archived post a link points at (a link graph); found at the end of each run.
     "links": """
-        post TEXT REFERENCES posts(key), position INTEGER, href TEXT, text TEXT, internal INTEGER,
+        post TEXT REFERENCES posts(key), position INTEGER, href TEXT, text TEXT, internal INTEGER, host TEXT,
         href_norm TEXT, target_hint TEXT, target TEXT REFERENCES posts(key), PRIMARY KEY (post, position)""",
     "images": """
         post TEXT REFERENCES posts(key), position INTEGER, src TEXT, alt TEXT, caption TEXT, width INTEGER,
@@ -113,7 +113,7 @@ INDEXES = {
     "media": [["site_id", "wp_id"], ["post"]],
     "comments": [["site_id", "wp_id"], ["post"], ["parent"]],
     "post_terms": [["term"]],
-    "links": [["href"], ["target"], ["href_norm"]],
+    "links": [["href"], ["target"], ["href_norm"], ["host"]],
     "embeds": [["provider"]],
     "files": [["sha256"]],
     "harvest_errors": [["run_id"], ["site_id", "collection"]],

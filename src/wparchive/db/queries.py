@@ -1,0 +1,117 @@
+"""Read queries for serving and exporting: SQL text and parameters, run by the caller.
+
+Datasette runs queries asynchronously on its own connections, exports on ours; both take their
+SQL from here so that it lives in one package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# FTS5 snippet markers: control characters that never occur in harvested text, replaced by
+# <mark> only after the text around them has been HTML-escaped.
+MARK_START, MARK_END = "\x02", "\x03"
+
+# bm25 weights per FTS column: a word in the title counts ten times one in the body.
+POST_WEIGHTS = "10.0, 1.0, 3.0"  # title, content_text, excerpt_text
+COMMENT_WEIGHTS = "2.0, 1.0"  # author_name, content_text
+
+_HITS = f"""
+    SELECT 'post' AS kind, p.key, p.title, p.type, p.date_gmt, substr(p.date_gmt, 1, 4) AS year,
+           p.site_id, p.author, p.categories, p.tags, p.link,
+           snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet,
+           bm25(posts_fts, {POST_WEIGHTS}) AS score
+    FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid
+    WHERE posts_fts MATCH :q AND p.deleted_at IS NULL
+    UNION ALL
+    SELECT 'comment', c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment', c.date_gmt,
+           substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link,
+           snippet(comments_fts, -1, char(2), char(3), '…', 24),
+           bm25(comments_fts, {COMMENT_WEIGHTS})
+    FROM comments_fts JOIN comments c ON c.rowid = comments_fts.rowid LEFT JOIN posts p ON p.key = c.post
+    WHERE comments_fts MATCH :q AND c.deleted_at IS NULL"""
+
+# Facets of a search: what each filter would leave.
+_FACETS = {
+    "type": "SELECT type AS value, type AS label, count(*) AS n FROM hits GROUP BY type",
+    "year": "SELECT year AS value, year AS label, count(*) AS n FROM hits WHERE year IS NOT NULL GROUP BY year",
+    "author": "SELECT h.author AS value, COALESCE(u.name, h.author) AS label, count(*) AS n FROM hits h "
+              "LEFT JOIN users u ON u.key = h.author WHERE h.author IS NOT NULL GROUP BY h.author",
+    "category": "SELECT j.value AS value, j.value AS label, count(*) AS n FROM hits h, json_each(h.categories) j "
+                "WHERE h.categories IS NOT NULL GROUP BY j.value",
+    "tag": "SELECT j.value AS value, j.value AS label, count(*) AS n FROM hits h, json_each(h.tags) j "
+           "WHERE h.tags IS NOT NULL GROUP BY j.value",
+}
+_FILTERS = {
+    "type": "type = :type",
+    "year": "year = :year",
+    "author": "author = :author",
+    "category": "EXISTS (SELECT 1 FROM json_each(categories) WHERE value = :category)",
+    "tag": "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = :tag)",
+}
+FACET_NAMES = tuple(_FACETS)
+
+
+def search_sql(filters: dict[str, str], *, limit: int, offset: int) -> tuple[str, str, dict[str, Any]]:
+    """SQL for a page of ranked hits, and for their total, with the filters applied."""
+    where = " AND ".join(_FILTERS[name] for name in filters if name in _FILTERS) or "1"
+    base = f"WITH all_hits AS ({_HITS}), hits AS (SELECT * FROM all_hits WHERE {where})"
+    rows = (f"{base} SELECT h.*, u.name AS author_name, s.name AS site_name FROM hits h "
+            f"LEFT JOIN users u ON u.key = h.author LEFT JOIN sites s ON s.id = h.site_id "
+            f"ORDER BY h.score LIMIT {int(limit)} OFFSET {int(offset)}")
+    total = f"{base} SELECT count(*) FROM hits"
+    return rows, total, {name: value for name, value in filters.items() if name in _FILTERS}
+
+
+def facet_sql(name: str, filters: dict[str, str]) -> str:
+    """SQL counting the hits for each value of a facet, the most frequent first."""
+    where = " AND ".join(_FILTERS[n] for n in filters if n in _FILTERS) or "1"
+    return (f"WITH all_hits AS ({_HITS}), hits AS (SELECT * FROM all_hits WHERE {where}) "
+            f"{_FACETS[name]} ORDER BY n DESC, label LIMIT 12")
+
+
+POST_SQL = """
+    SELECT p.*, u.name AS author_name, s.name AS site_name, s.home AS site_home
+    FROM posts p LEFT JOIN users u ON u.key = p.author LEFT JOIN sites s ON s.id = p.site_id
+    WHERE p.key = :key"""
+
+POST_COMMENTS_SQL = """
+    SELECT key, parent, author_name, date_gmt, content_text FROM comments
+    WHERE post = :key AND deleted_at IS NULL ORDER BY date_gmt, key"""
+
+SITES_SUMMARY_SQL = """
+    SELECT s.id, s.name, s.home, s.description,
+           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type = 'post') AS posts,
+           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type != 'post') AS pages,
+           (SELECT count(*) FROM comments c WHERE c.site_id = s.id AND c.deleted_at IS NULL) AS comments,
+           (SELECT min(date_gmt) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL) AS first_date,
+           (SELECT max(date_gmt) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL) AS last_date,
+           (SELECT max(finished_at) FROM harvest_runs r WHERE r.site_id = s.id) AS last_harvest,
+           (SELECT status FROM harvest_runs r WHERE r.site_id = s.id ORDER BY r.id DESC LIMIT 1) AS last_status
+    FROM sites s ORDER BY s.name"""
+
+POSTS_PER_MONTH_SQL = """
+    SELECT substr(date_gmt, 1, 7) AS month, count(*) AS posts FROM posts
+    WHERE type = 'post' AND deleted_at IS NULL AND date_gmt IS NOT NULL GROUP BY month ORDER BY month"""
+
+
+def export_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+    """SQL streaming the live posts to export, oldest first, with their author's and site's names."""
+    conditions = ["p.deleted_at IS NULL"]
+    params: dict[str, Any] = {}
+    if site:
+        conditions.append("(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name = :site)")
+        params["site"] = site
+    if post_type:
+        conditions.append("p.type = :type")
+        params["type"] = post_type
+    if since:
+        conditions.append("p.date_gmt >= :since")
+        params["since"] = since
+    sql = (f"SELECT p.*, u.name AS author_name, s.name AS site_name, s.home AS site_home, "
+           f"s.gmt_offset AS site_gmt_offset FROM posts p LEFT JOIN users u ON u.key = p.author "
+           f"LEFT JOIN sites s ON s.id = p.site_id WHERE {' AND '.join(conditions)} ORDER BY p.date_gmt, p.key")
+    return sql, params
+
+
+MEDIA_FILES_SQL = "SELECT url, path FROM files WHERE sha256 IS NOT NULL"

@@ -1,0 +1,129 @@
+"""wparchive's Datasette plugin: a ranked search page, readable post pages, an archive home page.
+
+Registered through the "datasette" entry point, so it is active whenever Datasette serves an
+archive, by `wparchive serve` or by `datasette archive.db`.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from datasette import hookimpl
+from datasette.database import QueryInterrupted
+from datasette.utils.asgi import Response
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from ..db.queries import FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SITES_SUMMARY_SQL
+from .chart import month_bars
+from .search import PAGE_SIZE, fts_query, highlight, run_search
+
+# Raw HTML in Markdown is escaped, not passed on; markdown-it refuses javascript:, vbscript:,
+# file: and data: links of its own accord. Harvested HTML itself is never rendered.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Harvested Markdown as HTML that cannot carry scripts or event handlers."""
+    return Markup(_MARKDOWN.render(text or ""))
+
+
+def _archive(datasette: Any) -> Any:
+    return datasette.get_database()
+
+
+async def search_page(request: Any, datasette: Any) -> Response:
+    args = request.args
+    text = args.get("q", "")
+    advanced = args.get("advanced") == "1"
+    filters = {name: args[name] for name in FACET_NAMES if args.get(name)}
+    try:
+        page = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page = 1
+    database = _archive(datasette)
+    try:
+        results = await run_search(database, text, advanced=advanced, filters=filters, page=page)
+    except QueryInterrupted:
+        results = None
+    base = {"q": text, **({"advanced": "1"} if advanced else {}), **filters}
+    context = {
+        "results": results, "text": text, "advanced": advanced, "filters": filters, "page": page,
+        "page_size": PAGE_SIZE, "database": database.name,
+        "facet_link": lambda name, value: "?" + urlencode({**base, name: value}),
+        "remove_link": lambda name: "?" + urlencode({k: v for k, v in base.items() if k != name}),
+        "page_link": lambda number: "?" + urlencode({**base, "page": number}),
+        "csv_link": f"/{database.name}/search.csv?" + urlencode({"q": text, "_size": "max"}),
+        "post_link": lambda key: "/-/post/" + quote(key),
+    }
+    return Response.html(await datasette.render_template("wparchive_search.html", context, request=request))
+
+
+async def post_page(request: Any, datasette: Any) -> Response:
+    key = request.url_vars["key"]
+    database = _archive(datasette)
+    found = (await database.execute(POST_SQL, {"key": key})).first()
+    if found is None:
+        return Response.html(await datasette.render_template(
+            "error.html", {"ok": False, "error": f"No post {html.escape(key)} in this archive", "title": "Not found",
+                           "status": 404}, request=request), status=404)
+    post = dict(found)
+    comments = [dict(c) for c in (await database.execute(POST_COMMENTS_SQL, {"key": key})).rows]
+    context = {
+        "post": post, "body": render_markdown(post["content_markdown"]), "comments": comments,
+        "database": database.name, "row_link": f"/{database.name}/posts/{quote(key, safe='')}",
+        "history_link": f"/{database.name}/post_versions?" + urlencode({"key": key}),
+        "search_link": lambda name, value: "/-/search?" + urlencode({name: value, "q": ""}),
+        "categories": _json_list(post.get("categories")), "tags": _json_list(post.get("tags")),
+    }
+    return Response.html(await datasette.render_template("wparchive_post.html", context, request=request))
+
+
+def _json_list(value: str | None) -> list[str]:
+    import json
+
+    try:
+        items = json.loads(value or "[]")
+    except ValueError:
+        return []
+    return [str(item) for item in items] if isinstance(items, list) else []
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [(r"^/-/search$", search_page), (r"^/-/post/(?P<key>[^/]+)$", post_page)]
+
+
+@hookimpl
+def prepare_connection(conn: Any) -> None:
+    # The search canned query turns a user's words into a safe FTS5 query with this.
+    # An empty search is the empty phrase, which matches nothing instead of failing.
+    conn.create_function("wparchive_fts", 1, lambda text: fts_query(text or "") or '""', deterministic=True)
+
+
+@hookimpl
+def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+    if column == "snippet" and isinstance(value, str) and "\x02" in value:
+        return highlight(value)  # the search canned query: escaped, then marked
+    if table == "posts" and column == "key" and isinstance(value, str):
+        return Markup(f'{html.escape(value)} <a href="/-/post/{quote(value)}">read</a>')
+    return None
+
+
+@hookimpl
+def extra_template_vars(template: str, datasette: Any) -> Any:
+    if template != "index.html":
+        return None
+
+    async def archive_summary() -> dict[str, Any]:
+        database = _archive(datasette)
+        try:
+            sites = [dict(r) for r in (await database.execute(SITES_SUMMARY_SQL)).rows]
+            months = [(r["month"], r["posts"]) for r in (await database.execute(POSTS_PER_MONTH_SQL)).rows]
+        except Exception:  # not an archive (Datasette serving something else): the plain home page
+            return {"archive": None}
+        return {"archive": {"sites": sites, "database": database.name, "chart": month_bars(months)}}
+
+    return archive_summary

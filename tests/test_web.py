@@ -1,0 +1,148 @@
+"""The archive in Datasette: ranked safe search, facets, home page, post pages, canned queries."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+
+import pytest
+
+from wparchive.harvest import harvest_site
+from wparchive.sample.content import sample_site
+from wparchive.sample.site import Item
+from wparchive.serve import build_datasette
+from wparchive.web.search import fts_query, highlight
+
+HOSTILE = Item(
+    2001, "post", "Compost &lt;script&gt;alert(1)&lt;/script&gt; and safety",
+    '<p>A compost heap. Literal markup in the text: &lt;img src=x onerror=alert(1)&gt; and &lt;b&gt;bold&lt;/b&gt;.</p>'
+    '<p><a href="javascript:alert(2)">click me</a> <img src="x" onerror="alert(3)"></p>'
+    '<script>alert(4)</script>',
+    date_gmt="2024-07-01T10:00:00", terms={"category": [2]},
+)
+
+
+@pytest.fixture
+def archive(make_server, client, db, db_path) -> str:  # type: ignore[no-untyped-def]
+    site = sample_site()
+    site.items.append(HOSTILE)
+    server = make_server(site)
+    harvest_site(db, client, server.home + "/")
+    return db_path
+
+
+def _get(db_path: str, path: str):  # type: ignore[no-untyped-def]
+    async def fetch():  # type: ignore[no-untyped-def]
+        ds = build_datasette(db_path)
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+    return asyncio.run(fetch())
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("compost heap", '"compost" "heap"'),
+    ('"compost heap" rats', '"compost heap" "rats"'),
+    ("well-known node.js", '"well known" "node js"'),
+    ('unbalanced "quote', '"unbalanced" "quote"'),
+    ("AND OR NOT * ( ) : ^", '"AND" "OR" "NOT"'),
+    ("", ""),
+])
+def test_users_words_become_a_query_that_cannot_fail(text: str, expected: str) -> None:
+    assert fts_query(text) == expected
+
+
+def test_highlighting_escapes_everything_but_our_markers() -> None:
+    assert highlight("a \x02<script>\x03 & b") == "a <mark>&lt;script&gt;</mark> &amp; b"
+
+
+def test_search_is_ranked_with_highlighted_snippets(archive) -> None:
+    page = _get(archive, "/-/search?q=compost").text
+    titles = re.findall(r'class="result-title"[^>]*>([^<]*)<', page)
+    assert titles[0] == "The compost question"  # the word is in its title: weighted ten times
+    assert "<mark>compost</mark>" in page.lower() or "<mark>Compost</mark>" in page
+    assert "result" in page and "best first" in page
+
+
+@pytest.mark.parametrize("query", ['"compost heap', "well-known", "node.js", '"', "a-", "compost -heap",
+                                   "NEAR(compost", "title:compost", "'; drop table posts; --"])
+def test_no_query_gives_an_error_page(archive, query) -> None:
+    response = _get(archive, "/-/search?" + __import__("urllib.parse").parse.urlencode({"q": query}))
+    assert response.status_code == 200
+    assert "error" not in response.text.lower() or "message-error" not in response.text
+
+
+def test_a_quoted_phrase_with_a_hyphen_is_found_ranked_and_highlighted(archive) -> None:
+    page = _get(archive, "/-/search?q=" + "%22twelve+varieties%22+one-summer").text
+    assert "Tomatoes: twelve varieties, one summer" in page
+    assert "<mark>" in page
+
+
+def test_advanced_mode_keeps_fts5_syntax_and_explains_its_errors(archive) -> None:
+    ok = _get(archive, "/-/search?advanced=1&q=compost+NOT+rats").text
+    assert "The compost question" in ok
+    broken = _get(archive, "/-/search?advanced=1&q=compost+AND+(")
+    assert broken.status_code == 200 and "not a valid search in advanced mode" in broken.text
+
+
+def test_hostile_text_is_shown_as_text(archive) -> None:
+    page = _get(archive, "/-/search?q=onerror").text
+    assert "&lt;img src=x <mark>onerror</mark>=alert(1)&gt;" in page  # the words are there, as text
+    assert "<img src=x" not in page and "<script>alert" not in page
+
+
+def test_facets_narrow_a_search(archive) -> None:
+    page = _get(archive, "/-/search?q=garden").text
+    for facet in ("Type", "Year", "Author", "Category", "Tag"):
+        assert f"<h3>{facet}</h3>" in page
+    total = int(re.search(r'class="wparchive-count">([\d,]+) result', page).group(1))
+    narrowed = _get(archive, "/-/search?q=garden&type=page").text
+    count = int(re.search(r'class="wparchive-count">([\d,]+) result', narrowed).group(1))
+    assert 0 < count < total
+    assert set(re.findall(r'<div class="meta">(\w+) ·', narrowed)) == {"page"}
+
+
+def test_home_page_says_what_the_archive_is(archive) -> None:
+    page = _get(archive, "/").text
+    assert "The Allotment Almanac" in page
+    assert re.search(r"<td>25</td><td>5</td><td>19</td>", page)  # posts, pages, comments
+    assert "2023-02-01" in page and "2024-07-01" in page  # the date range
+    assert '<svg class="wparchive-chart"' in page and "2023-03: 2 posts" in page
+    assert 'action="/-/search"' in page
+
+
+def test_a_post_page_renders_markdown_safely(archive) -> None:
+    page = _get(archive, "/-/post/1-1003").text
+    assert "<table>" in page and "<td>Sungold</td>" in page  # Markdown tables rendered
+    hostile = _get(archive, "/-/post/1-2001").text
+    assert "<script>alert" not in hostile and "onerror=\"alert" not in hostile
+    assert 'href="javascript:' not in hostile
+    assert "&lt;img src=x onerror=alert(1)&gt;" in hostile
+    assert "Compost &lt;script&gt;alert(1)&lt;/script&gt; and safety" in hostile
+    assert _get(archive, "/-/post/1-424242").status_code == 404
+
+
+def test_canned_queries(archive) -> None:
+    rows = _get(archive, "/archive/search.json?q=compost&_shape=array").json()
+    assert rows[0]["title"] == "The compost question" and "\x02" in rows[0]["snippet"]
+    assert _get(archive, "/archive/search?q=compost").text.count("<mark>") >= 1
+    csv_text = _get(archive, "/archive/search.csv?q=compost&_size=max").text
+    assert len(list(csv.DictReader(io.StringIO(csv_text)))) == len(rows)
+    months = _get(archive, "/archive/posts_per_month.json?_shape=array").json()
+    assert {"site": "The Allotment Almanac", "month": "2023-03", "posts": 2} in months
+    tags = _get(archive, "/archive/most_used_tags.json?_shape=array").json()
+    assert tags[0]["tag"] == "volunteers"
+    domains = _get(archive, "/archive/linked_domains.json?_shape=array").json()
+    assert "en.wikipedia.org" in {d["host"] for d in domains}
+    linking = _get(archive, "/archive/linking_posts.json?_shape=array&url=https://en.wikipedia.org/wiki/Compost").json()
+    assert [r["key"] for r in linking] == ["1-1002"]
+    assert _get(archive, "/archive/search.json?q=&_shape=array").status_code == 200
+
+
+def test_table_facets_include_year_and_array_facets(archive) -> None:
+    data = _get(archive, "/archive/posts.json?_extra=facet_results").json()
+    facets = data["facet_results"].get("results", data["facet_results"])
+    assert {"type", "year", "author", "categories", "tags"} <= set(facets)
+    filtered = _get(archive, "/archive/posts.json?tags__arraycontains=compost&_shape=array").json()
+    assert [r["key"] for r in filtered] == ["1-1002"]
