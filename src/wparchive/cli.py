@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from .db import archive_lock, open_db
 from .config import SiteConfig, config_dir, load_credentials, load_sites
 from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestOptions, HarvestResult, SilentProgress, harvest_site
+from .export import FORMATS, export_rows, write_csv, write_json, write_jsonl, write_markdown
 from .media import download_media
 from .rebuild import rebuild_archive
 from .warc import WarcRecorder
@@ -191,6 +193,48 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     ds = build_datasette(db_path, config=config, immutable=immutable)
     click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
     run_server(ds, port=port)
+
+
+@cli.command()
+@click.argument("out", type=click.Path(allow_dash=True))
+@db_option
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
+              help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT.")
+@click.option("--site", help="Only this site: its id, or part of its name or address.")
+@click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
+@click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
+@click.option("--media-dir", type=click.Path(file_okay=False),
+              help="With markdown: where --media put the files, to copy images from.  [default: DB name + '-media']")
+def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
+           media_dir: str | None) -> None:
+    """Export posts and pages as CSV, JSON, JSONL, or Markdown files for Hugo and Jekyll.
+
+    Rows are streamed, so memory does not grow with the archive. Items the site no longer
+    serves are left out. Markdown gives one file per item with YAML front matter (title, date
+    with the site's UTC offset, slug, original URL, categories, tags, author, WordPress id):
+    posts in _posts/YYYY-MM-DD-slug.md, pages in pages/, which Jekyll and Hugo take as content.
+    Images downloaded with --media are copied to images/ and the Markdown points at them.
+
+    \b
+    Examples:
+        wparchive export posts.jsonl
+        wparchive export --format csv --type post --since 2024-01-01 recent.csv
+        wparchive export --format markdown --site example.org content/
+    """
+    if not os.path.exists(db_path):
+        _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
+    db = open_db(db_path)
+    rows = export_rows(db, site=site, post_type=post_type, since=since)
+    if fmt == "markdown":
+        if out == "-":
+            _fail(WPArchiveError("markdown export needs a folder, not -"))
+        folder = media_dir or os.path.splitext(db_path)[0] + "-media"
+        count = write_markdown(rows, Path(out), db=db, media_dir=Path(folder) if os.path.isdir(folder) else None)
+    else:
+        writer = {"csv": write_csv, "json": write_json, "jsonl": write_jsonl}[fmt]
+        with click.open_file(out, "w", encoding="utf-8") as stream:
+            count = writer(rows, stream)
+    click.echo(f"Exported {count} items to {out}", err=True)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 PHP_DIR = Path(__file__).parent / "php"
 APT_PACKAGES = ["php-cli", "php-mysql", "php-xml", "php-mbstring", "mariadb-server"]
@@ -50,22 +50,27 @@ def _mariadb_ready() -> bool:
         shutil.which("mariadb-install-db"))
 
 
-def ensure_system_packages() -> None:
-    """Install PHP and MariaDB from Debian when missing (as root); else explain why not."""
-    if _php_has_modules() and _mariadb_ready():
+def ensure_debian_packages(packages: list[str], present: Callable[[], bool]) -> None:
+    """Install Debian packages when present() says they are missing (as root); else explain why not."""
+    if present():
         return
     if os.geteuid() != 0:
-        raise Unavailable(f"needs {' '.join(APT_PACKAGES)} installed, or root to install them")
+        raise Unavailable(f"needs {' '.join(packages)} installed, or root to install them")
     if not shutil.which("apt-get"):
-        raise Unavailable("needs apt-get to install PHP and MariaDB")
+        raise Unavailable(f"needs apt-get to install {' '.join(packages)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     try:
         _run(["apt-get", "update", "-qq"], env=env, timeout=600)
-        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *APT_PACKAGES], env=env, timeout=1200)
+        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages], env=env, timeout=1200)
     except subprocess.CalledProcessError as exc:
         raise Unavailable(f"apt-get failed: {exc.stderr.strip()[-500:]}") from exc
-    if not (_php_has_modules() and _mariadb_ready()):
-        raise Unavailable("PHP or MariaDB still missing after apt-get install")
+    if not present():
+        raise Unavailable(f"{' '.join(packages)} still missing after apt-get install")
+
+
+def ensure_system_packages() -> None:
+    """PHP and MariaDB for the real WordPress."""
+    ensure_debian_packages(APT_PACKAGES, lambda: _php_has_modules() and _mariadb_ready())
 
 
 def wordpress_tree() -> Path:

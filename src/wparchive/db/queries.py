@@ -100,7 +100,7 @@ def export_sql(*, site: str | None, post_type: str | None, since: str | None) ->
     conditions = ["p.deleted_at IS NULL"]
     params: dict[str, Any] = {}
     if site:
-        conditions.append("(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name = :site)")
+        conditions.append("(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name LIKE '%' || :site || '%')")
         params["site"] = site
     if post_type:
         conditions.append("p.type = :type")
