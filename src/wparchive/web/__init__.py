@@ -75,7 +75,7 @@ async def post_page(request: Any, datasette: Any) -> Response:
         "post": post, "body": render_markdown(post["content_markdown"]), "comments": comments,
         "database": database.name, "row_link": f"/{database.name}/posts/{quote(key, safe='')}",
         "history_link": f"/{database.name}/post_versions?" + urlencode({"key": key}),
-        "search_link": lambda name, value: "/-/search?" + urlencode({name: value, "q": ""}),
+        "filter_link": lambda column, value: f"/{database.name}/posts?" + urlencode({f"{column}__arraycontains": value}),
         "categories": _json_list(post.get("categories")), "tags": _json_list(post.get("tags")),
     }
     return Response.html(await datasette.render_template("wparchive_post.html", context, request=request))

@@ -1,0 +1,130 @@
+"""The archive as a person uses it: headless Chromium (Debian's) driven by Playwright.
+
+Screenshots go to test-artifacts/. A post whose content carries <script>, onerror= and
+javascript: links must not run anything on any page: the test fails on any dialog, console
+error or page error.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from harness import Unavailable, ensure_debian_packages
+from wparchive.harvest import harvest_site
+from wparchive.sample.content import sample_site
+from wparchive.sample.site import Item
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOSTILE = Item(
+    2001, "post", "Compost and &lt;script&gt;alert(&#039;title&#039;)&lt;/script&gt;",
+    '<p>Compost notes. <script>alert("script")</script></p>'
+    '<p><img src="/nothing.png" onerror="alert(\'onerror\')" alt="x"></p>'
+    '<p><a href="javascript:alert(\'link\')">a javascript: link about compost</a></p>'
+    '<p>Literal text: &lt;img src=x onerror=alert(1)&gt;</p>',
+    date_gmt="2024-07-01T10:00:00", terms={"category": [2], "post_tag": [20]},
+)
+
+
+@pytest.fixture(scope="module")
+def browser_ready() -> None:
+    try:
+        ensure_debian_packages(["chromium"], lambda: bool(shutil.which("chromium")))
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def served(browser_ready, make_server, client, db, db_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    site = sample_site()
+    site.items.append(HOSTILE)
+    harvest_site(db, client, make_server(site).home + "/")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", db_path, "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_search_facet_csv_and_post_as_a_person_would(served: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda msg: problems.append(f"console {msg.type}: {msg.text}")
+                if msg.type == "error" and "nothing.png" not in msg.text and "404" not in msg.text else None)
+        try:
+            page.goto(served + "/")
+            assert "The Allotment Almanac" in page.content()
+            assert page.locator("svg.wparchive-chart rect").count() > 5
+            page.screenshot(path=str(ARTIFACTS / "1-home.png"), full_page=True)
+
+            page.fill("input[name=q]", "compost")
+            page.click("input[type=submit]")
+            page.wait_for_selector(".wparchive-results")
+            titles = page.locator(".result-title").all_inner_texts()
+            # the two posts with the word in their title come first; the hostile title is text
+            assert set(titles[:2]) == {"The compost question", "Compost and <script>alert('title')</script>"}
+            assert page.locator(".snippet mark").count() >= 3
+            page.screenshot(path=str(ARTIFACTS / "2-search.png"), full_page=True)
+
+            before = len(titles)
+            page.click(".wparchive-facets a.facet >> text=compost")  # the tag facet
+            page.wait_for_selector(".remove-facet")
+            after = page.locator(".result-title").count()
+            assert 0 < after < before
+            page.screenshot(path=str(ARTIFACTS / "3-facet.png"), full_page=True)
+
+            with page.expect_download() as download:
+                page.click("a.csv")
+            saved = tmp_path / "results.csv"
+            download.value.save_as(saved)
+            rows = saved.read_text(encoding="utf-8").splitlines()
+            assert rows[0].startswith("kind,key,title") and len(rows) > 2
+
+            page.goto(served + "/-/search?q=compost")
+            page.click(".result-title >> text=The compost question")
+            page.wait_for_selector(".wparchive-post article")
+            assert page.locator("article li").count() == 3  # the Markdown list, rendered
+            page.screenshot(path=str(ARTIFACTS / "4-post.png"), full_page=True)
+
+            for path in ("/-/post/1-2001", "/-/search?q=compost+javascript", "/archive/posts/1-2001",
+                         "/archive/posts?_search=compost", "/archive/search?q=onerror"):
+                page.goto(served + path)
+                page.wait_for_load_state("networkidle")
+            page.goto(served + "/-/post/1-2001")
+            assert page.locator("article script").count() == 0
+            assert page.locator("article [onerror]").count() == 0
+            assert page.locator("a[href^='javascript:']").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "5-hostile-post.png"), full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
