@@ -146,3 +146,19 @@ def test_table_facets_include_year_and_array_facets(archive) -> None:
     assert {"type", "year", "author", "categories", "tags"} <= set(facets)
     filtered = _get(archive, "/archive/posts.json?tags__arraycontains=compost&_shape=array").json()
     assert [r["key"] for r in filtered] == ["1-1002"]
+
+
+def test_whole_tables_and_views_stream_as_json_and_jsonl(archive, monkeypatch) -> None:
+    import json as jsonlib
+
+    monkeypatch.setattr("wparchive.web.stream.CHUNK", 7)  # several chunks even on a small archive
+    lines = _get(archive, "/-/stream/posts.jsonl").text.splitlines()
+    assert len(lines) == 30 and len({jsonlib.loads(line)["key"] for line in lines}) == 30
+    assert "__position" not in jsonlib.loads(lines[0])
+    whole = _get(archive, "/-/stream/comments.json").json()
+    assert len(whole) == 19
+    view = _get(archive, "/-/stream/run_summary.json").json()
+    assert view[0]["status"] == "ok"
+    csv_text = _get(archive, "/archive/posts.csv?_stream=on&_size=max").text
+    assert len(list(csv.DictReader(io.StringIO(csv_text)))) == 30
+    assert _get(archive, "/-/stream/nope.json").status_code == 404

@@ -115,3 +115,13 @@ def export_sql(*, site: str | None, post_type: str | None, since: str | None) ->
 
 
 MEDIA_FILES_SQL = "SELECT url, path FROM files WHERE sha256 IS NOT NULL"
+
+
+def stream_sql(table: str, *, is_view: bool, after: int, limit: int) -> tuple[str, dict[str, Any]]:
+    """A chunk of a table (by rowid, so each chunk costs the same) or of a view (by offset)."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    if is_view:
+        return (f"SELECT {int(after)} + row_number() OVER () AS __position, * FROM {quoted} "
+                f"LIMIT {int(limit)} OFFSET {int(after)}", {})
+    return (f"SELECT rowid AS __position, * FROM {quoted} WHERE rowid > :after ORDER BY rowid LIMIT {int(limit)}",
+            {"after": after})

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from ..db.queries import FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SITES_SUMMARY_SQL
 from .chart import month_bars
 from .search import PAGE_SIZE, fts_query, highlight, run_search
+from .stream import stream_table
 
 # Raw HTML in Markdown is escaped, not passed on; markdown-it refuses javascript:, vbscript:,
 # file: and data: links of its own accord. Harvested HTML itself is never rendered.
@@ -93,7 +94,8 @@ def _json_list(value: str | None) -> list[str]:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(r"^/-/search$", search_page), (r"^/-/post/(?P<key>[^/]+)$", post_page)]
+    return [(r"^/-/search$", search_page), (r"^/-/post/(?P<key>[^/]+)$", post_page),
+            (r"^/-/stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
 
 
 @hookimpl
