@@ -40,7 +40,7 @@ def _every_month(months: list[tuple[str, int]]) -> list[tuple[str, int]]:
         last = tuple(map(int, months[-1][0].split("-")))
     except ValueError:
         return months
-    filled = []
+    filled: list[tuple[str, int]] = []
     while (year, month) <= last and len(filled) < 1200:
         key = f"{year:04d}-{month:02d}"
         filled.append((key, counts.get(key, 0)))
