@@ -10,7 +10,8 @@ from email.utils import format_datetime
 import pytest
 
 from wparchive import USER_AGENT
-from wparchive.client import Client, retry_after_seconds, route_url, with_params
+from wparchive.client import Client, route_url, with_params
+from wparchive.responses import retry_after_seconds
 from wparchive.errors import AccessDenied, BadResponseError, FetchError, InvalidParam
 from wparchive.sample.site import CommentItem, Item, Site, TermItem
 

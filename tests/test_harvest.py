@@ -129,7 +129,7 @@ def test_a_failing_page_keeps_what_was_saved_and_records_the_bytes(make_server, 
     assert _count(db, "posts") == 200  # pages one and two are kept
     error = next(db["harvest_errors"].rows)
     assert error["collection"] == "post" and "page=3" in error["url"] and error["body"] == body
-    assert error["reason"] == "invalid_json"
+    assert error["reason"] == "truncated_json"
     assert db["harvest_runs"].get(result.run_id)["status"] == "partial"
     # the other collections were still harvested after the failure
     assert "comments" in result.counts

@@ -9,7 +9,6 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from wparchive.cli import cli
-from wparchive.client import Client
 from wparchive.harvest import harvest_site
 from wparchive.media import candidate_urls, download_media
 from wparchive.sample.site import Item, Site, tiny_png

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
+import re
 import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import requests.auth
 
 from . import USER_AGENT
-from .errors import BadResponseError, FetchError, InvalidPageNumber, error_for_code
+from .errors import (
+    BadResponseError, Blocked, FetchError, InvalidPageNumber, InvalidParam, RedirectedElsewhere, error_for_code,
+)
+from .responses import NotJSON, decode_json, describe_network_error, firewall_of, retry_after_seconds, same_site
 
 log = logging.getLogger("wparchive.client")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 10
 PER_PAGE_MAX = 100  # WordPress core refuses more with rest_invalid_param
 
 
@@ -67,6 +70,8 @@ class Client:
     auth: tuple[str, str] | None = field(default=None, repr=False)
     recorder: Recorder | None = None  # writes every response to a WARC file, when asked
     requests_made: int = 0
+    # What was forgiven in bodies (URL, what, the raw bytes), for the harvest to record.
+    repairs: list[tuple[str, str, bytes]] = field(default_factory=list)
     _last_request_at: float = 0.0
 
     def __post_init__(self) -> None:
@@ -87,26 +92,40 @@ class Client:
         return response, response.iter_content(chunk_size=1 << 16)
 
     def get(self, url: str, params: dict[str, Any] | None = None, *, stream: bool = False) -> requests.Response:
-        """GET with retries on connection errors, 429 and 5xx; returns any final response."""
+        """GET with retries on network failures, 429 and 5xx; returns any final response.
+
+        Redirects are followed within the site (http to https, www or not); a redirect to
+        another host or a loop raises instead, so a harvest never wanders off silently.
+        """
         url = with_params(url, params or {})
         attempt = 0
         while True:
             self._be_polite()
             log.debug("GET %s", url)
-            self.requests_made += 1
             try:
-                response = self.session.get(url, timeout=self.timeout, stream=stream)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+                response = self._follow_redirects(url, stream)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
                 if attempt >= self.retries:
                     raise FetchError(
                         f"{describe_network_error(exc)} (after {attempt + 1} attempts)", url=url,
                         reason=type(exc).__name__,
                     ) from exc
                 wait = self._backoff(attempt)
+                log.info("%s failed (%s); retrying in %.1fs", url, describe_network_error(exc), wait)
             else:
                 if self.recorder is not None and not stream:
                     _warc_ids[response] = self.recorder.record(response)
+                firewall = firewall_of(response)
+                if firewall == "Cloudflare challenge":
+                    raise Blocked(f"{response.url} answered with a {firewall} (HTTP {response.status_code})",
+                                  url=response.url, status=response.status_code, body=response.content,
+                                  reason=firewall)
                 if response.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                    if firewall and response.status_code >= 400:
+                        raise Blocked(f"{firewall} refused {response.url} (HTTP {response.status_code})",
+                                      url=response.url, status=response.status_code, body=response.content,
+                                      reason=firewall)
                     return response
                 response.close()
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
@@ -115,22 +134,47 @@ class Client:
             attempt += 1
             self.sleep(wait)
 
+    def _follow_redirects(self, url: str, stream: bool) -> requests.Response:
+        seen = {url}
+        for _ in range(MAX_REDIRECTS + 1):
+            self.requests_made += 1
+            response = self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=False)
+            if not (response.is_redirect and response.headers.get("Location")):
+                if not stream:
+                    _ = response.content  # read it here, so a body cut short is retried like a network error
+                return response
+            target = urljoin(url, response.headers["Location"])
+            response.close()
+            if not same_site(urlsplit(url).hostname or "", urlsplit(target).hostname or ""):
+                raise RedirectedElsewhere(
+                    f"{url} redirects to another host: {target}", url=url, status=response.status_code,
+                    reason="redirect_to_other_host", target=target)
+            if target in seen:
+                raise FetchError(f"redirect loop at {url} (back to {target})", url=url, status=response.status_code,
+                                 reason="redirect_loop")
+            seen.add(target)
+            log.info("%s redirects to %s", url, target)
+            url = target
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}", url=url, reason="too_many_redirects")
+
     def get_json(self, url: str, params: dict[str, Any] | None = None) -> tuple[requests.Response, Any]:
-        """GET and decode JSON; WordPress error objects become the exception for their code."""
+        """GET and decode JSON leniently; WordPress error objects become the exception for their code."""
         response = self.get(url, params)
         body = response.content
         try:
-            data = json.loads(body)
-        except ValueError as exc:
+            decoded = decode_json(body)
+        except NotJSON as exc:
             if response.status_code >= 400:
                 raise FetchError(
                     f"HTTP {response.status_code} from {response.url}", url=response.url,
-                    status=response.status_code, body=body,
+                    status=response.status_code, body=body, reason=f"http_{response.status_code}",
                 ) from exc
-            raise BadResponseError(
-                f"not JSON ({exc}) from {response.url}", url=response.url,
-                status=response.status_code, body=body, reason="invalid_json",
-            ) from exc
+            raise BadResponseError(f"{exc} from {response.url}", url=response.url, status=response.status_code,
+                                   body=body, reason=exc.reason) from exc
+        for repair in decoded.repairs:
+            log.warning("%s: %s", response.url, repair)
+            self.repairs.append((response.url, repair, body))
+        data = decoded.data
         if response.status_code >= 400:
             code = data.get("code", "") if isinstance(data, dict) else ""
             message = data.get("message", "") if isinstance(data, dict) else ""
@@ -143,14 +187,18 @@ class Client:
 
     def paginate(
         self, url: str, params: dict[str, Any] | None = None, *, per_page: int = PER_PAGE_MAX, start_page: int = 1,
-        on_failed_page: Callable[[int, FetchError], None] | None = None,
+        on_failed_page: Callable[[int, FetchError], None] | None = None, trust_total_pages: bool = False,
     ) -> Iterator[Page]:
         """Yield the pages of a collection until WordPress says it is done.
 
         Post types answer 400 rest_post_invalid_page_number past the end, terms, users and
-        comments answer 200 []: both end the iteration quietly. With on_failed_page, a page
-        that fails once the number of pages is known is reported there and skipped; the
-        first page's failure always raises, as nothing is known without it.
+        comments answer 200 []: both end the iteration quietly. X-WP-TotalPages is a hint, not
+        the truth (caches serve stale ones): a full last page is followed by a look at the next,
+        and an empty page ends the collection unless trust_total_pages (comments, where
+        WordPress hides items after paging) says the announced pages are all there.
+        A plugin-lowered per_page maximum (400 rest_invalid_param) is met by asking for less.
+        With on_failed_page, a page that fails once the number of pages is known is reported
+        there and skipped; the first page's failure always raises.
         """
         number = start_page
         known_pages: int | None = None
@@ -166,6 +214,14 @@ class Client:
                     )
             except InvalidPageNumber:
                 return
+            except InvalidParam as exc:
+                smaller = _allowed_per_page(exc, per_page)
+                if smaller is None:
+                    raise
+                log.warning("%s allows at most %d items a page; asking for that", url, smaller)
+                number = (number - 1) * per_page // smaller + 1
+                per_page = smaller
+                continue
             except FetchError as exc:
                 if on_failed_page is None or known_pages is None:
                     raise
@@ -175,7 +231,7 @@ class Client:
                 number += 1
                 continue
             total_pages = header_int(response, "X-WP-TotalPages")
-            known_pages = total_pages
+            known_pages = max(total_pages or 0, number)
             yield Page(
                 url=response.url,
                 number=number,
@@ -185,14 +241,16 @@ class Client:
                 fetched_at=utc_now(),
                 warc_record_id=warc_record_id(response),
             )
-            # A short page is not the end when WordPress says there are more pages: it counts
-            # comments before hiding those on unreadable posts, so pages can come up short.
-            if total_pages is not None:
-                if number >= total_pages:
-                    return
-            elif not data or len(data) < per_page:
-                return
-            number += 1
+            if len(data) >= per_page:
+                number += 1  # a full page: there may be more, whatever the headers say
+                continue
+            if data and total_pages is not None and number < total_pages:
+                number += 1  # short, but more are announced (comments hidden after paging)
+                continue
+            if not data and trust_total_pages and total_pages is not None and number < total_pages:
+                number += 1
+                continue
+            return
 
     def _be_polite(self) -> None:
         if self.delay > 0 and self._last_request_at:
@@ -205,39 +263,14 @@ class Client:
         return min(self.backoff * (2**attempt), self.max_backoff)
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header, in either of its forms (seconds or HTTP-date)."""
-    if not value:
+def _allowed_per_page(exc: InvalidParam, asked: int) -> int | None:
+    """The smaller per_page to ask for after a rest_invalid_param about it, or None."""
+    body = exc.body.decode("utf-8", "replace")
+    if "per_page" not in body or asked <= 1:
         return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
-def describe_network_error(exc: Exception) -> str:
-    """A short human reason for a requests exception, instead of urllib3's nested repr."""
-    text = str(exc)
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    for needle, reason in (
-        ("Connection refused", "connection refused"),
-        ("Name or service not known", "host name not found"),
-        ("Failed to resolve", "host name not found"),
-        ("nodename nor servname", "host name not found"),
-        ("Connection reset", "connection reset by the server"),
-        ("RemoteDisconnected", "the server closed the connection"),
-        ("SSLError", "TLS/SSL error"),
-    ):
-        if needle in text:
-            return reason
-    return type(exc).__name__
+    limit = re.search(r"between\s+\d+\D*?and\s+(\d+)", body)
+    allowed = int(limit.group(1)) if limit else asked // 2
+    return allowed if 0 < allowed < asked else asked // 2 or None
 
 
 def header_int(response: requests.Response, name: str) -> int | None:

@@ -10,7 +10,10 @@ from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 from bs4 import BeautifulSoup
 
 from .client import Client, route_url
-from .errors import AccessDenied, AuthenticationFailed, DiscoveryError, FetchError, SiteUnreachable, WordPressError
+from .errors import (
+    AccessDenied, AuthenticationFailed, Blocked, DiscoveryError, FetchError, RedirectedElsewhere, RestDisabled,
+    SiteUnreachable, WordPressError,
+)
 from .models import PostType, SiteIndex, Taxonomy
 
 log = logging.getLogger("wparchive.discover")
@@ -50,11 +53,14 @@ def find_api_root(client: Client, url: str, known_root: str | None = None) -> tu
     """
     if not urlsplit(url).scheme:
         url = "http://" + url
+    refusals: list[str] = []
     for candidate in (known_root, url if _looks_like_api_root(url) else None):
-        if candidate and (index := _api_index(client, candidate)) is not None:
+        if candidate and (index := _api_index(client, candidate, refusals)) is not None:
             return candidate, index
     try:
         response = client.get(url)
+    except (Blocked, RedirectedElsewhere):
+        raise
     except FetchError as exc:
         raise SiteUnreachable(f"could not reach {url}: {exc}") from exc
     candidates: list[str] = []
@@ -73,8 +79,10 @@ def find_api_root(client: Client, url: str, known_root: str | None = None) -> tu
         if candidate in tried:
             continue
         tried.add(candidate)
-        if (index := _api_index(client, candidate)) is not None:
+        if (index := _api_index(client, candidate, refusals)) is not None:
             return candidate, index
+    if refusals:
+        raise RestDisabled(f"the REST API of {url} refuses anonymous visitors ({refusals[0]})", site_url=response.url)
     raise DiscoveryError(f"no WordPress REST API found from {url} (tried {', '.join(sorted(tried))})")
 
 
@@ -151,14 +159,21 @@ def _guessed_roots(url: str) -> list[str]:
     return guesses
 
 
-def _api_index(client: Client, url: str) -> SiteIndex | None:
-    """The index at url if it is a WordPress REST API root offering wp/v2, else None."""
+def _api_index(client: Client, url: str, refusals: list[str] | None = None) -> SiteIndex | None:
+    """The index at url if it is a WordPress REST API root offering wp/v2, else None.
+
+    A root that refuses anonymous visitors (a plugin disabling the REST API) is noted in refusals.
+    """
     try:
         _, data = client.get_json(url)
     except AccessDenied as exc:
         if exc.code in REFUSED_CREDENTIALS:  # WordPress refuses every request with wrong credentials
             raise AuthenticationFailed(f"{exc.code}: the site refused the credentials") from exc
+        if refusals is not None:
+            refusals.append(exc.code or f"HTTP {exc.status}")
         return None
+    except (Blocked, RedirectedElsewhere):
+        raise
     except FetchError as exc:
         log.debug("not an API root: %s (%s)", url, exc)
         return None

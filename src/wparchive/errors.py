@@ -18,6 +18,17 @@ class DiscoveryError(WPArchiveError):
     )
 
 
+class RestDisabled(DiscoveryError):
+    """The site is WordPress, but its REST API refuses anonymous visitors."""
+
+    hint = ("A plugin or the host has switched the REST API off for visitors. wparchive reads the site's "
+            "feed, sitemaps and pages instead; with an application password (--auth-env) it can use the API.")
+
+    def __init__(self, message: str, *, site_url: str = "") -> None:
+        super().__init__(message)
+        self.site_url = site_url
+
+
 class SiteUnreachable(DiscoveryError):
     """The site did not answer at all."""
 
@@ -41,6 +52,23 @@ class FetchError(WPArchiveError):
         self.status = status
         self.body = body
         self.reason = reason or message
+
+
+class Blocked(FetchError):
+    """A firewall or a bot challenge answered instead of WordPress."""
+
+    hint = ("wparchive cannot pass browser challenges. Ask the site's owner to allow its User-Agent, "
+            "try again later with a longer --delay, or archive the site's feed instead.")
+
+
+class RedirectedElsewhere(FetchError):
+    """The site sent us to another host; following silently could archive the wrong site."""
+
+    hint = "If that is the site's new address, harvest that URL instead."
+
+    def __init__(self, message: str, *, url: str, status: int | None, reason: str, target: str) -> None:
+        super().__init__(message, url=url, status=status, reason=reason)
+        self.target = target
 
 
 class BadResponseError(FetchError):
@@ -114,6 +142,9 @@ _ERRORS_BY_CODE: dict[str, type[WordPressError]] = {
     "rest_forbidden_context": AccessDenied,
     "rest_user_cannot_view": AccessDenied,
     "rest_not_logged_in": AccessDenied,
+    "rest_disabled": AccessDenied,
+    "rest_login_required": AccessDenied,
+    "rest_API_cannot_access": AccessDenied,
 }
 
 

@@ -30,7 +30,7 @@ def export_rows(db: Database, *, site: str | None = None, post_type: str | None 
     columns = [d[0] for d in cursor.description]
     while rows := cursor.fetchmany(batch):
         for row in rows:
-            record = dict(zip(columns, row))
+            record = dict(zip(columns, row, strict=True))
             for name in _JSON_COLUMNS & record.keys():
                 record[name] = json.loads(record[name]) if record[name] else []
             yield record
@@ -39,8 +39,9 @@ def export_rows(db: Database, *, site: str | None = None, post_type: str | None 
 def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
     """One JSON object per line."""
     count = 0
-    for count, row in enumerate(rows, start=1):
+    for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
     return count
 
 
@@ -48,8 +49,9 @@ def write_json(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
     """A JSON array, written one element at a time."""
     out.write("[")
     count = 0
-    for count, row in enumerate(rows, start=1):
-        out.write(("\n" if count == 1 else ",\n") + json.dumps(row, ensure_ascii=False))
+    for row in rows:
+        out.write(("\n" if count == 0 else ",\n") + json.dumps(row, ensure_ascii=False))
+        count += 1
     out.write("\n]\n")
     return count
 
@@ -58,7 +60,8 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
     """CSV with a header from the first row; lists become JSON text."""
     writer: csv.DictWriter[str] | None = None
     count = 0
-    for count, row in enumerate(rows, start=1):
+    for row in rows:
+        count += 1
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(row), extrasaction="ignore")
             writer.writeheader()

@@ -153,7 +153,7 @@ def _harvest_collection(
         _note(result, progress, f"skipped {collection.name}: {exc.code or exc.status} (not public)")
         return
     except FetchError as exc:
-        job.errors.append(f"{collection.name}: {exc}")
+        job.errors.append(f"{collection.name}: {exc}" + (f" ({exc.hint})" if exc.hint else ""))
         record_error(
             db, result.run_id, at=utc_now(), site_id=ctx.site_id, collection=collection.name, url=exc.url,
             status=exc.status, reason=exc.reason, message=str(exc), body=exc.body,

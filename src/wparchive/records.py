@@ -151,7 +151,7 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
             for i, embed in enumerate(cleaned.embeds)
         ],
     }
-    return _record("posts", row, item, prov, children)
+    return _record("posts", row, item, prov, children, _invalid(post))
 
 
 def media_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
@@ -179,7 +179,7 @@ def media_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Re
         "filesize": details.get("filesize"),
         **_extra_fields(item),
     }
-    return _record("media", row, item, prov)
+    return _record("media", row, item, prov, invalid_fields=_invalid(media))
 
 
 def term_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
@@ -196,7 +196,7 @@ def term_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "link": term.link,
         **_extra_fields(item),
     }
-    return _record("terms", row, item, prov)
+    return _record("terms", row, item, prov, invalid_fields=_invalid(term))
 
 
 def user_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
@@ -211,7 +211,7 @@ def user_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "link": user.link,
         **_extra_fields(item),
     }
-    return _record("users", row, item, prov)
+    return _record("users", row, item, prov, invalid_fields=_invalid(user))
 
 
 def comment_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
@@ -233,7 +233,7 @@ def comment_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> 
         "content_html": comment.content.rendered,
         **_extra_fields(item),
     }
-    return _record("comments", row, item, prov)
+    return _record("comments", row, item, prov, invalid_fields=_invalid(comment))
 
 
 RECORD_BUILDERS: dict[str, Callable[[dict[str, Any], SiteContext, Provenance], Record]] = {
@@ -250,20 +250,36 @@ def _identity(ctx: SiteContext, wp_id: int) -> dict[str, Any]:
 
 
 def _validate(model: type[BaseModel], item: dict[str, Any]) -> Any:
+    """The item as a model; fields of the wrong type are left out (the raw JSON keeps them) and
+    named in _invalid_fields. Without a usable id there is no record: InvalidItem."""
     try:
         return model.model_validate(item)
     except ValidationError as exc:
+        bad = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+        if "id" in bad or not bad:
+            raise InvalidItem(f"{model.__name__} item {item.get('id')!r}: {exc.errors()[0]['msg']}") from exc
+    try:
+        valid = model.model_validate({k: v for k, v in item.items() if k not in bad})
+    except ValidationError as exc:
         raise InvalidItem(f"{model.__name__} item {item.get('id')!r}: {exc.errors()[0]['msg']}") from exc
+    object.__setattr__(valid, "_invalid_fields", sorted(bad))
+    return valid
 
 
 def _record(
     table: str, row: dict[str, Any], item: dict[str, Any], prov: Provenance,
-    children: dict[str, list[dict[str, Any]]] | None = None,
+    children: dict[str, list[dict[str, Any]]] | None = None, invalid_fields: list[str] | None = None,
 ) -> Record:
     raw = raw_json_of(item)
     row.update(response_url=prov.response_url, fetched_at=prov.fetched_at, run_id=prov.run_id,
                raw_sha256=sha256_hex(raw), warc_record_id=prov.warc_record_id)
+    if invalid_fields:
+        row["invalid_fields"] = invalid_fields
     return Record(table=table, row=row, raw_json=raw, children=children or {})
+
+
+def _invalid(model: BaseModel) -> list[str]:
+    return list(getattr(model, "_invalid_fields", []))
 
 
 def _extra_fields(item: dict[str, Any]) -> dict[str, Any]:

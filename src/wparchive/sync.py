@@ -99,7 +99,8 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
                            resume_page=None)
     started = False
     for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER}, start_page=start_page,
-                                    on_failed_page=lambda n, exc: _page_failed(job, exc)):
+                                    on_failed_page=lambda n, exc: _page_failed(job, exc),
+                                    trust_total_pages=job.collection.kind == "comments"):
         if not started:
             job.counts["total"] = page.total
             job.progress.collection_started(job.name, _bar_length(job, page.total))
@@ -182,7 +183,8 @@ def _sweep(job: CollectionHarvest) -> None:
     """Ids the site serves now: tombstone what is gone, fetch what we lack."""
     served: set[int] = set()
     for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER, "_fields": "id"},
-                                    on_failed_page=lambda n, exc: _page_failed(job, exc)):
+                                    on_failed_page=lambda n, exc: _page_failed(job, exc),
+                                    trust_total_pages=job.collection.kind == "comments"):
         served |= {item["id"] for item in page.items if isinstance(item, dict) and isinstance(item.get("id"), int)}
     if job.counts["failed_pages"]:
         return  # an incomplete list would tombstone what merely failed to load
@@ -222,6 +224,7 @@ def _save(job: CollectionHarvest, items: list[Any], page: Page, *, track_seen: b
     for name, value in counts.items():
         job.counts[name] += value
     job.counts["seen"] += len(items)
+    _record_repairs(job)
     if job.revisions:
         _fetch_revisions(job, [r for r in records if r.key in set(written)])
     job.progress.items_done(len(items))
@@ -257,6 +260,15 @@ def _build_records(job: CollectionHarvest, items: list[Any], prov: Provenance, p
                 body=json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"),
             )
     return records
+
+
+def _record_repairs(job: CollectionHarvest) -> None:
+    """Keep what had to be forgiven in a body (a PHP notice, invalid UTF-8) with its bytes: the
+    items are saved, but the site's owner may want to know."""
+    for url, what, body in job.client.repairs:
+        record_error(job.db, job.run_id, at=utc_now(), site_id=job.ctx.site_id, collection=job.name, url=url,
+                     reason="repaired", message=what, body=body)
+    job.client.repairs.clear()
 
 
 def _page_failed(job: CollectionHarvest, exc: FetchError, *, retry: bool = True) -> None:

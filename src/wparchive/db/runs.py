@@ -77,7 +77,8 @@ def finish_run(db: Database, run_id: int, **values: Any) -> None:
     if isinstance(values.get("counts"), dict):
         values["counts"] = json.dumps(values["counts"])
     with db.conn:
-        error_count = db.execute("SELECT count(*) FROM harvest_errors WHERE run_id = ?", [run_id]).fetchone()[0]
+        error_count = db.execute(
+            "SELECT count(*) FROM harvest_errors WHERE run_id = ? AND reason != 'repaired'", [run_id]).fetchone()[0]
         db.table("harvest_runs").update(run_id, {**values, "error_count": error_count})
 
 

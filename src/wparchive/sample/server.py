@@ -12,7 +12,11 @@ import base64
 import html
 import json
 import math
+import socket
+import struct
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -22,8 +26,19 @@ from .site import Item, Site
 
 API_REL = "https://api.w.org/"
 
-# A fault hook sees (path, query) and may answer instead: (status, headers, body) or None.
-FaultHook = Callable[[str, dict[str, str]], "tuple[int, dict[str, str], bytes] | None"]
+@dataclass
+class RawAnswer:
+    """Bytes written to the socket as they are (status line and headers included), then maybe a
+    stall and a hang-up: for answers no well-behaved server gives."""
+
+    data: bytes
+    stall: float = 0.0
+    close: bool = True
+    reset: bool = False  # hang up with a TCP reset instead of an orderly close
+
+
+# A fault hook sees (path, query) and may answer instead: (status, headers, body), a RawAnswer, or None.
+FaultHook = Callable[[str, dict[str, str]], "tuple[int, dict[str, str], bytes] | RawAnswer | None"]
 
 
 class WordPressServer:
@@ -40,6 +55,9 @@ class WordPressServer:
         self.strip_authorization = strip_authorization  # as Apache with PHP as CGI does
         self.subdir = "/" + subdir.strip("/") if subdir.strip("/") else ""
         self.fault: FaultHook | None = None
+        # Sees every REST answer before it is sent and may change it: (path, query, status,
+        # headers, data) → (status, headers, data). For headers and items that lie.
+        self.rewrite: Callable[[str, dict[str, str], int, dict[str, str], Any], tuple[int, dict[str, str], Any]] | None = None
         self.requests: list[str] = []
         self.request_headers: list[dict[str, str]] = []
         handler = type("Handler", (_Handler,), {"wp": self})
@@ -100,6 +118,19 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         if wp.fault is not None:
             answer = wp.fault(parts.path, query)
+            if isinstance(answer, RawAnswer):
+                self.wfile.write(answer.data)
+                self.wfile.flush()
+                if answer.stall:
+                    time.sleep(answer.stall)
+                if answer.reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.connection.close()
+                elif answer.close:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if answer is not None:
                 self._send(*answer)
                 return
@@ -375,6 +406,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"code": code, "message": message, "data": {"status": status, **(extra or {})}})
 
     def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        if self.wp.rewrite is not None:
+            parts = urlsplit(self.path)
+            query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+            status, headers, data = self.wp.rewrite(parts.path, query, status, dict(headers or {}), data)
         body = json.dumps(data).encode("utf-8")
         self._send(status, {
             "Content-Type": "application/json; charset=UTF-8",
