@@ -35,7 +35,7 @@ def test_jsonl_json_and_csv_hold_every_live_item(archive, tmp_path) -> None:
     assert len(lines) == 28  # 24 posts and 5 pages, less the one no longer served
     assert "1-1024" not in {row["key"] for row in lines}
     compost = next(row for row in lines if row["key"] == "1-1002")
-    assert compost["categories"] == ["Growing"] and compost["author_name"] == "Margit Okafor"
+    assert compost["categories"] == ["Growing"] and compost["author_label"] == "Margit Okafor"
     _export(str(tmp_path / "a.json"), "--db", archive, "--format", "json")
     assert json.loads((tmp_path / "a.json").read_text()) == lines
     _export(str(tmp_path / "a.csv"), "--db", archive, "--format", "csv")

@@ -105,7 +105,7 @@ def front_matter(row: dict[str, Any]) -> str:
         "type": row.get("type"),
         "categories": row.get("categories") or [],
         "tags": row.get("tags") or [],
-        "author": row.get("author_name"),
+        "author": row.get("author_label"),
         "wordpress_id": row.get("wp_id"),
         "site": row.get("site_home"),
     }

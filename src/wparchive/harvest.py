@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,12 +13,13 @@ from .client import Client, utc_now
 from .clean import Boilerplate, site_hosts_of
 from .config import config_dir, load_boilerplate
 from .db import (
-    ensure_db_shape, finish_run, known_api_root, record_error, save_collection_counts, save_site, set_site_taxonomies, start_run,
+    ensure_db_shape, finish_run, known_api_root, record_error, save_page, save_collection_counts, save_site, set_site_taxonomies, start_run,
     term_names,
 )
 from .discover import Collection, check_authentication, find_api_root, list_collections
-from .errors import AccessDenied, FetchError, NoRoute, WPArchiveError
-from .records import SiteContext
+from .errors import AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError
+from .fallback import dates_of, feed_channel, locate_feed, read_feed, read_page, read_sitemaps
+from .records import Provenance, SiteContext, post_record
 from .sync import CollectionHarvest, Progress, harvest_collection
 
 # Order matters: terms and users first so posts can name their categories, tags and authors.
@@ -87,7 +89,14 @@ def harvest_site(
     options = options or HarvestOptions(**option_values)
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
     try:
-        result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url))
+        try:
+            result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url))
+        except (RestDisabled, DiscoveryError) as exc:
+            if isinstance(exc, SiteUnreachable) or not _harvest_without_api(db, client, site_url, result, options,
+                                                                              progress, exc):
+                raise
+            result.status = "partial" if result.errors else "ok"
+            return result
         _authenticate(client, result, options, progress)
         site_id = save_site(db, index.model_dump(exclude={"routes"}), result.api_root, utc_now())
         result.site_id = site_id
@@ -189,3 +198,60 @@ def _authenticate(client: Client, result: HarvestResult, options: HarvestOptions
 def _note(result: HarvestResult, progress: Progress, message: str) -> None:
     result.notes.append(message)
     progress.note(message)
+
+
+def _harvest_without_api(db: Database, client: Client, site_url: str, result: HarvestResult, options: HarvestOptions,
+                         progress: Progress, why: WPArchiveError) -> bool:
+    """Read the site's feed, sitemaps and pages instead; False when there is no feed either."""
+    try:
+        feed_url, home = locate_feed(client, site_url)
+        name, description, link = feed_channel(client, feed_url)
+    except (FetchError, ET.ParseError):
+        return False
+    home = (link or home).rstrip("/")
+    _note(result, progress, f"no usable REST API ({why}): reading the feed, sitemaps and pages of {home}")
+    site_id = save_site(db, {"name": name, "description": description, "url": home, "home": home}, "", utc_now())
+    result.site_id = site_id
+    ctx = SiteContext(site_id=site_id, home=home, hosts=site_hosts_of(home, site_url),
+                      boilerplate=options.boilerplate if options.boilerplate is not None else load_boilerplate(config_dir()))
+    items: dict[str, tuple[str, dict[str, Any]]] = {}
+    for page_url, item in read_feed(client, feed_url):
+        items.setdefault(item["link"], (page_url, item))
+    for url, (kind, lastmod) in read_sitemaps(client, home).items():
+        known = items.get(url)
+        if known is not None and known[1]["wparchive_full_text"]:
+            continue
+        try:
+            response = client.get(url)
+            if response.status_code >= 400:
+                raise FetchError(f"HTTP {response.status_code} from {url}", url=url, status=response.status_code,
+                                 body=response.content, reason=f"http_{response.status_code}")
+        except FetchError as exc:
+            result.errors.append(f"{url}: {exc}")
+            record_error(db, result.run_id, at=utc_now(), site_id=site_id, collection=kind, url=exc.url,
+                         status=exc.status, reason=exc.reason, message=str(exc), body=exc.body)
+            continue
+        page = read_page(response.content, response.url)
+        page["type"] = kind
+        page["modified_gmt"] = dates_of(lastmod)[1] or page["modified_gmt"]
+        items[url] = (response.url, page)
+    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for source_url, item in items.values():
+        by_type.setdefault(item["type"], []).append((source_url, item))
+    for kind, found in sorted(by_type.items()):
+        counts: dict[str, Any] = {"mode": "fallback", "total": None, "seen": len(found), "new": 0, "updated": 0,
+                                  "unchanged": 0, "revived": 0, "deleted": 0, "invalid": 0, "failed_pages": 0}
+        progress.collection_started(kind, len(found))
+        for start in range(0, len(found), 100):
+            batch = found[start:start + 100]
+            records = [post_record(item, ctx, Provenance(response_url=url, fetched_at=utc_now(), run_id=result.run_id))
+                       for url, item in batch]
+            saved, _ = save_page(db, records, run_id=result.run_id, at=utc_now(), site_id=site_id, kind="posts",
+                                 collection=kind)
+            for key, value in saved.items():
+                counts[key] += value
+            progress.items_done(len(batch))
+        progress.collection_finished(kind)
+        result.counts[kind] = counts
+        save_collection_counts(db, result.run_id, site_id, kind, "posts", counts)
+    return True

@@ -130,9 +130,15 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "headings": [{"level": h.level, "text": h.text} for h in cleaned.headings],
         "shortcodes": cleaned.shortcodes,
         "link_norm": normalise_url(post.link) if post.link else None,
+        # rest, or feed / html when the REST API was closed and the fallback read the site
+        "source": item.get("wparchive_source", "rest"),
+        "author_name": item.get("wparchive_author_name") or None,
         "content_html": post.content.rendered,
         **_extra_fields(item),
     }
+    if "wparchive_categories" in item:  # the fallback knows names, not term ids
+        row["categories"] = item["wparchive_categories"]
+        row["tags"] = item.get("wparchive_tags", [])
     children: dict[str, list[dict[str, Any]]] = {
         "post_terms": term_rows,
         "links": [
@@ -287,5 +293,6 @@ def _extra_fields(item: dict[str, Any]) -> dict[str, Any]:
     return {
         f"wp_{name}": value
         for name, value in item.items()
-        if name not in _HANDLED_FIELDS and not name.startswith("_") and isinstance(value, (str, int, float, bool))
+        if name not in _HANDLED_FIELDS and not name.startswith(("_", "wparchive_"))
+        and isinstance(value, (str, int, float, bool))
     }

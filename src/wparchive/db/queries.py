@@ -71,7 +71,7 @@ def facet_sql(name: str, filters: dict[str, str]) -> str:
 
 
 POST_SQL = """
-    SELECT p.*, u.name AS author_name, s.name AS site_name, s.home AS site_home
+    SELECT p.*, COALESCE(u.name, p.author_name) AS author_label, s.name AS site_name, s.home AS site_home
     FROM posts p LEFT JOIN users u ON u.key = p.author LEFT JOIN sites s ON s.id = p.site_id
     WHERE p.key = :key"""
 
@@ -108,7 +108,7 @@ def export_sql(*, site: str | None, post_type: str | None, since: str | None) ->
     if since:
         conditions.append("p.date_gmt >= :since")
         params["since"] = since
-    sql = (f"SELECT p.*, u.name AS author_name, s.name AS site_name, s.home AS site_home, "
+    sql = (f"SELECT p.*, COALESCE(u.name, p.author_name) AS author_label, s.name AS site_name, s.home AS site_home, "
            f"s.gmt_offset AS site_gmt_offset FROM posts p LEFT JOIN users u ON u.key = p.author "
            f"LEFT JOIN sites s ON s.id = p.site_id WHERE {' AND '.join(conditions)} ORDER BY p.date_gmt, p.key")
     return sql, params

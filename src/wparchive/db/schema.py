@@ -71,7 +71,7 @@ SCHEMA = {
         sticky INTEGER, format TEXT, protected INTEGER, categories TEXT, tags TEXT,
         excerpt_text TEXT, content_text TEXT, content_markdown TEXT, word_count INTEGER,
         reading_minutes INTEGER, language TEXT, pages INTEGER, headings TEXT, shortcodes TEXT,
-        link_norm TEXT, content_html TEXT,{_PROVENANCE}""",
+        link_norm TEXT, source TEXT, author_name TEXT, content_html TEXT,{_PROVENANCE}""",
     "media": f"""
         key TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), wp_id INTEGER, title TEXT,
         slug TEXT, link TEXT, date TEXT, date_gmt TEXT, modified_gmt TEXT,

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from . import theme
 from .site import Item, Site
 
 API_REL = "https://api.w.org/"
@@ -46,13 +47,15 @@ class WordPressServer:
 
     def __init__(self, site: Site, *, permalinks: str = "pretty", subdir: str = "", port: int = 0,
                  link_header: bool = True, link_tag: bool = True, credentials: tuple[str, str] | None = None,
-                 strip_authorization: bool = False) -> None:
+                 strip_authorization: bool = False, rest_disabled: bool = False, feed_full_text: bool = True) -> None:
         self.site = site
         self.permalinks = permalinks
         self.link_header = link_header  # WordPress sends both; some caches and plugins strip them
         self.link_tag = link_tag
         self.credentials = credentials  # the one application password this site accepts
         self.strip_authorization = strip_authorization  # as Apache with PHP as CGI does
+        self.rest_disabled = rest_disabled  # as the "Disable REST API" plugins do for visitors
+        self.feed_full_text = feed_full_text  # Settings → Reading: "full text" or "excerpt" in feeds
         self.subdir = "/" + subdir.strip("/") if subdir.strip("/") else ""
         self.fault: FaultHook | None = None
         # Sees every REST answer before it is sent and may change it: (path, query, status,
@@ -157,6 +160,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _page(self, path: str, query: dict[str, str]) -> None:
         site, home = self.wp.site, self.wp.home
+        if path.rstrip("/") == "/feed" or query.get("feed") in ("rss2", "rss"):
+            feed = theme.feed_rss2(site, home, int(query.get("paged", "1") or 1), self.wp.feed_full_text)
+            if feed is None:
+                self._send_html(404, "<h1>Page not found</h1>")
+            else:
+                self._send(200, {"Content-Type": "application/rss+xml; charset=UTF-8"}, feed.encode("utf-8"))
+            return
+        if path.startswith("/wp-sitemap"):
+            xml = theme.sitemap(site, home, path.lstrip("/"))
+            if xml is None:
+                self._send_html(404, "<h1>Page not found</h1>")
+            else:
+                self._send(200, {"Content-Type": "application/xml; charset=UTF-8"}, xml.encode("utf-8"))
+            return
         item = None
         if "p" in query or "page_id" in query:
             wanted = int(query.get("p") or query.get("page_id") or 0)
@@ -167,15 +184,17 @@ class _Handler(BaseHTTPRequestHandler):
             if item is None:
                 self._send_html(404, "<h1>Page not found</h1>")
                 return
-        title = html.escape(site.name)
-        body = f"<h1>{title}</h1>"
+        headers = {"Link": f'<{self.wp.api_root}>; rel="{API_REL}"'} if self.wp.link_header else {}
         if item is not None:
-            body = f"<article><h1>{item.title}</h1>{item.content}</article>"
-        head = f"<title>{title}</title>"
+            api = self.wp.api_root if self.wp.link_tag else None
+            self._send_html(200, theme.page_html(site, item, home, api), headers)
+            return
+        title = html.escape(site.name)
+        head = (f"<title>{title}</title><meta name=\"description\" content=\"{html.escape(site.description)}\" />"
+                f'<link rel="alternate" type="application/rss+xml" title="{title} &raquo; Feed" href="{home}/feed/" />')
         if self.wp.link_tag:
             head += f'<link rel="{API_REL}" href="{self.wp.api_root}" />'
-        headers = {"Link": f'<{self.wp.api_root}>; rel="{API_REL}"'} if self.wp.link_header else {}
-        self._send_html(200, f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>", headers)
+        self._send_html(200, f"<!DOCTYPE html><html><head>{head}</head><body><h1>{title}</h1></body></html>", headers)
 
     # --- REST ------------------------------------------------------------------------------
 
@@ -193,6 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _rest(self, route: str, query: dict[str, str]) -> None:
         route = "/" + route.strip("/")
         signed_in = self._signed_in()
+        if self.wp.rest_disabled and not signed_in:
+            self._error(401, "rest_cannot_access", "Only authenticated users can access the REST API.")
+            return
         if signed_in is None:
             # WordPress refuses every REST request that carries wrong credentials.
             self._error(401, "incorrect_password", "The provided password is an invalid application password.")
