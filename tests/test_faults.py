@@ -193,12 +193,17 @@ def test_cloudflare_challenge_is_not_retried_and_is_named(make_server, client, s
     assert "Cloudflare challenge" in result.stderr and "cannot pass browser challenges" in result.stderr
 
 
-def test_rest_disabled_is_diagnosed(make_server, client, db) -> None:
+def test_rest_disabled_is_diagnosed_and_the_fallback_used(make_server, client, db) -> None:
     server = make_server(_site(posts=5))
     refusal = json.dumps({"code": "rest_cannot_access", "message": "Only authenticated users can access the REST API.",
                           "data": {"status": 401}}).encode()
     server.fault = lambda path, query: (401, {"Content-Type": "application/json"}, refusal) \
         if "wp-json" in path or "rest_route" in query else None
+    result = harvest_site(db, client, server.home + "/")
+    assert any("rest_cannot_access" in note and "reading the feed" in note for note in result.notes)
+    assert result.status == "ok" and _count(db) == 5
+    server.fault = lambda path, query: (401, {"Content-Type": "application/json"}, refusal) \
+        if "wp-json" in path or "rest_route" in query else (404, {}, b"") if path.startswith("/feed") else None
     with pytest.raises(RestDisabled, match="rest_cannot_access"):
         harvest_site(db, client, server.home + "/")
 
