@@ -315,3 +315,25 @@ def test_a_plugin_lowered_per_page_maximum(make_server, client, db) -> None:
     result = harvest_site(db, client, server.home + "/")
     assert result.status == "ok" and _count(db) == 250
     assert all("per_page=40" in p for p in server.requests if "/wp/v2/posts" in p and "per_page=100" not in p)
+
+
+def test_wordpress_com_sites_go_through_its_public_api(make_server, client, db, monkeypatch) -> None:
+    api = make_server()
+    monkeypatch.setenv("WPARCHIVE_WPCOM_API", api.home)
+    result = harvest_site(db, client, "https://allotment.wordpress.com/2023/03/the-compost-question/")
+    assert result.status == "ok", result.errors
+    assert result.api_root == f"{api.home}/wp/v2/sites/allotment.wordpress.com/"
+    assert all(path.startswith(("/rest/v1.1/sites/allotment.wordpress.com", "/wp/v2/sites/allotment.wordpress.com/"))
+               for path in api.requests)
+    site = db["sites"].get(result.site_id)
+    assert site["home"] == "https://allotment.wordpress.com" and site["name"] == "The Allotment Almanac"
+    assert _count(db) == 24
+
+
+def test_a_mapped_domain_with_the_wpcom_flag(make_server, db_path, monkeypatch) -> None:
+    api = make_server()
+    monkeypatch.setenv("WPARCHIVE_WPCOM_API", api.home)
+    result = CliRunner().invoke(cli, ["harvest", "https://garden.example/", "--wpcom", "--db", db_path,
+                                      "--delay", "0", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert any(path.startswith("/wp/v2/sites/garden.example/posts") for path in api.requests)

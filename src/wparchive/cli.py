@@ -14,7 +14,8 @@ import click
 from . import __version__
 from .client import Client
 from .db import archive_lock, open_db
-from .config import SiteConfig, config_dir, load_credentials, load_sites
+from .config import SiteConfig, config_dir, load_boilerplate, load_credentials, load_sites
+from .discover import check_site_url
 from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestOptions, HarvestResult, SilentProgress, harvest_site
 from .export import FORMATS, export_rows, write_csv, write_json, write_jsonl, write_markdown
@@ -64,6 +65,9 @@ def cli() -> None:
               help="Environment variable holding user:application-password (WordPress 5.6+).")
 @click.option("--auth-file", type=click.Path(dir_okay=False),
               help="File holding user:application-password, readable by its owner only (chmod 600).")
+@click.option("--wpcom", is_flag=True,
+              help="The site is on WordPress.com under its own domain: use WordPress.com's public API "
+                   "(automatic for *.wordpress.com).")
 @click.option("--private", is_flag=True, help="Signed in: harvest drafts, pending, scheduled and private items too.")
 @click.option("--revisions", is_flag=True, help="Signed in: keep every revision of posts and pages in versions.")
 @click.option("--warc", "warc_dir", type=click.Path(file_okay=False),
@@ -77,7 +81,7 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, timeout: float, retries: int,
-            full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, private: bool,
+            full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
             revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
             quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
@@ -117,8 +121,11 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     """
     _setup_logging(verbose, quiet)
     try:
+        if site_url is not None:
+            site_url = check_site_url(site_url)  # before anything is written
         targets = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
-                               revisions=revisions)] if site_url else _configured_sites(config))
+                               revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
+        load_boilerplate(config_dir(config))  # a broken rules file stops here, not halfway through
         credentials = [load_credentials(t.credentials_env, t.credentials_file) for t in targets]
     except WPArchiveError as exc:
         _fail(exc)
@@ -131,7 +138,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                 client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
                                 retries=retries, auth=auth)
                 options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
-                                         private=target.private, revisions=target.revisions)
+                                         private=target.private, revisions=target.revisions, wpcom=target.wpcom)
                 try:
                     if warc_dir:
                         client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")
@@ -190,7 +197,11 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
 
     if not os.path.exists(db_path):
         _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
-    ds = build_datasette(db_path, config=config, immutable=immutable)
+    try:
+        open_db(db_path)  # refuses what is not an archive, before Datasette starts
+        ds = build_datasette(db_path, config=config, immutable=immutable)
+    except WPArchiveError as exc:
+        _fail(exc)
     click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
     run_server(ds, port=port)
 

@@ -24,6 +24,7 @@ log = logging.getLogger("wparchive.client")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 10
+_WPCOM_ROOT = re.compile(r"/wp/v2/sites/([^/]+)/?$")
 PER_PAGE_MAX = 100  # WordPress core refuses more with rest_invalid_param
 
 
@@ -292,11 +293,20 @@ def with_params(url: str, params: dict[str, Any]) -> str:
 
 
 def route_url(api_root: str, route: str) -> str:
-    """The URL of a REST route under an API root, in pretty (/wp-json/) or plain (?rest_route=) form."""
+    """The URL of a REST route under an API root: pretty (/wp-json/), plain (?rest_route=), or
+    WordPress.com's (/wp/v2/sites/<site>/, where the site comes after the namespace)."""
     parts = urlsplit(api_root)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     if "rest_route" in query:
         return with_params(api_root, {"rest_route": "/" + route.lstrip("/")})
+    wpcom = _WPCOM_ROOT.search(api_root)
+    if wpcom:
+        base, site = api_root[:wpcom.start()], wpcom.group(1)
+        segments = route.strip("/").split("/")
+        if len(segments) >= 2:
+            rest = "/".join(segments[2:])
+            return f"{base}/{segments[0]}/{segments[1]}/sites/{site}/{rest}".rstrip("/")
+        return api_root
     return api_root.rstrip("/") + "/" + route.lstrip("/")
 
 

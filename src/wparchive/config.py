@@ -38,6 +38,7 @@ class SiteOptions(BaseModel):
     credentials_file: str | None = None
     private: bool = False
     revisions: bool = False
+    wpcom: bool = False
 
 
 class SiteConfig(SiteOptions):

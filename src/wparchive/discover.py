@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
@@ -11,7 +12,8 @@ from bs4 import BeautifulSoup
 
 from .client import Client, route_url
 from .errors import (
-    AccessDenied, AuthenticationFailed, Blocked, DiscoveryError, FetchError, RedirectedElsewhere, RestDisabled,
+    AccessDenied, AuthenticationFailed, BadSiteUrl, Blocked, DiscoveryError, FetchError, RedirectedElsewhere,
+    RestDisabled,
     SiteUnreachable, WordPressError,
 )
 from .models import PostType, SiteIndex, Taxonomy
@@ -19,6 +21,7 @@ from .models import PostType, SiteIndex, Taxonomy
 log = logging.getLogger("wparchive.discover")
 
 API_REL = "https://api.w.org/"
+WPCOM_API = "https://public-api.wordpress.com"
 
 # Collections whose items are posts (wp_posts rows) but which this tool stores elsewhere
 # or which are editor internals, never site content.
@@ -45,14 +48,65 @@ class Collection:
     taxonomies: tuple[str, ...] = ()
 
 
-def find_api_root(client: Client, url: str, known_root: str | None = None) -> tuple[str, SiteIndex]:
+def check_site_url(url: str) -> str:
+    """The URL as wparchive will use it (http:// added when no scheme is given), or BadSiteUrl."""
+    candidate = url.strip()
+    if candidate and "://" not in candidate and not candidate.startswith("/"):
+        candidate = "http://" + candidate
+    parts = urlsplit(candidate)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host or " " in candidate or "." not in host and host != "localhost":
+        raise BadSiteUrl(f"{url!r} is not a web address")
+    return candidate
+
+
+def wpcom_api_base() -> str:
+    """Where WordPress.com's public API answers ($WPARCHIVE_WPCOM_API lets tests put it on loopback)."""
+    return os.environ.get("WPARCHIVE_WPCOM_API", WPCOM_API).rstrip("/")
+
+
+def is_wpcom(url: str) -> bool:
+    """Whether a URL is of a site hosted on WordPress.com (*.wordpress.com)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.endswith(".wordpress.com") and host not in ("public-api.wordpress.com", "www.wordpress.com")
+
+
+def wpcom_site(client: Client, url: str) -> tuple[str, SiteIndex]:
+    """The API root and index of a WordPress.com site (its own address, or a domain mapped to it).
+
+    WordPress.com does not serve /wp-json/ on the site; its public API does, at
+    /wp/v2/sites/<site>/…, and /rest/v1.1/sites/<site> says what the site is.
+    """
+    host = (urlsplit(url if "//" in url else "http://" + url).hostname or "").lower()
+    base = wpcom_api_base()
+    try:
+        _, info = client.get_json(f"{base}/rest/v1.1/sites/{host}")
+    except (Blocked, RedirectedElsewhere):
+        raise
+    except FetchError as exc:
+        raise DiscoveryError(f"WordPress.com does not know a site {host}: {exc}") from exc
+    options = info.get("options") or {} if isinstance(info, dict) else {}
+    index = SiteIndex(
+        name=str(info.get("name") or host), description=str(info.get("description") or ""),
+        url=str(info.get("URL") or f"https://{host}"), home=str(info.get("URL") or f"https://{host}"),
+        gmt_offset=options.get("gmt_offset", 0) or 0, timezone_string=str(options.get("timezone") or ""),
+        namespaces=["wp/v2"], routes={},
+    )
+    return f"{base}/wp/v2/sites/{host}/", index
+
+
+def find_api_root(client: Client, url: str, known_root: str | None = None, *,
+                  wpcom: bool = False) -> tuple[str, SiteIndex]:
     """The REST API root of the site a URL belongs to (any page URL, or the root itself), with its index.
 
     known_root, the root an earlier run found, is tried first: a scheduled run then needs one
-    request for discovery instead of two.
+    request for discovery instead of two. Sites on WordPress.com (and, with wpcom, domains
+    mapped to it) go through WordPress.com's public API.
     """
     if not urlsplit(url).scheme:
         url = "http://" + url
+    if wpcom or is_wpcom(url):
+        return wpcom_site(client, url)
     refusals: list[str] = []
     for candidate in (known_root, url if _looks_like_api_root(url) else None):
         if candidate and (index := _api_index(client, candidate, refusals)) is not None:

@@ -29,6 +29,12 @@ class RestDisabled(DiscoveryError):
         self.site_url = site_url
 
 
+class BadSiteUrl(WPArchiveError):
+    """What was given as a site is not a web address."""
+
+    hint = "Give the address of any page of the site, such as https://example.org/ (or example.org)."
+
+
 class SiteUnreachable(DiscoveryError):
     """The site did not answer at all."""
 
@@ -108,7 +114,8 @@ class NoRoute(WordPressError):
 class NotAnArchive(WPArchiveError):
     """The file is a SQLite database, but not one this tool wrote (or a newer version's)."""
 
-    hint = "Use --db to name a wparchive archive, or a new file to start one."
+    hint = ("Use --db to name a wparchive archive, or a new file to start one; an archive written by a newer "
+            "wparchive needs that version (pip install -U wparchive).")
 
 
 class ConfigError(WPArchiveError):

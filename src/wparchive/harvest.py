@@ -56,6 +56,7 @@ class HarvestOptions:
     private: bool = False  # with credentials: drafts, pending, scheduled and private items
     revisions: bool = False  # with credentials: every revision into versions
     boilerplate: Boilerplate | None = None  # None: the rules of the bundled config/boilerplate.toml
+    wpcom: bool = False  # a domain mapped to WordPress.com: use its public API
 
 
 @dataclass
@@ -90,7 +91,8 @@ def harvest_site(
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
     try:
         try:
-            result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url))
+            result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url),
+                                                   wpcom=options.wpcom)
         except (RestDisabled, DiscoveryError) as exc:
             if isinstance(exc, SiteUnreachable) or not _harvest_without_api(db, client, site_url, result, options,
                                                                               progress, exc):

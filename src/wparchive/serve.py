@@ -11,6 +11,7 @@ import yaml
 from datasette.app import Datasette
 
 from .config import config_dir
+from .errors import ConfigError
 
 METADATA_DATABASE_KEY = "archive"
 
@@ -18,7 +19,12 @@ METADATA_DATABASE_KEY = "archive"
 def load_metadata(db_path: str, directory: Path) -> dict[str, Any]:
     """Datasette metadata from metadata.yml, its database key renamed to the served file's name."""
     path = directory / "metadata.yml"
-    metadata: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        metadata: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {exc}".replace("\n", " ")) from None
+    if not isinstance(metadata, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top")
     databases = metadata.get("databases") or {}
     if METADATA_DATABASE_KEY in databases:
         name = Path(db_path).stem
@@ -33,7 +39,15 @@ def load_metadata(db_path: str, directory: Path) -> dict[str, Any]:
 def load_settings(directory: Path) -> dict[str, Any]:
     """Datasette settings from settings.json (none when the file is absent)."""
     path = directory / "settings.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    return settings
 
 
 def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = None,

@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import math
+import re
 import socket
 import struct
 import threading
@@ -143,7 +144,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_html(404, "<h1>Not Found</h1>")
                 return
             path = path[len(wp.subdir):] or "/"
-        if path in wp.site.files:
+        wpcom_info = re.match(r"^/rest/v1\.1/sites/([^/]+)/?$", path)
+        wpcom_route = re.match(r"^/wp/v2/sites/([^/]+)(/.*)?$", path)
+        if wpcom_info:  # WordPress.com's public API, as a test stand-in for it
+            host = wpcom_info.group(1)
+            self._json(200, {"ID": 12345, "name": wp.site.name, "description": wp.site.description,
+                             "URL": f"https://{host}", "options": {"gmt_offset": wp.site.gmt_offset,
+                                                                 "timezone": wp.site.timezone_string}})
+        elif wpcom_route:
+            self._rest("/wp/v2" + (wpcom_route.group(2) or ""), query)
+        elif path in wp.site.files:
             body = wp.site.files[path]
             kind = "image/png" if body.startswith(b"\x89PNG") else "application/octet-stream"
             self._send(200, {"Content-Type": kind}, body)
