@@ -337,3 +337,11 @@ def test_a_mapped_domain_with_the_wpcom_flag(make_server, db_path, monkeypatch) 
                                       "--delay", "0", "--quiet"])
     assert result.exit_code == 0, result.output
     assert any(path.startswith("/wp/v2/sites/garden.example/posts") for path in api.requests)
+
+
+def test_an_item_listing_a_term_twice(make_server, client, db) -> None:
+    server = make_server(Site(items=[Item(1, "post", "Twice", "<p>x</p>", terms={"post_tag": [5, 5]})],
+                              terms=[TermItem(5, "post_tag", "twice")]))
+    assert harvest_site(db, client, server.home + "/").status == "ok"
+    assert db.execute("SELECT count(*) FROM post_terms").fetchone()[0] == 1
+    assert json.loads(db["posts"].get("1-1")["tags"]) == ["twice"]

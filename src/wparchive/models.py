@@ -162,5 +162,5 @@ class Comment(WPModel):
 
 
 def term_ids(item: dict[str, Any], rest_base: str) -> list[int]:
-    """The term ids an item lists under a taxonomy's rest_base (e.g. "categories")."""
-    return _int_list(item.get(rest_base))
+    """The term ids an item lists under a taxonomy's rest_base (e.g. "categories"), each once."""
+    return list(dict.fromkeys(_int_list(item.get(rest_base))))
