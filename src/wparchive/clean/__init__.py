@@ -13,11 +13,16 @@ import re
 from dataclasses import dataclass, field
 
 from .extract import Heading, Image, Link, extract_headings, extract_images, extract_links, host_of, normalise_url
-from .normalize import Boilerplate, Embed, normalise, provider_of
-from .render import SPACES, fold, html_to_markdown, soup_to_markdown, soup_to_text
+from .normalize import SHORTCODE, Boilerplate, Embed, normalise, provider_of
+from .render import LINE, PARAGRAPH, SPACES, fold, html_to_markdown, soup_to_markdown, soup_to_text
 
 WORDS_PER_MINUTE = 230  # adult silent reading of non-fiction (Brysbaert 2019: 238)
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+_SIMPLE_FRAGMENT = re.compile(r"(?:[^<]|</?(?:p|br|em|strong|b|i|span|a|code|abbr|small|sup|sub)\b[^>]*>)*", re.I | re.S)
+_PARAGRAPH_END = re.compile(r"</p\s*>", re.I)
+_BREAK_TAG = re.compile(r"<br\b[^>]*>", re.I)
+_ANY_TAG = re.compile(r"<[^>]*>")
+_MARKUP_AROUND = re.compile(r"^[\s#>*_\-]+|[\s*_]+$")  # Markdown's heading, quote, list and emphasis marks
 
 __all__ = [
     "Boilerplate", "CleanContent", "Embed", "Heading", "Image", "Link", "clean_content", "count_words",
@@ -57,13 +62,26 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
         embeds=result.embeds,
         shortcodes=result.shortcodes,
         pages=result.pages,
-        markdown=soup_to_markdown(soup, base_url),
+        # Most content needs no rewriting: then the original goes to html2text, which saves
+        # serialising the tree again.
+        markdown=soup_to_markdown(soup, base_url) if result.changed else html_to_markdown(content_html, base_url),
     )
     cleaned.text = soup_to_text(soup)  # last: it marks up the tree
+    if boilerplate is not None and boilerplate.phrases:
+        # Whole lines that are boilerplate phrases ("Leave a Reply") go; matching lines is far
+        # cheaper than taking the text of every element.
+        cleaned.text = _without_phrases(cleaned.text, boilerplate)
+        cleaned.markdown = _without_phrases(cleaned.markdown, boilerplate)
+        cleaned.headings = [h for h in cleaned.headings if not boilerplate.is_phrase(h.text)]
     cleaned.word_count = count_words(cleaned.text)
     cleaned.reading_minutes = reading_minutes(cleaned.word_count)
     cleaned.language = detect_language(cleaned.text)
     return cleaned
+
+
+def _without_phrases(text: str, boilerplate: Boilerplate) -> str:
+    kept = [line for line in text.split("\n") if not boilerplate.is_phrase(_MARKUP_AROUND.sub("", line))]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
 
 
 def html_to_text(fragment: str) -> str:
@@ -72,6 +90,10 @@ def html_to_text(fragment: str) -> str:
         return ""
     if "<" not in fragment and "[" not in fragment:
         return fold(html.unescape(fragment))
+    if _SIMPLE_FRAGMENT.fullmatch(fragment) and not SHORTCODE.search(fragment):
+        # Paragraphs, breaks and inline markup only (most excerpts and comments): no tree needed.
+        marked = _BREAK_TAG.sub(LINE, _PARAGRAPH_END.sub(PARAGRAPH, fragment))
+        return fold(html.unescape(_ANY_TAG.sub("", marked)))
     return soup_to_text(normalise(fragment).soup)
 
 
@@ -92,7 +114,7 @@ def reading_minutes(words: int) -> int:
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language (py3langid), or None when there is too little text."""
-    sample = text[:3000]
+    sample = text[:1000]  # plenty for the language, and langid's cost grows with the text
     if len(re.findall(r"[^\W\d_]", sample)) < 40:
         return None
     # Imported here: loading the model takes most of a second, once per process, when first needed.

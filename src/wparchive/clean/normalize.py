@@ -34,7 +34,6 @@ KNOWN_SHORTCODES = frozenset({
 })
 _EMBED_QUOTE_CLASSES = frozenset({"twitter-tweet", "instagram-media", "wp-embedded-content"})
 _GALLERY_CLASSES = frozenset({"gallery", "wp-block-gallery", "tiled-gallery", "blocks-gallery-grid"})
-_PHRASE_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "label", "li", "small"})
 _LOCAL_HREF = re.compile(r"^#")
 _CLASS = re.compile(r"\.([\w-]+)")
 _ID = re.compile(r"#([\w-]+)")
@@ -95,24 +94,28 @@ class Normalised:
     embeds: list[Embed] = field(default_factory=list)
     shortcodes: list[str] = field(default_factory=list)
     pages: int = 1
+    changed: bool = False  # whether the tree differs from the HTML it was parsed from
 
 
 def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | None = None) -> Normalised:
     """Parse rendered content and rewrite WordPress's peculiarities as plain HTML."""
     pages = len(NEXTPAGE.findall(content_html)) + 1
+    original = content_html
     content_html = NEXTPAGE.sub('<hr class="wparchive-nextpage"/>', content_html)
     content_html = _RAW_CAPTION.sub(_caption_figure, content_html)
     soup = BeautifulSoup(content_html, "html.parser")
-    result = Normalised(soup=soup, pages=pages)
+    result = Normalised(soup=soup, pages=pages, changed=content_html != original)
     survey = _Survey(soup, boilerplate)
     for tag in survey.dropped:
         _drop(tag)
+    changed = [bool(survey.dropped)]
     if boilerplate is not None:
-        _drop_boilerplate(soup, boilerplate, survey)
-    _embeds(soup, base_url, result.embeds, survey)
-    _galleries(soup, survey)
-    _footnotes(survey)
-    result.shortcodes = _strip_shortcodes(soup)
+        changed.append(_drop_boilerplate(soup, boilerplate, survey))
+    changed.append(_embeds(soup, base_url, result.embeds, survey))
+    changed.append(_galleries(soup, survey))
+    changed.append(_footnotes(survey))
+    result.shortcodes, stripped = _strip_shortcodes(soup)
+    result.changed = result.changed or stripped or any(changed)
     return result
 
 
@@ -123,7 +126,6 @@ class _Survey:
     def __init__(self, soup: BeautifulSoup, boilerplate: Boilerplate | None) -> None:
         self.dropped: list[Tag] = []
         self.boilerplate: list[Tag] = []
-        self.phrase_candidates: list[Tag] = []
         self.embed_figures: list[Tag] = []
         self.frames: list[Tag] = []
         self.embed_quotes: list[Tag] = []
@@ -131,7 +133,6 @@ class _Survey:
         self.footnote_refs: list[Tag] = []
         self.anchors: list[Tag] = []
         self.paragraphs: list[Tag] = []
-        phrases = boilerplate is not None and bool(boilerplate.phrases)
         for tag in soup.find_all(True):
             name = tag.name
             if name in DROPPED:
@@ -140,8 +141,6 @@ class _Survey:
             classes = tag.get("class") or ()
             if boilerplate is not None and boilerplate.matches(tag):
                 self.boilerplate.append(tag)
-            if phrases and name in _PHRASE_TAGS:
-                self.phrase_candidates.append(tag)
             if name == "a":
                 self.anchors.append(tag)
                 if "footnote-ref" in classes:
@@ -200,21 +199,25 @@ def _caption_figure(match: re.Match[str]) -> str:
     return f'<figure class="wp-caption">{image}<figcaption class="wp-caption-text">{caption.strip()}</figcaption></figure>'
 
 
-def _drop_boilerplate(soup: BeautifulSoup, boilerplate: Boilerplate, survey: _Survey) -> None:
-    for tag in survey.boilerplate:
-        _drop(tag)
+def _drop_boilerplate(soup: BeautifulSoup, boilerplate: Boilerplate, survey: _Survey) -> bool:
+    # Phrases are matched on the lines of the text and the Markdown afterwards (clean_content).
+    dropped = list(survey.boilerplate)
     if boilerplate.selector is not None:
-        for tag in boilerplate.selector.select(soup):
-            _drop(tag)
-    for tag in survey.phrase_candidates:
-        if not _alive(tag):
-            continue
-        text = SPACES.sub(" ", tag.get_text()).strip()
-        if text and len(text) < 300 and boilerplate.is_phrase(text):
-            tag.decompose()
+        dropped += boilerplate.selector.select(soup)
+    for tag in dropped:
+        _drop(tag)
+    return bool(dropped)
 
 
-def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Survey) -> None:
+def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Survey) -> bool:
+    """Embeds as links naming their provider; True when the tree changed."""
+    before = len(found)
+    changed = _embed_links(soup, base_url, found, survey)
+    return changed or len(found) != before
+
+
+def _embed_links(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Survey) -> bool:
+    changed = False
     for figure in survey.embed_figures:
         if not _alive(figure) or figure.find_parent(class_="wp-block-embed") is not None:
             continue
@@ -236,6 +239,7 @@ def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Sur
         url = _media_src(frame, base_url)
         if not url:
             frame.decompose()
+            changed = True
             continue
         provider = provider_of(url) or {"video": "Video", "audio": "Audio"}.get(frame.name, "Embed")
         _replace(frame, _embed_link(soup, provider, url))
@@ -257,6 +261,7 @@ def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Sur
             if re.fullmatch(r"https?://\S+", text) and (provider := provider_of(text)):
                 _replace(paragraph, _embed_link(soup, provider, text))
                 found.append(Embed(provider, text))
+    return changed
 
 
 def _only_link(paragraph: Tag, text: str) -> bool:
@@ -295,8 +300,9 @@ def _embed_link(soup: BeautifulSoup, provider: str, url: str) -> Tag:
     return paragraph
 
 
-def _galleries(soup: BeautifulSoup, survey: _Survey) -> None:
+def _galleries(soup: BeautifulSoup, survey: _Survey) -> bool:
     """Galleries (classic, block, tiled) as a plain list of images, each with its caption."""
+    changed = False
     for gallery in survey.galleries:
         if not _alive(gallery) or gallery.find_parent(class_=list(_GALLERY_CLASSES)) is not None:
             continue
@@ -317,14 +323,17 @@ def _galleries(soup: BeautifulSoup, survey: _Survey) -> None:
         gallery_caption = gallery.find("figcaption", recursive=False)
         caption_text = SPACES.sub(" ", gallery_caption.get_text()).strip() if gallery_caption is not None else ""
         _replace(gallery, listing)
+        changed = True
         if caption_text:
             paragraph = soup.new_tag("p")
             paragraph.string = caption_text
             listing.insert_after(paragraph)
+    return changed
 
 
-def _footnotes(survey: _Survey) -> None:
+def _footnotes(survey: _Survey) -> bool:
     """Footnote references as [n]; the back-links at the notes, which are not text, dropped."""
+    changed = False
     for reference in survey.footnote_refs:
         sup = reference if reference.name == "sup" else (reference.find_parent("sup") or reference)
         if not _alive(reference) or not _alive(sup):
@@ -332,14 +341,19 @@ def _footnotes(survey: _Survey) -> None:
         label = sup.get_text().strip().strip("[]")
         if label and len(label) <= 4:
             _replace(sup, NavigableString(f"[{label}]"))
+            changed = True
     for link in survey.anchors:
         if _alive(link) and link.get_text().strip() in BACKLINKS:
             link.decompose()
+            changed = True
+    return changed
 
 
-def _strip_shortcodes(soup: BeautifulSoup) -> list[str]:
-    """Take leftover shortcodes out of the text (not out of code); return their names in order."""
+def _strip_shortcodes(soup: BeautifulSoup) -> tuple[list[str], bool]:
+    """Take leftover shortcodes out of the text (not out of code); their names in order, and
+    whether anything was taken."""
     names: list[str] = []
+    stripped = False
     strings = [s for s in soup.find_all(string=SHORTCODE) if s.find_parent(("pre", "code")) is None]
     # A name that is closed somewhere ([/foo]) is a shortcode wherever it opens.
     pairs = {m.group(2).lower() for s in strings for m in SHORTCODE.finditer(str(s)) if m.group(1)}
@@ -358,4 +372,5 @@ def _strip_shortcodes(soup: BeautifulSoup) -> list[str]:
         cleaned = SHORTCODE.sub(drop, text)
         if cleaned != text:
             string.replace_with(NavigableString(cleaned))
-    return names
+            stripped = True
+    return names, stripped

@@ -9,8 +9,8 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 
 # Private-use characters stand for the breaks we insert, so that the whitespace of the HTML
 # source (which a browser folds into one space) can be folded before they are expanded.
-_PARAGRAPH = "\ue000"
-_LINE = "\ue001"
+PARAGRAPH = _PARAGRAPH = "\ue000"
+LINE = _LINE = "\ue001"
 _KEPT_SPACE = "\ue002"  # a space inside <pre>, which must survive folding
 
 BLOCK_TAGS = frozenset({
