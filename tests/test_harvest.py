@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 import sqlite_utils
@@ -233,3 +234,26 @@ def test_links_between_posts_form_a_queryable_graph(server, client, db) -> None:
     assert db["images"].get(("1-1012", 0))["caption"] == "The Bramley in September."
     assert db["images"].get(("1-1012", 0))["media"] == "1-102"
     assert apple["language"] == "en" and apple["reading_minutes"] == 1
+
+
+def test_cleaning_in_worker_processes_gives_the_same_archive(make_server, client, tmp_path) -> None:
+    from wparchive.db import open_db
+    from wparchive.parallel import POOL_THRESHOLD
+
+    posts = POOL_THRESHOLD + 50
+    site = Site(items=[Item(i, "post", f"Post {i}", f'<p>Text {i} <a href="/?p={i + 1}">next</a></p>'
+                                                     f'<figure><img src="/i{i}.jpg" alt="a"><figcaption>c{i}</figcaption>'
+                                                     f"</figure>") for i in range(1, posts + 1)])
+    server = make_server(site)
+    archives = {}
+    for workers in (1, 2):
+        db = open_db(str(tmp_path / f"w{workers}.db"))
+        result = harvest_site(db, client, server.home + "/", workers=workers)
+        assert result.status == "ok" and result.counts["post"]["new"] == posts
+        archives[workers] = {t: sorted(map(str, db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()))
+                             for t in ("posts", "links", "images")}
+    for table in ("posts", "links", "images"):
+        assert len(archives[1][table]) == len(archives[2][table]) > 0
+        # identical but for when and by which run each row was fetched
+        strip = lambda rows: [re.sub(r"'20\d\d-\d\d-\d\dT[^']*'", "T", row) for row in rows]  # noqa: E731
+        assert strip(archives[1][table]) == strip(archives[2][table])

@@ -2,4 +2,5 @@
 
 from .cli import cli
 
-cli(prog_name="wparchive")
+if __name__ == "__main__":  # worker processes import this module too; they must not run the CLI
+    cli(prog_name="wparchive")

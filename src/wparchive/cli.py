@@ -20,6 +20,7 @@ from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestOptions, HarvestResult, SilentProgress, harvest_site
 from .export import FORMATS, export_rows, write_csv, write_json, write_jsonl, write_markdown
 from .media import download_media
+from .parallel import default_workers
 from .rebuild import rebuild_archive
 from .warc import WarcRecorder
 
@@ -78,12 +79,14 @@ def cli() -> None:
               help="Where --media puts the files.  [default: DB name + '-media', e.g. archive-media]")
 @click.option("--media-max-mb", default=50, show_default=True, type=click.IntRange(min=1),
               help="Skip (and record) files larger than this.")
+@click.option("--workers", type=click.IntRange(min=1), default=default_workers, show_default="every core",
+              help="Processes that clean large collections (1: clean in the harvest's own process).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, timeout: float, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
             revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
-            quiet: bool, verbose: bool) -> None:
+            workers: int, quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
     SITE_URL is any page of the site, its home page, or its REST API root. The API is found
@@ -138,7 +141,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                 client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
                                 retries=retries, auth=auth)
                 options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
-                                         private=target.private, revisions=target.revisions, wpcom=target.wpcom)
+                                         private=target.private, revisions=target.revisions, wpcom=target.wpcom,
+                                         workers=workers)
                 try:
                     if warc_dir:
                         client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")

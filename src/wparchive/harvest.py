@@ -19,6 +19,7 @@ from .db import (
 from .discover import Collection, check_authentication, find_api_root, list_collections
 from .errors import AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError
 from .fallback import dates_of, feed_channel, locate_feed, read_feed, read_page, read_sitemaps
+from .parallel import CleaningPool
 from .records import Provenance, SiteContext, post_record
 from .sync import CollectionHarvest, Progress, harvest_collection
 
@@ -57,6 +58,7 @@ class HarvestOptions:
     revisions: bool = False  # with credentials: every revision into versions
     boilerplate: Boilerplate | None = None  # None: the rules of the bundled config/boilerplate.toml
     wpcom: bool = False  # a domain mapped to WordPress.com: use its public API
+    workers: int = 1  # processes that clean large collections (the CLI uses every core)
 
 
 @dataclass
@@ -89,6 +91,7 @@ def harvest_site(
     progress = progress or SilentProgress()
     options = options or HarvestOptions(**option_values)
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
+    pool = CleaningPool(options.workers)
     try:
         try:
             result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url),
@@ -118,7 +121,7 @@ def harvest_site(
             if collection.kind == "posts" and not names_loaded:
                 ctx = replace(ctx, term_names=term_names(db, site_id))
                 names_loaded = True
-            _harvest_collection(db, client, result, ctx, collection, progress, options)
+            _harvest_collection(db, client, result, ctx, collection, progress, options, pool)
         result.status = "partial" if result.errors else "ok"
     except KeyboardInterrupt:
         result.status = "interrupted"
@@ -136,6 +139,7 @@ def harvest_site(
         result.status = "failed"
         raise
     finally:
+        pool.close()
         if result.status != "interrupted":
             ensure_db_shape(db)
         finish_run(
@@ -147,14 +151,14 @@ def harvest_site(
 
 def _harvest_collection(
     db: Database, client: Client, result: HarvestResult, ctx: SiteContext,
-    collection: Collection, progress: Progress, options: HarvestOptions,
+    collection: Collection, progress: Progress, options: HarvestOptions, pool: CleaningPool,
 ) -> None:
     signed_in = client.auth is not None
     private = signed_in and options.private and collection.kind == "posts"
     job = CollectionHarvest(
         db=db, client=client, ctx=ctx, collection=collection, run_id=result.run_id, api_root=result.api_root,
         progress=progress, limit=options.limit, list_params={"status": PRIVATE_STATUSES} if private else {},
-        revisions=signed_in and options.revisions and collection.kind == "posts",
+        revisions=signed_in and options.revisions and collection.kind == "posts", pool=pool,
     )
     try:
         harvest_collection(job, full=options.full)

@@ -251,6 +251,25 @@ RECORD_BUILDERS: dict[str, Callable[[dict[str, Any], SiteContext, Provenance], R
 }
 
 
+def build_records(kind: str, items: list[Any], ctx: SiteContext,
+                  prov: Provenance) -> tuple[list[Record], list[tuple[Any, str]]]:
+    """Records of a page of items of one kind, and the items that could not be read with why.
+
+    A plain function of picklable arguments, so that worker processes can run it.
+    """
+    build = RECORD_BUILDERS[kind]
+    records: list[Record] = []
+    failures: list[tuple[Any, str]] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise InvalidItem(f"item is a {type(item).__name__}, not an object")
+            records.append(build(item, ctx, prov))
+        except InvalidItem as exc:
+            failures.append((item, str(exc)))
+    return records, failures
+
+
 def _identity(ctx: SiteContext, wp_id: int) -> dict[str, Any]:
     return {"key": ctx.key(wp_id), "site_id": ctx.site_id, "wp_id": wp_id}
 

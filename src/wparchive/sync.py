@@ -15,8 +15,9 @@ version with the REST API (modified_after needs 5.7).
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 from sqlite_utils.db import Database
 
@@ -28,7 +29,8 @@ from .db import (
 from .db.runs import SyncState
 from .discover import Collection
 from .errors import FetchError
-from .records import RECORD_BUILDERS, InvalidItem, Provenance, Record, SiteContext, make_key
+from .parallel import CleaningPool
+from .records import Provenance, Record, SiteContext, build_records, make_key
 
 _MODIFIED_KINDS = frozenset({"posts", "media"})
 _FULL_ORDER = {"orderby": "id", "order": "asc"}
@@ -57,6 +59,7 @@ class CollectionHarvest:
     limit: int | None = None
     list_params: dict[str, str] = field(default_factory=dict)  # e.g. status=… when signed in
     revisions: bool = False
+    pool: CleaningPool | None = None
     counts: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -98,6 +101,8 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
             set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=job.run_id,
                            resume_page=None)
     started = False
+    pending: tuple[Page, list[Any], _Cleaning] | None = None
+    seen = 0
     for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER}, start_page=start_page,
                                     on_failed_page=lambda n, exc: _page_failed(job, exc),
                                     trust_total_pages=job.collection.kind == "comments"):
@@ -105,10 +110,17 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
             job.counts["total"] = page.total
             job.progress.collection_started(job.name, _bar_length(job, page.total))
             started = True
-        items = page.items if job.limit is None else page.items[: max(0, job.limit - job.counts["seen"])]
-        _save(job, items, page, track_seen=True, resume_page=page.number)
-        if job.limit is not None and job.counts["seen"] >= job.limit:
+        items = page.items if job.limit is None else page.items[: max(0, job.limit - seen)]
+        seen += len(items)
+        # This page is cleaned (in the workers, when there are any) while the last one is saved.
+        cleaning = _start_cleaning(job, items, page)
+        if pending is not None:
+            _save(job, *pending, track_seen=True, resume_page=pending[0].number)
+        pending = (page, items, cleaning)
+        if job.limit is not None and seen >= job.limit:
             break
+    if pending is not None:
+        _save(job, *pending, track_seen=True, resume_page=pending[0].number)
     if started:
         job.progress.collection_finished(job.name)
     complete = job.limit is None and not job.counts["failed_pages"] and not job.counts["invalid"]
@@ -164,7 +176,7 @@ def _probe_newest(job: CollectionHarvest) -> int | None:
     total: int | None = None
     for page in job.client.paginate(job.url, {**job.list_params, "orderby": "id", "order": "desc"}):
         total = page.total if total is None else total
-        counts = _save(job, page.items, page)
+        counts = _save(job, page, page.items, _start_cleaning(job, page.items, page))
         if counts["unchanged"] or len(page.items) == 0:
             break
     return total
@@ -176,7 +188,7 @@ def _fetch_by_ids(job: CollectionHarvest, ids: Iterable[int]) -> None:
         chunk = wanted[start:start + 100]
         params = {**job.list_params, "include": ",".join(map(str, chunk)), "orderby": "include"}
         for page in job.client.paginate(job.url, params, on_failed_page=lambda n, exc: _page_failed(job, exc)):
-            _save(job, page.items, page)
+            _save(job, page, page.items, _start_cleaning(job, page.items, page))
 
 
 def _sweep(job: CollectionHarvest) -> None:
@@ -208,16 +220,48 @@ def _retry_failed_pages(job: CollectionHarvest, *, in_pass: bool) -> None:
         if isinstance(data, list):
             page = Page(url=response.url, number=0, items=data, total=None, total_pages=None, fetched_at=utc_now(),
                         warc_record_id=warc_record_id(response))
-            _save(job, data, page, track_seen=in_pass)
+            _save(job, page, data, _start_cleaning(job, data, page), track_seen=in_pass)
             retried.append(error_id)
     resolve_errors(job.db, retried, job.run_id)
 
 
-def _save(job: CollectionHarvest, items: list[Any], page: Page, *, track_seen: bool = False,
-          resume_page: int | None = None) -> dict[str, int]:
+class _Cleaning:
+    """Records being built for a page: already built, or futures in the worker processes."""
+
+    def __init__(self, built: tuple[list[Record], list[tuple[Any, str]]] | None = None,
+                 futures: list[Future[Any]] | None = None) -> None:
+        self.built = built
+        self.futures = futures or []
+
+    def result(self) -> tuple[list[Record], list[tuple[Any, str]]]:
+        if self.built is not None:
+            return self.built
+        records: list[Record] = []
+        failures: list[tuple[Any, str]] = []
+        for future in self.futures:
+            part_records, part_failures = future.result()
+            records += part_records
+            failures += part_failures
+        return records, failures
+
+
+def _start_cleaning(job: CollectionHarvest, items: list[Any], page: Page) -> _Cleaning:
     prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=job.run_id,
                       warc_record_id=page.warc_record_id)
-    records = _build_records(job, items, prov, page.url)
+    if job.pool is not None and job.collection.kind == "posts" and job.pool.wanted(job.counts["total"]):
+        return _Cleaning(futures=job.pool.submit(job.collection.kind, items, job.ctx, prov))
+    return _Cleaning(built=build_records(job.collection.kind, items, job.ctx, prov))
+
+
+def _save(job: CollectionHarvest, page: Page, items: list[Any], cleaning: _Cleaning, *, track_seen: bool = False,
+          resume_page: int | None = None) -> dict[str, int]:
+    records, failures = cleaning.result()
+    for item, why in failures:
+        job.counts["invalid"] += 1
+        job.errors.append(f"{job.name}: {why}")
+        record_error(job.db, job.run_id, at=utc_now(), site_id=job.ctx.site_id, collection=job.name, url=page.url,
+                     reason="invalid_item", message=why,
+                     body=json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"))
     counts, written = save_page(job.db, records, run_id=job.run_id, at=utc_now(), site_id=job.ctx.site_id,
                                 kind=job.collection.kind, collection=job.name, track_seen=track_seen,
                                 resume_page=resume_page)
@@ -241,25 +285,6 @@ def _fetch_revisions(job: CollectionHarvest, records: list[Record]) -> None:
                                                           run_id=job.run_id, at=utc_now())
         except FetchError as exc:
             _page_failed(job, exc, retry=False)
-
-
-def _build_records(job: CollectionHarvest, items: list[Any], prov: Provenance, page_url: str) -> list[Record]:
-    build: Callable[[dict[str, Any], SiteContext, Provenance], Record] = RECORD_BUILDERS[job.collection.kind]
-    records = []
-    for item in items:
-        try:
-            if not isinstance(item, dict):
-                raise InvalidItem(f"item is a {type(item).__name__}, not an object")
-            records.append(build(item, job.ctx, prov))
-        except InvalidItem as exc:
-            job.counts["invalid"] += 1
-            job.errors.append(f"{job.name}: {exc}")
-            record_error(
-                job.db, job.run_id, at=utc_now(), site_id=job.ctx.site_id, collection=job.name, url=page_url,
-                reason="invalid_item", message=str(exc),
-                body=json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"),
-            )
-    return records
 
 
 def _record_repairs(job: CollectionHarvest) -> None:

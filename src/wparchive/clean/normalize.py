@@ -67,6 +67,14 @@ class Boilerplate:
         others = [sel for sel in self.selectors if not (_CLASS.fullmatch(sel) or _ID.fullmatch(sel))]
         self.selector = soupsieve.compile(", ".join(others)) if others else None
 
+    def __getstate__(self) -> dict[str, list[str]]:
+        # Compiled selectors do not pickle; worker processes compile their own.
+        return {"selectors": self.selectors, "phrases": self.phrases}
+
+    def __setstate__(self, state: dict[str, list[str]]) -> None:
+        self.selectors, self.phrases = state["selectors"], state["phrases"]
+        self.__post_init__()
+
     def matches(self, tag: Tag) -> bool:
         """Whether a tag is boilerplate by a plain class or id selector."""
         classes = tag.get("class")
