@@ -95,7 +95,7 @@ def test_hostile_text_is_shown_as_text(archive) -> None:
 def test_facets_narrow_a_search(archive) -> None:
     page = _get(archive, "/-/search?q=garden").text
     for facet in ("Type", "Year", "Author", "Category", "Tag"):
-        assert f"<h3>{facet}</h3>" in page
+        assert re.search(rf"<h3[^>]*>{facet}</h3>", page)
     total = int(re.search(r'class="wparchive-count">([\d,]+) result', page).group(1))
     narrowed = _get(archive, "/-/search?q=garden&type=page").text
     count = int(re.search(r'class="wparchive-count">([\d,]+) result', narrowed).group(1))

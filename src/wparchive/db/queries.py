@@ -16,20 +16,29 @@ MARK_START, MARK_END = "\x02", "\x03"
 POST_WEIGHTS = "10.0, 1.0, 3.0"  # title, content_text, excerpt_text
 COMMENT_WEIGHTS = "2.0, 1.0"  # author_name, content_text
 
+# Every hit with its rank, but no snippet: snippets cost a read of the text each, so they are
+# made afterwards for the page of hits shown (see search_sql).
 _HITS = f"""
-    SELECT 'post' AS kind, p.key, p.title, p.type, p.date_gmt, substr(p.date_gmt, 1, 4) AS year,
-           p.site_id, p.author, p.categories, p.tags, p.link,
-           snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet,
+    SELECT 'post' AS kind, posts_fts.rowid AS rid, p.key, p.title, p.type, p.date_gmt,
+           substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link,
            bm25(posts_fts, {POST_WEIGHTS}) AS score
     FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid
     WHERE posts_fts MATCH :q AND p.deleted_at IS NULL
     UNION ALL
-    SELECT 'comment', c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment', c.date_gmt,
-           substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link,
-           snippet(comments_fts, -1, char(2), char(3), '…', 24),
+    SELECT 'comment', comments_fts.rowid, c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment',
+           c.date_gmt, substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link,
            bm25(comments_fts, {COMMENT_WEIGHTS})
     FROM comments_fts JOIN comments c ON c.rowid = comments_fts.rowid LEFT JOIN posts p ON p.key = c.post
     WHERE comments_fts MATCH :q AND c.deleted_at IS NULL"""
+
+_SNIPPETS = """
+    SELECT page.*, snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet
+    FROM page JOIN posts_fts ON posts_fts.rowid = page.rid
+    WHERE page.kind = 'post' AND posts_fts MATCH :q
+    UNION ALL
+    SELECT page.*, snippet(comments_fts, -1, char(2), char(3), '…', 24)
+    FROM page JOIN comments_fts ON comments_fts.rowid = page.rid
+    WHERE page.kind = 'comment' AND comments_fts MATCH :q"""
 
 # Facets of a search: what each filter would leave.
 _FACETS = {
@@ -56,18 +65,26 @@ def search_sql(filters: dict[str, str], *, limit: int, offset: int) -> tuple[str
     """SQL for a page of ranked hits, and for their total, with the filters applied."""
     where = " AND ".join(_FILTERS[name] for name in filters if name in _FILTERS) or "1"
     base = f"WITH all_hits AS ({_HITS}), hits AS (SELECT * FROM all_hits WHERE {where})"
-    rows = (f"{base} SELECT h.*, u.name AS author_name, s.name AS site_name FROM hits h "
-            f"LEFT JOIN users u ON u.key = h.author LEFT JOIN sites s ON s.id = h.site_id "
-            f"ORDER BY h.score LIMIT {int(limit)} OFFSET {int(offset)}")
-    total = f"{base} SELECT count(*) FROM hits"
+    rows = (f"{base}, page AS MATERIALIZED (SELECT * FROM hits ORDER BY score LIMIT {int(limit)} OFFSET {int(offset)}), "
+            f"shown AS ({_SNIPPETS}) "
+            f"SELECT h.*, u.name AS author_name, s.name AS site_name FROM shown h "
+            f"LEFT JOIN users u ON u.key = h.author LEFT JOIN sites s ON s.id = h.site_id ORDER BY h.score")
+    total = (f"WITH all_hits AS ({_HITS.replace(f'bm25(posts_fts, {POST_WEIGHTS})', '0').replace(f'bm25(comments_fts, {COMMENT_WEIGHTS})', '0')}), "
+             f"hits AS (SELECT * FROM all_hits WHERE {where}) SELECT count(*) FROM hits")  # counting needs no ranking
     return rows, total, {name: value for name, value in filters.items() if name in _FILTERS}
 
 
-def facet_sql(name: str, filters: dict[str, str]) -> str:
-    """SQL counting the hits for each value of a facet, the most frequent first."""
+FACET_SAMPLE = 1000  # facets describe the best thousand hits: counting them all means ranking them all again
+
+
+def facets_sql(filters: dict[str, str]) -> str:
+    """SQL counting, in one pass over the best hits, the hits for each value of every facet:
+    rows of (facet, value, label, n), the most frequent first within a facet."""
     where = " AND ".join(_FILTERS[n] for n in filters if n in _FILTERS) or "1"
-    return (f"WITH all_hits AS ({_HITS}), hits AS (SELECT * FROM all_hits WHERE {where}) "
-            f"{_FACETS[name]} ORDER BY n DESC, label LIMIT 12")
+    parts = [f"SELECT * FROM (SELECT '{name}' AS facet, * FROM ({sql}) ORDER BY n DESC, label LIMIT 12)"
+             for name, sql in _FACETS.items()]
+    return (f"WITH all_hits AS ({_HITS}), hits AS MATERIALIZED (SELECT * FROM all_hits WHERE {where} "
+            f"ORDER BY score LIMIT {FACET_SAMPLE}) " + " UNION ALL ".join(parts))
 
 
 POST_SQL = """

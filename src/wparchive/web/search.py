@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..db.queries import FACET_NAMES, MARK_END, MARK_START, facet_sql, search_sql
+from ..db.queries import FACET_NAMES, MARK_END, MARK_START, facets_sql, search_sql
 
 PAGE_SIZE = 20
 _PHRASE = re.compile(r'"([^"]*)"')
@@ -69,9 +69,9 @@ async def run_search(database: Any, text: str, *, advanced: bool, filters: dict[
     try:
         results.total = (await database.execute(total_sql, params)).first()[0]
         rows = await database.execute(rows_sql, params)
-        for name in FACET_NAMES:
-            facet = await database.execute(facet_sql(name, filters), params)
-            results.facets[name] = [dict(r) for r in facet.rows]
+        results.facets = {name: [] for name in FACET_NAMES}
+        for row in (await database.execute(facets_sql(filters), params)).rows:
+            results.facets[row["facet"]].append({"value": row["value"], "label": row["label"], "n": row["n"]})
     except sqlite3.OperationalError as exc:
         if not advanced:
             raise

@@ -1,0 +1,172 @@
+"""Ranked search latency through Datasette's HTTP API at 100,000 posts.
+
+    python bench/search_speed.py                    # 100,000 posts, 20 queries, 10 rounds
+    python bench/search_speed.py --posts 20000
+
+An archive of synthetic posts (titles and 240 words of text drawn by Zipf's law from a
+30,000-word vocabulary, categories, tags, 20,000 comments) is written straight into wparchive's schema and
+its full-text index built once. `wparchive serve` then answers, over HTTP on 127.0.0.1:
+- the search canned query as JSON (/archive/search.json?q=…), ranked, with snippets;
+- the search page (/-/search?q=…), ranked, with snippets and five facets.
+Query words are picked by how many posts hold them (from rare to over half), with phrases,
+quotes and hyphens.
+p50 and p95 in milliseconds over every request of a kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic import WORDS, zipf_words  # noqa: E402
+
+from wparchive.db import ensure_db_shape, open_db  # noqa: E402
+
+SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "po", "si", "de", "ga", "vu", "zo", "be", "fi", "ha", "jo", "ul",
+             "an", "er", "os")
+
+
+def vocabulary(size: int = 30_000) -> list[str]:
+    """Pronounceable words, the garden words of the synthetic site first (the most frequent)."""
+    words = list(WORDS)
+    rng = random.Random(3)
+    seen = set(words)
+    while len(words) < size:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+VOCABULARY = vocabulary()
+# Word frequencies of natural text: Zipf's law, the n-th word about 1/n as frequent as the first.
+WEIGHTS = [1 / (rank + 1) ** 1.07 for rank in range(len(VOCABULARY))]
+
+
+def text_words(rng: random.Random, count: int) -> list[str]:
+    return rng.choices(VOCABULARY, weights=WEIGHTS, k=count)
+
+
+def build(path: Path, posts: int) -> None:
+    rng = random.Random(7)
+    zipf_words = text_words  # noqa: F811 - this archive's text has a natural vocabulary
+    db = open_db(str(path))
+    db.execute("INSERT INTO sites (id, home, name, gmt_offset) VALUES (1, 'https://example.org', 'Bench', '0')")
+    rows = []
+    for wp_id in range(1, posts + 1):
+        text = " ".join(zipf_words(rng, 240))
+        rows.append((f"1-{wp_id}", 1, wp_id, "post", "publish", " ".join(zipf_words(rng, 5)).title(),
+                     f"20{10 + wp_id % 14:02d}-{1 + wp_id % 12:02d}-01T00:00:00", f"1-{1 + wp_id % 20}",
+                     json.dumps([f"Category {1 + wp_id % 30}"]), json.dumps([f"tag {wp_id % 300}", f"tag {wp_id % 77}"]),
+                     text, text[:200]))
+    with db.conn:
+        db.conn.executemany(
+            "INSERT INTO posts (key, site_id, wp_id, type, status, title, date_gmt, author, categories, tags, "
+            "content_text, excerpt_text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.conn.executemany("INSERT INTO users (key, site_id, wp_id, name) VALUES (?, 1, ?, ?)",
+                            [(f"1-{i}", i, f"Author {i}") for i in range(1, 21)])
+        db.conn.executemany(
+            "INSERT INTO comments (key, site_id, wp_id, post, author_name, date_gmt, content_text) VALUES (?,1,?,?,?,?,?)",
+            [(f"1-{c}", c, f"1-{1 + c * 5 % posts}", f"Reader {c % 50}", "2024-01-01T00:00:00",
+              " ".join(zipf_words(rng, 30))) for c in range(1, 20_001)])
+        db.execute("INSERT INTO harvest_runs (id, site_id, status, started_at, finished_at) "
+                   "VALUES (1, 1, 'ok', '2026-01-01T00:00:00', '2026-01-01T00:10:00')")
+    ensure_db_shape(db)
+
+
+def queries(path: Path) -> list[tuple[str, str]]:
+    """Query words picked by the share of posts they occur in, with phrases, quotes and hyphens."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, posts_fts, 'row')")
+    posts = db.execute("SELECT count(*) FROM posts").fetchone()[0]
+
+    def words(low: float, high: float, n: int = 3) -> list[str]:
+        rows = db.execute("SELECT term FROM temp.vocab WHERE doc BETWEEN ? AND ? AND length(term) > 3 "
+                          "ORDER BY doc DESC LIMIT ?", [int(low * posts), int(high * posts), n]).fetchall()
+        return [r[0] for r in rows]
+
+    rare, mid, common, very = words(0.0002, 0.001), words(0.005, 0.02), words(0.05, 0.2), words(0.5, 1.0)
+    db.close()
+    return ([("rare (< 0.1 % of posts)", w) for w in rare] + [("1 % of posts", w) for w in mid] +
+            [("5–20 % of posts", w) for w in common] + [("two words", f"{mid[0]} {common[0]}")] +
+            [("phrase, quotes, hyphen", f'"{common[0]} {common[1]}"'), ("phrase, quotes, hyphen", f"{mid[1]}-{mid[2]}"),
+             ("unbalanced quote", f'"{mid[0]}')] + [("over half the posts", w) for w in very[:2]])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "archive.db"
+    started = time.perf_counter()
+    build(path, args.posts)
+    print(f"built {args.posts:,} posts in {time.perf_counter() - started:.0f}s, {path.stat().st_size / 1e6:.0f} MB",
+          file=sys.stderr)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", str(path), "--port", str(port)],
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    query_set = queries(path)
+    try:
+        for _ in range(100):
+            try:
+                requests.get(base + "/-/versions.json", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        session = requests.Session()
+        timings: dict[str, list[float]] = {"search.json": [], "/-/search": []}
+        by_kind: dict[tuple[str, str], list[float]] = {}
+        for endpoint, make in (("search.json", lambda q: f"/archive/search.json?{urlencode({'q': q, '_shape': 'array'})}"),
+                               ("/-/search", lambda q: f"/-/search?{urlencode({'q': q})}")):
+            for kind, query in query_set:
+                session.get(base + make(query))  # warm the page cache
+            for _ in range(args.rounds):
+                for kind, query in query_set:
+                    t = time.perf_counter()
+                    response = session.get(base + make(query))
+                    elapsed = (time.perf_counter() - t) * 1000
+                    assert response.status_code == 200, (query, response.status_code)
+                    timings[endpoint].append(elapsed)
+                    by_kind.setdefault((endpoint, kind), []).append(elapsed)
+        print(f"| endpoint | queries | p50 ms | p95 ms |\n|---|---|---|---|")
+        for endpoint, values in timings.items():
+            typical = [v for (name, kind), kinds in by_kind.items() if name == endpoint and not kind.startswith("over")
+                       for v in kinds]
+            print(f"| {endpoint} | all but over-half-the-posts words, {len(typical)} | {statistics.median(typical):.1f} | "
+                  f"{percentile(typical, 0.95):.1f} |")
+            print(f"| {endpoint} | all {len(values)} | {statistics.median(values):.1f} | {percentile(values, 0.95):.1f} |")
+            for (name, kind), kinds in by_kind.items():
+                if name == endpoint:
+                    print(f"| {endpoint} | {kind} | {statistics.median(kinds):.1f} | {percentile(kinds, 0.95):.1f} |")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
