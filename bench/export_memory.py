@@ -11,12 +11,10 @@ through wparchive's own savers; each export runs in a fresh process whose peak R
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from wparchive.db import ensure_db_shape, open_db, save_page

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synthetic import WORDS, zipf_words  # noqa: E402
+from synthetic import WORDS  # noqa: E402
 
 from wparchive.db import ensure_db_shape, open_db  # noqa: E402
 
@@ -62,13 +62,12 @@ def text_words(rng: random.Random, count: int) -> list[str]:
 
 def build(path: Path, posts: int) -> None:
     rng = random.Random(7)
-    zipf_words = text_words  # noqa: F811 - this archive's text has a natural vocabulary
     db = open_db(str(path))
     db.execute("INSERT INTO sites (id, home, name, gmt_offset) VALUES (1, 'https://example.org', 'Bench', '0')")
     rows = []
     for wp_id in range(1, posts + 1):
-        text = " ".join(zipf_words(rng, 240))
-        rows.append((f"1-{wp_id}", 1, wp_id, "post", "publish", " ".join(zipf_words(rng, 5)).title(),
+        text = " ".join(text_words(rng, 240))
+        rows.append((f"1-{wp_id}", 1, wp_id, "post", "publish", " ".join(text_words(rng, 5)).title(),
                      f"20{10 + wp_id % 14:02d}-{1 + wp_id % 12:02d}-01T00:00:00", f"1-{1 + wp_id % 20}",
                      json.dumps([f"Category {1 + wp_id % 30}"]), json.dumps([f"tag {wp_id % 300}", f"tag {wp_id % 77}"]),
                      text, text[:200]))
@@ -81,7 +80,7 @@ def build(path: Path, posts: int) -> None:
         db.conn.executemany(
             "INSERT INTO comments (key, site_id, wp_id, post, author_name, date_gmt, content_text) VALUES (?,1,?,?,?,?,?)",
             [(f"1-{c}", c, f"1-{1 + c * 5 % posts}", f"Reader {c % 50}", "2024-01-01T00:00:00",
-              " ".join(zipf_words(rng, 30))) for c in range(1, 20_001)])
+              " ".join(text_words(rng, 30))) for c in range(1, 20_001)])
         db.execute("INSERT INTO harvest_runs (id, site_id, status, started_at, finished_at) "
                    "VALUES (1, 1, 'ok', '2026-01-01T00:00:00', '2026-01-01T00:10:00')")
     ensure_db_shape(db)
@@ -143,7 +142,7 @@ def main() -> None:
         by_kind: dict[tuple[str, str], list[float]] = {}
         for endpoint, make in (("search.json", lambda q: f"/archive/search.json?{urlencode({'q': q, '_shape': 'array'})}"),
                                ("/-/search", lambda q: f"/-/search?{urlencode({'q': q})}")):
-            for kind, query in query_set:
+            for _, query in query_set:
                 session.get(base + make(query))  # warm the page cache
             for _ in range(args.rounds):
                 for kind, query in query_set:
@@ -153,7 +152,7 @@ def main() -> None:
                     assert response.status_code == 200, (query, response.status_code)
                     timings[endpoint].append(elapsed)
                     by_kind.setdefault((endpoint, kind), []).append(elapsed)
-        print(f"| endpoint | queries | p50 ms | p95 ms |\n|---|---|---|---|")
+        print("| endpoint | queries | p50 ms | p95 ms |\n|---|---|---|---|")
         for endpoint, values in timings.items():
             typical = [v for (name, kind), kinds in by_kind.items() if name == endpoint and not kind.startswith("over")
                        for v in kinds]
