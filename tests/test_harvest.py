@@ -257,3 +257,21 @@ def test_cleaning_in_worker_processes_gives_the_same_archive(make_server, client
         # identical but for when and by which run each row was fetched
         strip = lambda rows: [re.sub(r"'20\d\d-\d\d-\d\dT[^']*'", "T", row) for row in rows]  # noqa: E731
         assert strip(archives[1][table]) == strip(archives[2][table])
+
+
+def test_a_page_is_saved_whole_or_not_at_all(server, client, db, monkeypatch) -> None:
+    from sqlite_utils.db import Table
+
+    original = Table.insert_all
+
+    def failing(self, records, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == "links":
+            raise RuntimeError("the disk is full")
+        return original(self, records, *args, **kwargs)
+
+    monkeypatch.setattr(Table, "insert_all", failing)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        harvest_site(db, client, server.home + "/")
+    # the posts of the page whose links failed are not there without their links
+    assert _count(db, "posts") == 0 and _count(db, "raw_json", "\"table\" = 'posts'") == 0
+    assert _count(db, "terms") > 0  # earlier pages, each whole, are kept

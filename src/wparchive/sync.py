@@ -97,7 +97,7 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
         job.counts["mode"] = "full"
         start_page = 1
         clear_seen(db, site_id, job.name)
-        with db.conn:
+        with db.atomic():
             set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=job.run_id,
                            resume_page=None)
     started = False
@@ -130,7 +130,7 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
     job.counts["deleted"] += mark_deleted(db, job.collection.kind, gone, run_id=job.run_id, at=utc_now(),
                                           site_id=site_id)
     clear_seen(db, site_id, job.name)
-    with db.conn:
+    with db.atomic():
         set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=None, resume_page=None,
                        complete_run_id=job.run_id, last_total=job.counts["total"])
 

@@ -35,7 +35,7 @@ def save_site(db: Database, index: dict[str, Any], api_root: str, harvested_at: 
         "namespaces": json.dumps(index.get("namespaces") or []),
         "last_harvested": harvested_at,
     }
-    with db.conn:
+    with db.atomic():
         found = db.execute("SELECT id FROM sites WHERE home = ?", [home]).fetchone()
         if found:
             db.table("sites").update(found[0], row)
@@ -45,7 +45,7 @@ def save_site(db: Database, index: dict[str, Any], api_root: str, harvested_at: 
 
 def set_site_taxonomies(db: Database, site_id: int, taxonomy_by_rest_base: dict[str, str]) -> None:
     """Remember which REST field names which taxonomy, so rows can be rebuilt offline."""
-    with db.conn:
+    with db.atomic():
         db.table("sites").update(site_id, {"taxonomies": json.dumps(taxonomy_by_rest_base)})
 
 
@@ -66,7 +66,7 @@ def known_api_root(db: Database, site_url: str) -> str | None:
 
 def start_run(db: Database, site_url: str, started_at: str, version: str) -> int:
     """Record the start of a harvest; returns the run id."""
-    with db.conn:
+    with db.atomic():
         return _insert(db, "harvest_runs", {
             "site_url": site_url, "started_at": started_at, "status": "running", "version": version,
         })
@@ -76,7 +76,7 @@ def finish_run(db: Database, run_id: int, **values: Any) -> None:
     """Record the end of a harvest: status, counts, site, requests made."""
     if isinstance(values.get("counts"), dict):
         values["counts"] = json.dumps(values["counts"])
-    with db.conn:
+    with db.atomic():
         error_count = db.execute(
             "SELECT count(*) FROM harvest_errors WHERE run_id = ? AND reason != 'repaired'", [run_id]).fetchone()[0]
         db.table("harvest_runs").update(run_id, {**values, "error_count": error_count})
@@ -89,7 +89,7 @@ def record_error(db: Database, run_id: int, *, at: str, site_id: int | None = No
 
     retry marks a page the next run fetches again (until it succeeds and is marked resolved).
     """
-    with db.conn:
+    with db.atomic():
         db.table("harvest_errors").insert({
             "run_id": run_id, "site_id": site_id, "collection": collection, "url": url, "status": status,
             "reason": reason, "message": message, "body": body, "at": at, "retry": int(retry),
@@ -106,7 +106,7 @@ def pending_retries(db: Database, site_id: int, collection: str) -> list[tuple[i
 def resolve_errors(db: Database, error_ids: list[int], run_id: int) -> None:
     """Mark failed pages as fetched by a later run."""
     if error_ids:
-        with db.conn:
+        with db.atomic():
             marks = ",".join("?" * len(error_ids))
             db.execute(f"UPDATE harvest_errors SET resolved_run_id = ? WHERE id IN ({marks})", [run_id, *error_ids])
 
@@ -133,7 +133,7 @@ def save_collection_counts(db: Database, run_id: int, site_id: int, collection: 
     table, where, params = scope(kind, collection, site_id)
     stored = db.execute(f'SELECT count(*) FROM "{table}" WHERE {where} AND deleted_at IS NULL', params).fetchone()[0]
     fields = ("mode", "total", "seen", "new", "updated", "unchanged", "revived", "deleted", "invalid", "failed_pages")
-    with db.conn:
+    with db.atomic():
         db.table("run_collections").upsert(
             {"run_id": run_id, "site_id": site_id, "collection": collection, "kind": kind, "stored": stored,
              **{name: counts.get(name) for name in fields}},

@@ -35,7 +35,7 @@ def save_page(
     records = list(records)
     counts = {"new": 0, "updated": 0, "unchanged": 0, "revived": 0}
     table = kind
-    with db.conn:
+    with db.atomic():
         existing = _existing(db, table, [r.key for r in records])
         changed: list[Record] = []
         revived_unchanged: list[str] = []
@@ -86,7 +86,7 @@ def rewrite_derived(db: Database, records: list[Record]) -> None:
     reading of it changes.
     """
     if records:
-        with db.conn:
+        with db.atomic():
             _write(db, records[0].table, records, keep_tombstones=True)
 
 
@@ -112,7 +112,7 @@ def save_revisions(db: Database, table: str, key: str, revisions: list[dict[str,
         for revision in revisions if isinstance(revision.get("id"), int) and revision["id"] not in known
     ]
     if rows:
-        with db.conn:
+        with db.atomic():
             db.table("versions").insert_all(rows)
     return len(rows)
 
@@ -121,7 +121,7 @@ def mark_deleted(db: Database, table: str, keys: list[str], *, run_id: int, at: 
     """Tombstone records the site no longer serves (rows are never deleted); returns how many."""
     if not keys:
         return 0
-    with db.conn:
+    with db.atomic():
         _where_in(db, f'UPDATE "{table}" SET deleted_at = ?, deleted_run_id = ? '
                       f'WHERE deleted_at IS NULL AND key IN', keys, [at, run_id])
         db.table("changes").insert_all(
@@ -140,7 +140,7 @@ def unseen_live_keys(db: Database, *, site_id: int, kind: str, collection: str) 
 
 def clear_seen(db: Database, site_id: int, collection: str) -> None:
     """Forget the keys of a finished or abandoned full pass."""
-    with db.conn:
+    with db.atomic():
         db.execute("DELETE FROM sweep_seen WHERE site_id = ? AND collection = ?", [site_id, collection])
 
 
@@ -205,5 +205,5 @@ def known_files(db: Database) -> set[str]:
 
 def save_file(db: Database, row: dict[str, Any]) -> None:
     """Record a downloaded file, or why it could not be downloaded."""
-    with db.conn:
+    with db.atomic():
         db.table("files").upsert(row, pk="url")

@@ -188,7 +188,7 @@ def ensure_tables(db: Database) -> None:
     existing = set(db.table_names())
     if existing and "harvest_runs" not in existing:
         raise NotAnArchive("the database has tables but no harvest_runs: not a wparchive archive")
-    with db.conn:
+    with db.atomic():
         for name, columns in SCHEMA.items():
             if name not in existing:
                 db.execute(f'CREATE TABLE "{name}" ({columns})')
@@ -197,7 +197,7 @@ def ensure_tables(db: Database) -> None:
 
 def resolve_link_targets(db: Database) -> None:
     """Point links at the archived posts they lead to, by id (?p=42) or by permalink."""
-    with db.conn:
+    with db.atomic():
         db.execute("""
             UPDATE links SET target = COALESCE(
                 (SELECT p.key FROM posts p WHERE p.key = links.target_hint),
