@@ -92,3 +92,33 @@ def test_the_bundled_sites_file_parses() -> None:
 
     sites = load_sites(config_dir() / "sites.toml")
     assert sites == []
+
+
+def test_the_boilerplate_rules_of_the_config_folder_are_used(make_server, tmp_path) -> None:
+    import shutil
+
+    from wparchive.config import config_dir
+
+    server = make_server()
+    folder = tmp_path / "config"
+    shutil.copytree(config_dir(), folder)
+    (folder / "boilerplate.toml").write_text('phrases = ["Soup\\\\. Fritters\\\\. Cake\\\\..*"]\n')
+    db_path = str(tmp_path / "a.db")
+    result = _run("harvest", server.home + "/", "--config", str(folder), "--db", db_path, "--delay", "0", "-q")
+    assert result.exit_code == 0, result.output
+    text = sqlite_utils.Database(db_path)["posts"].get("1-1011")["content_text"]
+    assert "Soup. Fritters. Cake." not in text and "courgettes = 20" in text
+
+
+def test_opening_a_finished_archive_writes_nothing(server, tmp_path) -> None:
+    import sqlite3
+
+    from sqlite_utils.db import Database
+
+    from wparchive.db import ensure_tables
+
+    db_path = str(tmp_path / "done.db")
+    assert _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "-q").exit_code == 0
+    read_only = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    ensure_tables(Database(read_only))  # a write would fail: "attempt to write a readonly database"
+    read_only.close()

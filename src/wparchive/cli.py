@@ -128,7 +128,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
             site_url = check_site_url(site_url)  # before anything is written
         targets = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
                                revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
-        load_boilerplate(config_dir(config))  # a broken rules file stops here, not halfway through
+        rules = load_boilerplate(config_dir(config))  # a broken rules file stops here, not halfway through
         credentials = [load_credentials(t.credentials_env, t.credentials_file) for t in targets]
     except WPArchiveError as exc:
         _fail(exc)
@@ -142,7 +142,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                                 retries=retries, auth=auth)
                 options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
                                          private=target.private, revisions=target.revisions, wpcom=target.wpcom,
-                                         workers=workers)
+                                         workers=workers, boilerplate=rules)
                 try:
                     if warc_dir:
                         client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")

@@ -113,7 +113,7 @@ def harvest_site(
             home=index.home or index.url,
             hosts=site_hosts_of(index.home, index.url, result.api_root),
             taxonomy_by_rest_base={c.rest_base: c.name for c in available if c.kind == "terms"},
-            boilerplate=options.boilerplate if options.boilerplate is not None else load_boilerplate(config_dir()),
+            boilerplate=_rules(options),
         )
         set_site_taxonomies(db, site_id, ctx.taxonomy_by_rest_base)
         names_loaded = False
@@ -201,6 +201,11 @@ def _authenticate(client: Client, result: HarvestResult, options: HarvestOptions
         _note(result, progress, f"signed in as {user}")
 
 
+def _rules(options: HarvestOptions) -> Boilerplate:
+    """The boilerplate rules asked for, else those of the bundled config/boilerplate.toml."""
+    return options.boilerplate if options.boilerplate is not None else load_boilerplate(config_dir())
+
+
 def _note(result: HarvestResult, progress: Progress, message: str) -> None:
     result.notes.append(message)
     progress.note(message)
@@ -219,7 +224,7 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
     site_id = save_site(db, {"name": name, "description": description, "url": home, "home": home}, "", utc_now())
     result.site_id = site_id
     ctx = SiteContext(site_id=site_id, home=home, hosts=site_hosts_of(home, site_url),
-                      boilerplate=options.boilerplate if options.boilerplate is not None else load_boilerplate(config_dir()))
+                      boilerplate=_rules(options))
     items: dict[str, tuple[str, dict[str, Any]]] = {}
     for page_url, item in read_feed(client, feed_url):
         items.setdefault(item["link"], (page_url, item))

@@ -188,10 +188,12 @@ def ensure_tables(db: Database) -> None:
     existing = set(db.table_names())
     if existing and "harvest_runs" not in existing:
         raise NotAnArchive("the database has tables but no harvest_runs: not a wparchive archive")
+    missing = [name for name in SCHEMA if name not in existing]
+    if not missing and version == SCHEMA_VERSION:
+        return  # nothing to write: a finished archive may be opened read-only (serve -i)
     with db.atomic():
-        for name, columns in SCHEMA.items():
-            if name not in existing:
-                db.execute(f'CREATE TABLE "{name}" ({columns})')
+        for name in missing:
+            db.execute(f'CREATE TABLE "{name}" ({SCHEMA[name]})')
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
