@@ -148,3 +148,23 @@ def test_links_know_the_item_they_point_at() -> None:
                             'by permalink</a>', BASE, HOSTS)
     assert [(l.wp_id, l.href_norm) for l in cleaned.links] == [
         (42, "example.org/?p=42"), (None, "example.org/2024/01/other-post")]
+
+
+def test_nesting_deeper_than_the_parser_follows_keeps_the_text() -> None:
+    # libxml2 stops at 2,048 levels and silently drops what lies below.
+    nested = "<div>" * 3000 + "deep <b>down</b> here" + "</div>" * 3000 + "<p>and after</p>"
+    cleaned = clean_content(nested)
+    assert cleaned.text.split() == ["deep", "down", "here", "and", "after"]
+
+
+def test_characters_no_html_may_hold_do_not_stop_cleaning() -> None:
+    cleaned = clean_content("<p>nul\x00 bell\x07 lone\ud800 surrogate</p><p>next</p>")
+    assert cleaned.text.split("\n\n")[1] == "next"
+    assert "bell" in cleaned.text and "surrogate" in cleaned.text
+
+
+def test_boilerplate_selectors_beyond_class_and_id() -> None:
+    rules = Boilerplate(selectors=["div.share > p", "aside[data-ad]"])
+    cleaned = clean_content('<p>Keep</p><div class="share"><p>Share me</p></div><aside data-ad="1">Ad</aside>',
+                            boilerplate=rules)
+    assert cleaned.text == "Keep"

@@ -7,6 +7,8 @@ import re
 import tomllib
 from pathlib import Path
 
+from cssselect import SelectorError
+from lxml.cssselect import CSSSelector
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .clean import Boilerplate
@@ -135,15 +137,12 @@ def load_boilerplate(directory: Path) -> Boilerplate:
         raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None
+    for selector in parsed.selectors:
+        try:
+            CSSSelector(selector, translator="html")
+        except SelectorError as exc:
+            raise ConfigError(f"{path}: selector {selector!r}: {exc}") from None
     try:
-        rules = Boilerplate(selectors=parsed.selectors, phrases=parsed.phrases)
-        from bs4 import BeautifulSoup
-
-        probe = BeautifulSoup("<p></p>", "html.parser")
-        for selector in parsed.selectors:
-            probe.select(selector)
+        return Boilerplate(selectors=parsed.selectors, phrases=parsed.phrases)
     except re.error as exc:
         raise ConfigError(f"{path}: phrase {exc.pattern!r}: {exc}") from None
-    except Exception as exc:  # soupsieve raises its own SelectorSyntaxError
-        raise ConfigError(f"{path}: selector: {exc}") from None
-    return rules

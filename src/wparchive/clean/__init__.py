@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .extract import Heading, Image, Link, extract_headings, extract_images, extract_links, host_of, normalise_url
 from .normalize import SHORTCODE, Boilerplate, Embed, normalise, provider_of
-from .render import LINE, PARAGRAPH, SPACES, fold, html_to_markdown, soup_to_markdown, soup_to_text
+from .render import LINE, PARAGRAPH, SPACES, fold, html_to_markdown, tree_to_markdown, tree_to_text
 
 WORDS_PER_MINUTE = 230  # adult silent reading of non-fiction (Brysbaert 2019: 238)
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -54,19 +54,19 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
     if not content_html or not content_html.strip():
         return CleanContent()
     result = normalise(content_html, base_url, boilerplate)
-    soup = result.soup
+    root = result.root
     cleaned = CleanContent(
-        links=extract_links(soup, base_url, site_hosts),
-        images=extract_images(soup, base_url),
-        headings=extract_headings(soup),
+        text=tree_to_text(root),
+        links=extract_links(root, base_url, site_hosts),
+        images=extract_images(root, base_url),
+        headings=extract_headings(root),
         embeds=result.embeds,
         shortcodes=result.shortcodes,
         pages=result.pages,
         # Most content needs no rewriting: then the original goes to html2text, which saves
         # serialising the tree again.
-        markdown=soup_to_markdown(soup, base_url) if result.changed else html_to_markdown(content_html, base_url),
+        markdown=tree_to_markdown(root, base_url) if result.changed else html_to_markdown(content_html, base_url),
     )
-    cleaned.text = soup_to_text(soup)  # last: it marks up the tree
     if boilerplate is not None and boilerplate.phrases:
         # Whole lines that are boilerplate phrases ("Leave a Reply") go; matching lines is far
         # cheaper than taking the text of every element.
@@ -94,7 +94,7 @@ def html_to_text(fragment: str) -> str:
         # Paragraphs, breaks and inline markup only (most excerpts and comments): no tree needed.
         marked = _BREAK_TAG.sub(LINE, _PARAGRAPH_END.sub(PARAGRAPH, fragment))
         return fold(html.unescape(_ANY_TAG.sub("", marked)))
-    return soup_to_text(normalise(fragment).soup)
+    return tree_to_text(normalise(fragment).root)
 
 
 def title_text(rendered: str) -> str:

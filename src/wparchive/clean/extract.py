@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Tag
+from lxml.html import HtmlElement
 
-from .render import SPACES
+from .render import SPACES, classes_of, text_of
 
 # Query parameters by which WordPress addresses an item whatever its permalinks.
 _ID_PARAMETERS = ("p", "page_id", "attachment_id")
@@ -46,11 +46,13 @@ class Heading:
     text: str
 
 
-def extract_links(soup: BeautifulSoup, base_url: str, site_hosts: frozenset[str]) -> list[Link]:
+def extract_links(root: HtmlElement, base_url: str, site_hosts: frozenset[str]) -> list[Link]:
     """Every http(s) link with its absolute href and anchor text, marked internal or external."""
     links = []
-    for anchor in soup.find_all("a", href=True):
-        href = urljoin(base_url, str(anchor["href"]).strip())
+    for anchor in root.iter("a"):
+        if (raw_href := anchor.get("href")) is None:
+            continue
+        href = urljoin(base_url, raw_href.strip())
         parts = urlsplit(href)
         if parts.scheme not in ("http", "https"):
             continue
@@ -62,34 +64,30 @@ def extract_links(soup: BeautifulSoup, base_url: str, site_hosts: frozenset[str]
     return links
 
 
-def extract_images(soup: BeautifulSoup, base_url: str) -> list[Image]:
+def extract_images(root: HtmlElement, base_url: str) -> list[Image]:
     """Every image: absolute src, alt, declared size, its caption and its media id where known."""
     images = []
-    for img in soup.find_all("img"):
+    for img in root.iter("img"):
         src = img.get("src") or img.get("data-src") or img.get("data-orig-file") or ""
         if not src:
             continue
-        media = _MEDIA_CLASS.search(" ".join(img.get("class") or []))
+        media = _MEDIA_CLASS.search(img.get("class") or "")
         media_id = int(media.group(1)) if media else _int_attr(img.get("data-id") or img.get("data-attachment-id"))
         images.append(Image(
-            src=urljoin(base_url, str(src).strip()),
-            alt=SPACES.sub(" ", str(img.get("alt") or "")).strip(),
+            src=urljoin(base_url, src.strip()),
+            alt=SPACES.sub(" ", img.get("alt") or "").strip(),
             width=_int_attr(img.get("width")),
             height=_int_attr(img.get("height")),
-            caption=str(img.get("data-wparchive-caption") or "") or _caption_of(img),
+            caption=img.get("data-wparchive-caption") or _caption_of(img),
             media_id=media_id,
         ))
     return images
 
 
-def extract_headings(soup: BeautifulSoup) -> list[Heading]:
+def extract_headings(root: HtmlElement) -> list[Heading]:
     """The outline: every heading with its level."""
-    return [Heading(int(h.name[1]), text) for h in soup.find_all(("h1", "h2", "h3", "h4", "h5", "h6"))
+    return [Heading(int(h.tag[1]), text) for h in root.iter("h1", "h2", "h3", "h4", "h5", "h6")
             if (text := text_of(h))]
-
-
-def text_of(tag: Tag) -> str:
-    return SPACES.sub(" ", tag.get_text()).strip()
 
 
 def host_of(url: str) -> str:
@@ -104,11 +102,13 @@ def normalise_url(url: str) -> str:
     return f"{host_of(url)}{path}" + (f"?{parts.query}" if parts.query else "")
 
 
-def _caption_of(img: Tag) -> str:
-    holder = img.find_parent(("figure", "div"))
+def _caption_of(img: HtmlElement) -> str:
+    holder = next(img.iterancestors("figure", "div"), None)
     if holder is None:
         return ""
-    caption = holder.find("figcaption") or holder.find(class_="wp-caption-text")
+    caption = next(holder.iter("figcaption"), None)
+    if caption is None:
+        caption = next((e for e in holder.iter("*") if "wp-caption-text" in classes_of(e)), None)
     return text_of(caption) if caption is not None else ""
 
 

@@ -1,8 +1,9 @@
 """WordPress's rendered content made plain: captions, galleries, embeds, footnotes, shortcode
 debris and plugin boilerplate, turned into ordinary HTML before text and Markdown are taken.
 
-Each step works on the parsed tree and records what it found (embeds, shortcodes) so the
-extractors and the database can keep it.
+Each step works on the parsed tree (lxml: parsing with BeautifulSoup cost more than all the rest
+of cleaning together) and records what it found (embeds, shortcodes) so the extractors and the
+database can keep it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-import soupsieve
-from bs4 import BeautifulSoup, NavigableString, Tag
+import lxml.html
+from lxml import etree
+from lxml.cssselect import CSSSelector
+from lxml.html import HtmlElement
 
-from .render import SPACES
+from .render import SPACES, classes_of, has_ancestor, text_of
 
 DROPPED = ("script", "style", "noscript", "template", "svg", "object", "embed", "form", "button", "input",
            "select", "textarea")
@@ -34,10 +37,17 @@ KNOWN_SHORTCODES = frozenset({
 })
 _EMBED_QUOTE_CLASSES = frozenset({"twitter-tweet", "instagram-media", "wp-embedded-content"})
 _GALLERY_CLASSES = frozenset({"gallery", "wp-block-gallery", "tiled-gallery", "blocks-gallery-grid"})
-_LOCAL_HREF = re.compile(r"^#")
 _CLASS = re.compile(r"\.([\w-]+)")
 _ID = re.compile(r"#([\w-]+)")
 BACKLINKS = frozenset({"↩", "↩︎", "⏎", "^", "↑"})
+# NUL, C0 controls other than whitespace, lone surrogates: no HTML holds them, and lxml refuses them.
+_UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff]")
+_ELEMENTS = etree.Element  # as a filter of iter(): elements, not comments
+# Without huge_tree libxml2 silently drops a text node over 10 MB.
+_PARSER = lxml.html.HTMLParser(huge_tree=True)
+_TAG = re.compile(r"</?([a-zA-Z][\w-]*)[^>]*>")
+_BLOCK_ENDS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "br", "pre",
+                         "figure", "figcaption", "section", "article", "table", "ul", "ol", "dd", "dt"})
 
 PROVIDERS = {
     "youtube.com": "YouTube", "youtu.be": "YouTube", "vimeo.com": "Vimeo", "twitter.com": "Twitter",
@@ -60,12 +70,17 @@ class Boilerplate:
 
     def __post_init__(self) -> None:
         self._patterns = [re.compile(p, re.I) for p in self.phrases]
-        # Plain .class and #id selectors are matched by set lookups in one walk of the tree;
-        # soupsieve, far slower per element, only gets the others.
+        if self.phrases:
+            try:  # one alternation is matched many times faster than each phrase in turn
+                self._patterns = [re.compile("|".join(f"(?:{p})" for p in self.phrases), re.I)]
+            except re.error:  # a phrase with global flags of its own cannot be joined
+                pass
+        # Plain .class and #id selectors are matched by set lookups in the one walk of the tree;
+        # the compiled selector, far slower per element, only gets the others.
         self.classes: frozenset[str] = frozenset(m.group(1) for sel in self.selectors if (m := _CLASS.fullmatch(sel)))
         self.ids: frozenset[str] = frozenset(m.group(1) for sel in self.selectors if (m := _ID.fullmatch(sel)))
         others = [sel for sel in self.selectors if not (_CLASS.fullmatch(sel) or _ID.fullmatch(sel))]
-        self.selector = soupsieve.compile(", ".join(others)) if others else None
+        self.selector = CSSSelector(", ".join(others), translator="html") if others else None
 
     def __getstate__(self) -> dict[str, list[str]]:
         # Compiled selectors do not pickle; worker processes compile their own.
@@ -75,12 +90,11 @@ class Boilerplate:
         self.selectors, self.phrases = state["selectors"], state["phrases"]
         self.__post_init__()
 
-    def matches(self, tag: Tag) -> bool:
-        """Whether a tag is boilerplate by a plain class or id selector."""
-        classes = tag.get("class")
+    def matches(self, element: HtmlElement, classes: frozenset[str] | list[str]) -> bool:
+        """Whether an element is boilerplate by a plain class or id selector."""
         if classes and not self.classes.isdisjoint(classes):
             return True
-        return bool(self.ids) and tag.get("id") in self.ids
+        return bool(self.ids) and element.get("id") in self.ids
 
     def is_phrase(self, text: str) -> bool:
         return any(p.fullmatch(text) for p in self._patterns)
@@ -96,13 +110,25 @@ class Embed:
 
 @dataclass
 class Normalised:
-    """The normalised tree and what was found on the way."""
+    """The normalised tree (a <div> holding the content) and what was found on the way."""
 
-    soup: BeautifulSoup
+    root: HtmlElement
     embeds: list[Embed] = field(default_factory=list)
     shortcodes: list[str] = field(default_factory=list)
     pages: int = 1
     changed: bool = False  # whether the tree differs from the HTML it was parsed from
+
+
+def parse_fragment(content_html: str) -> HtmlElement:
+    """An HTML fragment parsed into a <div>; characters no HTML may hold are replaced first."""
+    content_html = _UNPARSABLE.sub("\ufffd", content_html)
+    root = lxml.html.fragment_fromstring(content_html, create_parent="div", parser=_PARSER)
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in _PARSER.error_log):
+        # Nesting deeper than libxml2 follows (2,048 levels) loses everything below it: keep
+        # the text, with a line for each block, rather than lose it.
+        flat = _TAG.sub(lambda tag: "<br>" if tag.group(1).lower() in _BLOCK_ENDS else "", content_html)
+        root = lxml.html.fragment_fromstring(flat, create_parent="div", parser=_PARSER)
+    return root
 
 
 def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | None = None) -> Normalised:
@@ -111,19 +137,21 @@ def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | 
     original = content_html
     content_html = NEXTPAGE.sub('<hr class="wparchive-nextpage"/>', content_html)
     content_html = _RAW_CAPTION.sub(_caption_figure, content_html)
-    soup = BeautifulSoup(content_html, "html.parser")
-    result = Normalised(soup=soup, pages=pages, changed=content_html != original)
-    survey = _Survey(soup, boilerplate)
-    for tag in survey.dropped:
-        _drop(tag)
+    root = parse_fragment(content_html)
+    result = Normalised(root=root, pages=pages, changed=content_html != original)
+    survey = _Survey(root, boilerplate)
+    for element in survey.dropped:
+        _drop(element)
     changed = [bool(survey.dropped)]
     if boilerplate is not None:
-        changed.append(_drop_boilerplate(soup, boilerplate, survey))
-    changed.append(_embeds(soup, base_url, result.embeds, survey))
-    changed.append(_galleries(soup, survey))
-    changed.append(_footnotes(survey))
-    result.shortcodes, stripped = _strip_shortcodes(soup)
-    result.changed = result.changed or stripped or any(changed)
+        changed.append(_drop_boilerplate(root, boilerplate, survey))
+    changed.append(_embeds(root, base_url, result.embeds, survey))
+    changed.append(_galleries(root, survey))
+    changed.append(_footnotes(root, survey))
+    if "[" in content_html:
+        result.shortcodes, stripped = _strip_shortcodes(root)
+        changed.append(stripped)
+    result.changed = result.changed or any(changed)
     return result
 
 
@@ -131,60 +159,73 @@ class _Survey:
     """The elements each step needs, found in one walk of the tree (each step walking it again
     cost several times the parse)."""
 
-    def __init__(self, soup: BeautifulSoup, boilerplate: Boilerplate | None) -> None:
-        self.dropped: list[Tag] = []
-        self.boilerplate: list[Tag] = []
-        self.embed_figures: list[Tag] = []
-        self.frames: list[Tag] = []
-        self.embed_quotes: list[Tag] = []
-        self.galleries: list[Tag] = []
-        self.footnote_refs: list[Tag] = []
-        self.anchors: list[Tag] = []
-        self.paragraphs: list[Tag] = []
-        for tag in soup.find_all(True):
-            name = tag.name
+    def __init__(self, root: HtmlElement, boilerplate: Boilerplate | None) -> None:
+        self.dropped: list[HtmlElement] = []
+        self.boilerplate: list[HtmlElement] = []
+        self.embed_figures: list[HtmlElement] = []
+        self.frames: list[HtmlElement] = []
+        self.embed_quotes: list[HtmlElement] = []
+        self.galleries: list[HtmlElement] = []
+        self.footnote_refs: list[HtmlElement] = []
+        self.anchors: list[HtmlElement] = []
+        self.paragraphs: list[HtmlElement] = []
+        skipping: HtmlElement | None = None
+        for element in root.iterdescendants(_ELEMENTS):
+            if skipping is not None:
+                if has_ancestor(element, skipping):
+                    continue
+                skipping = None
+            name = element.tag
             if name in DROPPED:
-                self.dropped.append(tag)
+                self.dropped.append(element)
+                skipping = element
                 continue
-            classes = tag.get("class") or ()
-            if boilerplate is not None and boilerplate.matches(tag):
-                self.boilerplate.append(tag)
+            classes = classes_of(element)
+            if boilerplate is not None and boilerplate.matches(element, classes):
+                self.boilerplate.append(element)
             if name == "a":
-                self.anchors.append(tag)
+                self.anchors.append(element)
                 if "footnote-ref" in classes:
-                    self.footnote_refs.append(tag)
+                    self.footnote_refs.append(element)
             elif name == "p":
-                self.paragraphs.append(tag)
+                self.paragraphs.append(element)
             elif name in ("iframe", "video", "audio"):
-                self.frames.append(tag)
+                self.frames.append(element)
             elif name == "sup":
-                if tag.has_attr("data-fn") or "footnote" in classes or "fn" in classes or \
-                        tag.find("a", href=_LOCAL_HREF) is not None:
-                    self.footnote_refs.append(tag)
+                if element.get("data-fn") is not None or "footnote" in classes or "fn" in classes or \
+                        any((a.get("href") or "").startswith("#") for a in element.iter("a")):
+                    self.footnote_refs.append(element)
             elif name == "blockquote" and not _EMBED_QUOTE_CLASSES.isdisjoint(classes):
-                self.embed_quotes.append(tag)
+                self.embed_quotes.append(element)
             if classes:
                 if "wp-block-embed" in classes:
-                    self.embed_figures.append(tag)
+                    self.embed_figures.append(element)
                 if not _GALLERY_CLASSES.isdisjoint(classes):
-                    self.galleries.append(tag)
+                    self.galleries.append(element)
 
 
-def _drop(tag: Tag) -> None:
-    if not tag.decomposed:
-        tag.decompose()
+def _drop(element: HtmlElement) -> None:
+    """Take an element out, keeping the text that follows it."""
+    if element.getparent() is not None:
+        element.drop_tree()
 
 
-def _replace(old: Tag, new: Tag | NavigableString) -> None:
-    """Put new in old's place and destroy old, so that what the survey found inside it is
-    known to be gone."""
-    old.replace_with(new)
-    old.decompose()
+def _replace(old: HtmlElement, new: HtmlElement) -> None:
+    new.tail = old.tail
+    old.tail = None
+    parent = old.getparent()
+    if parent is not None:
+        parent.replace(old, new)
 
 
-def _alive(tag: Tag) -> bool:
-    """Still in the tree: not decomposed, nor inside something decomposed or replaced."""
-    return not tag.decomposed and tag.parent is not None
+def _replace_with_text(old: HtmlElement, text: str) -> None:
+    old.tail = text + (old.tail or "")
+    old.drop_tree()
+
+
+def _alive(element: HtmlElement, root: HtmlElement) -> bool:
+    """Still in the tree: not taken out, nor inside something taken out or replaced."""
+    return element is root or has_ancestor(element, root)
 
 
 def provider_of(url: str) -> str | None:
@@ -207,178 +248,197 @@ def _caption_figure(match: re.Match[str]) -> str:
     return f'<figure class="wp-caption">{image}<figcaption class="wp-caption-text">{caption.strip()}</figcaption></figure>'
 
 
-def _drop_boilerplate(soup: BeautifulSoup, boilerplate: Boilerplate, survey: _Survey) -> bool:
+def _drop_boilerplate(root: HtmlElement, boilerplate: Boilerplate, survey: _Survey) -> bool:
     # Phrases are matched on the lines of the text and the Markdown afterwards (clean_content).
     dropped = list(survey.boilerplate)
     if boilerplate.selector is not None:
-        dropped += boilerplate.selector.select(soup)
-    for tag in dropped:
-        _drop(tag)
+        dropped += [e for e in boilerplate.selector(root) if e is not root]
+    for element in dropped:
+        _drop(element)
     return bool(dropped)
 
 
-def _embeds(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Survey) -> bool:
+def _embeds(root: HtmlElement, base_url: str, found: list[Embed], survey: _Survey) -> bool:
     """Embeds as links naming their provider; True when the tree changed."""
     before = len(found)
-    changed = _embed_links(soup, base_url, found, survey)
-    return changed or len(found) != before
-
-
-def _embed_links(soup: BeautifulSoup, base_url: str, found: list[Embed], survey: _Survey) -> bool:
     changed = False
     for figure in survey.embed_figures:
-        if not _alive(figure) or figure.find_parent(class_="wp-block-embed") is not None:
+        if not _alive(figure, root) or any("wp-block-embed" in classes_of(a) for a in figure.iterancestors()):
             continue
         url = _embed_url(figure, base_url)
         if not url:
             continue
-        classes = " ".join(figure.get("class") or [])
-        named = re.search(r"is-provider-([\w-]+)", classes)
+        named = re.search(r"is-provider-([\w-]+)", figure.get("class") or "")
         provider = provider_of(url) or (named.group(1).replace("-", " ").title() if named else "Embed")
-        caption = figure.find("figcaption")
-        replacement = _embed_link(soup, provider, url)
+        caption = next(figure.iter("figcaption"), None)
+        replacement = _embed_link(provider, url)
         if caption is not None:
-            replacement.append(caption.extract())
+            caption.getparent().remove(caption)
+            caption.tail = None
+            replacement.append(caption)
         _replace(figure, replacement)
         found.append(Embed(provider, url))
     for frame in survey.frames:
-        if not _alive(frame):
+        if not _alive(frame, root):
             continue
         url = _media_src(frame, base_url)
         if not url:
-            frame.decompose()
+            _drop(frame)
             changed = True
             continue
-        provider = provider_of(url) or {"video": "Video", "audio": "Audio"}.get(frame.name, "Embed")
-        _replace(frame, _embed_link(soup, provider, url))
+        provider = provider_of(url) or {"video": "Video", "audio": "Audio"}.get(frame.tag, "Embed")
+        _replace(frame, _embed_link(provider, url))
         found.append(Embed(provider, url))
     for quote in survey.embed_quotes:
-        if not _alive(quote):
+        if not _alive(quote, root):
             continue
-        links = [a["href"] for a in quote.find_all("a", href=True)]
-        url = next((str(h) for h in reversed(links) if "/status/" in str(h) or "/p/" in str(h)), "")
+        links = [a.get("href") for a in quote.iter("a") if a.get("href") is not None]
+        url = next((h for h in reversed(links) if "/status/" in h or "/p/" in h), "")
         if url:
             found.append(Embed(provider_of(url) or "Embed", urljoin(base_url, url)))
     for paragraph in survey.paragraphs:
         # A URL alone on its line is how the classic editor embeds; when the oEmbed failed
         # it is all that is left.
-        if not _alive(paragraph):
+        if not _alive(paragraph, root):
             continue
-        text = paragraph.get_text().strip()
-        if paragraph.find(True, recursive=False) is None or _only_link(paragraph, text):
+        text = paragraph.text_content().strip()
+        if not text.startswith(("http://", "https://")):
+            continue
+        if len(paragraph) == 0 or _only_link(paragraph, text):
             if re.fullmatch(r"https?://\S+", text) and (provider := provider_of(text)):
-                _replace(paragraph, _embed_link(soup, provider, text))
+                _replace(paragraph, _embed_link(provider, text))
                 found.append(Embed(provider, text))
-    return changed
+    return changed or len(found) != before
 
 
-def _only_link(paragraph: Tag, text: str) -> bool:
-    children = [c for c in paragraph.children if not (isinstance(c, NavigableString) and not c.strip())]
-    return len(children) == 1 and isinstance(children[0], Tag) and children[0].name == "a" and \
-        children[0].get("href") == text
+def _only_link(paragraph: HtmlElement, text: str) -> bool:
+    children = list(paragraph)
+    return len(children) == 1 and children[0].tag == "a" and children[0].get("href") == text and \
+        not (paragraph.text or "").strip() and not (children[0].tail or "").strip()
 
 
-def _embed_url(figure: Tag, base_url: str) -> str:
-    frame = figure.find(("iframe", "video", "audio"))
+def _embed_url(figure: HtmlElement, base_url: str) -> str:
+    frame = next(figure.iter("iframe", "video", "audio"), None)
     if frame is not None and (url := _media_src(frame, base_url)):
         return url
-    link = figure.find("a", href=True)
+    link = next((a for a in figure.iter("a") if a.get("href") is not None), None)
     if link is not None:
-        return urljoin(base_url, str(link["href"]))
-    text = figure.get_text(" ").strip().split()
-    return next((word for word in text if word.startswith(("http://", "https://"))), "")
+        return urljoin(base_url, link.get("href", ""))
+    words = " ".join(figure.itertext()).split()
+    return next((word for word in words if word.startswith(("http://", "https://"))), "")
 
 
-def _media_src(tag: Tag, base_url: str) -> str:
-    src = tag.get("src") or tag.get("data-src")
+def _media_src(element: HtmlElement, base_url: str) -> str:
+    src = element.get("src") or element.get("data-src")
     if not src:
-        source = tag.find("source", src=True)
+        source = next((s for s in element.iter("source") if s.get("src")), None)
         src = source.get("src") if source is not None else None
     if not src:
-        link = tag.find("a", href=True)
+        link = next((a for a in element.iter("a") if a.get("href")), None)
         src = link.get("href") if link is not None else None
-    return urljoin(base_url, str(src).strip()) if src else ""
+    return urljoin(base_url, src.strip()) if src else ""
 
 
-def _embed_link(soup: BeautifulSoup, provider: str, url: str) -> Tag:
-    paragraph = soup.new_tag("p")
-    link = soup.new_tag("a", href=url)
-    link.string = f"{provider}: {url}"
+def _embed_link(provider: str, url: str) -> HtmlElement:
+    paragraph = lxml.html.Element("p")
+    link = lxml.html.Element("a", href=url)
+    link.text = f"{provider}: {url}"
     paragraph.append(link)
     return paragraph
 
 
-def _galleries(soup: BeautifulSoup, survey: _Survey) -> bool:
+def _galleries(root: HtmlElement, survey: _Survey) -> bool:
     """Galleries (classic, block, tiled) as a plain list of images, each with its caption."""
     changed = False
     for gallery in survey.galleries:
-        if not _alive(gallery) or gallery.find_parent(class_=list(_GALLERY_CLASSES)) is not None:
+        if not _alive(gallery, root) or any(not _GALLERY_CLASSES.isdisjoint(classes_of(a))
+                                            for a in gallery.iterancestors()):
             continue
-        listing = soup.new_tag("ul", attrs={"class": "wparchive-gallery"})
-        for image in gallery.find_all("img"):
-            item = soup.new_tag("li")
-            holder = image.find_parent(("figure", "dl", "li", "div"))
+        listing = lxml.html.Element("ul", {"class": "wparchive-gallery"})
+        for image in list(gallery.iter("img")):
+            item = lxml.html.Element("li")
+            holder = next(image.iterancestors("figure", "dl", "li", "div"), None)
             caption = None
             if holder is not None and holder is not gallery:
-                caption = holder.find(("figcaption", "dd")) or holder.find(class_="gallery-caption")
-            picture = image.extract()
-            item.append(picture)
-            if caption is not None and caption.get_text().strip():
-                text = SPACES.sub(" ", caption.get_text()).strip()
-                picture["data-wparchive-caption"] = text
-                item.append(NavigableString(" " + text))
+                caption = next(holder.iter("figcaption", "dd"), None)
+                if caption is None:
+                    caption = next((e for e in holder.iter(_ELEMENTS) if "gallery-caption" in classes_of(e)), None)
+            image.getparent().remove(image)
+            image.tail = None
+            item.append(image)
+            text = text_of(caption) if caption is not None else ""
+            if text:
+                image.set("data-wparchive-caption", text)
+                image.tail = " " + text
             listing.append(item)
-        gallery_caption = gallery.find("figcaption", recursive=False)
-        caption_text = SPACES.sub(" ", gallery_caption.get_text()).strip() if gallery_caption is not None else ""
+        gallery_caption = next((c for c in gallery if c.tag == "figcaption"), None)
+        caption_text = text_of(gallery_caption) if gallery_caption is not None else ""
         _replace(gallery, listing)
         changed = True
         if caption_text:
-            paragraph = soup.new_tag("p")
-            paragraph.string = caption_text
-            listing.insert_after(paragraph)
+            paragraph = lxml.html.Element("p")
+            paragraph.text = caption_text
+            paragraph.tail, listing.tail = listing.tail, None
+            listing.addnext(paragraph)
     return changed
 
 
-def _footnotes(survey: _Survey) -> bool:
+def _footnotes(root: HtmlElement, survey: _Survey) -> bool:
     """Footnote references as [n]; the back-links at the notes, which are not text, dropped."""
     changed = False
     for reference in survey.footnote_refs:
-        sup = reference if reference.name == "sup" else (reference.find_parent("sup") or reference)
-        if not _alive(reference) or not _alive(sup):
+        sup = reference if reference.tag == "sup" else next(reference.iterancestors("sup"), reference)
+        if not _alive(reference, root) or not _alive(sup, root):
             continue  # already replaced through its other half
-        label = sup.get_text().strip().strip("[]")
+        label = sup.text_content().strip().strip("[]")
         if label and len(label) <= 4:
-            _replace(sup, NavigableString(f"[{label}]"))
+            _replace_with_text(sup, f"[{label}]")
             changed = True
     for link in survey.anchors:
-        if _alive(link) and link.get_text().strip() in BACKLINKS:
-            link.decompose()
+        if _alive(link, root) and link.text_content().strip() in BACKLINKS:
+            _drop(link)
             changed = True
     return changed
 
 
-def _strip_shortcodes(soup: BeautifulSoup) -> tuple[list[str], bool]:
+def _strip_shortcodes(root: HtmlElement) -> tuple[list[str], bool]:
     """Take leftover shortcodes out of the text (not out of code); their names in order, and
     whether anything was taken."""
-    names: list[str] = []
-    stripped = False
-    strings = [s for s in soup.find_all(string=SHORTCODE) if s.find_parent(("pre", "code")) is None]
+    # (element, "text" or "tail") for every string holding something like a shortcode.
+    places: list[tuple[HtmlElement, str]] = []
+    for element in root.iter(_ELEMENTS):
+        if element.text and "[" in element.text and SHORTCODE.search(element.text) and not _in_code(element):
+            places.append((element, "text"))
+        if element is not root and element.tail and "[" in element.tail and SHORTCODE.search(element.tail) \
+                and not _in_code(element.getparent()):
+            places.append((element, "tail"))
     # A name that is closed somewhere ([/foo]) is a shortcode wherever it opens.
-    pairs = {m.group(2).lower() for s in strings for m in SHORTCODE.finditer(str(s)) if m.group(1)}
-    for string in strings:
-        text = str(string)
+    pairs = {m.group(2).lower() for element, where in places
+             for m in SHORTCODE.finditer(getattr(element, where)) if m.group(1)}
+    names: list[str] = []
 
-        def drop(match: re.Match[str]) -> str:
-            closing, name, attributes = match.group(1), match.group(2), match.group(3)
-            lowered = name.lower()
-            if closing or attributes.strip() or lowered in KNOWN_SHORTCODES or lowered in pairs:
-                if not closing:
-                    names.append(lowered)
-                return ""
-            return match.group(0)  # [sic], [1]: ordinary bracketed text
+    def drop(match: re.Match[str]) -> str:
+        closing, name, attributes = match.group(1), match.group(2), match.group(3)
+        lowered = name.lower()
+        if closing or attributes.strip() or lowered in KNOWN_SHORTCODES or lowered in pairs:
+            if not closing:
+                names.append(lowered)
+            return ""
+        return match.group(0)  # [sic], [1]: ordinary bracketed text
 
+    stripped = False
+    for element, where in places:
+        text = getattr(element, where)
         cleaned = SHORTCODE.sub(drop, text)
         if cleaned != text:
-            string.replace_with(NavigableString(cleaned))
+            setattr(element, where, cleaned)
             stripped = True
     return names, stripped
+
+
+def _in_code(element: HtmlElement | None) -> bool:
+    while element is not None:
+        if element.tag in ("pre", "code"):
+            return True
+        element = element.getparent()
+    return False

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import html2text
-from bs4 import BeautifulSoup, NavigableString, Tag
+import lxml.html
+from lxml.html import HtmlElement
 
 # Private-use characters stand for the breaks we insert, so that the whitespace of the HTML
 # source (which a browser folds into one space) can be folded before they are expanded.
@@ -21,6 +22,7 @@ BLOCK_TAGS = frozenset({
 })
 LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "figcaption", "caption"})
 CELL_TAGS = frozenset({"td", "th"})
+NOT_TEXT = frozenset({"script", "style", "noscript", "template"})
 SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BREAKS = re.compile(rf"\s*[{_PARAGRAPH}{_LINE}][\s{_PARAGRAPH}{_LINE}]*")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
@@ -37,9 +39,9 @@ _MARKDOWN_TAGS = [
 ]
 
 
-def soup_to_markdown(soup: BeautifulSoup | Tag, base_url: str = "") -> str:
+def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
     """Markdown of a normalised fragment."""
-    return html_to_markdown(str(soup), base_url)
+    return html_to_markdown(lxml.html.tostring(root, encoding="unicode"), base_url)
 
 
 def html_to_markdown(fragment: str, base_url: str = "") -> str:
@@ -62,31 +64,71 @@ def html_to_markdown(fragment: str, base_url: str = "") -> str:
     return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n").rstrip()
 
 
-def soup_to_text(soup: BeautifulSoup | Tag) -> str:
-    """Plain text of a fragment: paragraphs apart, list items and table rows on lines of their own.
+def tree_to_text(root: HtmlElement) -> str:
+    """Plain text of a fragment: paragraphs apart, list items and table rows on lines of their own."""
+    out: list[str] = []
+    stack: list[tuple[HtmlElement, bool]] = [(root, False)]
+    in_pre = in_li = 0
+    while stack:
+        element, closing = stack.pop()
+        name = element.tag
+        if closing:
+            if name in CELL_TAGS:
+                out.append(" ")
+            elif (marker := _marker(name, in_li)) is not None:
+                out.append(marker)
+            if name == "pre":
+                in_pre -= 1
+            elif name == "li":
+                in_li -= 1
+        elif isinstance(name, str) and name not in NOT_TEXT:
+            if name in ("a", "time") and _set_apart(element):
+                # Block themes set these apart with CSS alone ("Wind Farm" + "Download" button,
+                # a comment's post and its date): without a space they glue into false words.
+                out.append(" ")
+            if name == "br":
+                out.append(_LINE)
+            elif (marker := _marker(name, in_li)) is not None:
+                out.append(marker)
+            if name == "pre":
+                in_pre += 1
+            elif name == "li":
+                in_li += 1
+            if element.text:
+                out.append(_kept(element.text) if in_pre else element.text)
+            stack.append((element, True))
+            stack.extend((child, False) for child in reversed(element))
+            continue
+        # An element's tail is text of its parent's, after the element: comments, scripts and
+        # closed elements alike.
+        if element.tail and element is not root:
+            out.append(_kept(element.tail) if in_pre else element.tail)
+    return fold("".join(out))
 
-    Changes the tree (it inserts break markers): call it last.
-    """
-    for tag in soup.find_all(("script", "style", "noscript", "template")):
-        tag.decompose()
-    for pre in soup.find_all("pre"):
-        for string in pre.find_all(string=True):
-            string.replace_with(string.replace("\n", _LINE).replace(" ", _KEPT_SPACE))
-    for br in soup.find_all("br"):
-        br.replace_with(_LINE)
-    for tag in soup.find_all(True):
-        name = tag.name
-        if name in ("a", "time") and _set_apart(tag):
-            # Block themes set these apart with CSS alone ("Wind Farm" + "Download" button,
-            # a comment's post and its date): without a space they glue into false words.
-            tag.insert_before(NavigableString(" "))
-        if name in CELL_TAGS:
-            tag.append(NavigableString(" "))
-        elif name in LINE_TAGS or (name in ("ul", "ol") and tag.find_parent("li") is not None):
-            _surround(tag, _LINE)
-        elif name in BLOCK_TAGS:
-            _surround(tag, _PARAGRAPH)
-    return fold(soup.get_text())
+
+def _marker(name: str, in_li: int) -> str | None:
+    if name in LINE_TAGS or (in_li and name in ("ul", "ol")):
+        return _LINE
+    return _PARAGRAPH if name in BLOCK_TAGS else None
+
+
+def _kept(text: str) -> str:
+    """Text inside <pre>: its line breaks and spaces survive folding."""
+    return text.replace("\n", _LINE).replace(" ", _KEPT_SPACE)
+
+
+def text_of(element: HtmlElement) -> str:
+    """An element's text on one line."""
+    return SPACES.sub(" ", element.text_content()).strip()
+
+
+def classes_of(element: HtmlElement) -> list[str]:
+    value = element.get("class")
+    return value.split() if value else []
+
+
+def has_ancestor(element: HtmlElement, ancestor: HtmlElement) -> bool:
+    return any(a is ancestor for a in element.iterancestors())
 
 
 def fold(text: str) -> str:
@@ -96,15 +138,10 @@ def fold(text: str) -> str:
     return text.replace(_KEPT_SPACE, " ").strip()
 
 
-def _set_apart(tag: Tag) -> bool:
-    if tag.name == "time" or tag.has_attr("download"):
+def _set_apart(element: HtmlElement) -> bool:
+    if element.tag == "time" or element.get("download") is not None:
         return True
-    if any("button" in c for c in (tag.get("class") or ())):
+    if "button" in (element.get("class") or ""):
         return True
-    previous = tag.previous_sibling
-    return isinstance(previous, Tag) and previous.name == "a"
-
-
-def _surround(tag: Tag, marker: str) -> None:
-    tag.insert_before(NavigableString(marker))
-    tag.insert_after(NavigableString(marker))
+    previous = element.getprevious()
+    return previous is not None and previous.tag == "a" and not previous.tail
