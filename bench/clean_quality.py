@@ -112,7 +112,7 @@ def measure(items: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
 def speed(items: list[tuple[str, str]], passes: int = 5) -> dict[str, float]:
     """Items per second on one core: full cleaning, and without Markdown."""
     from wparchive.clean.normalize import normalise
-    from wparchive.clean.render import soup_to_text
+    from wparchive.clean.render import tree_to_text
 
     def full() -> None:
         for content_html, base in items:
@@ -120,7 +120,7 @@ def speed(items: list[tuple[str, str]], passes: int = 5) -> dict[str, float]:
 
     def text_only() -> None:
         for content_html, base in items:
-            soup_to_text(normalise(content_html, base, RULES).soup)
+            tree_to_text(normalise(content_html, base, RULES).root)
 
     figures = {}
     for label, run in (("full (text, Markdown, links, images, language)", full), ("text only", text_only)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Iterator
 
 from sqlite_utils.db import Database
@@ -67,9 +68,9 @@ def save_page(
         if revived_unchanged:
             _where_in(db, f'UPDATE "{table}" SET deleted_at = NULL, deleted_run_id = NULL WHERE key IN', revived_unchanged)
         if log:
-            db.table("changes").insert_all(
-                [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": change, "at": at}
-                 for key, change in log])
+            _insert(db, "changes",
+                    [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": change, "at": at}
+                     for key, change in log])
         if track_seen and records:
             db.conn.executemany(
                 "INSERT OR IGNORE INTO sweep_seen (site_id, collection, key) VALUES (?, ?, ?)",
@@ -171,16 +172,45 @@ def _keep_versions(db: Database, table: str, keys: list[str], run_id: int, at: s
 
 def _write(db: Database, table: str, records: list[Record], *, keep_tombstones: bool = False) -> None:
     revive = {} if keep_tombstones else {"deleted_at": None, "deleted_run_id": None}
-    db.table(table).upsert_all([{**r.row, **revive} for r in records], pk="key", alter=True)
-    db.table("raw_json").upsert_all(
-        [{"table": table, "key": r.key, "json": r.raw_json, "sha256": r.row["raw_sha256"]} for r in records],
-        pk=("table", "key"))
+    _insert(db, table, [{**r.row, **revive} for r in records], upsert_on=("key",))
+    _insert(db, "raw_json",
+            [{"table": table, "key": r.key, "json": r.raw_json, "sha256": r.row["raw_sha256"]} for r in records],
+            upsert_on=("table", "key"))
     keys = [r.key for r in records]
     for child_table in sorted({name for r in records for name in r.children}):
         _where_in(db, f'DELETE FROM "{child_table}" WHERE post IN', keys)
         rows = [row for r in records for row in r.children.get(child_table, [])]
         if rows:
-            db.table(child_table).insert_all(rows, alter=True)
+            _insert(db, child_table, rows)
+
+
+def _insert(db: Database, table: str, rows: list[dict[str, Any]], upsert_on: tuple[str, ...] = ()) -> None:
+    """Insert rows (or update those whose upsert_on columns match) with one executemany.
+
+    sqlite-utils' own upsert_all cost more than all the SQLite work of a page; it is still what
+    adds a column a row brings that the table lacks (a plugin's new field).
+    """
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    if not set(db[table].columns_dict).issuperset(columns):
+        if upsert_on:
+            db[table].upsert_all(rows, pk=upsert_on, alter=True)
+        else:
+            db[table].insert_all(rows, alter=True)
+        return
+    names = ", ".join(f'"{column}"' for column in columns)
+    sql = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+    if upsert_on:
+        updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column not in upsert_on)
+        on = ", ".join(f'"{column}"' for column in upsert_on)
+        sql += f" ON CONFLICT ({on}) DO UPDATE SET {updates}" if updates else f" ON CONFLICT ({on}) DO NOTHING"
+    db.conn.executemany(sql, [[_sql_value(row.get(column)) for column in columns] for row in rows])
+
+
+def _sql_value(value: Any) -> Any:
+    """Lists and dicts as JSON text, as sqlite-utils stores them (Datasette reads them back)."""
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, default=repr, ensure_ascii=False)
+    return value
 
 
 def _where_in(db: Database, sql_prefix: str, values: list[str], before: list[Any] | None = None) -> None:
