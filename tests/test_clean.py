@@ -168,3 +168,13 @@ def test_boilerplate_selectors_beyond_class_and_id() -> None:
     cleaned = clean_content('<p>Keep</p><div class="share"><p>Share me</p></div><aside data-ad="1">Ad</aside>',
                             boilerplate=rules)
     assert cleaned.text == "Keep"
+
+
+@pytest.mark.parametrize("phrases", [["Like this:", "Share this:"], ["Like this:", "(?i)share this:"]],
+                         ids=["joined", "one by one"])
+def test_phrase_lines_go_whole_with_their_markup(phrases: list[str]) -> None:
+    # A phrase with flags of its own cannot be joined with the others: it is matched line by line.
+    rules = Boilerplate(phrases=phrases)
+    text = "Intro\n## Like this:\nkept: Like this: inside\n  * **Share this:**\n- item\nLike this: and more"
+    assert rules.without_phrase_lines(text) == "Intro\nkept: Like this: inside\n- item\nLike this: and more"
+    assert rules.without_phrase_lines("Like this:\n\n\nText\n\nShare this:") == "Text"

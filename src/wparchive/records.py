@@ -10,7 +10,6 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from .clean import Boilerplate, clean_content, html_to_text, normalise_url, title_text
-from .clean.extract import host_of
 from .models import Comment, ContentItem, Media, Term, User, term_ids
 
 # REST fields that are mapped to columns of our own, or are not worth a column.
@@ -143,7 +142,7 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
         "post_terms": term_rows,
         "links": [
             {"post": key, "position": i, "href": link.href, "text": link.text, "internal": int(link.internal),
-             "host": host_of(link.href), "href_norm": link.href_norm, "target_hint": ctx.key(link.wp_id),
+             "host": link.host, "href_norm": link.href_norm, "target_hint": ctx.key(link.wp_id),
              "target": None}
             for i, link in enumerate(cleaned.links)
         ],

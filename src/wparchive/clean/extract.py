@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import SplitResult, parse_qs, urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
@@ -23,6 +23,7 @@ class Link:
     text: str
     internal: bool
     href_norm: str = ""  # matched against posts.link_norm to find the archived item it points at
+    host: str = ""  # without www.
     wp_id: int | None = None  # when the URL names the item by id (?p=42)
 
 
@@ -52,13 +53,16 @@ def extract_links(root: HtmlElement, base_url: str, site_hosts: frozenset[str]) 
     for anchor in root.iter("a"):
         if (raw_href := anchor.get("href")) is None:
             continue
-        href = urljoin(base_url, raw_href.strip())
+        href = raw_href.strip()
+        if not href.startswith(("http://", "https://")) or "/." in href:
+            href = urljoin(base_url, href)  # most links are absolute already, and urljoin is slow
         parts = urlsplit(href)
         if parts.scheme not in ("http", "https"):
             continue
-        internal = host_of(href) in site_hosts
+        host = _host(parts)
+        internal = host in site_hosts
         links.append(Link(
-            href=href, text=text_of(anchor), internal=internal, href_norm=normalise_url(href),
+            href=href, text=text_of(anchor), internal=internal, href_norm=_normalised(parts, host), host=host,
             wp_id=_id_in_query(parts.query) if internal else None,
         ))
     return links
@@ -91,15 +95,23 @@ def extract_headings(root: HtmlElement) -> list[Heading]:
 
 
 def host_of(url: str) -> str:
-    host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
+    return _host(urlsplit(url))
 
 
 def normalise_url(url: str) -> str:
     """A URL reduced to what identifies a page: host without www, path without trailing slash, query."""
     parts = urlsplit(url)
+    return _normalised(parts, _host(parts))
+
+
+def _host(parts: SplitResult) -> str:
+    host = (parts.hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _normalised(parts: SplitResult, host: str) -> str:
     path = parts.path.rstrip("/") or "/"
-    return f"{host_of(url)}{path}" + (f"?{parts.query}" if parts.query else "")
+    return f"{host}{path}" + (f"?{parts.query}" if parts.query else "")
 
 
 def _caption_of(img: HtmlElement) -> str:

@@ -37,6 +37,9 @@ KNOWN_SHORTCODES = frozenset({
 })
 _EMBED_QUOTE_CLASSES = frozenset({"twitter-tweet", "instagram-media", "wp-embedded-content"})
 _GALLERY_CLASSES = frozenset({"gallery", "wp-block-gallery", "tiled-gallery", "blocks-gallery-grid"})
+# Markdown's heading, quote, list and emphasis marks around a line's words
+_MARKUP_BEFORE, _MARKUP_AFTER = r"(?:[^\S\n]|[#>*_\-])", r"(?:[^\S\n]|[*_])"
+_MARKUP_AROUND = re.compile(rf"^{_MARKUP_BEFORE}+|{_MARKUP_AFTER}+$")
 _CLASS = re.compile(r"\.([\w-]+)")
 _ID = re.compile(r"#([\w-]+)")
 BACKLINKS = frozenset({"↩", "↩︎", "⏎", "^", "↑"})
@@ -70,9 +73,12 @@ class Boilerplate:
 
     def __post_init__(self) -> None:
         self._patterns = [re.compile(p, re.I) for p in self.phrases]
+        self._lines: re.Pattern[str] | None = None
         if self.phrases:
-            try:  # one alternation is matched many times faster than each phrase in turn
-                self._patterns = [re.compile("|".join(f"(?:{p})" for p in self.phrases), re.I)]
+            try:  # one pattern over the whole text is many times faster than each phrase on each line
+                joined = "|".join(f"(?:{p})" for p in self.phrases)
+                self._patterns = [re.compile(joined, re.I)]
+                self._lines = re.compile(rf"^{_MARKUP_BEFORE}*(?:{joined}){_MARKUP_AFTER}*$\n?", re.I | re.M)
             except re.error:  # a phrase with global flags of its own cannot be joined
                 pass
         # Plain .class and #id selectors are matched by set lookups in the one walk of the tree;
@@ -98,6 +104,15 @@ class Boilerplate:
 
     def is_phrase(self, text: str) -> bool:
         return any(p.fullmatch(text) for p in self._patterns)
+
+    def without_phrase_lines(self, text: str) -> str:
+        """Text (or Markdown) without the lines that are whole boilerplate phrases."""
+        if self._lines is not None:
+            kept = self._lines.sub("", text)
+        else:
+            kept = "\n".join(line for line in text.split("\n")
+                             if not self.is_phrase(_MARKUP_AROUND.sub("", line)))
+        return re.sub(r"\n{3,}", "\n\n", kept).strip("\n")
 
 
 @dataclass

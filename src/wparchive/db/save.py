@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import Any, Iterable, Iterator
 
 from sqlite_utils.db import Database
@@ -203,14 +204,24 @@ def _insert(db: Database, table: str, rows: list[dict[str, Any]], upsert_on: tup
         updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column not in upsert_on)
         on = ", ".join(f'"{column}"' for column in upsert_on)
         sql += f" ON CONFLICT ({on}) DO UPDATE SET {updates}" if updates else f" ON CONFLICT ({on}) DO NOTHING"
-    db.conn.executemany(sql, [[_sql_value(row.get(column)) for column in columns] for row in rows])
+    db.conn.executemany(sql, _values(rows, columns))
 
 
-def _sql_value(value: Any) -> Any:
-    """Lists and dicts as JSON text, as sqlite-utils stores them (Datasette reads them back)."""
-    if isinstance(value, (list, dict, tuple)):
-        return json.dumps(value, default=repr, ensure_ascii=False)
-    return value
+def _values(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
+    """Rows as lists of values in column order; lists and dicts as JSON text, as sqlite-utils
+    stores them (Datasette reads them back)."""
+    structured = [i for i, column in enumerate(columns)
+                  if any(isinstance(row.get(column), (list, dict, tuple)) for row in rows)]
+    if all(len(row) == len(columns) for row in rows):
+        pick = itemgetter(*columns)
+        values = [list(pick(row)) if len(columns) > 1 else [pick(row)] for row in rows]
+    else:
+        values = [[row.get(column) for column in columns] for row in rows]
+    for row in values:
+        for i in structured:
+            if isinstance(row[i], (list, dict, tuple)):
+                row[i] = json.dumps(row[i], default=repr, ensure_ascii=False)
+    return values
 
 
 def _where_in(db: Database, sql_prefix: str, values: list[str], before: list[Any] | None = None) -> None:
