@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .client import Client
 from .db import archive_lock, open_db
-from .config import SiteConfig, config_dir, load_boilerplate, load_credentials, load_sites
+from .config import MAX_CONCURRENCY, SiteConfig, config_dir, load_boilerplate, load_credentials, load_sites
 from .discover import check_site_url
 from .errors import ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestOptions, HarvestResult, SilentProgress, harvest_site
@@ -23,6 +23,8 @@ from .media import download_media
 from .parallel import default_workers
 from .rebuild import rebuild_archive
 from .warc import WarcRecorder
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -55,6 +57,10 @@ def cli() -> None:
               help="Folder whose sites.toml lists the sites to harvest when no SITE_URL is given.")
 @click.option("--delay", default=0.5, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to wait between requests, to be polite to the site.")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, MAX_CONCURRENCY),
+              help="Pages fetched at once. 1, one request after another, is polite; raise it only for "
+                   "a server that allows it (your own, or with the owner's consent). --delay then "
+                   "spaces the requests of each connection.")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=1),
               help="Seconds before a request is given up and retried.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
@@ -83,7 +89,8 @@ def cli() -> None:
               help="Processes that clean large collections (1: clean in the harvest's own process).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
-def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, timeout: float, retries: int,
+def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
+            timeout: float, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
             revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
             workers: int, quiet: bool, verbose: bool) -> None:
@@ -139,7 +146,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
             db = open_db(db_path)
             for target, auth in zip(targets, credentials, strict=True):
                 client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
-                                retries=retries, auth=auth)
+                                concurrency=_pick(target.concurrency, concurrency), retries=retries, auth=auth)
                 options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
                                          private=target.private, revisions=target.revisions, wpcom=target.wpcom,
                                          workers=workers, boilerplate=rules)
@@ -398,7 +405,7 @@ def _severity(code: int) -> int:
     return {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2}.get(code, 3)
 
 
-def _pick(own: float | None, default: float) -> float:
+def _pick(own: T | None, default: T) -> T:
     return default if own is None else own
 
 

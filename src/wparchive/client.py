@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
+import requests.adapters
 import requests.auth
 
 from . import USER_AGENT
@@ -70,12 +73,21 @@ class Client:
     # (user, application password); never shown in a repr, a log line or the archive
     auth: tuple[str, str] | None = field(default=None, repr=False)
     recorder: Recorder | None = None  # writes every response to a WARC file, when asked
+    # Pages fetched at once while paginating. 1, one request after another, is the polite default;
+    # more only for servers that allow it. delay then spaces the requests of each connection.
+    concurrency: int = 1
     requests_made: int = 0
     # What was forgiven in bodies (URL, what, the raw bytes), for the harvest to record.
     repairs: list[tuple[str, str, bytes]] = field(default_factory=list)
     _last_request_at: float = 0.0
+    _hold_until: float = 0.0  # a Retry-After holds every connection, not only the one told
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
+        if self.concurrency > 1:
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=self.concurrency)
+            self.session.mount("http://", adapter)
+            self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = self.user_agent
         self.session.headers["Accept"] = "application/json, text/html;q=0.9, */*;q=0.5"
         if self.auth is not None:
@@ -116,7 +128,8 @@ class Client:
                 log.info("%s failed (%s); retrying in %.1fs", url, describe_network_error(exc), wait)
             else:
                 if self.recorder is not None and not stream:
-                    _warc_ids[response] = self.recorder.record(response)
+                    with self._lock:
+                        _warc_ids[response] = self.recorder.record(response)
                 firewall = firewall_of(response)
                 if firewall == "Cloudflare challenge":
                     raise Blocked(f"{response.url} answered with a {firewall} (HTTP {response.status_code})",
@@ -131,6 +144,9 @@ class Client:
                 response.close()
                 asked = retry_after_seconds(response.headers.get("Retry-After"))
                 wait = min(self._backoff(attempt) if asked is None else asked, self.max_backoff)
+                if asked is not None and self.concurrency > 1:
+                    with self._lock:
+                        self._hold_until = max(self._hold_until, time.monotonic() + wait)
                 log.info("%s answered %s; retrying in %.1fs", url, response.status_code, wait)
             attempt += 1
             self.sleep(wait)
@@ -138,7 +154,8 @@ class Client:
     def _follow_redirects(self, url: str, stream: bool) -> requests.Response:
         seen = {url}
         for _ in range(MAX_REDIRECTS + 1):
-            self.requests_made += 1
+            with self._lock:
+                self.requests_made += 1
             response = self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=False)
             if not (response.is_redirect and response.headers.get("Location")):
                 if not stream:
@@ -203,65 +220,92 @@ class Client:
         """
         number = start_page
         known_pages: int | None = None
-        while True:
-            query = {**(params or {}), "per_page": per_page, "page": number}
-            try:
-                response, data = self.get_json(url, query)
-                if not isinstance(data, list):
-                    raise BadResponseError(
-                        f"expected a JSON list from {response.url}, got {type(data).__name__}",
-                        url=response.url, status=response.status_code, body=response.content,
-                        reason="not_a_list",
-                    )
-            except InvalidPageNumber:
-                return
-            except InvalidParam as exc:
-                smaller = _allowed_per_page(exc, per_page)
-                if smaller is None:
-                    raise
-                log.warning("%s allows at most %d items a page; asking for that", url, smaller)
-                number = (number - 1) * per_page // smaller + 1
-                per_page = smaller
-                continue
-            except FetchError as exc:
-                if on_failed_page is None or known_pages is None:
-                    raise
-                on_failed_page(number, exc)
-                if number >= known_pages:
+        # With concurrency, the pages announced after this one are fetched while it is used.
+        ahead: dict[int, Future[tuple[requests.Response, Any]]] = {}
+        fetcher = ThreadPoolExecutor(self.concurrency, "wparchive-fetch") if self.concurrency > 1 else None
+        try:
+            while True:
+                query = {**(params or {}), "per_page": per_page, "page": number}
+                try:
+                    fetched = ahead.pop(number, None)
+                    response, data = fetched.result() if fetched is not None else self.get_json(url, query)
+                    if not isinstance(data, list):
+                        raise BadResponseError(
+                            f"expected a JSON list from {response.url}, got {type(data).__name__}",
+                            url=response.url, status=response.status_code, body=response.content,
+                            reason="not_a_list",
+                        )
+                except InvalidPageNumber:
                     return
-                number += 1
-                continue
-            total_pages = header_int(response, "X-WP-TotalPages")
-            known_pages = max(total_pages or 0, number)
-            yield Page(
-                url=response.url,
-                number=number,
-                items=data,
-                total=header_int(response, "X-WP-Total"),
-                total_pages=total_pages,
-                fetched_at=utc_now(),
-                warc_record_id=warc_record_id(response),
-            )
-            if len(data) >= per_page:
-                number += 1  # a full page: there may be more, whatever the headers say
-                continue
-            if data and total_pages is not None and number < total_pages:
-                number += 1  # short, but more are announced (comments hidden after paging)
-                continue
-            if not data and trust_total_pages and total_pages is not None and number < total_pages:
-                number += 1
-                continue
-            return
+                except InvalidParam as exc:
+                    smaller = _allowed_per_page(exc, per_page)
+                    if smaller is None:
+                        raise
+                    log.warning("%s allows at most %d items a page; asking for that", url, smaller)
+                    number = (number - 1) * per_page // smaller + 1
+                    per_page = smaller
+                    _forget(ahead)
+                    continue
+                except FetchError as exc:
+                    if on_failed_page is None or known_pages is None:
+                        raise
+                    on_failed_page(number, exc)
+                    if number >= known_pages:
+                        return
+                    number += 1
+                    continue
+                total_pages = header_int(response, "X-WP-TotalPages")
+                known_pages = max(total_pages or 0, number)
+                if fetcher is not None:
+                    for later in range(number + 1, min(number + self.concurrency, known_pages) + 1):
+                        if later not in ahead:
+                            ahead[later] = fetcher.submit(
+                                self.get_json, url, {**(params or {}), "per_page": per_page, "page": later})
+                yield Page(
+                    url=response.url,
+                    number=number,
+                    items=data,
+                    total=header_int(response, "X-WP-Total"),
+                    total_pages=total_pages,
+                    fetched_at=utc_now(),
+                    warc_record_id=warc_record_id(response),
+                )
+                if len(data) >= per_page:
+                    number += 1  # a full page: there may be more, whatever the headers say
+                    continue
+                if data and total_pages is not None and number < total_pages:
+                    number += 1  # short, but more are announced (comments hidden after paging)
+                    continue
+                if not data and trust_total_pages and total_pages is not None and number < total_pages:
+                    number += 1
+                    continue
+                return
+        finally:
+            if fetcher is not None:
+                _forget(ahead)
+                fetcher.shutdown(wait=True, cancel_futures=True)
 
     def _be_polite(self) -> None:
-        if self.delay > 0 and self._last_request_at:
-            remaining = self._last_request_at + self.delay - time.monotonic()
-            if remaining > 0:
-                self.sleep(remaining)
-        self._last_request_at = time.monotonic()
+        """Wait for this request's turn: delay apart on each connection, and never during a
+        Retry-After the server asked for."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._hold_until)
+            if self.delay > 0 and self._last_request_at:
+                start = max(start, self._last_request_at + self.delay / self.concurrency)
+            self._last_request_at = start
+        if start > now:
+            self.sleep(start - now)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * (2**attempt), self.max_backoff)
+
+
+def _forget(ahead: dict[int, Future[Any]]) -> None:
+    """Drop pages fetched ahead that will not be used (past the real end, or a changed page size)."""
+    for fetched in ahead.values():
+        fetched.cancel()
+    ahead.clear()
 
 
 def _allowed_per_page(exc: InvalidParam, asked: int) -> int | None:

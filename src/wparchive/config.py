@@ -27,6 +27,9 @@ def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(__file__).resolve().parents[2] / "config"  # a source checkout
 
 
+MAX_CONCURRENCY = 16  # beyond this a harvest is a load test, not an archive
+
+
 class SiteOptions(BaseModel):
     """Options a site may set; [defaults] sets them for every site."""
 
@@ -34,6 +37,7 @@ class SiteOptions(BaseModel):
 
     delay: float | None = Field(default=None, ge=0)
     timeout: float | None = Field(default=None, ge=1)
+    concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     include: list[str] = []
     exclude: list[str] = []
     credentials_env: str | None = None
