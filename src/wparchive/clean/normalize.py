@@ -17,7 +17,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
-from .render import SPACES, classes_of, has_ancestor, text_of
+from .render import classes_of, has_ancestor, text_of
 
 DROPPED = ("script", "style", "noscript", "template", "svg", "object", "embed", "form", "button", "input",
            "select", "textarea")

@@ -192,11 +192,11 @@ def _insert(db: Database, table: str, rows: list[dict[str, Any]], upsert_on: tup
     adds a column a row brings that the table lacks (a plugin's new field).
     """
     columns = list(dict.fromkeys(column for row in rows for column in row))
-    if not set(db[table].columns_dict).issuperset(columns):
+    if not set(db.table(table).columns_dict).issuperset(columns):
         if upsert_on:
-            db[table].upsert_all(rows, pk=upsert_on, alter=True)
+            db.table(table).upsert_all(rows, pk=upsert_on, alter=True)
         else:
-            db[table].insert_all(rows, alter=True)
+            db.table(table).insert_all(rows, alter=True)
         return
     names = ", ".join(f'"{column}"' for column in columns)
     sql = f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})'
