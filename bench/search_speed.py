@@ -4,8 +4,9 @@
     python bench/search_speed.py --posts 20000
 
 An archive of synthetic posts (titles and 240 words of text drawn by Zipf's law from a
-30,000-word vocabulary, categories, tags, 20,000 comments) is written straight into wparchive's schema and
-its full-text index built once. `wparchive serve` then answers, over HTTP on 127.0.0.1:
+30,000-word vocabulary, stored as text, Markdown and HTML as a harvest stores them, so rows are
+as long as real ones; categories, tags, 20,000 comments) is written straight into wparchive's
+schema and its full-text index built once. `wparchive serve` then answers, over HTTP on 127.0.0.1:
 - the search canned query as JSON (/archive/search.json?q=…), ranked, with snippets;
 - the search page (/-/search?q=…), ranked, with snippets and five facets.
 Query words are picked by how many posts hold them (from rare to over half), with phrases,
@@ -66,15 +67,19 @@ def build(path: Path, posts: int) -> None:
     db.execute("INSERT INTO sites (id, home, name, gmt_offset) VALUES (1, 'https://example.org', 'Bench', '0')")
     rows = []
     for wp_id in range(1, posts + 1):
-        text = " ".join(text_words(rng, 240))
+        paragraphs = [" ".join(text_words(rng, 60)) for _ in range(4)]
+        text = "\n\n".join(paragraphs)
+        # Markdown and HTML as a harvest stores them: the rows are as long as real ones.
+        html = "".join(f'<!-- wp:paragraph -->\n<p class="has-text">{p}</p>\n<!-- /wp:paragraph -->\n\n'
+                       for p in paragraphs)
         rows.append((f"1-{wp_id}", 1, wp_id, "post", "publish", " ".join(text_words(rng, 5)).title(),
                      f"20{10 + wp_id % 14:02d}-{1 + wp_id % 12:02d}-01T00:00:00", f"1-{1 + wp_id % 20}",
                      json.dumps([f"Category {1 + wp_id % 30}"]), json.dumps([f"tag {wp_id % 300}", f"tag {wp_id % 77}"]),
-                     text, text[:200]))
+                     text, text[:200], text, html))
     with db.conn:
         db.conn.executemany(
             "INSERT INTO posts (key, site_id, wp_id, type, status, title, date_gmt, author, categories, tags, "
-            "content_text, excerpt_text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "content_text, excerpt_text, content_markdown, content_html) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.conn.executemany("INSERT INTO users (key, site_id, wp_id, name) VALUES (?, 1, ?, ?)",
                             [(f"1-{i}", i, f"Author {i}") for i in range(1, 21)])
         db.conn.executemany(

@@ -9,13 +9,21 @@ from sqlite_utils.db import Database
 
 from ..errors import NotAnArchive
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the long text columns of posts and comments moved to the end of their rows
 
 # Columns every archived row carries: where it came from, and whether the site still serves it.
 _PROVENANCE = """
     response_url TEXT, fetched_at TEXT, run_id INTEGER REFERENCES harvest_runs(id), raw_sha256 TEXT,
     warc_record_id TEXT,
     deleted_at TEXT, deleted_run_id INTEGER REFERENCES harvest_runs(id)"""
+
+# Long text goes last in its row: SQLite reads a row's columns in order, and reaching one stored
+# after 25 KB of text means following a chain of overflow pages. Search looks up every hit's
+# deleted_at, type, date and author; with the text last that is one page read, not six.
+TEXT_COLUMNS = {
+    "posts": "excerpt_text TEXT, content_text TEXT, content_markdown TEXT, content_html TEXT",
+    "comments": "content_text TEXT, content_html TEXT",
+}
 
 SCHEMA = {
     "sites": """
@@ -68,10 +76,10 @@ SCHEMA = {
         status TEXT, title TEXT, slug TEXT, link TEXT, date TEXT, date_gmt TEXT, year INTEGER, modified TEXT,
         modified_gmt TEXT, author TEXT REFERENCES users(key), parent TEXT REFERENCES posts(key),
         menu_order INTEGER, featured_media TEXT REFERENCES media(key), comment_status TEXT,
-        sticky INTEGER, format TEXT, protected INTEGER, categories TEXT, tags TEXT,
-        excerpt_text TEXT, content_text TEXT, content_markdown TEXT, word_count INTEGER,
+        sticky INTEGER, format TEXT, protected INTEGER, categories TEXT, tags TEXT, word_count INTEGER,
         reading_minutes INTEGER, language TEXT, pages INTEGER, headings TEXT, shortcodes TEXT,
-        link_norm TEXT, source TEXT, author_name TEXT, content_html TEXT,{_PROVENANCE}""",
+        link_norm TEXT, source TEXT, author_name TEXT,{_PROVENANCE},
+        {TEXT_COLUMNS["posts"]}""",
     "media": f"""
         key TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), wp_id INTEGER, title TEXT,
         slug TEXT, link TEXT, date TEXT, date_gmt TEXT, modified_gmt TEXT,
@@ -82,8 +90,8 @@ SCHEMA = {
         key TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), wp_id INTEGER,
         post TEXT REFERENCES posts(key), parent TEXT REFERENCES comments(key),
         author TEXT REFERENCES users(key), author_name TEXT, author_url TEXT, date TEXT,
-        date_gmt TEXT, status TEXT, type TEXT, link TEXT, content_text TEXT, content_html TEXT,
-        {_PROVENANCE.strip()}""",
+        date_gmt TEXT, status TEXT, type TEXT, link TEXT,{_PROVENANCE},
+        {TEXT_COLUMNS["comments"]}""",
     "post_terms": """
         post TEXT REFERENCES posts(key), term TEXT REFERENCES terms(key), taxonomy TEXT,
         PRIMARY KEY (post, term)""",
@@ -191,10 +199,51 @@ def ensure_tables(db: Database) -> None:
     missing = [name for name in SCHEMA if name not in existing]
     if not missing and version == SCHEMA_VERSION:
         return  # nothing to write: a finished archive may be opened read-only (serve -i)
-    with db.atomic():
-        for name in missing:
-            db.execute(f'CREATE TABLE "{name}" ({SCHEMA[name]})')
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    try:
+        with db.atomic():
+            for name in missing:
+                db.execute(f'CREATE TABLE "{name}" ({SCHEMA[name]})')
+            if version < 2:
+                for table in TEXT_COLUMNS:
+                    if table in existing:
+                        _text_columns_last(db, table)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+        # An archive on read-only storage is served as it is; only slower to search.
+
+
+def _text_columns_last(db: Database, table: str) -> None:
+    """Rebuild a table of schema 1 with its long text columns at the end, keeping rowids (the
+    full-text index refers to them), indexes, triggers and columns plugins added."""
+    columns = [(row[1], row[2]) for row in db.execute(f'PRAGMA table_info("{table}")')]
+    text = [name.split()[0] for name in TEXT_COLUMNS[table].split(", ")]
+    if [name for name, _ in columns][-len(text):] == text:
+        return
+    known = _column_names(SCHEMA[table])
+    added = ", ".join(f'"{name}" {kind}' for name, kind in columns if name not in known)
+    head = SCHEMA[table][:SCHEMA[table].rindex(TEXT_COLUMNS[table])]
+    create = f"{head}{added + ', ' if added else ''}{TEXT_COLUMNS[table]}"
+    kept = db.execute("SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+                      "AND sql IS NOT NULL", [table]).fetchall()
+    views = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall()
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    for name, _ in views:  # renaming a table checks every view, and they name the table being replaced
+        db.execute(f'DROP VIEW "{name}"')
+    db.execute(f'CREATE TABLE "{table}_rebuilt" ({create})')
+    db.execute(f'INSERT INTO "{table}_rebuilt" (rowid, {names}) SELECT rowid, {names} FROM "{table}"')
+    db.execute(f'DROP TABLE "{table}"')
+    db.execute(f'ALTER TABLE "{table}_rebuilt" RENAME TO "{table}"')
+    for (sql,) in kept:
+        db.execute(sql)
+    for _, sql in views:
+        db.execute(sql)
+
+
+def _column_names(definition: str) -> set[str]:
+    return {part.split()[0].strip('"') for part in definition.replace("\n", " ").split(",")
+            if part.strip() and not part.strip().startswith("PRIMARY KEY")}
 
 
 def resolve_link_targets(db: Database) -> None:
