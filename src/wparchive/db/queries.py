@@ -17,7 +17,7 @@ POST_WEIGHTS = "10.0, 1.0, 3.0"  # title, content_text, excerpt_text
 COMMENT_WEIGHTS = "2.0, 1.0"  # author_name, content_text
 
 # Every hit with its rank, but no snippet: snippets cost a read of the text each, so they are
-# made afterwards for the page of hits shown (see search_sql).
+# made afterwards for the hits shown (SNIPPETS_SQL).
 _HITS = f"""
     SELECT 'post' AS kind, posts_fts.rowid AS rid, p.key, p.title, p.type, p.date_gmt,
            substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link,
@@ -31,26 +31,56 @@ _HITS = f"""
     FROM comments_fts JOIN comments c ON c.rowid = comments_fts.rowid LEFT JOIN posts p ON p.key = c.post
     WHERE comments_fts MATCH :q AND c.deleted_at IS NULL"""
 
-_SNIPPETS = """
-    SELECT page.*, snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet
-    FROM page JOIN posts_fts ON posts_fts.rowid = page.rid
-    WHERE page.kind = 'post' AND posts_fts MATCH :q
+# The same hits, best first, ranked in the full-text indexes alone (bm25 needs nothing else):
+# only the best :depth of each table are then looked up in posts and comments. :depth is what
+# is wanted plus every deleted row, so the best live hits are all among them; ranking a word
+# that is in most posts otherwise meant reading every one of those posts.
+_RANKED_HITS = f"""
+    WITH post_hits AS MATERIALIZED (
+        SELECT rowid AS rid, bm25(posts_fts, {POST_WEIGHTS}) AS score FROM posts_fts
+        WHERE posts_fts MATCH :q ORDER BY score LIMIT :depth),
+    comment_hits AS MATERIALIZED (
+        SELECT rowid AS rid, bm25(comments_fts, {COMMENT_WEIGHTS}) AS score FROM comments_fts
+        WHERE comments_fts MATCH :q ORDER BY score LIMIT :depth)
+    SELECT 'post' AS kind, h.rid, p.key, p.title, p.type, p.date_gmt, substr(p.date_gmt, 1, 4) AS year,
+           p.site_id, p.author, p.categories, p.tags, p.link, h.score
+    FROM post_hits h JOIN posts p ON p.rowid = h.rid WHERE p.deleted_at IS NULL
     UNION ALL
-    SELECT page.*, snippet(comments_fts, -1, char(2), char(3), '…', 24)
-    FROM page JOIN comments_fts ON comments_fts.rowid = page.rid
-    WHERE page.kind = 'comment' AND comments_fts MATCH :q"""
+    SELECT 'comment', h.rid, c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment', c.date_gmt,
+           substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link, h.score
+    FROM comment_hits h JOIN comments c ON c.rowid = h.rid LEFT JOIN posts p ON p.key = c.post
+    WHERE c.deleted_at IS NULL
+    ORDER BY score LIMIT :wanted"""
 
-# Facets of a search: what each filter would leave.
-_FACETS = {
-    "type": "SELECT type AS value, type AS label, count(*) AS n FROM hits GROUP BY type",
-    "year": "SELECT year AS value, year AS label, count(*) AS n FROM hits WHERE year IS NOT NULL GROUP BY year",
-    "author": "SELECT h.author AS value, COALESCE(u.name, h.author) AS label, count(*) AS n FROM hits h "
-              "LEFT JOIN users u ON u.key = h.author WHERE h.author IS NOT NULL GROUP BY h.author",
-    "category": "SELECT j.value AS value, j.value AS label, count(*) AS n FROM hits h, json_each(h.categories) j "
-                "WHERE h.categories IS NOT NULL GROUP BY j.value",
-    "tag": "SELECT j.value AS value, j.value AS label, count(*) AS n FROM hits h, json_each(h.tags) j "
-           "WHERE h.tags IS NOT NULL GROUP BY j.value",
-}
+HIDDEN_SQL = """
+    SELECT (SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL)
+         + (SELECT count(*) FROM comments WHERE deleted_at IS NOT NULL)"""
+
+# Live hits counted without ranking: all matches, less those of deleted rows (few, and found by
+# the deleted_at index; CROSS JOIN keeps SQLite from walking every match instead).
+_LIVE_COUNT = """
+    SELECT (SELECT count(*) FROM posts_fts WHERE posts_fts MATCH :q)
+         - (SELECT count(*) FROM posts p CROSS JOIN posts_fts ON posts_fts.rowid = p.rowid
+            WHERE p.deleted_at IS NOT NULL AND posts_fts MATCH :q)
+         + (SELECT count(*) FROM comments_fts WHERE comments_fts MATCH :q)
+         - (SELECT count(*) FROM comments c CROSS JOIN comments_fts ON comments_fts.rowid = c.rowid
+            WHERE c.deleted_at IS NOT NULL AND comments_fts MATCH :q)"""
+
+# Snippets cost a read of the text each: made only for the hits shown (:posts and :comments
+# are JSON lists of their rowids).
+SNIPPETS_SQL = """
+    SELECT 'post' AS kind, posts_fts.rowid AS rid, snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet
+    FROM json_each(:posts) shown CROSS JOIN posts_fts ON posts_fts.rowid = shown.value WHERE posts_fts MATCH :q
+    UNION ALL
+    SELECT 'comment', comments_fts.rowid, snippet(comments_fts, -1, char(2), char(3), '…', 24)
+    FROM json_each(:comments) shown CROSS JOIN comments_fts ON comments_fts.rowid = shown.value
+    WHERE comments_fts MATCH :q"""
+
+NAMES_SQL = """
+    SELECT 'user' AS kind, key, name FROM users WHERE key IN (SELECT value FROM json_each(:users))
+    UNION ALL
+    SELECT 'site', CAST(id AS TEXT), name FROM sites"""
+
 _FILTERS = {
     "type": "type = :type",
     "year": "year = :year",
@@ -58,33 +88,31 @@ _FILTERS = {
     "category": "EXISTS (SELECT 1 FROM json_each(categories) WHERE value = :category)",
     "tag": "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = :tag)",
 }
-FACET_NAMES = tuple(_FACETS)
+# Facets of a search, in the order shown: what each filter would leave.
+FACET_NAMES = ("type", "year", "author", "category", "tag")
+FACET_SAMPLE = 1000  # facets describe the best thousand hits: counting them all means ranking them all
 
 
-def search_sql(filters: dict[str, str], *, limit: int, offset: int) -> tuple[str, str, dict[str, Any]]:
-    """SQL for a page of ranked hits, and for their total, with the filters applied."""
-    where = " AND ".join(_FILTERS[name] for name in filters if name in _FILTERS) or "1"
-    base = f"WITH all_hits AS ({_HITS}), hits AS (SELECT * FROM all_hits WHERE {where})"
-    rows = (f"{base}, page AS MATERIALIZED (SELECT * FROM hits ORDER BY score LIMIT {int(limit)} OFFSET {int(offset)}), "
-            f"shown AS ({_SNIPPETS}) "
-            f"SELECT h.*, u.name AS author_name, s.name AS site_name FROM shown h "
-            f"LEFT JOIN users u ON u.key = h.author LEFT JOIN sites s ON s.id = h.site_id ORDER BY h.score")
-    total = (f"WITH all_hits AS ({_HITS.replace(f'bm25(posts_fts, {POST_WEIGHTS})', '0').replace(f'bm25(comments_fts, {COMMENT_WEIGHTS})', '0')}), "
-             f"hits AS (SELECT * FROM all_hits WHERE {where}) SELECT count(*) FROM hits")  # counting needs no ranking
-    return rows, total, {name: value for name, value in filters.items() if name in _FILTERS}
+def ranked_hits_sql(filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """SQL for the best :wanted live hits, best first (:depth = :wanted + deleted rows), with the
+    filters applied; and the filters' parameters."""
+    where = [_FILTERS[name] for name in filters if name in _FILTERS]
+    params = {name: value for name, value in filters.items() if name in _FILTERS}
+    if not where:
+        return _RANKED_HITS, params
+    # A filter must see every hit before the best are taken: rank them all.
+    return (f"WITH all_hits AS ({_HITS}) SELECT * FROM all_hits WHERE {' AND '.join(where)} "
+            "ORDER BY score LIMIT :wanted"), params
 
 
-FACET_SAMPLE = 1000  # facets describe the best thousand hits: counting them all means ranking them all again
-
-
-def facets_sql(filters: dict[str, str]) -> str:
-    """SQL counting, in one pass over the best hits, the hits for each value of every facet:
-    rows of (facet, value, label, n), the most frequent first within a facet."""
-    where = " AND ".join(_FILTERS[n] for n in filters if n in _FILTERS) or "1"
-    parts = [f"SELECT * FROM (SELECT '{name}' AS facet, * FROM ({sql}) ORDER BY n DESC, label LIMIT 12)"
-             for name, sql in _FACETS.items()]
-    return (f"WITH all_hits AS ({_HITS}), hits AS MATERIALIZED (SELECT * FROM all_hits WHERE {where} "
-            f"ORDER BY score LIMIT {FACET_SAMPLE}) " + " UNION ALL ".join(parts))
+def live_count_sql(filters: dict[str, str]) -> str:
+    """SQL counting the live hits with the filters applied."""
+    where = " AND ".join(_FILTERS[name] for name in filters if name in _FILTERS)
+    if not where:
+        return _LIVE_COUNT
+    unranked = _HITS.replace(f"bm25(posts_fts, {POST_WEIGHTS})", "0").replace(
+        f"bm25(comments_fts, {COMMENT_WEIGHTS})", "0")
+    return f"WITH all_hits AS ({unranked}) SELECT count(*) FROM all_hits WHERE {where}"
 
 
 POST_SQL = """

@@ -115,11 +115,12 @@ SCHEMA = {
 }
 
 INDEXES = {
-    "posts": [["site_id", "wp_id"], ["type"], ["date_gmt"], ["author"], ["parent"], ["link_norm"]],
+    # deleted_at: search counts and skips the deleted rows among its hits
+    "posts": [["site_id", "wp_id"], ["type"], ["date_gmt"], ["author"], ["parent"], ["link_norm"], ["deleted_at"]],
     "terms": [["site_id", "wp_id"], ["taxonomy"]],
     "users": [["site_id", "wp_id"]],
     "media": [["site_id", "wp_id"], ["post"]],
-    "comments": [["site_id", "wp_id"], ["post"], ["parent"]],
+    "comments": [["site_id", "wp_id"], ["post"], ["parent"], ["deleted_at"]],
     "post_terms": [["term"]],
     "links": [["href"], ["target"], ["href_norm"], ["host"]],
     "embeds": [["provider"]],

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from markupsafe import Markup
 
-from ..db.queries import FACET_NAMES, MARK_END, MARK_START, facets_sql, search_sql
+from ..db.queries import (
+    FACET_NAMES, FACET_SAMPLE, HIDDEN_SQL, MARK_END, MARK_START, NAMES_SQL, SNIPPETS_SQL, live_count_sql,
+    ranked_hits_sql,
+)
 
 PAGE_SIZE = 20
+FACET_VALUES = 12
 _PHRASE = re.compile(r'"([^"]*)"')
 # A word, with inner hyphens, dots or apostrophes kept together: well-known, node.js, don't
 _TERM = re.compile(r"\w+(?:[-.'’]\w+)*")
@@ -59,23 +65,76 @@ class SearchResults:
 
 async def run_search(database: Any, text: str, *, advanced: bool, filters: dict[str, str],
                      page: int = 1) -> SearchResults:
-    """Search a Datasette database; FTS5 syntax errors in advanced mode come back as a message."""
+    """Search a Datasette database; FTS5 syntax errors in advanced mode come back as a message.
+
+    The hits are ranked once, for both the page shown and the facets (over the best
+    FACET_SAMPLE); snippets and names are then fetched for the page alone.
+    """
     results = SearchResults(query=text)
     results.fts = text.strip() if advanced else fts_query(text)
     if not results.fts:
         return results
-    rows_sql, total_sql, params = search_sql(filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    offset = (page - 1) * PAGE_SIZE
+    hits_sql, params = ranked_hits_sql(filters)
     params["q"] = results.fts
     try:
-        results.total = (await database.execute(total_sql, params)).first()[0]
-        rows = await database.execute(rows_sql, params)
-        results.facets = {name: [] for name in FACET_NAMES}
-        for row in (await database.execute(facets_sql(filters), params)).rows:
-            results.facets[row["facet"]].append({"value": row["value"], "label": row["label"], "n": row["n"]})
+        hidden = (await database.execute(HIDDEN_SQL)).first()[0]
+        wanted = max(FACET_SAMPLE, offset + PAGE_SIZE)
+        hits = (await database.execute(hits_sql, {**params, "wanted": wanted, "depth": wanted + hidden})).rows
+        results.total = (await database.execute(live_count_sql(filters), params)).first()[0]
+        shown = [dict(row) for row in hits[offset:offset + PAGE_SIZE]]
+        snippets = await database.execute(SNIPPETS_SQL, {
+            "q": results.fts,
+            "posts": json.dumps([row["rid"] for row in shown if row["kind"] == "post"]),
+            "comments": json.dumps([row["rid"] for row in shown if row["kind"] == "comment"])})
     except sqlite3.OperationalError as exc:
         if not advanced:
             raise
         results.error = f"That is not a valid search in advanced mode ({exc}). Switch advanced mode off to search for the words as they are."
         return results
-    results.rows = [{**dict(r), "snippet_html": highlight(r["snippet"])} for r in rows.rows]
+    sample = hits[:FACET_SAMPLE]
+    authors = {row["author"] for row in sample if row["author"]}
+    names = {(row["kind"], row["key"]): row["name"] for row in
+             (await database.execute(NAMES_SQL, {"users": json.dumps(sorted(authors))})).rows}
+    snippet_of = {(row["kind"], row["rid"]): row["snippet"] for row in snippets.rows}
+    for row in shown:
+        row["snippet"] = snippet_of.get((row["kind"], row["rid"]))
+        row["snippet_html"] = highlight(row["snippet"])
+        row["author_name"] = names.get(("user", row["author"]))
+        row["site_name"] = names.get(("site", str(row["site_id"])))
+    results.rows = shown
+    results.facets = facets_of(sample, lambda author: names.get(("user", author)) or author)
     return results
+
+
+def facets_of(hits: list[Any], author_label: Callable[[str], str]) -> dict[str, list[dict[str, Any]]]:
+    """For each facet, its values among the hits with how many hits have each: the most
+    frequent first (then by label), at most FACET_VALUES of them."""
+    counters: dict[str, Counter[Any]] = {name: Counter() for name in FACET_NAMES}
+    for hit in hits:
+        counters["type"][hit["type"]] += 1
+        if hit["year"] is not None:
+            counters["year"][hit["year"]] += 1
+        if hit["author"] is not None:
+            counters["author"][hit["author"]] += 1
+        for name, column in (("category", "categories"), ("tag", "tags")):
+            for value in set(_json_list(hit[column])):
+                counters[name][value] += 1
+    labels: dict[str, Callable[[Any], str]] = {"author": author_label}
+    facets = {}
+    for name, counter in counters.items():
+        label = labels.get(name, str)
+        values = [{"value": value, "label": label(value), "n": n} for value, n in counter.items()]
+        values.sort(key=lambda v: (-v["n"], v["label"]))
+        facets[name] = values[:FACET_VALUES]
+    return facets
+
+
+def _json_list(value: str | None) -> list[Any]:
+    if not value:
+        return []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return []
+    return [v for v in parsed if isinstance(v, (str, int, float))] if isinstance(parsed, list) else []
