@@ -108,13 +108,36 @@ def test_a_filtered_search_ranks_only_what_the_filter_leaves(archive: Path) -> N
 
 
 def test_the_search_canned_query_gives_the_best_500_live_hits(archive: Path) -> None:
-    async def fetch():  # type: ignore[no-untyped-def]
-        ds = build_datasette(str(archive))
-        await ds.invoke_startup()
-        return await ds.client.get("/archive/search.json?q=compost&_shape=array&_size=max")
-
-    response = asyncio.run(fetch())
+    response = _get(archive, "/archive/search.json?q=compost&_shape=array&_size=max")
     assert response.status_code == 200, response.text
     rows = response.json()
     assert [(r["kind"], r["key"]) for r in rows] == [(r["kind"], r["key"]) for r in _reference(archive)[:500]]
     assert all("\x02" in r["snippet"] for r in rows)
+
+
+def _get(path: Path, url: str):  # type: ignore[no-untyped-def]
+    async def fetch():  # type: ignore[no-untyped-def]
+        ds = build_datasette(str(path))
+        await ds.invoke_startup()
+        return await ds.client.get(url)
+    return asyncio.run(fetch())
+
+
+def test_the_search_page_as_json(archive: Path) -> None:
+    response = _get(archive, "/-/search.json?q=compost&type=page&page=2")
+    assert response.status_code == 200
+    data = response.json()
+    pages = _reference(archive, "type = 'page'")
+    assert data["total"] == len(pages) and data["filters"] == {"type": "page"} and data["page"] == 2
+    assert [r["key"] for r in data["rows"]] == [r["key"] for r in pages[PAGE_SIZE:2 * PAGE_SIZE]]
+    assert all("<mark>" in r["snippet_html"] and r["author_name"].startswith("Author") for r in data["rows"])
+    assert data["facets"]["type"] == [{"value": "page", "label": "page", "n": min(len(pages), 1000)}]
+
+
+@pytest.mark.parametrize("url, status, says", [
+    ("/-/search.json", 400, "?q="),
+    ("/-/search.json?q=compost+AND+&advanced=1", 400, "advanced mode"),
+])
+def test_the_search_json_says_what_is_wrong(archive: Path, url: str, status: int, says: str) -> None:
+    response = _get(archive, url)
+    assert response.status_code == status and says in response.json()["error"]

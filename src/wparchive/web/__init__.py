@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from ..db.queries import FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SITES_SUMMARY_SQL
 from .chart import month_bars
-from .search import PAGE_SIZE, fts_query, highlight, run_search
+from .search import PAGE_SIZE, SearchResults, fts_query, highlight, run_search
 from .stream import stream_table
 
 # Raw HTML in Markdown is escaped, not passed on; markdown-it refuses javascript:, vbscript:,
@@ -35,7 +35,8 @@ def _archive(datasette: Any) -> Any:
     return datasette.get_database()
 
 
-async def search_page(request: Any, datasette: Any) -> Response:
+async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, dict[str, Any]]:
+    """Run the search a request asks for: its results (None when it ran out of time), and what it asked."""
     args = request.args
     text = args.get("q", "")
     advanced = args.get("advanced") == "1"
@@ -44,11 +45,17 @@ async def search_page(request: Any, datasette: Any) -> Response:
         page = max(1, int(args.get("page", "1")))
     except ValueError:
         page = 1
-    database = _archive(datasette)
     try:
-        results = await run_search(database, text, advanced=advanced, filters=filters, page=page)
+        results = await run_search(_archive(datasette), text, advanced=advanced, filters=filters, page=page)
     except QueryInterrupted:
         results = None
+    return results, {"text": text, "advanced": advanced, "filters": filters, "page": page}
+
+
+async def search_page(request: Any, datasette: Any) -> Response:
+    results, asked = await _search(request, datasette)
+    text, advanced, filters, page = asked["text"], asked["advanced"], asked["filters"], asked["page"]
+    database = _archive(datasette)
     base = {"q": text, **({"advanced": "1"} if advanced else {}), **filters}
     context = {
         "results": results, "text": text, "advanced": advanced, "filters": filters, "page": page,
@@ -60,6 +67,26 @@ async def search_page(request: Any, datasette: Any) -> Response:
         "post_link": lambda key: "/-/post/" + quote(key),
     }
     return Response.html(await datasette.render_template("wparchive_search.html", context, request=request))
+
+
+async def search_json(request: Any, datasette: Any) -> Response:
+    """The search page's results as JSON: the page of hits (snippets with <mark>, safely
+    escaped), the total, the facets; errors as {"error": …} with a 4xx or 5xx status."""
+    results, asked = await _search(request, datasette)
+    if results is None:
+        return Response.json({"error": "The search took too long; add words or a filter."}, status=503)
+    if not results.fts:
+        return Response.json({"error": "Give the words to search for as ?q=…"}, status=400)
+    if results.error:
+        return Response.json({"error": results.error}, status=400)
+    rows = [{name: row[name] for name in _JSON_FIELDS} | {"snippet_html": str(row["snippet_html"])}
+            for row in results.rows]
+    return Response.json({"q": results.query, "fts": results.fts, "filters": asked["filters"], "page": asked["page"],
+                          "page_size": PAGE_SIZE, "total": results.total, "rows": rows, "facets": results.facets})
+
+
+_JSON_FIELDS = ("kind", "key", "title", "type", "date_gmt", "link", "author", "author_name", "site_id", "site_name",
+                "score")
 
 
 async def post_page(request: Any, datasette: Any) -> Response:
@@ -94,7 +121,7 @@ def _json_list(value: str | None) -> list[str]:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(r"^/-/search$", search_page), (r"^/-/post/(?P<key>[^/]+)$", post_page),
+    return [(r"^/-/search$", search_page), (r"^/-/search\.json$", search_json), (r"^/-/post/(?P<key>[^/]+)$", post_page),
             (r"^/-/stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
 
 
