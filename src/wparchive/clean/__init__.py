@@ -12,6 +12,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from lxml.html import HtmlElement
+
 from .extract import Heading, Image, Link, extract_headings, extract_images, extract_links, host_of, normalise_url
 from .normalize import SHORTCODE, Boilerplate, Embed, normalise, provider_of
 from .render import LINE, PARAGRAPH, SPACES, fold, html_to_markdown, tree_to_markdown, tree_to_text
@@ -54,6 +56,8 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
         return CleanContent()
     result = normalise(content_html, base_url, boilerplate)
     root = result.root
+    # html2text joins every URL to the base, slowly; most content has only absolute ones.
+    markdown_base = "" if _all_absolute(root) else base_url
     cleaned = CleanContent(
         text=tree_to_text(root),
         links=extract_links(root, base_url, site_hosts),
@@ -64,7 +68,7 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
         pages=result.pages,
         # Most content needs no rewriting: then the original goes to html2text, which saves
         # serialising the tree again.
-        markdown=tree_to_markdown(root, base_url) if result.changed else html_to_markdown(content_html, base_url),
+        markdown=tree_to_markdown(root, markdown_base) if result.changed else html_to_markdown(content_html, markdown_base),
     )
     if boilerplate is not None and boilerplate.phrases:
         # Whole lines that are boilerplate phrases ("Leave a Reply") go; matching lines is far
@@ -76,6 +80,14 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
     cleaned.reading_minutes = reading_minutes(cleaned.word_count)
     cleaned.language = detect_language(cleaned.text)
     return cleaned
+
+
+def _all_absolute(root: HtmlElement) -> bool:
+    for element in root.iter("a", "img"):
+        url = element.get("href" if element.tag == "a" else "src")
+        if url is not None and not url.lstrip().startswith(("http://", "https://")):
+            return False
+    return True
 
 
 def html_to_text(fragment: str) -> str:
