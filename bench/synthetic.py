@@ -15,6 +15,7 @@ import json
 import math
 import random
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -152,12 +153,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     requests: list[str]
+    latency: float = 0.0
 
     def log_message(self, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:  # noqa: N802
         self.requests.append(self.path)
+        if self.latency:
+            time.sleep(self.latency)  # a server that takes this long to render any page
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         route = parts.path.removeprefix("/wp-json").rstrip("/") or "/"
@@ -184,10 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve(site: SyntheticSite, port: int = 0) -> tuple[ThreadingHTTPServer, list[str]]:
+def serve(site: SyntheticSite, port: int = 0, latency: float = 0.0) -> tuple[ThreadingHTTPServer, list[str]]:
     """Start serving in a background thread; returns the server and its request log."""
     requests: list[str] = []
-    handler = type("Handler", (_Handler,), {"site": site, "requests": requests})
+    handler = type("Handler", (_Handler,), {"site": site, "requests": requests, "latency": latency})
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     site.render(f"http://127.0.0.1:{server.server_address[1]}")
@@ -199,8 +203,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the server takes for any request")
     args = parser.parse_args()
-    httpd, _ = serve(SyntheticSite(args.posts), args.port)
+    httpd, _ = serve(SyntheticSite(args.posts), args.port, args.latency)
     print(f"http://127.0.0.1:{args.port}/ serving {args.posts} posts; Ctrl-C to stop", flush=True)
     try:
         threading.Event().wait()
