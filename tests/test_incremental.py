@@ -182,3 +182,17 @@ def test_runs_and_history_are_one_query_away(make_server, client, db_path, db) -
     assert [r["run_id"] for r in runs] == [second.run_id, second.run_id - 1]
     changes = asyncio.run(fetch("/archive/recent_changes.json?_shape=array&change=deleted")).json()
     assert [(c["key"], c["label"]) for c in changes] == [("1-9", "Post 9")]
+
+
+def test_a_hundred_changes_are_one_request_each_hundred(make_server, client, db) -> None:
+    site = _site(250)
+    server = make_server(site)
+    harvest_site(db, client, server.home + "/")
+    for wp_id in range(1, 201):
+        _edit(site, wp_id, f"<p>Revised text of post {wp_id}.</p>", when=f"2025-06-01T10:{wp_id % 60:02d}:00")
+    server.requests.clear()
+    result = harvest_site(db, client, server.home + "/")
+    assert result.counts["post"]["updated"] == 200
+    full_fetches = [p for p in server.requests if "/wp/v2/posts" in p and "_fields" not in p]
+    # two full pages of include=, and no look past either of them
+    assert len(full_fetches) == 2 and all("include=" in p for p in full_fetches), full_fetches

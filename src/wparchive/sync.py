@@ -60,6 +60,7 @@ class CollectionHarvest:
     list_params: dict[str, str] = field(default_factory=dict)  # e.g. status=… when signed in
     revisions: bool = False
     pool: CleaningPool | None = None
+    to_clean: int | None = None  # how many items this run will clean: whether the pool repays starting
     counts: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -107,7 +108,7 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
                                     on_failed_page=lambda n, exc: _page_failed(job, exc),
                                     trust_total_pages=job.collection.kind == "comments"):
         if not started:
-            job.counts["total"] = page.total
+            job.counts["total"] = job.to_clean = page.total
             job.progress.collection_started(job.name, _bar_length(job, page.total))
             started = True
         items = page.items if job.limit is None else page.items[: max(0, job.limit - seen)]
@@ -184,11 +185,14 @@ def _probe_newest(job: CollectionHarvest) -> int | None:
 
 def _fetch_by_ids(job: CollectionHarvest, ids: Iterable[int]) -> None:
     wanted = list(dict.fromkeys(ids))
+    job.to_clean = len(wanted)
     for start in range(0, len(wanted), 100):
         chunk = wanted[start:start + 100]
         params = {**job.list_params, "include": ",".join(map(str, chunk)), "orderby": "include"}
         for page in job.client.paginate(job.url, params, on_failed_page=lambda n, exc: _page_failed(job, exc)):
             _save(job, page, page.items, _start_cleaning(job, page.items, page))
+            if len(page.items) >= len(chunk):
+                break  # all that was asked for: no need to look past it
 
 
 def _sweep(job: CollectionHarvest) -> None:
@@ -248,7 +252,7 @@ class _Cleaning:
 def _start_cleaning(job: CollectionHarvest, items: list[Any], page: Page) -> _Cleaning:
     prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=job.run_id,
                       warc_record_id=page.warc_record_id)
-    if job.pool is not None and job.collection.kind == "posts" and job.pool.wanted(job.counts["total"]):
+    if job.pool is not None and job.collection.kind == "posts" and job.pool.wanted(job.to_clean):
         return _Cleaning(futures=job.pool.submit(job.collection.kind, items, job.ctx, prov))
     return _Cleaning(built=build_records(job.collection.kind, items, job.ctx, prov))
 

@@ -250,8 +250,12 @@ def _column_names(definition: str) -> set[str]:
 def resolve_link_targets(db: Database) -> None:
     """Point links at the archived posts they lead to, by id (?p=42) or by permalink."""
     with db.atomic():
+        # What is looked at on every run: internal links not yet resolved. Without this index,
+        # SQLite walked every external link of the archive (their target is NULL too).
+        db.execute("CREATE INDEX IF NOT EXISTS links_unresolved ON links (href_norm) "
+                   "WHERE internal = 1 AND target IS NULL")
         db.execute("""
-            UPDATE links SET target = COALESCE(
+            UPDATE links INDEXED BY links_unresolved SET target = COALESCE(
                 (SELECT p.key FROM posts p WHERE p.key = links.target_hint),
                 (SELECT p.key FROM posts p WHERE p.link_norm = links.href_norm LIMIT 1))
             WHERE internal = 1 AND target IS NULL""")
