@@ -268,3 +268,19 @@ def test_a_page_is_saved_whole_or_not_at_all(server, client, db) -> None:
     # the posts of the page whose links failed are not there without their links
     assert _count(db, "posts") == 0 and _count(db, "raw_json", "\"table\" = 'posts'") == 0
     assert _count(db, "terms") > 0  # earlier pages, each whole, are kept
+
+
+def test_rows_of_one_page_may_differ_in_their_columns_and_types(db) -> None:
+    # A plugin field in one item only; a list where the first row has nothing; a new column.
+    from wparchive.db.save import _insert
+
+    _insert(db, "embeds", [{"post": "1-1", "position": 0, "provider": None, "url": "a"},
+                           {"post": "1-2", "position": 0, "provider": ["x", "y"], "url": "b", "wp_extra": 3},
+                           {"post": "1-3", "position": 1, "url": "c"}])
+    # the column exists now: the same kind of page goes through the fast path
+    _insert(db, "embeds", [{"post": "2-1", "position": 0, "provider": None, "url": "d"},
+                           {"post": "2-2", "position": 0, "provider": {"n": 1}, "url": "e", "wp_extra": 4},
+                           {"url": "f", "post": "2-3", "position": 1}])
+    rows = [tuple(r) for r in db.execute("SELECT post, provider, url, wp_extra FROM embeds ORDER BY post")]
+    assert rows == [("1-1", None, "a", None), ("1-2", '["x", "y"]', "b", 3), ("1-3", None, "c", None),
+                    ("2-1", None, "d", None), ("2-2", '{"n": 1}', "e", 4), ("2-3", None, "f", None)]

@@ -191,7 +191,11 @@ def _insert(db: Database, table: str, rows: list[dict[str, Any]], upsert_on: tup
     sqlite-utils' own upsert_all cost more than all the SQLite work of a page; it is still what
     adds a column a row brings that the table lacks (a plugin's new field).
     """
-    columns = list(dict.fromkeys(column for row in rows for column in row))
+    first = rows[0].keys()
+    if all(row.keys() == first for row in rows):  # rows built by one function: compared in C
+        columns = list(first)
+    else:
+        columns = list(dict.fromkeys(column for row in rows for column in row))
     if not set(db.table(table).columns_dict).issuperset(columns):
         if upsert_on:
             db.table(table).upsert_all(rows, pk=upsert_on, alter=True)
@@ -207,11 +211,18 @@ def _insert(db: Database, table: str, rows: list[dict[str, Any]], upsert_on: tup
     db.conn.executemany(sql, _values(rows, columns))
 
 
+_STRUCTURED = (list, dict, tuple)
+
+
 def _values(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
     """Rows as lists of values in column order; lists and dicts as JSON text, as sqlite-utils
     stores them (Datasette reads them back)."""
+    # A column holds lists or dicts if its first value is one; a column that starts with None
+    # may hold them further down. Only those are looked at in every row.
+    first = rows[0]
     structured = [i for i, column in enumerate(columns)
-                  if any(isinstance(row.get(column), (list, dict, tuple)) for row in rows)]
+                  if isinstance(first.get(column), _STRUCTURED)
+                  or (first.get(column) is None and any(isinstance(row.get(column), _STRUCTURED) for row in rows))]
     if all(len(row) == len(columns) for row in rows):
         pick = itemgetter(*columns)
         values = [list(pick(row)) if len(columns) > 1 else [pick(row)] for row in rows]
@@ -219,7 +230,7 @@ def _values(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any]]:
         values = [[row.get(column) for column in columns] for row in rows]
     for row in values:
         for i in structured:
-            if isinstance(row[i], (list, dict, tuple)):
+            if isinstance(row[i], _STRUCTURED):
                 row[i] = json.dumps(row[i], default=repr, ensure_ascii=False)
     return values
 
