@@ -32,16 +32,18 @@ _HITS = f"""
     WHERE comments_fts MATCH :q AND c.deleted_at IS NULL"""
 
 # The same hits, best first, ranked in the full-text indexes alone (bm25 needs nothing else):
-# only the best :depth of each table are then looked up in posts and comments. :depth is what
-# is wanted plus every deleted row, so the best live hits are all among them; ranking a word
-# that is in most posts otherwise meant reading every one of those posts.
+# only the best of each table are then looked up in posts and comments, as many as wanted plus
+# every deleted row, so the best live hits are all among them. Ranking a word that is in most
+# posts otherwise meant reading every one of those posts.
 _RANKED_HITS = f"""
-    WITH post_hits AS MATERIALIZED (
+    WITH depth AS (SELECT :wanted + (SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL)
+                                  + (SELECT count(*) FROM comments WHERE deleted_at IS NOT NULL) AS n),
+    post_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(posts_fts, {POST_WEIGHTS}) AS score FROM posts_fts
-        WHERE posts_fts MATCH :q ORDER BY score LIMIT :depth),
+        WHERE posts_fts MATCH :q ORDER BY score LIMIT (SELECT n FROM depth)),
     comment_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(comments_fts, {COMMENT_WEIGHTS}) AS score FROM comments_fts
-        WHERE comments_fts MATCH :q ORDER BY score LIMIT :depth)
+        WHERE comments_fts MATCH :q ORDER BY score LIMIT (SELECT n FROM depth))
     SELECT 'post' AS kind, h.rid, p.key, p.title, p.type, p.date_gmt, substr(p.date_gmt, 1, 4) AS year,
            p.site_id, p.author, p.categories, p.tags, p.link, h.score
     FROM post_hits h JOIN posts p ON p.rowid = h.rid WHERE p.deleted_at IS NULL
@@ -51,10 +53,6 @@ _RANKED_HITS = f"""
     FROM comment_hits h JOIN comments c ON c.rowid = h.rid LEFT JOIN posts p ON p.key = c.post
     WHERE c.deleted_at IS NULL
     ORDER BY score LIMIT :wanted"""
-
-HIDDEN_SQL = """
-    SELECT (SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL)
-         + (SELECT count(*) FROM comments WHERE deleted_at IS NOT NULL)"""
 
 # Live hits counted without ranking: all matches, less those of deleted rows (few, and found by
 # the deleted_at index; CROSS JOIN keeps SQLite from walking every match instead).
@@ -94,8 +92,8 @@ FACET_SAMPLE = 1000  # facets describe the best thousand hits: counting them all
 
 
 def ranked_hits_sql(filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """SQL for the best :wanted live hits, best first (:depth = :wanted + deleted rows), with the
-    filters applied; and the filters' parameters."""
+    """SQL for the best :wanted live hits, best first, with the filters applied; and the filters'
+    parameters."""
     where = [_FILTERS[name] for name in filters if name in _FILTERS]
     params = {name: value for name, value in filters.items() if name in _FILTERS}
     if not where:

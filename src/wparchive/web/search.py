@@ -13,7 +13,7 @@ from typing import Any, Callable
 from markupsafe import Markup
 
 from ..db.queries import (
-    FACET_NAMES, FACET_SAMPLE, HIDDEN_SQL, MARK_END, MARK_START, NAMES_SQL, SNIPPETS_SQL, live_count_sql,
+    FACET_NAMES, FACET_SAMPLE, MARK_END, MARK_START, NAMES_SQL, SNIPPETS_SQL, live_count_sql,
     ranked_hits_sql,
 )
 
@@ -78,9 +78,8 @@ async def run_search(database: Any, text: str, *, advanced: bool, filters: dict[
     hits_sql, params = ranked_hits_sql(filters)
     params["q"] = results.fts
     try:
-        hidden = (await database.execute(HIDDEN_SQL)).first()[0]
         wanted = max(FACET_SAMPLE, offset + PAGE_SIZE)
-        hits = (await database.execute(hits_sql, {**params, "wanted": wanted, "depth": wanted + hidden})).rows
+        hits = (await database.execute(hits_sql, {**params, "wanted": wanted})).rows
         results.total = (await database.execute(live_count_sql(filters), params)).first()[0]
         shown = [dict(row) for row in hits[offset:offset + PAGE_SIZE]]
         snippets = await database.execute(SNIPPETS_SQL, {
