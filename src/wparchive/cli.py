@@ -162,7 +162,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                     if isinstance(client.recorder, WarcRecorder):
                         client.recorder.close()
                 if media and result.site_id is not None:
-                    folder = media_dir or os.path.splitext(db_path)[0] + "-media"
+                    folder = _media_folder(db_path, media_dir)
                     fetched = download_media(db, client, result.site_id, folder, run_id=result.run_id,
                                              max_bytes=media_max_mb * 1024 * 1024)
                     for error in fetched.errors:
@@ -206,8 +206,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     """
     from .serve import build_datasette, run_server
 
-    if not os.path.exists(db_path):
-        _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
+    _require_archive(db_path)
     try:
         open_db(db_path)  # refuses what is not an archive, before Datasette starts
         ds = build_datasette(db_path, config=config, immutable=immutable)
@@ -243,14 +242,13 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
         wparchive export --format csv --type post --since 2024-01-01 recent.csv
         wparchive export --format markdown --site example.org content/
     """
-    if not os.path.exists(db_path):
-        _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
+    _require_archive(db_path)
     db = open_db(db_path)
     rows = export_rows(db, site=site, post_type=post_type, since=since)
     if fmt == "markdown":
         if out == "-":
             _fail(WPArchiveError("markdown export needs a folder, not -"))
-        folder = media_dir or os.path.splitext(db_path)[0] + "-media"
+        folder = _media_folder(db_path, media_dir)
         count = write_markdown(rows, Path(out), db=db, media_dir=Path(folder) if os.path.isdir(folder) else None)
     else:
         writer = {"csv": write_csv, "json": write_json, "jsonl": write_jsonl}[fmt]
@@ -403,6 +401,16 @@ def _report(exc: WPArchiveError, where: str = "") -> None:
 def _severity(code: int) -> int:
     """Failed outranks partial outranks done, whatever the numbers."""
     return {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2}.get(code, 3)
+
+
+def _require_archive(db_path: str) -> None:
+    if not os.path.exists(db_path):
+        _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
+
+
+def _media_folder(db_path: str, given: str | None) -> str:
+    """Where --media puts files: as given, else beside the archive (archive.db → archive-media)."""
+    return given or os.path.splitext(db_path)[0] + "-media"
 
 
 def _pick(own: T | None, default: T) -> T:

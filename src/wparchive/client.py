@@ -223,12 +223,18 @@ class Client:
         # With concurrency, the pages announced after this one are fetched while it is used.
         ahead: dict[int, Future[tuple[requests.Response, Any]]] = {}
         fetcher = ThreadPoolExecutor(self.concurrency, "wparchive-fetch") if self.concurrency > 1 else None
+
+        def page_query(page: int) -> dict[str, Any]:
+            return {**(params or {}), "per_page": per_page, "page": page}
+
         try:
             while True:
-                query = {**(params or {}), "per_page": per_page, "page": number}
                 try:
                     fetched = ahead.pop(number, None)
-                    response, data = fetched.result() if fetched is not None else self.get_json(url, query)
+                    if fetched is not None:
+                        response, data = fetched.result()
+                    else:
+                        response, data = self.get_json(url, page_query(number))
                     if not isinstance(data, list):
                         raise BadResponseError(
                             f"expected a JSON list from {response.url}, got {type(data).__name__}",
@@ -259,8 +265,7 @@ class Client:
                 if fetcher is not None:
                     for later in range(number + 1, min(number + self.concurrency, known_pages) + 1):
                         if later not in ahead:
-                            ahead[later] = fetcher.submit(
-                                self.get_json, url, {**(params or {}), "per_page": per_page, "page": later})
+                            ahead[later] = fetcher.submit(self.get_json, url, page_query(later))
                 yield Page(
                     url=response.url,
                     number=number,

@@ -21,7 +21,7 @@ from .errors import AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisab
 from .fallback import dates_of, feed_channel, locate_feed, read_feed, read_page, read_sitemaps
 from .parallel import CleaningPool
 from .records import Provenance, SiteContext, post_record
-from .sync import CollectionHarvest, Progress, harvest_collection
+from .sync import CollectionHarvest, Progress, harvest_collection, new_counts
 
 # Order matters: terms and users first so posts can name their categories, tags and authors.
 _KIND_ORDER = {"terms": 0, "users": 1, "posts": 2, "media": 3, "comments": 4}
@@ -250,8 +250,7 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
     for source_url, item in items.values():
         by_type.setdefault(item["type"], []).append((source_url, item))
     for kind, found in sorted(by_type.items()):
-        counts: dict[str, Any] = {"mode": "fallback", "total": None, "seen": len(found), "new": 0, "updated": 0,
-                                  "unchanged": 0, "revived": 0, "deleted": 0, "invalid": 0, "failed_pages": 0}
+        counts = new_counts("fallback") | {"seen": len(found)}
         progress.collection_started(kind, len(found))
         for start in range(0, len(found), 100):
             batch = found[start:start + 100]

@@ -65,8 +65,7 @@ class CollectionHarvest:
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.counts = {"mode": "", "total": None, "seen": 0, "new": 0, "updated": 0, "unchanged": 0,
-                       "revived": 0, "deleted": 0, "invalid": 0, "failed_pages": 0, "revisions": 0}
+        self.counts = new_counts()
 
     @property
     def url(self) -> str:
@@ -75,6 +74,12 @@ class CollectionHarvest:
     @property
     def name(self) -> str:
         return self.collection.name
+
+
+def new_counts(mode: str = "") -> dict[str, Any]:
+    """What a run did to one collection, all at zero."""
+    return {"mode": mode, "total": None, "seen": 0, "new": 0, "updated": 0, "unchanged": 0, "revived": 0,
+            "deleted": 0, "invalid": 0, "failed_pages": 0, "revisions": 0}
 
 
 def harvest_collection(job: CollectionHarvest, *, full: bool = False) -> None:
@@ -151,7 +156,7 @@ def _incremental(job: CollectionHarvest, state: SyncState) -> None:
         _sweep(job)
     job.progress.collection_finished(job.name)
     if not job.counts["failed_pages"] and not job.counts["invalid"]:
-        with job.db.conn:
+        with job.db.atomic():
             set_sync_state(job.db, job.ctx.site_id, job.name, kind, utc_now(), complete_run_id=job.run_id,
                            last_total=total)
 

@@ -10,8 +10,8 @@ from lxml.html import HtmlElement
 
 # Private-use characters stand for the breaks we insert, so that the whitespace of the HTML
 # source (which a browser folds into one space) can be folded before they are expanded.
-PARAGRAPH = _PARAGRAPH = "\ue000"
-LINE = _LINE = "\ue001"
+PARAGRAPH = "\ue000"
+LINE = "\ue001"
 _KEPT_SPACE = "\ue002"  # a space inside <pre>, which must survive folding
 
 BLOCK_TAGS = frozenset({
@@ -24,7 +24,7 @@ LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "figcaption", "caption"})
 CELL_TAGS = frozenset({"td", "th"})
 NOT_TEXT = frozenset({"script", "style", "noscript", "template"})
 SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
-_BREAKS = re.compile(rf"\s*[{_PARAGRAPH}{_LINE}][\s{_PARAGRAPH}{_LINE}]*")
+_BREAKS = re.compile(rf"\s*[{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 _FENCE_AFTER_TEXT = re.compile(r"(?<=\S)\n```(?= ?\n)")  # a blank line before an opening fence
 
@@ -87,7 +87,7 @@ def tree_to_text(root: HtmlElement) -> str:
                 # a comment's post and its date): without a space they glue into false words.
                 out.append(" ")
             if name == "br":
-                out.append(_LINE)
+                out.append(LINE)
             elif (marker := _marker(name, in_li)) is not None:
                 out.append(marker)
             if name == "pre":
@@ -108,13 +108,13 @@ def tree_to_text(root: HtmlElement) -> str:
 
 def _marker(name: str, in_li: int) -> str | None:
     if name in LINE_TAGS or (in_li and name in ("ul", "ol")):
-        return _LINE
-    return _PARAGRAPH if name in BLOCK_TAGS else None
+        return LINE
+    return PARAGRAPH if name in BLOCK_TAGS else None
 
 
 def _kept(text: str) -> str:
     """Text inside <pre>: its line breaks and spaces survive folding."""
-    return text.replace("\n", _LINE).replace(" ", _KEPT_SPACE)
+    return text.replace("\n", LINE).replace(" ", _KEPT_SPACE)
 
 
 def text_of(element: HtmlElement) -> str:
@@ -134,7 +134,7 @@ def has_ancestor(element: HtmlElement, ancestor: HtmlElement) -> bool:
 def fold(text: str) -> str:
     """Whitespace folded as a browser would, breaks expanded, no blank-line runs."""
     text = SPACES.sub(" ", text)
-    text = _BREAKS.sub(lambda m: "\n\n" if _PARAGRAPH in m.group(0) else "\n", text)
+    text = _BREAKS.sub(lambda m: "\n\n" if PARAGRAPH in m.group(0) else "\n", text)
     return text.replace(_KEPT_SPACE, " ").strip()
 
 

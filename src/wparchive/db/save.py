@@ -69,9 +69,7 @@ def save_page(
         if revived_unchanged:
             _where_in(db, f'UPDATE "{table}" SET deleted_at = NULL, deleted_run_id = NULL WHERE key IN', revived_unchanged)
         if log:
-            _insert(db, "changes",
-                    [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": change, "at": at}
-                     for key, change in log])
+            _log_changes(db, table, log, run_id=run_id, site_id=site_id, at=at)
         if track_seen and records:
             db.conn.executemany(
                 "INSERT OR IGNORE INTO sweep_seen (site_id, collection, key) VALUES (?, ?, ?)",
@@ -126,9 +124,7 @@ def mark_deleted(db: Database, table: str, keys: list[str], *, run_id: int, at: 
     with db.atomic():
         _where_in(db, f'UPDATE "{table}" SET deleted_at = ?, deleted_run_id = ? '
                       f'WHERE deleted_at IS NULL AND key IN', keys, [at, run_id])
-        db.table("changes").insert_all(
-            [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": "deleted", "at": at}
-             for key in keys])
+        _log_changes(db, table, [(key, "deleted") for key in keys], run_id=run_id, site_id=site_id, at=at)
     return len(keys)
 
 
@@ -159,6 +155,13 @@ def _existing(db: Database, table: str, keys: list[str]) -> dict[str, tuple[Any,
     marks = ",".join("?" * len(keys))
     sql = f'SELECT key, {signature_column(table)}, deleted_at FROM "{table}" WHERE key IN ({marks})'
     return {row[0]: (row[1], row[2]) for row in db.execute(sql, keys)}
+
+
+def _log_changes(db: Database, table: str, log: list[tuple[str, str]], *, run_id: int, site_id: int,
+                 at: str) -> None:
+    """One changes row per (key, change): new, updated, revived, deleted."""
+    _insert(db, "changes", [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": change,
+                             "at": at} for key, change in log])
 
 
 def _keep_versions(db: Database, table: str, keys: list[str], run_id: int, at: str) -> None:
