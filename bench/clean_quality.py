@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "integration"), str(ROOT / "tests")]
 
 from wparchive.clean import clean_content, site_hosts_of  # noqa: E402
-from wparchive.config import config_dir, load_boilerplate  # noqa: E402
+from wparchive.config import load_boilerplate  # noqa: E402
+from wparchive.paths import config_dir  # noqa: E402
 
 WPTT = ROOT.parent / "shared" / "fixtures" / "wptt"
 CORPORA = ("themeunittestdata.wordpress.xml", "64-block-test-data.xml")

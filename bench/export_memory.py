@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 from wparchive.db import ensure_db_shape, open_db, save_page
-from wparchive.records import Provenance, SiteContext, post_record
+from wparchive.records import SiteContext, post_record
+from wparchive.rows import Provenance
 
 PARAGRAPH = ("<p>Compost needs air and water, and patience; the heap by the shed has been turned every "
              "week since March, and the results are <a href=\"https://example.org/soil/\">dark and crumbly</a>."
@@ -43,7 +44,7 @@ def build_archive(path: Path, posts: int) -> None:
                                                         "slug": f"post-{wp_id}", "title": f"Post {wp_id}"},
                                     raw_json=template.raw_json, children={})
             records.append(record)
-        save_page(db, records, run_id=1, at="2026-01-01T00:00:00+00:00", site_id=1, kind="posts", collection="post")
+        save_page(db, records, run_id=1, at="2026-01-01T00:00:00+00:00", site_id=1, table="posts", collection="post")
     ensure_db_shape(db)
 
 

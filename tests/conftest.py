@@ -71,16 +71,16 @@ class InterruptAfter:
     def __init__(self, collection: str, pages: int) -> None:
         self.collection, self.pages, self.current, self.done = collection, pages, "", 0
 
-    def collection_started(self, name: str, total: int | None) -> None:
-        self.current = name
+    def begin(self, task: str, total: int | None) -> None:
+        self.current = task
 
-    def items_done(self, count: int) -> None:
+    def advance(self, count: int) -> None:
         if self.current == self.collection:
             self.done += 1
             if self.done == self.pages:
                 raise KeyboardInterrupt
 
-    def collection_finished(self, name: str) -> None:
+    def end(self, task: str) -> None:
         pass
 
     def note(self, message: str) -> None:

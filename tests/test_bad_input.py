@@ -10,7 +10,7 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from wparchive.cli import EXIT_FAILED, cli
-from wparchive.config import config_dir
+from wparchive.paths import config_dir
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]

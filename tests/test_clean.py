@@ -10,7 +10,8 @@ from wparchive.clean import (
     Boilerplate, clean_content, count_words, detect_language, html_to_text, reading_minutes, site_hosts_of,
     title_text,
 )
-from wparchive.config import config_dir, load_boilerplate
+from wparchive.config import load_boilerplate
+from wparchive.paths import config_dir
 
 GOLDEN = sorted((Path(__file__).parent / "html").glob("*.html"))
 BASE = "https://example.org/2024/01/post/"

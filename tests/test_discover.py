@@ -70,7 +70,7 @@ def test_collections_include_custom_types_and_taxonomies_but_not_editor_internal
     names = [c.name for c in collections]
     assert names == ["category", "post_tag", "genre", "users", "post", "page", "book", "media", "comments"]
     book = next(c for c in collections if c.name == "book")
-    assert (book.kind, book.route, book.taxonomies) == ("posts", "/wp/v2/books", ("genre",))
+    assert (book.table, book.route, book.taxonomies) == ("posts", "/wp/v2/books", ("genre",))
     for internal in ("wp_block", "wp_template", "wp_navigation", "nav_menu_item", "attachment", "nav_menu"):
         assert internal not in names
 

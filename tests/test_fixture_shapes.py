@@ -7,7 +7,8 @@ import json
 import pytest
 
 from shared_fixtures import WP_CORE_REST, needs_shared
-from wparchive.records import Provenance, SiteContext, comment_record, media_record, post_record, term_record, user_record
+from wparchive.records import SiteContext, comment_record, media_record, post_record, term_record, user_record
+from wparchive.rows import Provenance
 from wparchive.sample.content import sample_site
 from wparchive.sample.server import WordPressServer
 

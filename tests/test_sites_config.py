@@ -88,7 +88,7 @@ def test_a_broken_sites_file_is_one_clear_error(tmp_path, text, message) -> None
 
 
 def test_the_bundled_sites_file_parses() -> None:
-    from wparchive.config import config_dir
+    from wparchive.paths import config_dir
 
     sites = load_sites(config_dir() / "sites.toml")
     assert sites == []
@@ -97,7 +97,7 @@ def test_the_bundled_sites_file_parses() -> None:
 def test_the_boilerplate_rules_of_the_config_folder_are_used(make_server, tmp_path) -> None:
     import shutil
 
-    from wparchive.config import config_dir
+    from wparchive.paths import config_dir
 
     server = make_server()
     folder = tmp_path / "config"

@@ -14,13 +14,15 @@ import click
 from . import __version__
 from .client import Client
 from .db import archive_lock, open_db
-from .config import MAX_CONCURRENCY, SiteConfig, config_dir, load_boilerplate, load_credentials, load_sites
+from .config import MAX_CONCURRENCY, SiteConfig, load_boilerplate, load_credentials, load_sites
 from .discover import check_site_url
 from .errors import ConfigError, DatabaseLocked, WPArchiveError
-from .harvest import HarvestOptions, HarvestResult, SilentProgress, harvest_site
+from .harvest import HarvestOptions, HarvestResult, harvest_site
 from .export import FORMATS, export_rows, write_csv, write_json, write_jsonl, write_markdown
 from .media import download_media
 from .parallel import default_workers
+from .paths import config_dir, media_folder
+from .progress import SilentProgress
 from .rebuild import rebuild_archive
 from .warc import WarcRecorder
 
@@ -162,7 +164,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                     if isinstance(client.recorder, WarcRecorder):
                         client.recorder.close()
                 if media and result.site_id is not None:
-                    folder = _media_folder(db_path, media_dir)
+                    folder = media_folder(db_path, media_dir)
                     fetched = download_media(db, client, result.site_id, folder, run_id=result.run_id,
                                              max_bytes=media_max_mb * 1024 * 1024)
                     for error in fetched.errors:
@@ -248,8 +250,8 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     if fmt == "markdown":
         if out == "-":
             _fail(WPArchiveError("markdown export needs a folder, not -"))
-        folder = _media_folder(db_path, media_dir)
-        count = write_markdown(rows, Path(out), db=db, media_dir=Path(folder) if os.path.isdir(folder) else None)
+        folder = media_folder(db_path, media_dir)
+        count = write_markdown(rows, Path(out), db=db, media_dir=folder if folder.is_dir() else None)
     else:
         writer = {"csv": write_csv, "json": write_json, "jsonl": write_jsonl}[fmt]
         with click.open_file(out, "w", encoding="utf-8") as stream:
@@ -350,20 +352,20 @@ def sample_site_command(port: int, permalinks: str) -> None:
 
 
 class _ClickBars:
-    """A progress bar per collection on stderr, sized from X-WP-Total."""
+    """A Progress drawn as a bar per task on stderr (for a harvest, sized from X-WP-Total)."""
 
     def __init__(self) -> None:
         self._bar: Any = None
 
-    def collection_started(self, name: str, total: int | None) -> None:
-        self._bar = click.progressbar(length=total or 0, label=f"{name:<12}", file=sys.stderr, show_pos=True)
+    def begin(self, task: str, total: int | None) -> None:
+        self._bar = click.progressbar(length=total or 0, label=f"{task:<12}", file=sys.stderr, show_pos=True)
         self._bar.__enter__()
 
-    def items_done(self, count: int) -> None:
+    def advance(self, count: int) -> None:
         if self._bar is not None:
             self._bar.update(count)
 
-    def collection_finished(self, name: str) -> None:
+    def end(self, task: str) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
@@ -406,11 +408,6 @@ def _severity(code: int) -> int:
 def _require_archive(db_path: str) -> None:
     if not os.path.exists(db_path):
         _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
-
-
-def _media_folder(db_path: str, given: str | None) -> str:
-    """Where --media puts files: as given, else beside the archive (archive.db → archive-media)."""
-    return given or os.path.splitext(db_path)[0] + "-media"
 
 
 def _pick(own: T | None, default: T) -> T:

@@ -1,4 +1,5 @@
-"""The configuration folder: where it is, and the list of sites to harvest (sites.toml)."""
+"""The harvest's configuration files: the sites to harvest (sites.toml), their credentials, and the
+boilerplate rules of cleaning (boilerplate.toml)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .clean import Boilerplate
 from .errors import ConfigError
-
-
-def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The configuration folder: the given one, $WPARCHIVE_CONFIG, or the bundled config/."""
-    if explicit:
-        return Path(explicit)
-    if os.environ.get("WPARCHIVE_CONFIG"):
-        return Path(os.environ["WPARCHIVE_CONFIG"])
-    bundled = Path(__file__).parent / "_config"  # inside an installed wheel
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2] / "config"  # a source checkout
 
 
 MAX_CONCURRENCY = 16  # beyond this a harvest is a load test, not an archive

@@ -42,7 +42,7 @@ class Collection:
     """One REST collection to harvest."""
 
     name: str  # post type slug, taxonomy slug, or "users" / "media" / "comments"
-    kind: str  # "posts", "terms", "users", "media" or "comments"
+    table: str  # the archive table its items go to: "posts", "terms", "users", "media" or "comments"
     route: str  # e.g. "/wp/v2/posts"
     rest_base: str = ""
     taxonomies: tuple[str, ...] = ()

@@ -104,8 +104,8 @@ def read_sitemaps(client: Client, home: str) -> dict[str, tuple[str, str | None]
             continue
         maps = [loc.text or "" for loc in root.iter(f"{{{NS['sm']}}}loc")] if root.tag.endswith("sitemapindex") else [index]
         for sitemap_url in maps:
-            kind = _sitemap_type(sitemap_url)
-            if kind is None:
+            post_type = _sitemap_type(sitemap_url)
+            if post_type is None:
                 continue  # taxonomies, users: not content
             answer = client.get(sitemap_url) if sitemap_url != index else response
             if answer.status_code != 200:
@@ -113,7 +113,7 @@ def read_sitemaps(client: Client, home: str) -> dict[str, tuple[str, str | None]
             for url in ET.fromstring(answer.content).iter(f"{{{NS['sm']}}}url"):
                 loc = url.findtext("sm:loc", namespaces=NS)
                 if loc:
-                    found[loc.strip()] = (kind, url.findtext("sm:lastmod", namespaces=NS))
+                    found[loc.strip()] = (post_type, url.findtext("sm:lastmod", namespaces=NS))
         if found:
             break
     return found
@@ -137,9 +137,9 @@ def read_page(html_bytes: bytes, url: str) -> dict[str, Any]:
     published = _meta(soup, "article:published_time") or _attr(soup.select_one("time.entry-date, time[datetime]"))
     category_links = soup.select("a[rel~=category]")
     tag_links = [a for a in soup.select("a[rel~=tag]") if "category" not in (a.get("rel") or [])]
-    kind = "page" if "page-id-" in classes or "page-template" in classes else "post"
+    post_type = "page" if "page-id-" in classes or "page-template" in classes else "post"
     return _item(
-        wp_id=wp_id, url=url, kind=kind, title=title or "", content=content.decode_contents() if content else "",
+        wp_id=wp_id, url=url, post_type=post_type, title=title or "", content=content.decode_contents() if content else "",
         published=published, modified=_meta(soup, "article:modified_time"),
         author=_meta(soup, "author", "name") or _text(soup.select_one(".author a, a[rel=author]")),
         categories=[_text(a) for a in category_links], tags=[_text(a) for a in tag_links], source="html",
@@ -153,7 +153,7 @@ def _rss_item(node: ET.Element) -> dict[str, Any]:
     published = parsedate_to_datetime(pub).astimezone(timezone.utc).isoformat() if pub else None
     content = node.findtext("content:encoded", namespaces=NS)
     return _item(
-        wp_id=_id_from_url(guid) or _id_from_url(link), url=link, kind="post", title=node.findtext("title") or "",
+        wp_id=_id_from_url(guid) or _id_from_url(link), url=link, post_type="post", title=node.findtext("title") or "",
         content=content or "", excerpt=node.findtext("description") or "", published=published, modified=None,
         author=node.findtext("dc:creator", namespaces=NS) or "",
         categories=[c.text or "" for c in node.findall("category")], tags=[], source="feed",
@@ -167,7 +167,7 @@ def _atom_entry(node: ET.Element) -> dict[str, Any]:
     link = next((l.get("href", "") for l in node.findall("atom:link", NS) if l.get("rel", "alternate") == "alternate"), "")
     content = text("content")
     return _item(
-        wp_id=_id_from_url(text("id")) or _id_from_url(link), url=link, kind="post", title=text("title"),
+        wp_id=_id_from_url(text("id")) or _id_from_url(link), url=link, post_type="post", title=text("title"),
         content=content, excerpt=text("summary"), published=text("published") or None, modified=text("updated") or None,
         author=node.findtext("atom:author/atom:name", namespaces=NS) or "",
         categories=[c.get("term", "") for c in node.findall("atom:category", NS)], tags=[], source="feed",
@@ -175,7 +175,7 @@ def _atom_entry(node: ET.Element) -> dict[str, Any]:
     )
 
 
-def _item(*, wp_id: int | None, url: str, kind: str, title: str, content: str, published: str | None,
+def _item(*, wp_id: int | None, url: str, post_type: str, title: str, content: str, published: str | None,
           modified: str | None, author: str, categories: list[str], tags: list[str], source: str,
           excerpt: str = "", full_text: bool = True) -> dict[str, Any]:
     """A REST-shaped item (what records.post_record reads), with what only the fallback knows."""
@@ -185,7 +185,7 @@ def _item(*, wp_id: int | None, url: str, kind: str, title: str, content: str, p
     return {
         # No WordPress id in sight: a stable negative one from the URL keeps the key unique.
         "id": wp_id if wp_id is not None else -(zlib.crc32(url.encode("utf-8")) or 1),
-        "type": kind, "status": "publish", "link": url, "slug": slug,
+        "type": post_type, "status": "publish", "link": url, "slug": slug,
         "title": {"rendered": title}, "content": {"rendered": content, "protected": False},
         "excerpt": {"rendered": excerpt}, "date": local, "date_gmt": gmt, "modified_gmt": modified_gmt or gmt,
         "wparchive_source": source, "wparchive_author_name": author, "wparchive_categories": categories,

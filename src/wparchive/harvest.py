@@ -11,37 +11,20 @@ from sqlite_utils.db import Database
 from . import __version__
 from .client import Client, utc_now
 from .clean import Boilerplate, site_hosts_of
-from .config import config_dir, load_boilerplate
+from .config import load_boilerplate
 from .db import (
-    ensure_db_shape, finish_run, known_api_root, record_error, save_page, save_collection_counts, save_site, set_site_taxonomies, start_run,
-    term_names,
+    ensure_db_shape, finish_run, known_api_root, record_error, save_collection_counts, save_page, save_site,
+    set_site_taxonomies, start_run, term_names,
 )
 from .discover import Collection, check_authentication, find_api_root, list_collections
 from .errors import AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError
 from .fallback import dates_of, feed_channel, locate_feed, read_feed, read_page, read_sitemaps
 from .parallel import CleaningPool
-from .records import Provenance, SiteContext, post_record
-from .sync import CollectionHarvest, Progress, harvest_collection, new_counts
-
-# Order matters: terms and users first so posts can name their categories, tags and authors.
-_KIND_ORDER = {"terms": 0, "users": 1, "posts": 2, "media": 3, "comments": 4}
-
-
-class SilentProgress:
-    """A Progress that reports nothing."""
-
-    def collection_started(self, name: str, total: int | None) -> None:
-        pass
-
-    def items_done(self, count: int) -> None:
-        pass
-
-    def collection_finished(self, name: str) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
-
+from .paths import config_dir
+from .progress import Progress, SilentProgress
+from .records import TABLE_ORDER, SiteContext, post_record
+from .rows import Provenance
+from .sync import CollectionHarvest, harvest_collection, new_counts
 
 PRIVATE_STATUSES = "publish,future,draft,pending,private"
 
@@ -107,18 +90,18 @@ def harvest_site(
         result.site_id = site_id
         available = list_collections(client, result.api_root, index)
         collections = sorted((c for c in available if _wanted(c, options.include, options.exclude)),
-                             key=lambda c: _KIND_ORDER[c.kind])
+                             key=lambda c: TABLE_ORDER.index(c.table))
         ctx = SiteContext(
             site_id=site_id,
             home=index.home or index.url,
             hosts=site_hosts_of(index.home, index.url, result.api_root),
-            taxonomy_by_rest_base={c.rest_base: c.name for c in available if c.kind == "terms"},
+            taxonomy_by_rest_base={c.rest_base: c.name for c in available if c.table == "terms"},
             boilerplate=_rules(options),
         )
         set_site_taxonomies(db, site_id, ctx.taxonomy_by_rest_base)
         names_loaded = False
         for collection in collections:
-            if collection.kind == "posts" and not names_loaded:
+            if collection.table == "posts" and not names_loaded:
                 ctx = replace(ctx, term_names=term_names(db, site_id))
                 names_loaded = True
             _harvest_collection(db, client, result, ctx, collection, progress, options, pool)
@@ -154,11 +137,11 @@ def _harvest_collection(
     collection: Collection, progress: Progress, options: HarvestOptions, pool: CleaningPool,
 ) -> None:
     signed_in = client.auth is not None
-    private = signed_in and options.private and collection.kind == "posts"
+    private = signed_in and options.private and collection.table == "posts"
     job = CollectionHarvest(
         db=db, client=client, ctx=ctx, collection=collection, run_id=result.run_id, api_root=result.api_root,
         progress=progress, limit=options.limit, list_params={"status": PRIVATE_STATUSES} if private else {},
-        revisions=signed_in and options.revisions and collection.kind == "posts", pool=pool,
+        revisions=signed_in and options.revisions and collection.table == "posts", pool=pool,
     )
     try:
         harvest_collection(job, full=options.full)
@@ -175,7 +158,7 @@ def _harvest_collection(
         )
     result.counts[collection.name] = job.counts
     result.errors.extend(job.errors)
-    save_collection_counts(db, result.run_id, ctx.site_id, collection.name, collection.kind, job.counts)
+    save_collection_counts(db, result.run_id, ctx.site_id, collection.name, collection.table, job.counts)
 
 
 def _wanted(collection: Collection, include: list[str] | None, exclude: list[str] | None) -> bool:
@@ -228,7 +211,7 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
     items: dict[str, tuple[str, dict[str, Any]]] = {}
     for page_url, item in read_feed(client, feed_url):
         items.setdefault(item["link"], (page_url, item))
-    for url, (kind, lastmod) in read_sitemaps(client, home).items():
+    for url, (post_type, lastmod) in read_sitemaps(client, home).items():
         known = items.get(url)
         if known is not None and known[1]["wparchive_full_text"]:
             continue
@@ -239,29 +222,29 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
                                  body=response.content, reason=f"http_{response.status_code}")
         except FetchError as exc:
             result.errors.append(f"{url}: {exc}")
-            record_error(db, result.run_id, at=utc_now(), site_id=site_id, collection=kind, url=exc.url,
+            record_error(db, result.run_id, at=utc_now(), site_id=site_id, collection=post_type, url=exc.url,
                          status=exc.status, reason=exc.reason, message=str(exc), body=exc.body)
             continue
         page = read_page(response.content, response.url)
-        page["type"] = kind
+        page["type"] = post_type
         page["modified_gmt"] = dates_of(lastmod)[1] or page["modified_gmt"]
         items[url] = (response.url, page)
     by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for source_url, item in items.values():
         by_type.setdefault(item["type"], []).append((source_url, item))
-    for kind, found in sorted(by_type.items()):
+    for post_type, found in sorted(by_type.items()):
         counts = new_counts("fallback") | {"seen": len(found)}
-        progress.collection_started(kind, len(found))
+        progress.begin(post_type, len(found))
         for start in range(0, len(found), 100):
             batch = found[start:start + 100]
             records = [post_record(item, ctx, Provenance(response_url=url, fetched_at=utc_now(), run_id=result.run_id))
                        for url, item in batch]
-            saved, _ = save_page(db, records, run_id=result.run_id, at=utc_now(), site_id=site_id, kind="posts",
-                                 collection=kind)
+            saved, _ = save_page(db, records, run_id=result.run_id, at=utc_now(), site_id=site_id, table="posts",
+                                 collection=post_type)
             for key, value in saved.items():
                 counts[key] += value
-            progress.items_done(len(batch))
-        progress.collection_finished(kind)
-        result.counts[kind] = counts
-        save_collection_counts(db, result.run_id, site_id, kind, "posts", counts)
+            progress.advance(len(batch))
+        progress.end(post_type)
+        result.counts[post_type] = counts
+        save_collection_counts(db, result.run_id, site_id, post_type, "posts", counts)
     return True

@@ -12,12 +12,12 @@ from typing import Callable
 from sqlite_utils.db import Database
 
 from .clean import Boilerplate, site_hosts_of
-from .config import config_dir, load_boilerplate
+from .config import load_boilerplate
+from .paths import config_dir
 from .db import ensure_db_shape, raw_records, rewrite_derived, site_contexts, term_names
-from .records import RECORD_BUILDERS, InvalidItem, Provenance, Record, SiteContext
+from .records import RECORD_BUILDERS, TABLE_ORDER, InvalidItem, SiteContext
+from .rows import Provenance, Record
 
-# Terms first: posts take their category and tag names from them.
-TABLE_ORDER = ("terms", "users", "posts", "media", "comments")
 
 
 def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = None,

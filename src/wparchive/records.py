@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -11,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from .clean import Boilerplate, clean_content, html_to_text, normalise_url, title_text
 from .models import Comment, ContentItem, Media, Term, User, term_ids
+from .rows import Provenance, Record, make_key, raw_json_of, sha256_hex
 
 # REST fields that are mapped to columns of our own, or are not worth a column.
 _HANDLED_FIELDS = frozenset({
@@ -40,49 +39,8 @@ class SiteContext:
         return make_key(self.site_id, wp_id)
 
 
-@dataclass
-class Provenance:
-    """Where and when a page of items was fetched."""
-
-    response_url: str
-    fetched_at: str
-    run_id: int
-    warc_record_id: str | None = None
-
-
-@dataclass
-class Record:
-    """One item's row, its raw JSON, and the child rows that hang off it."""
-
-    table: str
-    row: dict[str, Any]
-    raw_json: str
-    children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return str(self.row["key"])
-
-
 class InvalidItem(ValueError):
     """An item that cannot be read at all (no usable id)."""
-
-
-def make_key(site_id: int, wp_id: int | None) -> str | None:
-    """Archive-wide key of a WordPress object: "<site id>-<WordPress id>"."""
-    if not wp_id:
-        return None
-    return f"{site_id}-{wp_id}"
-
-
-def raw_json_of(item: dict[str, Any]) -> str:
-    """The JSON text kept for an item; its SHA-256 is the record's provenance hash."""
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-
-
-def sha256_hex(text: str) -> str:
-    """SHA-256 of text encoded as UTF-8."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Record:
@@ -241,22 +199,25 @@ def comment_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> 
     return _record("comments", row, item, prov, invalid_fields=_invalid(comment))
 
 
+# In the order tables are built: terms and users first, so posts can name their categories,
+# tags and authors.
 RECORD_BUILDERS: dict[str, Callable[[dict[str, Any], SiteContext, Provenance], Record]] = {
-    "posts": post_record,
-    "media": media_record,
     "terms": term_record,
     "users": user_record,
+    "posts": post_record,
+    "media": media_record,
     "comments": comment_record,
 }
+TABLE_ORDER = tuple(RECORD_BUILDERS)
 
 
-def build_records(kind: str, items: list[Any], ctx: SiteContext,
+def build_records(table: str, items: list[Any], ctx: SiteContext,
                   prov: Provenance) -> tuple[list[Record], list[tuple[Any, str]]]:
-    """Records of a page of items of one kind, and the items that could not be read with why.
+    """Records of a page of items for one table, and the items that could not be read with why.
 
     A plain function of picklable arguments, so that worker processes can run it.
     """
-    build = RECORD_BUILDERS[kind]
+    build = RECORD_BUILDERS[table]
     records: list[Record] = []
     failures: list[tuple[Any, str]] = []
     for item in items:

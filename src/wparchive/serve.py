@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from datasette.app import Datasette
 
-from .config import config_dir
+from .paths import config_dir
 from .errors import ConfigError
 
 METADATA_DATABASE_KEY = "archive"

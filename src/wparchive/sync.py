@@ -17,32 +17,24 @@ from __future__ import annotations
 import json
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable
 
 from sqlite_utils.db import Database
 
 from .client import Client, Page, route_url, utc_now, warc_record_id
 from .db import (
-    clear_seen, get_sync_state, live_signatures, mark_deleted, pending_retries, record_error, resolve_errors,
-    save_page, save_revisions, set_sync_state, unseen_live_keys,
+    MODIFIED_TABLES, clear_seen, get_sync_state, live_signatures, mark_deleted, pending_retries, record_error,
+    resolve_errors, save_page, save_revisions, set_sync_state, unseen_live_keys,
 )
 from .db.runs import SyncState
 from .discover import Collection
 from .errors import FetchError
 from .parallel import CleaningPool
-from .records import Provenance, Record, SiteContext, build_records, make_key
+from .progress import Progress
+from .records import SiteContext, build_records
+from .rows import Provenance, Record, make_key
 
-_MODIFIED_KINDS = frozenset({"posts", "media"})
 _FULL_ORDER = {"orderby": "id", "order": "asc"}
-
-
-class Progress(Protocol):
-    """What a harvest reports as it goes; the CLI draws it, tests may record it."""
-
-    def collection_started(self, name: str, total: int | None) -> None: ...
-    def items_done(self, count: int) -> None: ...
-    def collection_finished(self, name: str) -> None: ...
-    def note(self, message: str) -> None: ...
 
 
 @dataclass
@@ -104,17 +96,17 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
         start_page = 1
         clear_seen(db, site_id, job.name)
         with db.atomic():
-            set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=job.run_id,
+            set_sync_state(db, site_id, job.name, job.collection.table, utc_now(), pass_run_id=job.run_id,
                            resume_page=None)
     started = False
     pending: tuple[Page, list[Any], _Cleaning] | None = None
     seen = 0
     for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER}, start_page=start_page,
                                     on_failed_page=lambda n, exc: _page_failed(job, exc),
-                                    trust_total_pages=job.collection.kind == "comments"):
+                                    trust_total_pages=job.collection.table == "comments"):
         if not started:
             job.counts["total"] = job.to_clean = page.total
-            job.progress.collection_started(job.name, _bar_length(job, page.total))
+            job.progress.begin(job.name, _bar_length(job, page.total))
             started = True
         items = page.items if job.limit is None else page.items[: max(0, job.limit - seen)]
         seen += len(items)
@@ -128,24 +120,24 @@ def _full_pass(job: CollectionHarvest, state: SyncState, *, restart: bool) -> No
     if pending is not None:
         _save(job, *pending, track_seen=True, resume_page=pending[0].number)
     if started:
-        job.progress.collection_finished(job.name)
+        job.progress.end(job.name)
     complete = job.limit is None and not job.counts["failed_pages"] and not job.counts["invalid"]
     if not complete:
         return  # the pass stays open; the next run retries what failed and resumes
-    gone = unseen_live_keys(db, site_id=site_id, kind=job.collection.kind, collection=job.name)
-    job.counts["deleted"] += mark_deleted(db, job.collection.kind, gone, run_id=job.run_id, at=utc_now(),
+    gone = unseen_live_keys(db, site_id=site_id, table=job.collection.table, collection=job.name)
+    job.counts["deleted"] += mark_deleted(db, job.collection.table, gone, run_id=job.run_id, at=utc_now(),
                                           site_id=site_id)
     clear_seen(db, site_id, job.name)
     with db.atomic():
-        set_sync_state(db, site_id, job.name, job.collection.kind, utc_now(), pass_run_id=None, resume_page=None,
+        set_sync_state(db, site_id, job.name, job.collection.table, utc_now(), pass_run_id=None, resume_page=None,
                        complete_run_id=job.run_id, last_total=job.counts["total"])
 
 
 def _incremental(job: CollectionHarvest, state: SyncState) -> None:
     job.counts["mode"] = "incremental"
-    kind = job.collection.kind
-    job.progress.collection_started(job.name, None)
-    if kind in _MODIFIED_KINDS:
+    table = job.collection.table
+    job.progress.begin(job.name, None)
+    if table in MODIFIED_TABLES:
         total, changed_ids = _probe_by_modified(job)
         _fetch_by_ids(job, changed_ids)
     else:
@@ -154,16 +146,16 @@ def _incremental(job: CollectionHarvest, state: SyncState) -> None:
     expected = (state.last_total or 0) + job.counts["new"] + job.counts["revived"]
     if total != expected:
         _sweep(job)
-    job.progress.collection_finished(job.name)
+    job.progress.end(job.name)
     if not job.counts["failed_pages"] and not job.counts["invalid"]:
         with job.db.atomic():
-            set_sync_state(job.db, job.ctx.site_id, job.name, kind, utc_now(), complete_run_id=job.run_id,
+            set_sync_state(job.db, job.ctx.site_id, job.name, table, utc_now(), complete_run_id=job.run_id,
                            last_total=total)
 
 
 def _probe_by_modified(job: CollectionHarvest) -> tuple[int | None, list[int]]:
     """Ids whose modified_gmt differs from the archive, newest first, reading only as far as needed."""
-    known = live_signatures(job.db, site_id=job.ctx.site_id, kind=job.collection.kind, collection=job.name)
+    known = live_signatures(job.db, site_id=job.ctx.site_id, table=job.collection.table, collection=job.name)
     params = {**job.list_params, "orderby": "modified", "order": "desc", "_fields": "id,modified_gmt"}
     total: int | None = None
     changed: list[int] = []
@@ -205,14 +197,14 @@ def _sweep(job: CollectionHarvest) -> None:
     served: set[int] = set()
     for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER, "_fields": "id"},
                                     on_failed_page=lambda n, exc: _page_failed(job, exc),
-                                    trust_total_pages=job.collection.kind == "comments"):
+                                    trust_total_pages=job.collection.table == "comments"):
         served |= {item["id"] for item in page.items if isinstance(item, dict) and isinstance(item.get("id"), int)}
     if job.counts["failed_pages"]:
         return  # an incomplete list would tombstone what merely failed to load
-    known = live_signatures(job.db, site_id=job.ctx.site_id, kind=job.collection.kind, collection=job.name)
+    known = live_signatures(job.db, site_id=job.ctx.site_id, table=job.collection.table, collection=job.name)
     served_keys = {make_key(job.ctx.site_id, wp_id) for wp_id in served}
     gone = [key for key in known if key not in served_keys]
-    job.counts["deleted"] += mark_deleted(job.db, job.collection.kind, gone, run_id=job.run_id, at=utc_now(),
+    job.counts["deleted"] += mark_deleted(job.db, job.collection.table, gone, run_id=job.run_id, at=utc_now(),
                                           site_id=job.ctx.site_id)
     missing = [wp_id for wp_id in sorted(served) if make_key(job.ctx.site_id, wp_id) not in known]
     _fetch_by_ids(job, missing)
@@ -257,9 +249,9 @@ class _Cleaning:
 def _start_cleaning(job: CollectionHarvest, items: list[Any], page: Page) -> _Cleaning:
     prov = Provenance(response_url=page.url, fetched_at=page.fetched_at, run_id=job.run_id,
                       warc_record_id=page.warc_record_id)
-    if job.pool is not None and job.collection.kind == "posts" and job.pool.wanted(job.to_clean):
-        return _Cleaning(futures=job.pool.submit(job.collection.kind, items, job.ctx, prov))
-    return _Cleaning(built=build_records(job.collection.kind, items, job.ctx, prov))
+    if job.pool is not None and job.collection.table == "posts" and job.pool.wanted(job.to_clean):
+        return _Cleaning(futures=job.pool.submit(job.collection.table, items, job.ctx, prov))
+    return _Cleaning(built=build_records(job.collection.table, items, job.ctx, prov))
 
 
 def _save(job: CollectionHarvest, page: Page, items: list[Any], cleaning: _Cleaning, *, track_seen: bool = False,
@@ -272,7 +264,7 @@ def _save(job: CollectionHarvest, page: Page, items: list[Any], cleaning: _Clean
                      reason="invalid_item", message=why,
                      body=json.dumps(item, ensure_ascii=False, default=str).encode("utf-8"))
     counts, written = save_page(job.db, records, run_id=job.run_id, at=utc_now(), site_id=job.ctx.site_id,
-                                kind=job.collection.kind, collection=job.name, track_seen=track_seen,
+                                table=job.collection.table, collection=job.name, track_seen=track_seen,
                                 resume_page=resume_page)
     for name, value in counts.items():
         job.counts[name] += value
@@ -280,7 +272,7 @@ def _save(job: CollectionHarvest, page: Page, items: list[Any], cleaning: _Clean
     _record_repairs(job)
     if job.revisions:
         _fetch_revisions(job, [r for r in records if r.key in set(written)])
-    job.progress.items_done(len(items))
+    job.progress.advance(len(items))
     return counts
 
 

@@ -13,7 +13,8 @@ from sqlite_utils.db import Database
 from harness import RealWordPress, Unavailable
 from shared_fixtures import WPTT
 from wparchive.client import Client
-from wparchive.config import config_dir, load_boilerplate
+from wparchive.config import load_boilerplate
+from wparchive.paths import config_dir
 from wparchive.db import open_db
 from wparchive.harvest import harvest_site
 

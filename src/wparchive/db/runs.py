@@ -119,23 +119,23 @@ def get_sync_state(db: Database, site_id: int, collection: str) -> SyncState:
     return SyncState(*row) if row else SyncState()
 
 
-def set_sync_state(db: Database, site_id: int, collection: str, kind: str, at: str, **values: Any) -> None:
+def set_sync_state(db: Database, site_id: int, collection: str, table: str, at: str, **values: Any) -> None:
     """Update some fields of a collection's sync state (in the caller's transaction, if any)."""
     db.table("sync_state").upsert(
-        {"site_id": site_id, "collection": collection, "kind": kind, "updated_at": at, **values},
+        {"site_id": site_id, "collection": collection, "kind": table, "updated_at": at, **values},
         pk=("site_id", "collection"),
     )
 
 
-def save_collection_counts(db: Database, run_id: int, site_id: int, collection: str, kind: str,
+def save_collection_counts(db: Database, run_id: int, site_id: int, collection: str, table: str,
                            counts: dict[str, Any]) -> None:
     """Record what a run did to a collection, beside X-WP-Total and the live rows it leaves."""
-    table, where, params = scope(kind, collection, site_id)
+    where, params = scope(table, collection, site_id)
     stored = db.execute(f'SELECT count(*) FROM "{table}" WHERE {where} AND deleted_at IS NULL', params).fetchone()[0]
     fields = ("mode", "total", "seen", "new", "updated", "unchanged", "revived", "deleted", "invalid", "failed_pages")
     with db.atomic():
         db.table("run_collections").upsert(
-            {"run_id": run_id, "site_id": site_id, "collection": collection, "kind": kind, "stored": stored,
+            {"run_id": run_id, "site_id": site_id, "collection": collection, "kind": table, "stored": stored,
              **{name: counts.get(name) for name in fields}},
             pk=("run_id", "collection"))
 

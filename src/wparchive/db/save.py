@@ -8,7 +8,7 @@ from typing import Any, Iterable, Iterator
 
 from sqlite_utils.db import Database
 
-from ..records import Record, raw_json_of, sha256_hex
+from ..rows import Record, raw_json_of, sha256_hex
 from .runs import set_sync_state
 from .schema import scope
 
@@ -23,7 +23,7 @@ def signature_column(table: str) -> str:
 
 
 def save_page(
-    db: Database, records: Iterable[Record], *, run_id: int, at: str, site_id: int, kind: str,
+    db: Database, records: Iterable[Record], *, run_id: int, at: str, site_id: int, table: str,
     collection: str, track_seen: bool = False, resume_page: int | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """Save a page of records in one transaction.
@@ -36,7 +36,6 @@ def save_page(
     """
     records = list(records)
     counts = {"new": 0, "updated": 0, "unchanged": 0, "revived": 0}
-    table = kind
     with db.atomic():
         existing = _existing(db, table, [r.key for r in records])
         changed: list[Record] = []
@@ -75,7 +74,7 @@ def save_page(
                 "INSERT OR IGNORE INTO sweep_seen (site_id, collection, key) VALUES (?, ?, ?)",
                 [(site_id, collection, r.key) for r in records])
         if resume_page is not None:
-            set_sync_state(db, site_id, collection, kind, at, resume_page=resume_page)
+            set_sync_state(db, site_id, collection, table, at, resume_page=resume_page)
     return counts, [r.key for r in changed]
 
 
@@ -128,9 +127,9 @@ def mark_deleted(db: Database, table: str, keys: list[str], *, run_id: int, at: 
     return len(keys)
 
 
-def unseen_live_keys(db: Database, *, site_id: int, kind: str, collection: str) -> list[str]:
+def unseen_live_keys(db: Database, *, site_id: int, table: str, collection: str) -> list[str]:
     """Live records of a collection that the full pass in progress has not seen."""
-    table, where, params = scope(kind, collection, site_id)
+    where, params = scope(table, collection, site_id)
     sql = (f'SELECT key FROM "{table}" WHERE {where} AND deleted_at IS NULL AND key NOT IN '
            "(SELECT key FROM sweep_seen WHERE site_id = ? AND collection = ?)")
     return [row[0] for row in db.execute(sql, [*params, site_id, collection])]
@@ -142,9 +141,9 @@ def clear_seen(db: Database, site_id: int, collection: str) -> None:
         db.execute("DELETE FROM sweep_seen WHERE site_id = ? AND collection = ?", [site_id, collection])
 
 
-def live_signatures(db: Database, *, site_id: int, kind: str, collection: str) -> dict[str, Any]:
+def live_signatures(db: Database, *, site_id: int, table: str, collection: str) -> dict[str, Any]:
     """Key → change signature of every record of a collection the site still serves."""
-    table, where, params = scope(kind, collection, site_id)
+    where, params = scope(table, collection, site_id)
     sql = f'SELECT key, {signature_column(table)} FROM "{table}" WHERE {where} AND deleted_at IS NULL'
     return {key: value for key, value in db.execute(sql, params)}
 

@@ -170,13 +170,13 @@ FTS_CONFIG = {
     "comments": ["author_name", "content_text"],
 }
 
-def scope(kind: str, collection: str, site_id: int) -> tuple[str, str, list[Any]]:
-    """The table, WHERE clause and parameters that select one collection of one site."""
-    if kind == "posts":
-        return "posts", "site_id = ? AND type = ?", [site_id, collection]
-    if kind == "terms":
-        return "terms", "site_id = ? AND taxonomy = ?", [site_id, collection]
-    return kind, "site_id = ?", [site_id]
+def scope(table: str, collection: str, site_id: int) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters that select one collection of one site in its table."""
+    if table == "posts":
+        return "site_id = ? AND type = ?", [site_id, collection]
+    if table == "terms":
+        return "site_id = ? AND taxonomy = ?", [site_id, collection]
+    return "site_id = ?", [site_id]
 
 
 def open_db(path: str) -> Database:

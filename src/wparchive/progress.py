@@ -1,0 +1,42 @@
+"""How long work reports as it goes: harvests, media downloads, rebuilds and exports alike.
+
+The library calls a Progress; the CLI draws bars from it (or stays quiet), tests record it.
+A task is a collection of a harvest, a table of a rebuild, the files of a media pass, the rows
+of an export.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Progress(Protocol):
+    """What long work reports as it goes."""
+
+    def begin(self, task: str, total: int | None) -> None:
+        """A task starts; total is how many items it will do, when known."""
+
+    def advance(self, count: int) -> None:
+        """count more items of the current task are done."""
+
+    def end(self, task: str) -> None:
+        """The task is finished."""
+
+    def note(self, message: str) -> None:
+        """Something the user should know that is not an error."""
+
+
+class SilentProgress:
+    """A Progress that reports nothing (--quiet, and the library's default)."""
+
+    def begin(self, task: str, total: int | None) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+    def end(self, task: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
