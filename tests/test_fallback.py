@@ -74,3 +74,18 @@ def test_no_feed_either_is_a_clear_failure(make_server, client, db) -> None:
 
     with pytest.raises(RestDisabled, match="refuses anonymous visitors"):
         harvest_site(db, client, server.home + "/")
+
+
+def test_a_page_that_fails_costs_only_itself(make_server, client, db) -> None:
+    server = make_server(rest_disabled=True, feed_full_text=False)
+    broken = "/2023/03/the-compost-question/"
+    server.fault = lambda path, query: (404, {"Content-Type": "text/html"}, b"<h1>Gone</h1>") \
+        if path == broken else None
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "partial"
+    assert result.errors == [f"post: HTTP 404 from {server.home}{broken}"]
+    assert _rows(db, "SELECT collection, url, status, reason, body, retry FROM harvest_errors") == [
+        ("post", server.home + broken, 404, "http_404", b"<h1>Gone</h1>", 0)]
+    assert _rows(db, "SELECT collection, seen, new, failed_pages FROM run_collections ORDER BY collection") == [
+        ("page", 5, 5, 0), ("post", 23, 23, 1)]
+    assert db["posts"].count == 28 and "1-1002" not in {r["key"] for r in db["posts"].rows}

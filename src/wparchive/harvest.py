@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterator
 
 from sqlite_utils.db import Database
 
 from . import __version__
-from .client import Client, utc_now
+from .client import Client, utc_now, warc_record_id
 from .clean import Boilerplate, site_hosts_of
 from .config import load_boilerplate
 from .db import (
-    ensure_db_shape, finish_run, known_api_root, record_error, save_collection_counts, save_page, save_site,
+    ensure_db_shape, finish_run, known_api_root, record_failure, save_collection_counts, save_site,
     set_site_taxonomies, start_run, term_names,
 )
 from .discover import Collection, check_authentication, find_api_root, list_collections
 from .errors import AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError
 from .fallback import dates_of, feed_channel, locate_feed, read_feed, read_page, read_sitemaps
+from .pages import ItemPage, ItemPipeline, new_counts
 from .parallel import CleaningPool
 from .paths import config_dir
 from .progress import Progress, SilentProgress
-from .records import TABLE_ORDER, SiteContext, post_record
+from .records import TABLE_ORDER, SiteContext
 from .rows import Provenance
-from .sync import CollectionHarvest, harvest_collection, new_counts
+from .sync import CollectionSync, sync_collection
 
 PRIVATE_STATUSES = "publish,future,draft,pending,private"
 
@@ -111,12 +112,7 @@ def harvest_site(
         raise
     except WPArchiveError as exc:
         result.status = "failed"
-        fetch = exc if isinstance(exc, FetchError) else None
-        record_error(
-            db, result.run_id, at=utc_now(), site_id=result.site_id, url=fetch.url if fetch else site_url,
-            status=fetch.status if fetch else None, reason=type(exc).__name__, message=str(exc),
-            body=fetch.body if fetch else b"",
-        )
+        record_failure(db, result.run_id, exc, at=utc_now(), site_id=result.site_id, url=site_url)
         raise
     except BaseException:
         result.status = "failed"
@@ -138,27 +134,30 @@ def _harvest_collection(
 ) -> None:
     signed_in = client.auth is not None
     private = signed_in and options.private and collection.table == "posts"
-    job = CollectionHarvest(
-        db=db, client=client, ctx=ctx, collection=collection, run_id=result.run_id, api_root=result.api_root,
-        progress=progress, limit=options.limit, list_params={"status": PRIVATE_STATUSES} if private else {},
-        revisions=signed_in and options.revisions and collection.table == "posts", pool=pool,
+    pages = ItemPipeline(db, ctx, result.run_id, collection.table, collection.name, progress, pool=pool,
+                         repairs=client.repairs)
+    job = CollectionSync(
+        client=client, collection=collection, api_root=result.api_root, pages=pages, limit=options.limit,
+        list_params={"status": PRIVATE_STATUSES} if private else {},
+        revisions=signed_in and options.revisions and collection.table == "posts",
     )
     try:
-        harvest_collection(job, full=options.full)
+        sync_collection(job, full=options.full)
     except (AccessDenied, NoRoute) as exc:
         # Editor internals (wp_block, wp_navigation…) and hardened sites refuse anonymous
         # reads: that is the site's choice, not a harvest failure.
         _note(result, progress, f"skipped {collection.name}: {exc.code or exc.status} (not public)")
         return
     except FetchError as exc:
-        job.errors.append(f"{collection.name}: {exc}" + (f" ({exc.hint})" if exc.hint else ""))
-        record_error(
-            db, result.run_id, at=utc_now(), site_id=ctx.site_id, collection=collection.name, url=exc.url,
-            status=exc.status, reason=exc.reason, message=str(exc), body=exc.body,
-        )
-    result.counts[collection.name] = job.counts
-    result.errors.extend(job.errors)
-    save_collection_counts(db, result.run_id, ctx.site_id, collection.name, collection.table, job.counts)
+        pages.error(exc)
+    _collection_done(db, result, pages)
+
+
+def _collection_done(db: Database, result: HarvestResult, pages: ItemPipeline) -> None:
+    """Report what a collection's pages did, to the result and to run_collections."""
+    result.counts[pages.collection] = pages.counts
+    result.errors.extend(pages.errors)
+    save_collection_counts(db, result.run_id, pages.ctx.site_id, pages.collection, pages.table, pages.counts)
 
 
 def _wanted(collection: Collection, include: list[str] | None, exclude: list[str] | None) -> bool:
@@ -208,43 +207,65 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
     result.site_id = site_id
     ctx = SiteContext(site_id=site_id, home=home, hosts=site_hosts_of(home, site_url),
                       boilerplate=_rules(options))
-    items: dict[str, tuple[str, dict[str, Any]]] = {}
+    # What the site says it has, by URL: the feed's items, then the pages its sitemaps list
+    # (read unless the feed gave their full text).
+    found: dict[str, _Listed] = {}
     for page_url, item in read_feed(client, feed_url):
-        items.setdefault(item["link"], (page_url, item))
+        if item["link"] not in found:
+            found[item["link"]] = _Listed(item["type"], item=item,
+                                          provenance=Provenance(page_url, utc_now(), result.run_id))
     for url, (post_type, lastmod) in read_sitemaps(client, home).items():
-        known = items.get(url)
-        if known is not None and known[1]["wparchive_full_text"]:
-            continue
-        try:
-            response = client.get(url)
-            if response.status_code >= 400:
-                raise FetchError(f"HTTP {response.status_code} from {url}", url=url, status=response.status_code,
-                                 body=response.content, reason=f"http_{response.status_code}")
-        except FetchError as exc:
-            result.errors.append(f"{url}: {exc}")
-            record_error(db, result.run_id, at=utc_now(), site_id=site_id, collection=post_type, url=exc.url,
-                         status=exc.status, reason=exc.reason, message=str(exc), body=exc.body)
-            continue
-        page = read_page(response.content, response.url)
-        page["type"] = post_type
-        page["modified_gmt"] = dates_of(lastmod)[1] or page["modified_gmt"]
-        items[url] = (response.url, page)
-    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for source_url, item in items.values():
-        by_type.setdefault(item["type"], []).append((source_url, item))
-    for post_type, found in sorted(by_type.items()):
-        counts = new_counts("fallback") | {"seen": len(found)}
-        progress.begin(post_type, len(found))
-        for start in range(0, len(found), 100):
-            batch = found[start:start + 100]
-            records = [post_record(item, ctx, Provenance(response_url=url, fetched_at=utc_now(), run_id=result.run_id))
-                       for url, item in batch]
-            saved, _ = save_page(db, records, run_id=result.run_id, at=utc_now(), site_id=site_id, table="posts",
-                                 collection=post_type)
-            for key, value in saved.items():
-                counts[key] += value
-            progress.advance(len(batch))
+        known = found.get(url)
+        if known is None or known.item is None or not known.item["wparchive_full_text"]:
+            found[url] = _Listed(post_type, lastmod=lastmod)
+    by_type: dict[str, list[tuple[str, _Listed]]] = {}
+    for url, listed in found.items():
+        by_type.setdefault(listed.post_type, []).append((url, listed))
+    for post_type, entries in sorted(by_type.items()):
+        pages = ItemPipeline(db, ctx, result.run_id, "posts", post_type, progress, counts=new_counts("fallback"))
+        progress.begin(post_type, len(entries))
+        pages.save_all(_fallback_pages(client, pages, entries))
         progress.end(post_type)
-        result.counts[post_type] = counts
-        save_collection_counts(db, result.run_id, site_id, post_type, "posts", counts)
+        _collection_done(db, result, pages)
     return True
+
+
+@dataclass
+class _Listed:
+    """An item the feed gave, or a page a sitemap listed, to be read."""
+
+    post_type: str
+    lastmod: str | None = None
+    item: dict[str, Any] | None = None
+    provenance: Provenance | None = None
+
+
+def _fallback_pages(client: Client, pages: ItemPipeline, entries: list[tuple[str, _Listed]],
+                    size: int = 100) -> Iterator[ItemPage]:
+    """Items of one post type, a hundred at a time: feed items as they are, the other pages read
+    from the site (a page that fails is recorded and left out)."""
+    items: list[dict[str, Any]] = []
+    provenance: list[Provenance] = []
+    for url, listed in entries:
+        if listed.item is not None and listed.provenance is not None:
+            item, prov = listed.item, listed.provenance
+        else:
+            try:
+                response = client.get(url)
+                if response.status_code >= 400:
+                    raise FetchError(f"HTTP {response.status_code} from {url}", url=url, status=response.status_code,
+                                     body=response.content, reason=f"http_{response.status_code}")
+            except FetchError as exc:
+                pages.page_failed(exc, retry=False)
+                continue
+            item = read_page(response.content, response.url)
+            item["type"] = listed.post_type
+            item["modified_gmt"] = dates_of(listed.lastmod)[1] or item["modified_gmt"]
+            prov = Provenance(response.url, utc_now(), pages.run_id, warc_record_id(response))
+        items.append(item)
+        provenance.append(prov)
+        if len(items) == size:
+            yield ItemPage(items, provenance)
+            items, provenance = [], []
+    if items:
+        yield ItemPage(items, provenance)

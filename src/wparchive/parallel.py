@@ -38,14 +38,16 @@ class CleaningPool:
         """Whether a collection of this size is worth cleaning in the workers."""
         return self.workers > 1 and (total or 0) >= POOL_THRESHOLD
 
-    def submit(self, table: str, items: list[Any], ctx: SiteContext, prov: Provenance) -> list[Future[Any]]:
+    def submit(self, table: str, items: list[Any], ctx: SiteContext,
+               provenance: Provenance | list[Provenance]) -> list[Future[Any]]:
         """Futures of (records, failures) for the items, split across the workers, in order."""
         if self._executor is None:
             # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
             self._executor = ProcessPoolExecutor(max_workers=self.workers,
                                                  mp_context=multiprocessing.get_context("forkserver"))
         size = max(1, -(-len(items) // self.workers))
-        return [self._executor.submit(build_records, table, items[start:start + size], ctx, prov)
+        return [self._executor.submit(build_records, table, items[start:start + size], ctx,
+                                      provenance[start:start + size] if isinstance(provenance, list) else provenance)
                 for start in range(0, len(items), size)]
 
     def close(self) -> None:

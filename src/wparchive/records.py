@@ -211,22 +211,28 @@ RECORD_BUILDERS: dict[str, Callable[[dict[str, Any], SiteContext, Provenance], R
 TABLE_ORDER = tuple(RECORD_BUILDERS)
 
 
-def build_records(table: str, items: list[Any], ctx: SiteContext,
-                  prov: Provenance) -> tuple[list[Record], list[tuple[Any, str]]]:
-    """Records of a page of items for one table, and the items that could not be read with why.
+# Items that could not be read: (the item, why, the URL it came from).
+Failures = list[tuple[Any, str, str]]
 
-    A plain function of picklable arguments, so that worker processes can run it.
+
+def build_records(table: str, items: list[Any], ctx: SiteContext,
+                  provenance: Provenance | list[Provenance]) -> tuple[list[Record], Failures]:
+    """Records of items for one table, and the items that could not be read.
+
+    provenance is the page's, or one per item. A plain function of picklable arguments, so
+    that worker processes can run it.
     """
     build = RECORD_BUILDERS[table]
     records: list[Record] = []
-    failures: list[tuple[Any, str]] = []
-    for item in items:
+    failures: Failures = []
+    for i, item in enumerate(items):
+        prov = provenance[i] if isinstance(provenance, list) else provenance
         try:
             if not isinstance(item, dict):
                 raise InvalidItem(f"item is a {type(item).__name__}, not an object")
             records.append(build(item, ctx, prov))
         except InvalidItem as exc:
-            failures.append((item, str(exc)))
+            failures.append((item, str(exc), prov.response_url))
     return records, failures
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlite_utils.db import Database
 
+from ..errors import FetchError
 from .schema import scope
 
 
@@ -94,6 +95,15 @@ def record_error(db: Database, run_id: int, *, at: str, site_id: int | None = No
             "run_id": run_id, "site_id": site_id, "collection": collection, "url": url, "status": status,
             "reason": reason, "message": message, "body": body, "at": at, "retry": int(retry),
         })
+
+
+def record_failure(db: Database, run_id: int, exc: Exception, *, at: str, site_id: int | None = None,
+                   collection: str = "", url: str = "", retry: bool = False) -> None:
+    """Keep a failed request, or whatever else ended part of a run, with the bytes the server sent."""
+    fetch = exc if isinstance(exc, FetchError) else None
+    record_error(db, run_id, at=at, site_id=site_id, collection=collection, url=fetch.url if fetch else url,
+                 status=fetch.status if fetch else None, reason=fetch.reason if fetch else type(exc).__name__,
+                 message=str(exc), body=fetch.body if fetch else b"", retry=retry)
 
 
 def pending_retries(db: Database, site_id: int, collection: str) -> list[tuple[int, str]]:
