@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 import zlib
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
@@ -27,17 +26,6 @@ CONTENT_SELECTORS = (".entry-content", ".post-content", ".wp-block-post-content"
                      ".post-entry", ".entry", "main article", "article")
 _ID_CLASS = re.compile(r"\b(?:postid|page-id)-(\d+)\b")
 MAX_FEED_PAGES = 1000
-
-
-@dataclass
-class Found:
-    """What the feed and the sitemaps say exists, before any page is read."""
-
-    name: str = ""
-    description: str = ""
-    home: str = ""
-    feed_items: dict[str, dict[str, Any]] = field(default_factory=dict)  # by URL
-    sitemap_urls: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # URL → (type, lastmod)
 
 
 def locate_feed(client: Client, page_url: str) -> tuple[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -331,11 +331,6 @@ def first_words(html: str, count: int = 55) -> str:
     if len(words) <= count:
         return " ".join(words)
     return " ".join(words[:count]) + " [&hellip;]"
-
-
-def now_gmt() -> str:
-    """The current time in the REST API's GMT format."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def tiny_png(seed: str) -> bytes:
