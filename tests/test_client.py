@@ -11,6 +11,7 @@ import pytest
 
 from wparchive import USER_AGENT
 from wparchive.client import Client, route_url, with_params
+from wparchive.pagination import paginate
 from wparchive.responses import retry_after_seconds
 from wparchive.errors import AccessDenied, BadResponseError, FetchError, InvalidParam
 from wparchive.sample.site import CommentItem, Item, Site, TermItem
@@ -140,7 +141,7 @@ def _many_posts(count: int) -> Site:
 @pytest.mark.parametrize("collection", ["wp/v2/posts", "wp/v2/tags"])
 def test_pagination_reads_every_page_and_stops_at_the_end(make_server, client, collection) -> None:
     server = make_server(_many_posts(250))
-    pages = list(client.paginate(server.api_url(collection), {"orderby": "id", "order": "asc"}))
+    pages = list(paginate(client, server.api_url(collection), {"orderby": "id", "order": "asc"}))
     assert [len(p.items) for p in pages] == [100, 100, 50]
     assert [p.total for p in pages] == [250, 250, 250] and pages[0].total_pages == 3
     assert [item["id"] for p in pages for item in p.items] == list(range(1, 251))
@@ -148,8 +149,8 @@ def test_pagination_reads_every_page_and_stops_at_the_end(make_server, client, c
 
 def test_past_the_end_is_not_an_error_for_either_kind_of_collection(make_server, client) -> None:
     server = make_server(_many_posts(200))  # exactly two full pages: a third request is needed to learn
-    server_pages_posts = list(client.paginate(server.api_url("wp/v2/posts"), per_page=100, start_page=3))
-    server_pages_tags = list(client.paginate(server.api_url("wp/v2/tags"), per_page=100, start_page=3))
+    server_pages_posts = list(paginate(client, server.api_url("wp/v2/posts"), per_page=100, start_page=3))
+    server_pages_tags = list(paginate(client, server.api_url("wp/v2/tags"), per_page=100, start_page=3))
     assert server_pages_posts == []  # 400 rest_post_invalid_page_number
     assert [p.items for p in server_pages_tags] == [[]]  # 200 []
 
@@ -167,6 +168,6 @@ def test_a_short_page_is_not_the_end_while_more_pages_are_announced(make_server,
     site = Site(items=[Item(1, "post", "Open"), Item(2, "post", "Locked", password="x")],
                 comments=[CommentItem(i, 2 if i <= 10 else 1, f"comment {i}") for i in range(1, 151)])
     server = make_server(site)
-    pages = list(client.paginate(server.api_url("wp/v2/comments"), {"orderby": "id", "order": "asc"}))
+    pages = list(paginate(client, server.api_url("wp/v2/comments"), {"orderby": "id", "order": "asc"}))
     assert [len(p.items) for p in pages] == [90, 50]
     assert pages[0].total == 150

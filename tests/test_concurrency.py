@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from wparchive.cli import cli
 from wparchive.client import Client
+from wparchive.pagination import paginate
 from wparchive.db import open_db
 from wparchive.harvest import harvest_site
 from wparchive.sample.site import Item, Site, TermItem
@@ -51,7 +52,7 @@ def _posts(count: int) -> Site:
 
 
 def _ids(client: Client, url: str) -> list[int]:
-    return [item["id"] for page in client.paginate(url, {"orderby": "id", "order": "asc"}) for item in page.items]
+    return [item["id"] for page in paginate(client, url, {"orderby": "id", "order": "asc"}) for item in page.items]
 
 
 def test_pages_are_fetched_several_at_once_and_used_in_order(make_server) -> None:
@@ -75,7 +76,7 @@ def test_stopping_early_leaves_no_fetch_behind(make_server) -> None:
     meter = Meter(pause=0.05)
     server.fault = meter
     client = Client(delay=0, timeout=5, concurrency=3)
-    pages = client.paginate(server.api_url("wp/v2/posts"))
+    pages = paginate(client, server.api_url("wp/v2/posts"))
     first_two = list(itertools.islice(pages, 2))
     pages.close()  # what a --limit does
     assert [p.number for p in first_two] == [1, 2]
@@ -95,7 +96,7 @@ def test_delay_spaces_the_requests_of_each_connection(make_server) -> None:
         return send(*args, **kwargs)
 
     client.session.get = timed_get  # type: ignore[method-assign]
-    assert len(list(client.paginate(server.api_url("wp/v2/posts")))) == 6
+    assert len(list(paginate(client, server.api_url("wp/v2/posts")))) == 6
     starts.sort()
     assert len(starts) == 7
     # two connections, 0.2 s apart each: the n-th request no earlier than n × 0.1 s after the first

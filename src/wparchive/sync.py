@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from .client import Client, Page, route_url, utc_now, warc_record_id
+from .client import Client, route_url, utc_now, warc_record_id
 from .db import (
     MODIFIED_TABLES, clear_seen, get_sync_state, live_signatures, mark_deleted, pending_retries, resolve_errors,
     save_revisions, set_sync_state, unseen_live_keys,
@@ -26,6 +26,7 @@ from .db.runs import SyncState
 from .discover import Collection
 from .errors import FetchError
 from .pages import ItemPage, ItemPipeline
+from .pagination import Page, paginate
 from .rows import Provenance, Record, make_key
 
 _FULL_ORDER = {"orderby": "id", "order": "asc"}
@@ -69,7 +70,7 @@ class CollectionSync:
         for record in records:
             url = route_url(self.api_root, f"{self.collection.route}/{record.row['wp_id']}/revisions")
             try:
-                for page in self.client.paginate(url, {"orderby": "id", "order": "asc"}):
+                for page in paginate(self.client, url, {"orderby": "id", "order": "asc"}):
                     self.counts["revisions"] += save_revisions(self.pages.db, "posts", record.key, page.items,
                                                                run_id=self.pages.run_id, at=utc_now())
             except FetchError as exc:
@@ -105,7 +106,7 @@ def _full_pass(job: CollectionSync, state: SyncState, *, restart: bool) -> None:
         """The pages in id order, each numbered so the pass can resume after it; no further than --limit."""
         nonlocal started
         seen = 0
-        for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER}, start_page=start_page,
+        for page in paginate(job.client, job.url, {**job.list_params, **_FULL_ORDER}, start_page=start_page,
                                         on_failed_page=lambda n, exc: job.pages.page_failed(exc),
                                         trust_total_pages=table == "comments"):
             if not started:
@@ -159,7 +160,7 @@ def _probe_by_modified(job: CollectionSync) -> tuple[int | None, list[int]]:
     params = {**job.list_params, "orderby": "modified", "order": "desc", "_fields": "id,modified_gmt"}
     total: int | None = None
     changed: list[int] = []
-    for page in job.client.paginate(job.url, params):
+    for page in paginate(job.client, job.url, params):
         total = page.total if total is None else total
         fresh = [item["id"] for item in page.items if isinstance(item, dict) and "id" in item
                  and known.get(job.pages.ctx.key(item["id"]) or "") != item.get("modified_gmt")]
@@ -172,7 +173,7 @@ def _probe_by_modified(job: CollectionSync) -> tuple[int | None, list[int]]:
 def _probe_newest(job: CollectionSync) -> int | None:
     """Save the newest items (terms, users, comments) until a page holds one we already have."""
     total: int | None = None
-    for page in job.client.paginate(job.url, {**job.list_params, "orderby": "id", "order": "desc"}):
+    for page in paginate(job.client, job.url, {**job.list_params, "orderby": "id", "order": "desc"}):
         total = page.total if total is None else total
         counts = job.pages.save(ItemPage(page.items, job.provenance(page)))
         if counts["unchanged"] or len(page.items) == 0:
@@ -186,7 +187,7 @@ def _fetch_by_ids(job: CollectionSync, ids: Iterable[int]) -> None:
     for start in range(0, len(wanted), 100):
         chunk = wanted[start:start + 100]
         params = {**job.list_params, "include": ",".join(map(str, chunk)), "orderby": "include"}
-        for page in job.client.paginate(job.url, params, on_failed_page=lambda n, exc: job.pages.page_failed(exc)):
+        for page in paginate(job.client, job.url, params, on_failed_page=lambda n, exc: job.pages.page_failed(exc)):
             job.pages.save(ItemPage(page.items, job.provenance(page)))
             if len(page.items) >= len(chunk):
                 break  # all that was asked for: no need to look past it
@@ -195,7 +196,7 @@ def _fetch_by_ids(job: CollectionSync, ids: Iterable[int]) -> None:
 def _sweep(job: CollectionSync) -> None:
     """Ids the site serves now: tombstone what is gone, fetch what we lack."""
     served: set[int] = set()
-    for page in job.client.paginate(job.url, {**job.list_params, **_FULL_ORDER, "_fields": "id"},
+    for page in paginate(job.client, job.url, {**job.list_params, **_FULL_ORDER, "_fields": "id"},
                                     on_failed_page=lambda n, exc: job.pages.page_failed(exc),
                                     trust_total_pages=job.collection.table == "comments"):
         served |= {item["id"] for item in page.items if isinstance(item, dict) and isinstance(item.get("id"), int)}

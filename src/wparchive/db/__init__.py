@@ -11,8 +11,8 @@ from .runs import (
     SyncState, term_names,
 )
 from .save import (
-    MODIFIED_TABLES, clear_seen, known_files, live_signatures, mark_deleted, media_sources, raw_records, rewrite_derived,
-    save_file, save_page, save_revisions, unseen_live_keys,
+    MODIFIED_TABLES, clear_seen, known_files, live_signatures, mark_deleted, media_sources, raw_records,
+    rewrite_derived, save_file, save_page, save_revisions, unseen_live_keys,
 )
 from .schema import ensure_db_shape, ensure_tables, FTS_CONFIG, open_db, SCHEMA, SCHEMA_VERSION, scope, VIEWS
 
