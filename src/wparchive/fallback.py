@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 import zlib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
-from .client import Client, with_params
+from .client import Client, utc_now, warc_record_id, with_params
 from .errors import FetchError
+from .pages import ItemPage
+from .rows import Provenance
 
 NS = {"content": "http://purl.org/rss/1.0/modules/content/", "dc": "http://purl.org/dc/elements/1.1/",
       "sm": "http://www.sitemaps.org/schemas/sitemap/0.9", "atom": "http://www.w3.org/2005/Atom"}
@@ -26,6 +29,68 @@ CONTENT_SELECTORS = (".entry-content", ".post-content", ".wp-block-post-content"
                      ".post-entry", ".entry", "main article", "article")
 _ID_CLASS = re.compile(r"\b(?:postid|page-id)-(\d+)\b")
 MAX_FEED_PAGES = 1000
+
+
+@dataclass
+class Listed:
+    """An item the feed gave, or a page a sitemap listed, to be read."""
+
+    url: str
+    post_type: str
+    lastmod: str | None = None
+    item: dict[str, Any] | None = None
+    provenance: Provenance | None = None
+
+
+def list_items(client: Client, feed_url: str, home: str, run_id: int) -> dict[str, list[Listed]]:
+    """What the site says it has, by post type: the feed's items, then the pages its sitemaps
+    list (to be read unless the feed gave their full text)."""
+    found: dict[str, Listed] = {}
+    for page_url, item in read_feed(client, feed_url):
+        if item["link"] not in found:
+            found[item["link"]] = Listed(item["link"], item["type"], item=item,
+                                         provenance=Provenance(page_url, utc_now(), run_id))
+    for url, (post_type, lastmod) in read_sitemaps(client, home).items():
+        known = found.get(url)
+        if known is None or known.item is None or not known.item["wparchive_full_text"]:
+            found[url] = Listed(url, post_type, lastmod=lastmod)
+    by_type: dict[str, list[Listed]] = {}
+    for listed in found.values():
+        by_type.setdefault(listed.post_type, []).append(listed)
+    return by_type
+
+
+def read_items(client: Client, listed: list[Listed], run_id: int, *, on_failed: Callable[[FetchError], None],
+               size: int = 100) -> Iterator[ItemPage]:
+    """The items listed, a hundred at a time, each with the provenance of the page it was read
+    from: feed items as they are, the others read from their pages (a page that cannot be read
+    goes to on_failed and is left out)."""
+    items: list[dict[str, Any]] = []
+    provenance: list[Provenance] = []
+    for entry in listed:
+        if entry.item is not None and entry.provenance is not None:
+            item, prov = entry.item, entry.provenance
+        else:
+            try:
+                response = client.get(entry.url)
+                if response.status_code >= 400:
+                    raise FetchError(f"HTTP {response.status_code} from {entry.url}", url=entry.url,
+                                     status=response.status_code, body=response.content,
+                                     reason=f"http_{response.status_code}")
+            except FetchError as exc:
+                on_failed(exc)
+                continue
+            item = read_page(response.content, response.url)
+            item["type"] = entry.post_type
+            item["modified_gmt"] = dates_of(entry.lastmod)[1] or item["modified_gmt"]
+            prov = Provenance(response.url, utc_now(), run_id, warc_record_id(response))
+        items.append(item)
+        provenance.append(prov)
+        if len(items) == size:
+            yield ItemPage(items, provenance)
+            items, provenance = [], []
+    if items:
+        yield ItemPage(items, provenance)
 
 
 def locate_feed(client: Client, page_url: str) -> tuple[str, str]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from functools import partial
+from typing import Any
 
 from sqlite_utils.db import Database
 
 from . import __version__
-from .client import Client, utc_now, warc_record_id
+from .client import Client, utc_now
 from .clean import Boilerplate, site_hosts_of
 from .config import load_boilerplate
 from .db import (
@@ -18,13 +19,12 @@ from .db import (
 )
 from .discover import Collection, check_authentication, find_api_root, list_collections
 from .errors import AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError
-from .fallback import dates_of, feed_channel, locate_feed, read_feed, read_page, read_sitemaps
-from .pages import ItemPage, ItemPipeline, new_counts
+from .fallback import feed_channel, list_items, locate_feed, read_items
+from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
 from .paths import config_dir
 from .progress import Progress, SilentProgress
 from .records import TABLE_ORDER, SiteContext
-from .rows import Provenance
 from .sync import CollectionSync, sync_collection
 
 PRIVATE_STATUSES = "publish,future,draft,pending,private"
@@ -207,65 +207,10 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
     result.site_id = site_id
     ctx = SiteContext(site_id=site_id, home=home, hosts=site_hosts_of(home, site_url),
                       boilerplate=_rules(options))
-    # What the site says it has, by URL: the feed's items, then the pages its sitemaps list
-    # (read unless the feed gave their full text).
-    found: dict[str, _Listed] = {}
-    for page_url, item in read_feed(client, feed_url):
-        if item["link"] not in found:
-            found[item["link"]] = _Listed(item["type"], item=item,
-                                          provenance=Provenance(page_url, utc_now(), result.run_id))
-    for url, (post_type, lastmod) in read_sitemaps(client, home).items():
-        known = found.get(url)
-        if known is None or known.item is None or not known.item["wparchive_full_text"]:
-            found[url] = _Listed(post_type, lastmod=lastmod)
-    by_type: dict[str, list[tuple[str, _Listed]]] = {}
-    for url, listed in found.items():
-        by_type.setdefault(listed.post_type, []).append((url, listed))
-    for post_type, entries in sorted(by_type.items()):
+    for post_type, listed in sorted(list_items(client, feed_url, home, result.run_id).items()):
         pages = ItemPipeline(db, ctx, result.run_id, "posts", post_type, progress, counts=new_counts("fallback"))
-        progress.begin(post_type, len(entries))
-        pages.save_all(_fallback_pages(client, pages, entries))
+        progress.begin(post_type, len(listed))
+        pages.save_all(read_items(client, listed, result.run_id, on_failed=partial(pages.page_failed, retry=False)))
         progress.end(post_type)
         _collection_done(db, result, pages)
     return True
-
-
-@dataclass
-class _Listed:
-    """An item the feed gave, or a page a sitemap listed, to be read."""
-
-    post_type: str
-    lastmod: str | None = None
-    item: dict[str, Any] | None = None
-    provenance: Provenance | None = None
-
-
-def _fallback_pages(client: Client, pages: ItemPipeline, entries: list[tuple[str, _Listed]],
-                    size: int = 100) -> Iterator[ItemPage]:
-    """Items of one post type, a hundred at a time: feed items as they are, the other pages read
-    from the site (a page that fails is recorded and left out)."""
-    items: list[dict[str, Any]] = []
-    provenance: list[Provenance] = []
-    for url, listed in entries:
-        if listed.item is not None and listed.provenance is not None:
-            item, prov = listed.item, listed.provenance
-        else:
-            try:
-                response = client.get(url)
-                if response.status_code >= 400:
-                    raise FetchError(f"HTTP {response.status_code} from {url}", url=url, status=response.status_code,
-                                     body=response.content, reason=f"http_{response.status_code}")
-            except FetchError as exc:
-                pages.page_failed(exc, retry=False)
-                continue
-            item = read_page(response.content, response.url)
-            item["type"] = listed.post_type
-            item["modified_gmt"] = dates_of(listed.lastmod)[1] or item["modified_gmt"]
-            prov = Provenance(response.url, utc_now(), pages.run_id, warc_record_id(response))
-        items.append(item)
-        provenance.append(prov)
-        if len(items) == size:
-            yield ItemPage(items, provenance)
-            items, provenance = [], []
-    if items:
-        yield ItemPage(items, provenance)
