@@ -16,7 +16,10 @@ from datasette.utils.asgi import Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from ..db.queries import FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SITES_SUMMARY_SQL
+from ..db.queries import (
+    FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME,
+    SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, SITES_SUMMARY_SQL,
+)
 from .chart import month_bars
 from .search import PAGE_SIZE, SearchResults, fts_query, highlight, run_search
 from .stream import stream_table
@@ -123,6 +126,21 @@ def _json_list(value: str | None) -> list[str]:
 def register_routes() -> list[tuple[str, Any]]:
     return [(r"^/-/search$", search_page), (r"^/-/search\.json$", search_json), (r"^/-/post/(?P<key>[^/]+)$", post_page),
             (r"^/-/stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
+
+
+@hookimpl
+def canned_queries(datasette: Any, database: str) -> Any:
+    async def search_query() -> dict[str, Any]:
+        # Only archives: a Datasette serving other databases as well keeps them free of it.
+        found = await datasette.get_database(database).execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('posts_fts', 'comments_fts')")
+        if found.first()[0] != 2:
+            return {}
+        return {SEARCH_QUERY_NAME: {
+            "title": SEARCH_QUERY_TITLE, "sql": SEARCH_QUERY_SQL,
+            "description": SEARCH_QUERY_DESCRIPTION.format(search_page=datasette.urls.path("/-/search"))}}
+
+    return search_query
 
 
 @hookimpl
