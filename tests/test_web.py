@@ -5,10 +5,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import lxml.html
 import pytest
+from datasette.utils import PrefixedUrlString
 
+from wparchive.config import config_dir
 from wparchive.harvest import harvest_site
 from wparchive.sample.content import sample_site
 from wparchive.sample.site import Item
@@ -162,3 +169,64 @@ def test_whole_tables_and_views_stream_as_json_and_jsonl(archive, monkeypatch) -
     csv_text = _get(archive, "/archive/posts.csv?_stream=on&_size=max").text
     assert len(list(csv.DictReader(io.StringIO(csv_text)))) == 30
     assert _get(archive, "/-/stream/nope.json").status_code == 404
+
+
+PREFIX = "/archive-prefix/"
+
+
+@pytest.fixture
+def prefixed(archive: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The archive served with Datasette's base_url set, from a copy of the bundled config."""
+    config = tmp_path / "config"
+    shutil.copytree(config_dir(), config)
+    settings = json.loads((config / "settings.json").read_text(encoding="utf-8"))
+    (config / "settings.json").write_text(json.dumps({**settings, "base_url": PREFIX}), encoding="utf-8")
+    return build_datasette(archive, config=config)
+
+
+def _get_exactly(ds, path: str):  # type: ignore[no-untyped-def]
+    async def fetch():  # type: ignore[no-untyped-def]
+        await ds.invoke_startup()
+        return await ds.client.get(PrefixedUrlString(path))  # as given: the client adds no base_url
+    return asyncio.run(fetch())
+
+
+# Each page, and links of the plugin's it must have (after the prefix); every link must start with the prefix.
+PAGES = {
+    "/": ["-/search", "archive/sites/1", "archive/posts", "archive/comments", "archive/posts_per_month",
+          "archive/site_runs"],
+    "/-/search?q=compost": [
+        "-/search", "-/post/1-1002", "archive/comments/", "archive/search.csv?q=compost&_size=max",
+        "-/search?q=compost&type=post"],
+    "/-/search?q=garden&type=page": ["-/search?q=garden"],
+    "/-/post/1-1003": [
+        "archive/posts/1-1003", "archive/post_versions?key=1-1003", "archive/posts?categories__arraycontains=",
+        "archive/posts?tags__arraycontains="],
+    "/archive/posts/1-1002": ["-/post/1-1002"],
+    "/archive/search?q=compost": [],
+}
+
+
+@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("proxy_strips_the_prefix", [False, True])
+def test_every_link_keeps_datasettes_base_url(prefixed, path: str, proxy_strips_the_prefix: bool) -> None:
+    # As Datasette's own tests do: the page is asked for with the prefix and without it (a proxy
+    # may strip it or not); either way every link in it starts with the prefix.
+    response = _get_exactly(prefixed, path if proxy_strips_the_prefix else PREFIX + path.lstrip("/"))
+    assert response.status_code == 200
+    page = lxml.html.fromstring(response.text)
+    links = page.xpath("//a/@href | //link/@href | //script/@src | //img/@src | //form/@action")
+    # Absolute addresses are the harvested sites' (and Datasette's own absolute ones), anchors stay on the page.
+    ours = [link for link in links if not link.startswith("#") and not urlsplit(link).scheme]
+    assert [link for link in ours if not link.startswith(PREFIX)] == []
+    for wanted in PAGES[path]:
+        assert any(link.startswith(PREFIX + wanted) for link in ours), (wanted, ours)
+
+
+def test_the_plugins_routes_answer_under_base_url(prefixed) -> None:
+    for path in (PREFIX + "-/search.json?q=compost", "/-/search.json?q=compost"):
+        assert _get_exactly(prefixed, path).json()["rows"][0]["title"] == "The compost question"
+    assert len(_get_exactly(prefixed, PREFIX + "-/stream/comments.json").json()) == 19
+    assert _get_exactly(prefixed, PREFIX + "-/post/1-424242").status_code == 404
+    canned = _get_exactly(prefixed, PREFIX + "archive/search?q=compost").text
+    assert f"for the search page with facets go to {PREFIX}-/search" in canned
