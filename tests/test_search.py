@@ -133,7 +133,7 @@ def test_the_search_canned_query_ranks_as_the_search_page(archive: Path) -> None
     assert len(rows) == SEARCH_QUERY_ROWS
     last = SEARCH_QUERY_ROWS // PAGE_SIZE
     for page in (1, 2, last):  # the first pages and the last of the canned query's hits
-        shown = _get(archive, f"/-/search.json?q=compost&page={page}").json()["rows"]
+        shown = _get(archive, f"/-/wparchive/search.json?q=compost&page={page}").json()["rows"]
         start = (page - 1) * PAGE_SIZE
         assert [(r["kind"], r["key"], r["score"]) for r in rows[start:start + PAGE_SIZE]] == [
             (r["kind"], r["key"], r["score"]) for r in shown]
@@ -155,7 +155,7 @@ def test_only_archives_get_the_search_canned_query(archive: Path, tmp_path: Path
 
 
 def test_the_search_page_as_json(archive: Path) -> None:
-    response = _get(archive, "/-/search.json?q=compost&type=page&page=2")
+    response = _get(archive, "/-/wparchive/search.json?q=compost&type=page&page=2")
     assert response.status_code == 200
     data = response.json()
     pages = _reference(archive, "type = 'page'")
@@ -166,8 +166,8 @@ def test_the_search_page_as_json(archive: Path) -> None:
 
 
 @pytest.mark.parametrize("url, status, says", [
-    ("/-/search.json", 400, "?q="),
-    ("/-/search.json?q=compost+AND+&advanced=1", 400, "advanced mode"),
+    ("/-/wparchive/search.json", 400, "?q="),
+    ("/-/wparchive/search.json?q=compost+AND+&advanced=1", 400, "advanced mode"),
 ])
 def test_the_search_json_says_what_is_wrong(archive: Path, url: str, status: int, says: str) -> None:
     response = _get(archive, url)

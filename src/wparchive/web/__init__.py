@@ -29,9 +29,10 @@ from .stream import stream_table
 # file: and data: links of its own accord. Harvested HTML itself is never rendered.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
 
-# Links to the plugin's routes go through datasette.urls, like every other link it makes, so
-# that Datasette's base_url holds.
-ROUTE_PREFIX = "/-/"
+# Every route of the plugin under its own name: /-/search is datasette-search-all's, and a bare
+# /-/post/ or /-/stream/ could as well be another plugin's. Links to them go through
+# datasette.urls, like every other link the plugin makes, so that Datasette's base_url holds.
+ROUTE_PREFIX = "/-/wparchive/"
 SEARCH_PATH = ROUTE_PREFIX + "search"
 
 
