@@ -7,8 +7,9 @@ An archive of synthetic posts (titles and 240 words of text drawn by Zipf's law 
 30,000-word vocabulary, stored as text, Markdown and HTML as a harvest stores them, so rows are
 as long as real ones; categories, tags, 20,000 comments) is written straight into wparchive's
 schema and its full-text index built once. `wparchive serve` then answers, over HTTP on 127.0.0.1:
-- the search page's JSON (/-/search.json?q=…): 20 ranked hits with snippets, the total, five facets;
-- the search page itself (/-/search?q=…), the same as HTML;
+- the search page's JSON (/-/wparchive/search.json?q=…): 20 ranked hits with snippets, the total,
+  five facets;
+- the search page itself (/-/wparchive/search?q=…), the same as HTML;
 - the search canned query as JSON (/archive/search.json?q=…): the best 500 hits with snippets.
 Query words are picked by how many posts hold them (from rare to over half), with phrases,
 quotes and hyphens.
@@ -146,11 +147,13 @@ def main() -> None:
             except requests.ConnectionError:
                 time.sleep(0.2)
         session = requests.Session()
-        timings: dict[str, list[float]] = {"/-/search.json": [], "/-/search": [], "search.json": []}
+        timings: dict[str, list[float]] = {"/-/wparchive/search.json": [], "/-/wparchive/search": [],
+                                           "search.json": []}
         by_kind: dict[tuple[str, str], list[float]] = {}
-        for endpoint, make in (("/-/search.json", lambda q: f"/-/search.json?{urlencode({'q': q})}"),
-                               ("/-/search", lambda q: f"/-/search?{urlencode({'q': q})}"),
-                               ("search.json", lambda q: f"/archive/search.json?{urlencode({'q': q, '_shape': 'array'})}")):
+        for endpoint, make in (
+                ("/-/wparchive/search.json", lambda q: f"/-/wparchive/search.json?{urlencode({'q': q})}"),
+                ("/-/wparchive/search", lambda q: f"/-/wparchive/search?{urlencode({'q': q})}"),
+                ("search.json", lambda q: f"/archive/search.json?{urlencode({'q': q, '_shape': 'array'})}")):
             for _, query in query_set:
                 session.get(base + make(query))  # warm the page cache
             for _ in range(args.rounds):

@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from datasette.app import Datasette
 
+from wparchive.config import config_dir
 from wparchive.db import ensure_db_shape, open_db
-from wparchive.serve import build_datasette
+from wparchive.db.queries import SEARCH_QUERY_ROWS, SEARCH_QUERY_SQL
+from wparchive.serve import build_datasette, load_metadata
 from wparchive.web.search import PAGE_SIZE, run_search
 
 WORDS = ["compost", "garden", "seed", "rain", "bean", "frost"]
@@ -123,8 +126,36 @@ def _get(path: Path, url: str):  # type: ignore[no-untyped-def]
     return asyncio.run(fetch())
 
 
+def test_the_search_canned_query_ranks_as_the_search_page(archive: Path) -> None:
+    canned = _get(archive, "/archive/search.json?q=compost&_size=max").json()
+    assert canned["query"]["sql"] == SEARCH_QUERY_SQL  # the code's SQL, not a copy in the metadata
+    rows = [dict(zip(canned["columns"], row, strict=True)) for row in canned["rows"]]
+    assert len(rows) == SEARCH_QUERY_ROWS
+    last = SEARCH_QUERY_ROWS // PAGE_SIZE
+    for page in (1, 2, last):  # the first pages and the last of the canned query's hits
+        shown = _get(archive, f"/-/wparchive/search.json?q=compost&page={page}").json()["rows"]
+        start = (page - 1) * PAGE_SIZE
+        assert [(r["kind"], r["key"], r["score"]) for r in rows[start:start + PAGE_SIZE]] == [
+            (r["kind"], r["key"], r["score"]) for r in shown]
+    assert "bm25" not in (config_dir() / "metadata.yml").read_text(encoding="utf-8")
+    assert "search" not in load_metadata(str(archive), config_dir())["databases"]["archive"]["queries"]
+
+
+def test_only_archives_get_the_search_canned_query(archive: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain.db"
+    with sqlite3.connect(plain) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+
+    async def fetch(url: str):  # type: ignore[no-untyped-def]
+        return await Datasette([str(archive), str(plain)]).client.get(url)
+
+    assert [q["name"] for q in asyncio.run(fetch("/archive.json")).json()["queries"]] == ["search"]
+    assert asyncio.run(fetch("/plain.json")).json()["queries"] == []
+    assert asyncio.run(fetch("/plain/search.json?q=compost")).status_code == 404
+
+
 def test_the_search_page_as_json(archive: Path) -> None:
-    response = _get(archive, "/-/search.json?q=compost&type=page&page=2")
+    response = _get(archive, "/-/wparchive/search.json?q=compost&type=page&page=2")
     assert response.status_code == 200
     data = response.json()
     pages = _reference(archive, "type = 'page'")
@@ -135,8 +166,8 @@ def test_the_search_page_as_json(archive: Path) -> None:
 
 
 @pytest.mark.parametrize("url, status, says", [
-    ("/-/search.json", 400, "?q="),
-    ("/-/search.json?q=compost+AND+&advanced=1", 400, "advanced mode"),
+    ("/-/wparchive/search.json", 400, "?q="),
+    ("/-/wparchive/search.json?q=compost+AND+&advanced=1", 400, "advanced mode"),
 ])
 def test_the_search_json_says_what_is_wrong(archive: Path, url: str, status: int, says: str) -> None:
     response = _get(archive, url)

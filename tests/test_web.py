@@ -5,10 +5,20 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import lxml.html
 import pytest
+from datasette import hookimpl
+from datasette.plugins import pm
+from datasette.utils import PrefixedUrlString
+from datasette.utils.asgi import Response
 
+from wparchive.config import config_dir
 from wparchive.harvest import harvest_site
 from wparchive.sample.content import sample_site
 from wparchive.sample.site import Item
@@ -58,7 +68,7 @@ def test_highlighting_escapes_everything_but_our_markers() -> None:
 
 
 def test_search_is_ranked_with_highlighted_snippets(archive) -> None:
-    page = _get(archive, "/-/search?q=compost").text
+    page = _get(archive, "/-/wparchive/search?q=compost").text
     titles = re.findall(r'class="result-title"[^>]*>([^<]*)<', page)
     assert titles[0] == "The compost question"  # the word is in its title: weighted ten times
     assert "<mark>compost</mark>" in page.lower() or "<mark>Compost</mark>" in page
@@ -68,36 +78,36 @@ def test_search_is_ranked_with_highlighted_snippets(archive) -> None:
 @pytest.mark.parametrize("query", ['"compost heap', "well-known", "node.js", '"', "a-", "compost -heap",
                                    "NEAR(compost", "title:compost", "'; drop table posts; --"])
 def test_no_query_gives_an_error_page(archive, query) -> None:
-    response = _get(archive, "/-/search?" + __import__("urllib.parse").parse.urlencode({"q": query}))
+    response = _get(archive, "/-/wparchive/search?" + __import__("urllib.parse").parse.urlencode({"q": query}))
     assert response.status_code == 200
     assert "error" not in response.text.lower() or "message-error" not in response.text
 
 
 def test_a_quoted_phrase_with_a_hyphen_is_found_ranked_and_highlighted(archive) -> None:
-    page = _get(archive, "/-/search?q=" + "%22twelve+varieties%22+one-summer").text
+    page = _get(archive, "/-/wparchive/search?q=" + "%22twelve+varieties%22+one-summer").text
     assert "Tomatoes: twelve varieties, one summer" in page
     assert "<mark>" in page
 
 
 def test_advanced_mode_keeps_fts5_syntax_and_explains_its_errors(archive) -> None:
-    ok = _get(archive, "/-/search?advanced=1&q=compost+NOT+rats").text
+    ok = _get(archive, "/-/wparchive/search?advanced=1&q=compost+NOT+rats").text
     assert "The compost question" in ok
-    broken = _get(archive, "/-/search?advanced=1&q=compost+AND+(")
+    broken = _get(archive, "/-/wparchive/search?advanced=1&q=compost+AND+(")
     assert broken.status_code == 200 and "not a valid search in advanced mode" in broken.text
 
 
 def test_hostile_text_is_shown_as_text(archive) -> None:
-    page = _get(archive, "/-/search?q=onerror").text
+    page = _get(archive, "/-/wparchive/search?q=onerror").text
     assert "&lt;img src=x <mark>onerror</mark>=alert(1)&gt;" in page  # the words are there, as text
     assert "<img src=x" not in page and "<script>alert" not in page
 
 
 def test_facets_narrow_a_search(archive) -> None:
-    page = _get(archive, "/-/search?q=garden").text
+    page = _get(archive, "/-/wparchive/search?q=garden").text
     for facet in ("Type", "Year", "Author", "Category", "Tag"):
         assert re.search(rf"<h3[^>]*>{facet}</h3>", page)
     total = int(re.search(r'class="wparchive-count">([\d,]+) result', page).group(1))
-    narrowed = _get(archive, "/-/search?q=garden&type=page").text
+    narrowed = _get(archive, "/-/wparchive/search?q=garden&type=page").text
     count = int(re.search(r'class="wparchive-count">([\d,]+) result', narrowed).group(1))
     assert 0 < count < total
     assert set(re.findall(r'<div class="meta">(\w+) ·', narrowed)) == {"page"}
@@ -109,18 +119,18 @@ def test_home_page_says_what_the_archive_is(archive) -> None:
     assert re.search(r"<td>25</td><td>5</td><td>19</td>", page)  # posts, pages, comments
     assert "2023-02-01" in page and "2024-07-01" in page  # the date range
     assert '<svg class="wparchive-chart"' in page and "2023-03: 2 posts" in page
-    assert 'action="/-/search"' in page
+    assert 'action="/-/wparchive/search"' in page
 
 
 def test_a_post_page_renders_markdown_safely(archive) -> None:
-    page = _get(archive, "/-/post/1-1003").text
+    page = _get(archive, "/-/wparchive/post/1-1003").text
     assert "<table>" in page and "<td>Sungold</td>" in page  # Markdown tables rendered
-    hostile = _get(archive, "/-/post/1-2001").text
+    hostile = _get(archive, "/-/wparchive/post/1-2001").text
     assert "<script>alert" not in hostile and "onerror=\"alert" not in hostile
     assert 'href="javascript:' not in hostile
     assert "&lt;img src=x onerror=alert(1)&gt;" in hostile
     assert "Compost &lt;script&gt;alert(1)&lt;/script&gt; and safety" in hostile
-    assert _get(archive, "/-/post/1-424242").status_code == 404
+    assert _get(archive, "/-/wparchive/post/1-424242").status_code == 404
 
 
 def test_canned_queries(archive) -> None:
@@ -152,13 +162,92 @@ def test_whole_tables_and_views_stream_as_json_and_jsonl(archive, monkeypatch) -
     import json as jsonlib
 
     monkeypatch.setattr("wparchive.web.stream.CHUNK", 7)  # several chunks even on a small archive
-    lines = _get(archive, "/-/stream/posts.jsonl").text.splitlines()
+    lines = _get(archive, "/-/wparchive/stream/posts.jsonl").text.splitlines()
     assert len(lines) == 30 and len({jsonlib.loads(line)["key"] for line in lines}) == 30
     assert "__position" not in jsonlib.loads(lines[0])
-    whole = _get(archive, "/-/stream/comments.json").json()
+    whole = _get(archive, "/-/wparchive/stream/comments.json").json()
     assert len(whole) == 19
-    view = _get(archive, "/-/stream/run_summary.json").json()
+    view = _get(archive, "/-/wparchive/stream/run_summary.json").json()
     assert view[0]["status"] == "ok"
     csv_text = _get(archive, "/archive/posts.csv?_stream=on&_size=max").text
     assert len(list(csv.DictReader(io.StringIO(csv_text)))) == 30
-    assert _get(archive, "/-/stream/nope.json").status_code == 404
+    assert _get(archive, "/-/wparchive/stream/nope.json").status_code == 404
+
+
+def test_the_search_page_leaves_datasette_search_all_its_route(archive) -> None:
+    class SearchAll:  # /-/search as datasette-search-all registers it (a prefix, not anchored at the end)
+        __name__ = "search_all_stand_in"  # Datasette lists plugins by their module's name
+
+        @hookimpl
+        def register_routes(self):  # type: ignore[no-untyped-def]
+            return [("/-/search", lambda: Response.html("Search all tables"))]
+
+    pm.register(SearchAll(), name="search-all-stand-in")
+    try:
+        assert _get(archive, "/-/search?q=compost").text == "Search all tables"
+        assert _get(archive, "/-/search.json?q=compost").text == "Search all tables"
+        assert "The compost question" in _get(archive, "/-/wparchive/search?q=compost").text
+        assert _get(archive, "/-/wparchive/search.json?q=compost").json()["rows"][0]["title"] == "The compost question"
+    finally:
+        pm.unregister(name="search-all-stand-in")
+
+
+PREFIX = "/archive-prefix/"
+
+
+@pytest.fixture
+def prefixed(archive: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The archive served with Datasette's base_url set, from a copy of the bundled config."""
+    config = tmp_path / "config"
+    shutil.copytree(config_dir(), config)
+    settings = json.loads((config / "settings.json").read_text(encoding="utf-8"))
+    (config / "settings.json").write_text(json.dumps({**settings, "base_url": PREFIX}), encoding="utf-8")
+    return build_datasette(archive, config=config)
+
+
+def _get_exactly(ds, path: str):  # type: ignore[no-untyped-def]
+    async def fetch():  # type: ignore[no-untyped-def]
+        await ds.invoke_startup()
+        return await ds.client.get(PrefixedUrlString(path))  # as given: the client adds no base_url
+    return asyncio.run(fetch())
+
+
+# Each page, and links of the plugin's it must have (after the prefix); every link must start with the prefix.
+PAGES = {
+    "/": ["-/wparchive/search", "archive/sites/1", "archive/posts", "archive/comments", "archive/posts_per_month",
+          "archive/site_runs"],
+    "/-/wparchive/search?q=compost": [
+        "-/wparchive/search", "-/wparchive/post/1-1002", "archive/comments/", "archive/search.csv?q=compost&_size=max",
+        "-/wparchive/search?q=compost&type=post"],
+    "/-/wparchive/search?q=garden&type=page": ["-/wparchive/search?q=garden"],
+    "/-/wparchive/post/1-1003": [
+        "archive/posts/1-1003", "archive/post_versions?key=1-1003", "archive/posts?categories__arraycontains=",
+        "archive/posts?tags__arraycontains="],
+    "/archive/posts/1-1002": ["-/wparchive/post/1-1002"],
+    "/archive/search?q=compost": [],
+}
+
+
+@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("proxy_strips_the_prefix", [False, True])
+def test_every_link_keeps_datasettes_base_url(prefixed, path: str, proxy_strips_the_prefix: bool) -> None:
+    # As Datasette's own tests do: the page is asked for with the prefix and without it (a proxy
+    # may strip it or not); either way every link in it starts with the prefix.
+    response = _get_exactly(prefixed, path if proxy_strips_the_prefix else PREFIX + path.lstrip("/"))
+    assert response.status_code == 200
+    page = lxml.html.fromstring(response.text)
+    links = page.xpath("//a/@href | //link/@href | //script/@src | //img/@src | //form/@action")
+    # Absolute addresses are the harvested sites' (and Datasette's own absolute ones), anchors stay on the page.
+    ours = [link for link in links if not link.startswith("#") and not urlsplit(link).scheme]
+    assert [link for link in ours if not link.startswith(PREFIX)] == []
+    for wanted in PAGES[path]:
+        assert any(link.startswith(PREFIX + wanted) for link in ours), (wanted, ours)
+
+
+def test_the_plugins_routes_answer_under_base_url(prefixed) -> None:
+    for path in (PREFIX + "-/wparchive/search.json?q=compost", "/-/wparchive/search.json?q=compost"):
+        assert _get_exactly(prefixed, path).json()["rows"][0]["title"] == "The compost question"
+    assert len(_get_exactly(prefixed, PREFIX + "-/wparchive/stream/comments.json").json()) == 19
+    assert _get_exactly(prefixed, PREFIX + "-/wparchive/post/1-424242").status_code == 404
+    canned = _get_exactly(prefixed, PREFIX + "archive/search?q=compost").text
+    assert f"for the search page with facets go to {PREFIX}-/wparchive/search" in canned

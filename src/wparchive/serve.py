@@ -16,8 +16,9 @@ from .errors import ConfigError
 METADATA_DATABASE_KEY = "archive"
 
 
-def load_metadata(db_path: str, directory: Path) -> dict[str, Any]:
-    """Datasette metadata from metadata.yml, its database key renamed to the served file's name."""
+def load_metadata(db_path: str, directory: Path, *, base_url: str = "/") -> dict[str, Any]:
+    """Datasette metadata from metadata.yml, its database key renamed to the served file's name
+    (in the links of the description too, which also get Datasette's base_url)."""
     path = directory / "metadata.yml"
     try:
         metadata: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -32,7 +33,7 @@ def load_metadata(db_path: str, directory: Path) -> dict[str, Any]:
         metadata["databases"] = databases
         description = metadata.get("description_html")
         if description:
-            metadata["description_html"] = description.replace(f"/{METADATA_DATABASE_KEY}/", f"/{name}/")
+            metadata["description_html"] = description.replace(f"/{METADATA_DATABASE_KEY}/", f"{base_url}{name}/")
     return metadata
 
 
@@ -54,10 +55,11 @@ def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = Non
                     immutable: bool = False) -> Datasette:
     """A Datasette instance serving one archive with the project's metadata and settings."""
     directory = config_dir(config)
+    settings = load_settings(directory)
     files = {"immutables": [db_path]} if immutable else {"files": [db_path]}
     return Datasette(
-        metadata=load_metadata(db_path, directory),
-        settings=load_settings(directory),
+        metadata=load_metadata(db_path, directory, base_url=settings.get("base_url", "/")),
+        settings=settings,
         **files,
     )
 

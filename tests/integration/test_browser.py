@@ -110,17 +110,17 @@ def test_search_facet_csv_and_post_as_a_person_would(served: str, tmp_path: Path
             rows = saved.read_text(encoding="utf-8").splitlines()
             assert rows[0].startswith("kind,key,title") and len(rows) > 2
 
-            page.goto(served + "/-/search?q=compost")
+            page.goto(served + "/-/wparchive/search?q=compost")
             page.click(".result-title >> text=The compost question")
             page.wait_for_selector(".wparchive-post article")
             assert page.locator("article li").count() == 3  # the Markdown list, rendered
             page.screenshot(path=str(ARTIFACTS / "4-post.png"), full_page=True)
 
-            for path in ("/-/post/1-2001", "/-/search?q=compost+javascript", "/archive/posts/1-2001",
-                         "/archive/posts?_search=compost", "/archive/search?q=onerror"):
+            for path in ("/-/wparchive/post/1-2001", "/-/wparchive/search?q=compost+javascript",
+                         "/archive/posts/1-2001", "/archive/posts?_search=compost", "/archive/search?q=onerror"):
                 page.goto(served + path)
                 page.wait_for_load_state("networkidle")
-            page.goto(served + "/-/post/1-2001")
+            page.goto(served + "/-/wparchive/post/1-2001")
             assert page.locator("article script").count() == 0
             assert page.locator("article [onerror]").count() == 0
             assert page.locator("a[href^='javascript:']").count() == 0

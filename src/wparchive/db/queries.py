@@ -31,19 +31,21 @@ _HITS = f"""
     FROM comments_fts JOIN comments c ON c.rowid = comments_fts.rowid LEFT JOIN posts p ON p.key = c.post
     WHERE comments_fts MATCH :q AND c.deleted_at IS NULL"""
 
-# The same hits, best first, ranked in the full-text indexes alone (bm25 needs nothing else):
-# only the best of each table are then looked up in posts and comments, as many as wanted plus
-# every deleted row, so the best live hits are all among them. Ranking a word that is in most
-# posts otherwise meant reading every one of those posts.
-_RANKED_HITS = f"""
-    WITH depth AS (SELECT :wanted + (SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL)
+def _ranked_hits(match: str, wanted: str) -> str:
+    """SQL for the best `wanted` live hits of the FTS query `match` (both SQL expressions), best first."""
+    # Ranked in the full-text indexes alone (bm25 needs nothing else): only the best of each
+    # table are then looked up in posts and comments, as many as wanted plus every deleted row,
+    # so the best live hits are all among them. Ranking a word that is in most posts otherwise
+    # meant reading every one of those posts.
+    return f"""
+    WITH depth AS (SELECT {wanted} + (SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL)
                                   + (SELECT count(*) FROM comments WHERE deleted_at IS NOT NULL) AS n),
     post_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(posts_fts, {POST_WEIGHTS}) AS score FROM posts_fts
-        WHERE posts_fts MATCH :q ORDER BY score LIMIT (SELECT n FROM depth)),
+        WHERE posts_fts MATCH {match} ORDER BY score LIMIT (SELECT n FROM depth)),
     comment_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(comments_fts, {COMMENT_WEIGHTS}) AS score FROM comments_fts
-        WHERE comments_fts MATCH :q ORDER BY score LIMIT (SELECT n FROM depth))
+        WHERE comments_fts MATCH {match} ORDER BY score LIMIT (SELECT n FROM depth))
     SELECT 'post' AS kind, h.rid, p.key, p.title, p.type, p.date_gmt, substr(p.date_gmt, 1, 4) AS year,
            p.site_id, p.author, p.categories, p.tags, p.link, h.score
     FROM post_hits h JOIN posts p ON p.rowid = h.rid WHERE p.deleted_at IS NULL
@@ -52,7 +54,11 @@ _RANKED_HITS = f"""
            substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link, h.score
     FROM comment_hits h JOIN comments c ON c.rowid = h.rid LEFT JOIN posts p ON p.key = c.post
     WHERE c.deleted_at IS NULL
-    ORDER BY score LIMIT :wanted"""
+    ORDER BY score LIMIT {wanted}"""
+
+
+# The same hits, best first: the search page's, for :q already an FTS5 query.
+_RANKED_HITS = _ranked_hits(":q", ":wanted")
 
 # Live hits counted without ranking: all matches, less those of deleted rows (few, and found by
 # the deleted_at index; CROSS JOIN keeps SQLite from walking every match instead).
@@ -73,6 +79,31 @@ SNIPPETS_SQL = """
     SELECT 'comment', comments_fts.rowid, snippet(comments_fts, -1, char(2), char(3), '…', 24)
     FROM json_each(:comments) shown CROSS JOIN comments_fts ON comments_fts.rowid = shown.value
     WHERE comments_fts MATCH :q"""
+
+# The `search` canned query: the best SEARCH_QUERY_ROWS live hits with snippets, ranked as the search
+# page ranks them, for a person's words in :q (wparchive_fts, a function the Datasette plugin gives
+# every connection, makes them a safe FTS5 query). A comment's title is its author's name.
+SEARCH_QUERY_NAME = "search"
+SEARCH_QUERY_ROWS = 500
+SEARCH_QUERY_SQL = f"""
+    WITH q AS (SELECT wparchive_fts(:q) AS text),
+    hits AS MATERIALIZED ({_ranked_hits("(SELECT text FROM q)", str(SEARCH_QUERY_ROWS))})
+    SELECT 'post' AS kind, hits.key, hits.title, hits.type, hits.date_gmt, hits.link,
+           snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet, hits.score
+    FROM hits CROSS JOIN posts_fts ON posts_fts.rowid = hits.rid
+    WHERE hits.kind = 'post' AND posts_fts MATCH (SELECT text FROM q)
+    UNION ALL
+    SELECT 'comment', hits.key, c.author_name, 'comment', hits.date_gmt, hits.link,
+           snippet(comments_fts, -1, char(2), char(3), '…', 24), hits.score
+    FROM hits CROSS JOIN comments_fts ON comments_fts.rowid = hits.rid JOIN comments c ON c.rowid = hits.rid
+    WHERE hits.kind = 'comment' AND comments_fts MATCH (SELECT text FROM q)
+    ORDER BY score"""
+SEARCH_QUERY_TITLE = "Search"
+# {search_page} is the address of the search page, which only the server knows.
+SEARCH_QUERY_DESCRIPTION = (
+    "Ranked full-text search of posts, pages and comments (a word in a title counts ten times one in the body), "
+    "with highlighted snippets. Quotes, hyphens and dots are safe; for the search page with facets go to "
+    "{search_page}.")
 
 NAMES_SQL = """
     SELECT 'user' AS kind, key, name FROM users WHERE key IN (SELECT value FROM json_each(:users))

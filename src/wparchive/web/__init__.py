@@ -12,11 +12,15 @@ from urllib.parse import quote, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
+from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from ..db.queries import FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SITES_SUMMARY_SQL
+from ..db.queries import (
+    FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME,
+    SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, SITES_SUMMARY_SQL,
+)
 from .chart import month_bars
 from .search import PAGE_SIZE, SearchResults, fts_query, highlight, run_search
 from .stream import stream_table
@@ -24,6 +28,12 @@ from .stream import stream_table
 # Raw HTML in Markdown is escaped, not passed on; markdown-it refuses javascript:, vbscript:,
 # file: and data: links of its own accord. Harvested HTML itself is never rendered.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+
+# Every route of the plugin under its own name: /-/search is datasette-search-all's, and a bare
+# /-/post/ or /-/stream/ could as well be another plugin's. Links to them go through
+# datasette.urls, like every other link the plugin makes, so that Datasette's base_url holds.
+ROUTE_PREFIX = "/-/wparchive/"
+SEARCH_PATH = ROUTE_PREFIX + "search"
 
 
 def render_markdown(text: str | None) -> Markup:
@@ -33,6 +43,11 @@ def render_markdown(text: str | None) -> Markup:
 
 def _archive(datasette: Any) -> Any:
     return datasette.get_database()
+
+
+def post_url(datasette: Any, key: str) -> str:
+    """The address of a post's page, under Datasette's base_url."""
+    return datasette.urls.path(f"{ROUTE_PREFIX}post/{quote(key)}")
 
 
 async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, dict[str, Any]]:
@@ -56,15 +71,18 @@ async def search_page(request: Any, datasette: Any) -> Response:
     results, asked = await _search(request, datasette)
     text, advanced, filters, page = asked["text"], asked["advanced"], asked["filters"], asked["page"]
     database = _archive(datasette)
+    search_url = datasette.urls.path(SEARCH_PATH)
     base = {"q": text, **({"advanced": "1"} if advanced else {}), **filters}
     context = {
         "results": results, "text": text, "advanced": advanced, "filters": filters, "page": page,
-        "page_size": PAGE_SIZE, "database": database.name,
-        "facet_link": lambda name, value: "?" + urlencode({**base, name: value}),
-        "remove_link": lambda name: "?" + urlencode({k: v for k, v in base.items() if k != name}),
-        "page_link": lambda number: "?" + urlencode({**base, "page": number}),
-        "csv_link": f"/{database.name}/search.csv?" + urlencode({"q": text, "_size": "max"}),
-        "post_link": lambda key: "/-/post/" + quote(key),
+        "page_size": PAGE_SIZE, "database": database.name, "search_url": search_url,
+        "facet_link": lambda name, value: f"{search_url}?" + urlencode({**base, name: value}),
+        "remove_link": lambda name: f"{search_url}?" + urlencode({k: v for k, v in base.items() if k != name}),
+        "page_link": lambda number: f"{search_url}?" + urlencode({**base, "page": number}),
+        "csv_link": datasette.urls.query(database.name, SEARCH_QUERY_NAME, format="csv") + "?"
+                    + urlencode({"q": text, "_size": "max"}),
+        "post_link": lambda key: post_url(datasette, key),
+        "comment_link": lambda key: datasette.urls.row(database.name, "comments", tilde_encode(key)),
     }
     return Response.html(await datasette.render_template("wparchive_search.html", context, request=request))
 
@@ -101,9 +119,10 @@ async def post_page(request: Any, datasette: Any) -> Response:
     comments = [dict(c) for c in (await database.execute(POST_COMMENTS_SQL, {"key": key})).rows]
     context = {
         "post": post, "body": render_markdown(post["content_markdown"]), "comments": comments,
-        "database": database.name, "row_link": f"/{database.name}/posts/{quote(key, safe='')}",
-        "history_link": f"/{database.name}/post_versions?" + urlencode({"key": key}),
-        "filter_link": lambda column, value: f"/{database.name}/posts?" + urlencode({f"{column}__arraycontains": value}),
+        "database": database.name, "row_link": datasette.urls.row(database.name, "posts", tilde_encode(key)),
+        "history_link": datasette.urls.query(database.name, "post_versions") + "?" + urlencode({"key": key}),
+        "filter_link": lambda column, value: datasette.urls.table(database.name, "posts") + "?"
+                                             + urlencode({f"{column}__arraycontains": value}),
         "categories": _json_list(post.get("categories")), "tags": _json_list(post.get("tags")),
     }
     return Response.html(await datasette.render_template("wparchive_post.html", context, request=request))
@@ -121,8 +140,24 @@ def _json_list(value: str | None) -> list[str]:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(r"^/-/search$", search_page), (r"^/-/search\.json$", search_json), (r"^/-/post/(?P<key>[^/]+)$", post_page),
-            (r"^/-/stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
+    return [(rf"^{SEARCH_PATH}$", search_page), (rf"^{SEARCH_PATH}\.json$", search_json),
+            (rf"^{ROUTE_PREFIX}post/(?P<key>[^/]+)$", post_page),
+            (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
+
+
+@hookimpl
+def canned_queries(datasette: Any, database: str) -> Any:
+    async def search_query() -> dict[str, Any]:
+        # Only archives: a Datasette serving other databases as well keeps them free of it.
+        found = await datasette.get_database(database).execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('posts_fts', 'comments_fts')")
+        if found.first()[0] != 2:
+            return {}
+        return {SEARCH_QUERY_NAME: {
+            "title": SEARCH_QUERY_TITLE, "sql": SEARCH_QUERY_SQL,
+            "description": SEARCH_QUERY_DESCRIPTION.format(search_page=datasette.urls.path(SEARCH_PATH))}}
+
+    return search_query
 
 
 @hookimpl
@@ -137,7 +172,7 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
     if column == "snippet" and isinstance(value, str) and "\x02" in value:
         return highlight(value)  # the search canned query: escaped, then marked
     if table == "posts" and column == "key" and isinstance(value, str):
-        return Markup(f'{html.escape(value)} <a href="/-/post/{quote(value)}">read</a>')
+        return Markup(f'{html.escape(value)} <a href="{html.escape(post_url(datasette, value))}">read</a>')
     return None
 
 
@@ -153,6 +188,7 @@ def extra_template_vars(template: str, datasette: Any) -> Any:
             months = [(r["month"], r["posts"]) for r in (await database.execute(POSTS_PER_MONTH_SQL)).rows]
         except Exception:  # not an archive (Datasette serving something else): the plain home page
             return {"archive": None}
-        return {"archive": {"sites": sites, "database": database.name, "chart": month_bars(months)}}
+        return {"archive": {"sites": sites, "database": database.name, "chart": month_bars(months),
+                            "search_url": datasette.urls.path(SEARCH_PATH)}}
 
     return archive_summary

@@ -20,7 +20,7 @@ def _jsonable(value: Any) -> Any:
 
 
 async def stream_table(request: Any, datasette: Any) -> Any:
-    """/-/stream/TABLE.jsonl or .json: every row, in chunks, with memory that does not grow."""
+    """/-/wparchive/stream/TABLE.jsonl or .json: every row, in chunks, with memory that does not grow."""
     table, fmt = request.url_vars["table"], request.url_vars["format"]
     database = datasette.get_database()
     is_view = table in await database.view_names()
