@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from datasette.app import Datasette
 
-from wparchive.config import config_dir
 from wparchive.db import ensure_db_shape, open_db
 from wparchive.db.queries import SEARCH_QUERY_ROWS, SEARCH_QUERY_SQL
+from wparchive.paths import config_dir
 from wparchive.serve import build_datasette, load_metadata
 from wparchive.web.search import PAGE_SIZE, run_search
 

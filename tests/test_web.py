@@ -18,8 +18,8 @@ from datasette.plugins import pm
 from datasette.utils import PrefixedUrlString
 from datasette.utils.asgi import Response
 
-from wparchive.config import config_dir
 from wparchive.harvest import harvest_site
+from wparchive.paths import config_dir
 from wparchive.sample.content import sample_site
 from wparchive.sample.site import Item
 from wparchive.serve import build_datasette
