@@ -320,7 +320,7 @@ def test_wordpress_core_items_are_read_whole(table: str, name: str) -> None:
     assert failures == []
     assert [(r.row["key"], r.row["site_id"], r.row["wp_id"]) for r in records] == [
         (f"3-{item['id']}", 3, item["id"]) for item in items]
-    for record, item in zip(records, items):
+    for record, item in zip(records, items, strict=True):
         assert "invalid_fields" not in record.row
         assert [column for column in record.row if column.startswith("wp_") and column != "wp_id"] == []
         assert_raw_kept(record, item)

@@ -14,8 +14,8 @@ import pytest
 from sqlite_utils.db import Database
 
 from wparchive.db import (
-    clear_seen, ensure_db_shape, get_sync_state, mark_deleted, save_page, save_revisions, save_site, start_run, SyncState,
-    unseen_live_keys,
+    clear_seen, ensure_db_shape, get_sync_state, mark_deleted, save_page, save_revisions, save_site, start_run,
+    SyncState, unseen_live_keys,
 )
 from wparchive.records import SiteContext, build_records
 from wparchive.rows import Provenance, Record
@@ -111,7 +111,7 @@ def test_first_save_writes_rows_raw_json_children_and_changes(archive: Database)
     raw = rows(archive, 'SELECT "table", key, json, sha256 FROM raw_json ORDER BY key')
     assert [(r["table"], r["key"], json.loads(r["json"]), r["sha256"]) for r in raw] == [
         ("posts", f"1-{item['id']}", item, sha256(record.raw_json))
-        for item, record in zip(page_of_posts(), recs)]
+        for item, record in zip(page_of_posts(), recs, strict=True)]
     assert rows(archive, 'SELECT run_id, site_id, "table", key, change, at FROM changes ORDER BY id') == [
         {"run_id": 1, "site_id": 1, "table": "posts", "key": key, "change": "new", "at": AT[1]}
         for key in ("1-12", "1-13", "1-14")]
