@@ -32,8 +32,14 @@ def test_golden_text_and_markdown(source: Path) -> None:
     assert cleaned.markdown + "\n" == source.with_suffix(".md").read_text(encoding="utf-8")
 
 
-def test_there_are_golden_files() -> None:
-    assert len(GOLDEN) >= 9
+def test_every_golden_file_has_its_text_and_markdown() -> None:
+    # An .md or .txt whose .html is gone would no longer be checked by anything.
+    folder = Path(__file__).parent / "html"
+    stems = [p.stem for p in GOLDEN]
+    assert len(stems) >= 9
+    assert sorted(p.stem for p in folder.glob("*.txt")) == stems == sorted(p.stem for p in folder.glob("*.md"))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{stem}{ext}" for stem in stems
+                                                             for ext in (".html", ".md", ".txt"))
 
 
 def test_titles_decode_entities_and_drop_tags() -> None:

@@ -59,10 +59,11 @@ def test_retries_run_out_and_the_last_answer_is_an_error(server, client, sleeps)
     assert sleeps.calls == [1.0, 2.0, 4.0]
 
 
-def test_404_is_not_retried(server, client) -> None:
-    with pytest.raises(FetchError):
+def test_404_is_not_retried(server, client, sleeps) -> None:
+    with pytest.raises(FetchError) as caught:
         client.get_json(server.home + "/wp-json/nope/v1/none")
-    assert len(server.requests) == 1
+    assert caught.value.status == 404
+    assert len(server.requests) == 1 and sleeps.calls == []
 
 
 def test_wordpress_error_codes_become_their_exceptions(server, client) -> None:

@@ -135,6 +135,8 @@ def test_concurrency_from_the_command_line_and_sites_toml(server, tmp_path: Path
     done = runner.invoke(cli, ["harvest", server.home + "/", "--db", db_path, "--delay", "0", "--concurrency", "3",
                                "-q"])
     assert done.exit_code == 0, done.output
+    assert open_db(db_path).execute("SELECT type, count(*) FROM posts GROUP BY type ORDER BY type").fetchall() == [
+        ("page", 5), ("post", 24)]
     refused = runner.invoke(cli, ["harvest", server.home + "/", "--db", db_path, "--concurrency", "0"])
     assert refused.exit_code == 2 and "--concurrency" in refused.output
     config = tmp_path / "config"

@@ -50,8 +50,12 @@ def test_feed_sitemaps_and_pages_replace_the_api(make_server, client, db, full_t
 def test_the_fallback_again_changes_nothing(make_server, client, db) -> None:
     server = make_server(rest_disabled=True)
     harvest_site(db, client, server.home + "/")
+    before = {table: list(db[table].rows) for table in ("posts", "links", "images", "raw_json")}
     second = harvest_site(db, client, server.home + "/")
-    assert all(c["new"] == 0 and c["updated"] == 0 for c in second.counts.values()), second.counts
+    assert {name: (c["mode"], c["seen"], c["new"], c["updated"], c["unchanged"])
+            for name, c in second.counts.items()} == {"post": ("fallback", 24, 0, 0, 24),
+                                                      "page": ("fallback", 5, 0, 0, 5)}
+    assert {table: list(db[table].rows) for table in before} == before
 
 
 def test_searchable_and_exportable_like_any_archive(make_server, tmp_path) -> None:

@@ -76,6 +76,6 @@ def test_wordpress_core_objects_become_rows() -> None:
     assert media.row["mime_type"] == "image/jpeg" and media.row["caption_text"] == "A sample caption"
     assert term_record(_fixture("CategoryModel"), ctx, prov).row["taxonomy"] == "category"
     assert term_record(_fixture("TagModel"), ctx, prov).row["taxonomy"] == "post_tag"
-    assert user_record(_fixture("UserModel"), ctx, prov).row["name"]
+    assert user_record(_fixture("UserModel"), ctx, prov).row["name"] == "REST API Client Fixture: User"
     comment = comment_record(_fixture("CommentModel"), ctx, prov)
     assert comment.row["post"] == "1-4" and comment.row["content_text"] == "This is a comment"

@@ -40,7 +40,7 @@ def test_nothing_changed_costs_one_request_per_collection(make_server, client, d
     second = harvest_site(db, client, server.home + "/")
     assert {c["mode"] for c in second.counts.values()} == {"incremental"}
     collections = len(second.counts)
-    assert len(server.requests) <= DISCOVERY_REQUESTS + collections, server.requests
+    assert len(server.requests) == DISCOVERY_REQUESTS + collections == 10, server.requests
     assert all(c["new"] == c["updated"] == c["deleted"] == 0 for c in second.counts.values())
 
 
@@ -83,12 +83,16 @@ def test_an_item_that_comes_back_is_revived(make_server, client, db) -> None:
     harvest_site(db, client, server.home + "/")
     post = next(i for i in site.items if i.id == 5)
     post.status = "draft"
-    harvest_site(db, client, server.home + "/")
-    assert db["posts"].get("1-5")["deleted_at"] is not None
+    unpublished = harvest_site(db, client, server.home + "/")
+    tombstone = db["posts"].get("1-5")
+    assert tombstone["deleted_run_id"] == unpublished.run_id
+    deleted = _rows(db, "SELECT run_id, at FROM changes WHERE \"table\" = 'posts' AND key = '1-5' "
+                        "AND change = 'deleted'")
+    assert deleted == [(unpublished.run_id, tombstone["deleted_at"])]
     post.status, post.modified_gmt = "publish", "2025-07-01T00:00:00"
     result = harvest_site(db, client, server.home + "/")
     assert result.counts["post"]["revived"] == 1
-    assert db["posts"].get("1-5")["deleted_at"] is None
+    assert (db["posts"].get("1-5")["deleted_at"], db["posts"].get("1-5")["deleted_run_id"]) == (None, None)
     history = _rows(db, "SELECT change FROM changes WHERE \"table\" = 'posts' AND key = '1-5' ORDER BY id")
     assert history == [("new",), ("deleted",), ("revived",), ("updated",)]
 
@@ -101,7 +105,7 @@ def test_full_refetches_everything_and_still_tombstones(make_server, client, db)
     result = harvest_site(db, client, server.home + "/", full=True)
     assert result.counts["post"]["mode"] == "full"
     assert result.counts["post"]["seen"] == 29 and result.counts["post"]["deleted"] == 1
-    assert db["posts"].get("1-7")["deleted_at"] is not None
+    assert _rows(db, "SELECT key, deleted_run_id FROM posts WHERE deleted_at IS NOT NULL") == [("1-7", result.run_id)]
 
 
 def test_new_comments_terms_and_users_are_found_incrementally(make_server, client, db) -> None:
@@ -116,6 +120,8 @@ def test_new_comments_terms_and_users_are_found_incrementally(make_server, clien
     site.comments = [c for c in site.comments if c.id != 4]
     result = harvest_site(db, client, server.home + "/")
     assert result.counts["comments"]["deleted"] == 1
+    gone = _rows(db, "SELECT key, deleted_run_id FROM comments WHERE deleted_at IS NOT NULL")
+    assert gone == [("1-4", result.run_id)]
 
 
 def test_a_failed_page_is_retried_by_the_next_run(make_server, client, db) -> None:

@@ -38,6 +38,7 @@ def test_every_response_is_captured_and_rows_name_their_record(make_server, tmp_
     import sqlite_utils
 
     db = sqlite_utils.Database(db_path)
+    assert db["posts"].count == 29
     for row in db["posts"].rows:
         uri, body = responses[row["warc_record_id"]]
         assert uri == row["response_url"]
