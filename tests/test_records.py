@@ -286,10 +286,22 @@ def test_build_records_keeps_what_it_can_read_and_says_why_not_for_the_rest() ->
     assert records[0].row == post_record(good, CTX, PROV).row
     assert failures == [
         ({"id": "abc", "title": {"rendered": "A broken id"}},
-         "ContentItem item 'abc': Input should be a valid integer, unable to parse string as an integer"),
-        ("not an object", "item is a str, not an object"),
-        ({"title": "no id"}, "ContentItem item None: Field required"),
+         "ContentItem item 'abc': Input should be a valid integer, unable to parse string as an integer",
+         PROV.response_url),
+        ("not an object", "item is a str, not an object", PROV.response_url),
+        ({"title": "no id"}, "ContentItem item None: Field required", PROV.response_url),
     ]
+
+
+def test_build_records_gives_each_item_its_own_provenance_when_asked() -> None:
+    good, other = load("posts")
+    provenance = [Provenance(f"https://garden.example.org/page-{n}/", f"2026-03-0{n}T10:00:00+00:00", 7)
+                  for n in (1, 2, 3)]
+    records, failures = build_records("posts", [good, "not an object", other], CTX, provenance)
+    assert [(r.row["response_url"], r.row["fetched_at"], r.row["run_id"]) for r in records] == [
+        ("https://garden.example.org/page-1/", "2026-03-01T10:00:00+00:00", 7),
+        ("https://garden.example.org/page-3/", "2026-03-03T10:00:00+00:00", 7)]
+    assert failures == [("not an object", "item is a str, not an object", "https://garden.example.org/page-2/")]
 
 
 @pytest.mark.parametrize("table, name", [

@@ -110,6 +110,7 @@ class Client:
                     ) from exc
                 wait = self._backoff(attempt)
                 log.info("%s failed (%s); retrying in %.1fs", url, describe_network_error(exc), wait)
+                self._drop_idle_connections()
             else:
                 if self.recorder is not None and not stream:
                     with self._lock:
@@ -134,6 +135,14 @@ class Client:
                 log.info("%s answered %s; retrying in %.1fs", url, response.status_code, wait)
             attempt += 1
             self.sleep(wait)
+
+    def _drop_idle_connections(self) -> None:
+        """Close the kept-alive connections. After a broken transfer the server may be closing the
+        one it came on (urllib3 pools it again once the announced length is read, even when the
+        body could not be decoded), and a retry sent on it would fail without an answer."""
+        for adapter in self.session.adapters.values():
+            if isinstance(adapter, requests.adapters.HTTPAdapter):
+                adapter.poolmanager.clear()
 
     def _follow_redirects(self, url: str, stream: bool) -> requests.Response:
         seen = {url}
