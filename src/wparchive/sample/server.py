@@ -44,11 +44,13 @@ FaultHook = Callable[[str, dict[str, str]], "tuple[int, dict[str, str], bytes] |
 
 
 class WordPressServer:
-    """Serves a Site on 127.0.0.1 in a background thread; use as a context manager."""
+    """Serves a Site on a loopback address (127.0.0.1 unless told) in a background thread; use as a
+    context manager."""
 
     def __init__(self, site: Site, *, permalinks: str = "pretty", subdir: str = "", port: int = 0,
                  link_header: bool = True, link_tag: bool = True, credentials: tuple[str, str] | None = None,
-                 strip_authorization: bool = False, rest_disabled: bool = False, feed_full_text: bool = True) -> None:
+                 strip_authorization: bool = False, rest_disabled: bool = False, feed_full_text: bool = True,
+                 host: str = "127.0.0.1") -> None:
         self.site = site
         self.permalinks = permalinks
         self.link_header = link_header  # WordPress sends both; some caches and plugins strip them
@@ -65,7 +67,11 @@ class WordPressServer:
         self.requests: list[str] = []
         self.request_headers: list[dict[str, str]] = []
         handler = type("Handler", (_Handler,), {"wp": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        if not host.startswith("127."):
+            raise ValueError(f"{host} is not a loopback address: the sample site serves this machine only")
+        # Another loopback address (127.0.0.2) stands for another host in tests.
+        self.host = host
+        self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -75,7 +81,7 @@ class WordPressServer:
 
     @property
     def home(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.subdir}"
+        return f"http://{self.host}:{self.port}{self.subdir}"
 
     @property
     def api_root(self) -> str:
