@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -16,9 +16,9 @@ from .client import Client
 from .db import archive_lock, open_db
 from .config import MAX_CONCURRENCY, SiteConfig, load_boilerplate, load_credentials, load_sites
 from .discover import check_site_url
-from .errors import ConfigError, DatabaseLocked, WPArchiveError
+from .errors import ArchiveMissing, ConfigError, DatabaseLocked, WPArchiveError
 from .harvest import HarvestOptions, HarvestResult, harvest_site
-from .export import FORMATS, export_rows, write_csv, write_json, write_jsonl, write_markdown
+from .export import FORMATS, export_archive
 from .media import download_media
 from .parallel import default_workers
 from .paths import config_dir, media_folder
@@ -29,10 +29,11 @@ from .warc import WarcRecorder
 T = TypeVar("T")
 
 EXIT_OK = 0
-EXIT_FAILED = 1
+EXIT_FAILED = WPArchiveError.exit_code  # 1; click's own usage errors exit 2
 EXIT_PARTIAL = 3
-EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
-EXIT_INTERRUPTED = 130
+EXIT_LOCKED = DatabaseLocked.exit_code  # 75, EX_TEMPFAIL: cron may simply try again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+INTERRUPTED = "Interrupted. What was saved is kept; run the same command again to continue."
 
 db_option = click.option(
     "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),
@@ -40,7 +41,21 @@ db_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The commands, and the one place where errors become a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WPArchiveError as exc:
+            _report(exc)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wparchive")
 def cli() -> None:
     """Archive WordPress sites through the REST API into SQLite, and search them in Datasette.
@@ -132,61 +147,50 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         WP_AUTH="me:abcd efgh ijkl" wparchive harvest https://example.org/ --auth-env WP_AUTH --private
     """
     _setup_logging(verbose, quiet)
-    try:
-        if site_url is not None:
-            site_url = check_site_url(site_url)  # before anything is written
-        targets = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
-                               revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
-        rules = load_boilerplate(config_dir(config))  # a broken rules file stops here, not halfway through
-        credentials = [load_credentials(t.credentials_env, t.credentials_file) for t in targets]
-    except WPArchiveError as exc:
-        _fail(exc)
+    if site_url is not None:
+        site_url = check_site_url(site_url)  # before anything is written
+    targets = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
+                           revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
+    rules = load_boilerplate(config_dir(config))  # a broken rules file stops here, not halfway through
+    credentials = [load_credentials(t.credentials_env, t.credentials_file) for t in targets]
     progress = SilentProgress() if quiet else _ClickBars()
     worst = EXIT_OK
-    try:
-        with archive_lock(db_path):
-            db = open_db(db_path)
-            for target, auth in zip(targets, credentials, strict=True):
-                client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
-                                concurrency=_pick(target.concurrency, concurrency), retries=retries, auth=auth)
-                options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
-                                         private=target.private, revisions=target.revisions, wpcom=target.wpcom,
-                                         workers=workers, boilerplate=rules)
-                try:
-                    if warc_dir:
-                        client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")
-                    result = harvest_site(db, client, target.url, progress=progress, options=options)
-                except WPArchiveError as exc:
-                    _report(exc, target.url if len(targets) > 1 else "")
-                    worst = max(worst, EXIT_FAILED, key=_severity)
-                    continue
-                finally:
-                    if isinstance(client.recorder, WarcRecorder):
-                        client.recorder.close()
-                if media and result.site_id is not None:
-                    folder = media_folder(db_path, media_dir)
-                    fetched = download_media(db, client, result.site_id, folder, run_id=result.run_id,
-                                             max_bytes=media_max_mb * 1024 * 1024)
-                    for error in fetched.errors:
-                        click.echo(f"Media not downloaded: {error}", err=True)
-                    if not quiet:
-                        click.echo(f"Media: {fetched.downloaded} downloaded ({fetched.bytes / 1e6:.1f} MB), "
-                                   f"{fetched.already} already there, {fetched.failed} failed → {folder}", err=True)
+    with archive_lock(db_path):
+        db = open_db(db_path)
+        for target, auth in zip(targets, credentials, strict=True):
+            client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
+                            concurrency=_pick(target.concurrency, concurrency), retries=retries, auth=auth)
+            options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
+                                     private=target.private, revisions=target.revisions, wpcom=target.wpcom,
+                                     workers=workers, boilerplate=rules)
+            try:
+                if warc_dir:
+                    client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")
+                result = harvest_site(db, client, target.url, progress=progress, options=options)
+            except WPArchiveError as exc:
+                _report(exc, target.url if len(targets) > 1 else "")
+                worst = max(worst, EXIT_FAILED, key=_severity)
+                continue
+            finally:
+                if isinstance(client.recorder, WarcRecorder):
+                    client.recorder.close()
+            if media and result.site_id is not None:
+                folder = media_folder(db_path, media_dir)
+                fetched = download_media(db, client, result.site_id, folder, run_id=result.run_id,
+                                         max_bytes=media_max_mb * 1024 * 1024)
+                for error in fetched.errors:
+                    click.echo(f"Media not downloaded: {error}", err=True)
                 if not quiet:
-                    _print_summary(result, db_path, client.requests_made)
-                for error in result.errors:
-                    click.secho(f"Error: {error}", fg="red", err=True)
-                if result.status == "partial":
-                    click.echo(f"{target.url}: some items were not harvested; see the harvest_errors table "
-                               f"of run {result.run_id}. The next run tries them again.", err=True)
-                    worst = max(worst, EXIT_PARTIAL, key=_severity)
-    except KeyboardInterrupt:
-        click.echo("Interrupted. What was saved is kept; run the same command again to continue.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except DatabaseLocked as exc:
-        _fail(exc, EXIT_LOCKED)
-    except WPArchiveError as exc:
-        _fail(exc)
+                    click.echo(f"Media: {fetched.downloaded} downloaded ({fetched.bytes / 1e6:.1f} MB), "
+                               f"{fetched.already} already there, {fetched.failed} failed → {folder}", err=True)
+            if not quiet:
+                _print_summary(result, db_path, client.requests_made)
+            for error in result.errors:
+                click.secho(f"Error: {error}", fg="red", err=True)
+            if result.status == "partial":
+                click.echo(f"{target.url}: some items were not harvested; see the harvest_errors table "
+                           f"of run {result.run_id}. The next run tries them again.", err=True)
+                worst = max(worst, EXIT_PARTIAL, key=_severity)
     sys.exit(worst)
 
 
@@ -209,11 +213,8 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     from .serve import build_datasette, run_server
 
     _require_archive(db_path)
-    try:
-        open_db(db_path)  # refuses what is not an archive, before Datasette starts
-        ds = build_datasette(db_path, config=config, immutable=immutable)
-    except WPArchiveError as exc:
-        _fail(exc)
+    open_db(db_path)  # refuses what is not an archive, before Datasette starts
+    ds = build_datasette(db_path, config=config, immutable=immutable)
     click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
     run_server(ds, port=port)
 
@@ -244,18 +245,13 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
         wparchive export --format csv --type post --since 2024-01-01 recent.csv
         wparchive export --format markdown --site example.org content/
     """
+    if fmt == "markdown" and out == "-":
+        raise click.BadParameter("markdown export needs a folder, not -", param_hint="OUT")
     _require_archive(db_path)
-    db = open_db(db_path)
-    rows = export_rows(db, site=site, post_type=post_type, since=since)
-    if fmt == "markdown":
-        if out == "-":
-            _fail(WPArchiveError("markdown export needs a folder, not -"))
-        folder = media_folder(db_path, media_dir)
-        count = write_markdown(rows, Path(out), db=db, media_dir=folder if folder.is_dir() else None)
-    else:
-        writer = {"csv": write_csv, "json": write_json, "jsonl": write_jsonl}[fmt]
-        with click.open_file(out, "w", encoding="utf-8") as stream:
-            count = writer(rows, stream)
+    images = media_folder(db_path, media_dir)
+    target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
+    count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
+                           media_dir=images if images.is_dir() else None)
     click.echo(f"Exported {count} items to {out}", err=True)
 
 
@@ -271,15 +267,9 @@ def rebuild(db_path: str) -> None:
     Example:
         wparchive rebuild --db example.db
     """
-    if not os.path.exists(db_path):
-        _fail(WPArchiveError(f"{db_path} does not exist; nothing to rebuild"))
-    try:
-        with archive_lock(db_path):
-            counts = rebuild_archive(open_db(db_path))
-    except DatabaseLocked as exc:
-        _fail(exc, EXIT_LOCKED)
-    except WPArchiveError as exc:
-        _fail(exc)
+    _require_archive(db_path, "nothing to rebuild")
+    with archive_lock(db_path):
+        counts = rebuild_archive(open_db(db_path))
     click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
 
 
@@ -301,21 +291,11 @@ def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     Example:
         wparchive demo
     """
-    from .sample.content import sample_site
-    from .sample.server import WordPressServer
-
-    try:
-        server = WordPressServer(sample_site(), port=site_port)
-    except OSError as exc:
-        _fail(WPArchiveError(f"cannot start the sample site on port {site_port}: {exc.strerror}; "
-                             "choose another with --site-port"))
-    with server:
+    db = open_db(db_path)  # a wrong --db is refused before the sample site starts
+    with _sample_server(site_port, "--site-port") as server:
         click.echo(f"Sample site running at {server.home}/", err=True)
         client = Client(delay=0)
-        try:
-            result = harvest_site(open_db(db_path), client, server.home + "/", progress=_ClickBars())
-        except WPArchiveError as exc:
-            _fail(exc)
+        result = harvest_site(db, client, server.home + "/", progress=_ClickBars())
     _print_summary(result, db_path, client.requests_made)
     if not no_serve:
         from .serve import build_datasette, run_server
@@ -339,16 +319,13 @@ def sample_site_command(port: int, permalinks: str) -> None:
     """
     import time
 
-    from .sample.content import sample_site
-    from .sample.server import WordPressServer
-
-    with WordPressServer(sample_site(), permalinks=permalinks, port=port) as server:
+    with _sample_server(port, "--port", permalinks=permalinks) as server:
         click.echo(f"Sample WordPress site at {server.home}/ (API root {server.api_root}); Ctrl-C to stop", err=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            pass
+            pass  # Ctrl-C is how this command is meant to end
 
 
 class _ClickBars:
@@ -388,12 +365,8 @@ def _setup_logging(verbose: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _fail(exc: WPArchiveError, code: int = EXIT_FAILED) -> NoReturn:
-    _report(exc)
-    sys.exit(code)
-
-
 def _report(exc: WPArchiveError, where: str = "") -> None:
+    """Error: what happened, on one line; what to do, on the next."""
     message = f"Error: {where + ': ' if where else ''}{exc}"
     if exc.hint:
         message += f"\n{exc.hint}"
@@ -405,9 +378,24 @@ def _severity(code: int) -> int:
     return {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2}.get(code, 3)
 
 
-def _require_archive(db_path: str) -> None:
+def _require_archive(db_path: str, then: str = "") -> None:
+    """Refuse a missing archive before a command that reads one would create it empty."""
     if not os.path.exists(db_path):
-        _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
+        raise ArchiveMissing(f"{db_path} does not exist; "
+                             + (then or f"run 'wparchive harvest SITE_URL --db {db_path}' first"))
+
+
+def _sample_server(port: int, option: str, **options: Any) -> Any:
+    """The bundled sample site's server, not yet started; a port in use is a message, not a traceback."""
+    from .sample.content import sample_site
+    from .sample.server import WordPressServer
+
+    try:
+        return WordPressServer(sample_site(), port=port, **options)
+    except OSError as exc:
+        # sample/ raises the socket's own error; it is the user's choice of port that failed
+        raise WPArchiveError(f"cannot start the sample site on port {port}: {exc.strerror}",
+                             hint=f"Choose another port with {option}.") from None
 
 
 def _pick(own: T | None, default: T) -> T:

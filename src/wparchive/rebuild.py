@@ -6,6 +6,7 @@ A better cleaner can then be applied to old harvests without fetching anything a
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from typing import Callable
 
@@ -15,9 +16,9 @@ from .clean import Boilerplate, site_hosts_of
 from .config import load_boilerplate
 from .paths import config_dir
 from .db import ensure_db_shape, raw_records, rewrite_derived, site_contexts, term_names
+from .errors import archive_error
 from .records import RECORD_BUILDERS, TABLE_ORDER, InvalidItem, SiteContext
 from .rows import Provenance, Record
-
 
 
 def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = None,
@@ -27,6 +28,13 @@ def rebuild_archive(db: Database, progress: Callable[[str, int], None] | None = 
     boilerplate defaults to the rules of the bundled config/boilerplate.toml.
     """
     rules = boilerplate if boilerplate is not None else load_boilerplate(config_dir())
+    try:
+        return _rebuild(db, rules, progress)
+    except sqlite3.DatabaseError as exc:  # a damaged file, a full disk: said in words, not a traceback
+        raise archive_error(exc, "the archive") from exc
+
+
+def _rebuild(db: Database, rules: Boilerplate, progress: Callable[[str, int], None] | None) -> dict[str, int]:
     contexts = {
         site["id"]: SiteContext(
             site_id=site["id"], home=site["home"],
