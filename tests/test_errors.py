@@ -59,7 +59,7 @@ def test_a_missing_archive(tmp_path, command) -> None:
     assert not path.exists()  # not created empty by a command that only reads
 
 
-@pytest.mark.parametrize("command", ["demo"])
+@pytest.mark.parametrize("command", ["harvest", "demo"])
 def test_an_archive_in_a_missing_folder(tmp_path, command) -> None:
     path = tmp_path / "no-such-folder" / "archive.db"
     result = _run(COMMANDS[command] + ["--db", str(path)])

@@ -6,27 +6,22 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 
 import click
 
 from . import __version__
 from .client import Client
 from .db import archive_lock, open_db
-from .config import MAX_CONCURRENCY, SiteConfig, load_boilerplate, load_credentials, load_sites
+from .config import MAX_CONCURRENCY, SiteConfig, load_sites
 from .discover import check_site_url
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, WPArchiveError
-from .harvest import HarvestOptions, HarvestResult, harvest_site
+from .harvest import HarvestResult, HarvestSettings, SiteOutcome, harvest_site, harvest_sites
 from .export import FORMATS, export_archive
-from .media import download_media
 from .parallel import default_workers
 from .paths import config_dir, media_folder
 from .progress import SilentProgress
 from .rebuild import rebuild_archive
-from .warc import WarcRecorder
-
-T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILED = WPArchiveError.exit_code  # 1; click's own usage errors exit 2
@@ -149,48 +144,17 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     _setup_logging(verbose, quiet)
     if site_url is not None:
         site_url = check_site_url(site_url)  # before anything is written
-    targets = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
-                           revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
-    rules = load_boilerplate(config_dir(config))  # a broken rules file stops here, not halfway through
-    credentials = [load_credentials(t.credentials_env, t.credentials_file) for t in targets]
-    progress = SilentProgress() if quiet else _ClickBars()
+    sites = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
+                         revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
+    settings = HarvestSettings(
+        delay=delay, timeout=timeout, concurrency=concurrency, retries=retries, full=full, limit=limit,
+        workers=workers, config=config, warc_dir=warc_dir,
+        media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
+    )
     worst = EXIT_OK
-    with archive_lock(db_path):
-        db = open_db(db_path)
-        for target, auth in zip(targets, credentials, strict=True):
-            client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
-                            concurrency=_pick(target.concurrency, concurrency), retries=retries, auth=auth)
-            options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
-                                     private=target.private, revisions=target.revisions, wpcom=target.wpcom,
-                                     workers=workers, boilerplate=rules)
-            try:
-                if warc_dir:
-                    client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")
-                result = harvest_site(db, client, target.url, progress=progress, options=options)
-            except WPArchiveError as exc:
-                _report(exc, target.url if len(targets) > 1 else "")
-                worst = max(worst, EXIT_FAILED, key=_severity)
-                continue
-            finally:
-                if isinstance(client.recorder, WarcRecorder):
-                    client.recorder.close()
-            if media and result.site_id is not None:
-                folder = media_folder(db_path, media_dir)
-                fetched = download_media(db, client, result.site_id, folder, run_id=result.run_id,
-                                         max_bytes=media_max_mb * 1024 * 1024)
-                for error in fetched.errors:
-                    click.echo(f"Media not downloaded: {error}", err=True)
-                if not quiet:
-                    click.echo(f"Media: {fetched.downloaded} downloaded ({fetched.bytes / 1e6:.1f} MB), "
-                               f"{fetched.already} already there, {fetched.failed} failed → {folder}", err=True)
-            if not quiet:
-                _print_summary(result, db_path, client.requests_made)
-            for error in result.errors:
-                click.secho(f"Error: {error}", fg="red", err=True)
-            if result.status == "partial":
-                click.echo(f"{target.url}: some items were not harvested; see the harvest_errors table "
-                           f"of run {result.run_id}. The next run tries them again.", err=True)
-                worst = max(worst, EXIT_PARTIAL, key=_severity)
+    for outcome in harvest_sites(db_path, sites, settings, progress=SilentProgress() if quiet else _ClickBars()):
+        _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
+        worst = max(worst, _exit_code(outcome), key=_severity)
     sys.exit(worst)
 
 
@@ -360,6 +324,35 @@ def _print_summary(result: HarvestResult, db_path: str, requests_made: int) -> N
                err=True)
 
 
+def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings, *, quiet: bool,
+                   named: bool) -> None:
+    """What a site's harvest did (unless quiet) and what went wrong (always)."""
+    result = outcome.result
+    if outcome.media is not None:
+        for error in outcome.media.errors:
+            click.echo(f"Media not downloaded: {error}", err=True)
+        if not quiet:
+            media = outcome.media
+            click.echo(f"Media: {media.downloaded} downloaded ({media.bytes / 1e6:.1f} MB), "
+                       f"{media.already} already there, {media.failed} failed → {settings.media_dir}", err=True)
+    if result is not None:
+        if not quiet:
+            _print_summary(result, db_path, outcome.requests)
+        for error in result.errors:
+            click.secho(f"Error: {error}", fg="red", err=True)
+        if result.status == "partial":
+            click.echo(f"{outcome.url}: some items were not harvested; see the harvest_errors table "
+                       f"of run {result.run_id}. The next run tries them again.", err=True)
+    if outcome.error is not None:
+        _report(outcome.error, outcome.url if named else "")
+
+
+def _exit_code(outcome: SiteOutcome) -> int:
+    if outcome.error is not None:
+        return outcome.error.exit_code
+    return EXIT_PARTIAL if outcome.status == "partial" else EXIT_OK
+
+
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -396,10 +389,6 @@ def _sample_server(port: int, option: str, **options: Any) -> Any:
         # sample/ raises the socket's own error; it is the user's choice of port that failed
         raise WPArchiveError(f"cannot start the sample site on port {port}: {exc.strerror}",
                              hint=f"Choose another port with {option}.") from None
-
-
-def _pick(own: T | None, default: T) -> T:
-    return default if own is None else own
 
 
 def _configured_sites(config: str | None) -> list[SiteConfig]:

@@ -6,6 +6,8 @@ exit code the command line ends with, so one handler at the CLI's edge serves ev
 
 from __future__ import annotations
 
+import os
+
 
 class WPArchiveError(Exception):
     """Base class of every error wparchive raises on purpose: a message, a hint and an exit code."""
@@ -156,6 +158,12 @@ class ArchiveUnavailable(WPArchiveError):
     """The archive's file cannot be opened or created: no such folder, or no permission."""
 
     hint = "Check the path given with --db, that its folder exists, and that you may write there."
+
+    @classmethod
+    def opening(cls, path: str, reason: str) -> ArchiveUnavailable:
+        """The error for a path that could not be opened: its folder is missing, or the reason given."""
+        folder = os.path.dirname(os.path.abspath(path))
+        return cls(f"cannot open {path}: " + (reason if os.path.isdir(folder) else f"the folder {folder} does not exist"))
 
 
 class ArchiveDamaged(WPArchiveError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from typing import Any
 
@@ -185,9 +184,7 @@ def open_db(path: str) -> Database:
     try:
         db = Database(path)
     except sqlite3.OperationalError as exc:
-        folder = os.path.dirname(os.path.abspath(path))
-        why = f"the folder {folder} does not exist" if not os.path.isdir(folder) else str(exc)
-        raise ArchiveUnavailable(f"cannot open {path}: {why}") from None
+        raise ArchiveUnavailable.opening(path, str(exc)) from None
     ensure_tables(db, label=path)
     return db
 
