@@ -20,7 +20,7 @@ from .harvest import HarvestResult, HarvestSettings, SiteOutcome, harvest_site, 
 from .export import FORMATS, export_archive
 from .parallel import default_workers
 from .paths import config_dir, media_folder
-from .progress import SilentProgress
+from .progress import Progress, SilentProgress
 from .rebuild import rebuild_archive
 
 EXIT_OK = 0
@@ -34,6 +34,8 @@ db_option = click.option(
     "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),
     help="The archive database (SQLite).",
 )
+
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 
 
 class _Commands(click.Group):
@@ -99,7 +101,7 @@ def cli() -> None:
               help="Skip (and record) files larger than this.")
 @click.option("--workers", type=click.IntRange(min=1), default=default_workers, show_default="every core",
               help="Processes that clean large collections (1: clean in the harvest's own process).")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
+@quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
             timeout: float, retries: int,
@@ -152,7 +154,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )
     worst = EXIT_OK
-    for outcome in harvest_sites(db_path, sites, settings, progress=SilentProgress() if quiet else _ClickBars()):
+    for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet)):
         _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
         worst = max(worst, _exit_code(outcome), key=_severity)
     sys.exit(worst)
@@ -193,8 +195,9 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
 @click.option("--media-dir", type=click.Path(file_okay=False),
               help="With markdown: where --media put the files, to copy images from.  [default: DB name + '-media']")
+@quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
-           media_dir: str | None) -> None:
+           media_dir: str | None, quiet: bool) -> None:
     """Export posts and pages as CSV, JSON, JSONL, or Markdown files for Hugo and Jekyll.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
@@ -215,13 +218,15 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
     count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
-                           media_dir=images if images.is_dir() else None)
-    click.echo(f"Exported {count} items to {out}", err=True)
+                           media_dir=images if images.is_dir() else None, progress=_progress(quiet))
+    if not quiet:
+        click.echo(f"Exported {count} items to {out}", err=True)
 
 
 @cli.command()
 @db_option
-def rebuild(db_path: str) -> None:
+@quiet_option
+def rebuild(db_path: str, quiet: bool) -> None:
     """Re-derive text, Markdown, links, images and every other cleaned column from the raw JSON.
 
     Nothing is fetched: every record's JSON as the site served it is kept in raw_json, so a
@@ -233,8 +238,9 @@ def rebuild(db_path: str) -> None:
     """
     _require_archive(db_path, "nothing to rebuild")
     with archive_lock(db_path):
-        counts = rebuild_archive(open_db(db_path))
-    click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
+        counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
+    if not quiet:
+        click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
 
 
 @cli.command()
@@ -292,8 +298,14 @@ def sample_site_command(port: int, permalinks: str) -> None:
             pass  # Ctrl-C is how this command is meant to end
 
 
+def _progress(quiet: bool) -> Progress:
+    """Bars on stderr, or nothing with --quiet."""
+    return SilentProgress() if quiet else _ClickBars()
+
+
 class _ClickBars:
-    """A Progress drawn as a bar per task on stderr (for a harvest, sized from X-WP-Total)."""
+    """A Progress drawn as a bar per task on stderr: collections of a harvest (sized from X-WP-Total),
+    media, tables of a rebuild, rows of an export."""
 
     def __init__(self) -> None:
         self._bar: Any = None

@@ -349,7 +349,8 @@ def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, r
                 client.recorder.close()
         if settings.media_dir is not None and outcome.result.site_id is not None:
             outcome.media = download_media(db, client, outcome.result.site_id, settings.media_dir,
-                                           run_id=outcome.result.run_id, max_bytes=settings.media_max_bytes)
+                                           run_id=outcome.result.run_id, max_bytes=settings.media_max_bytes,
+                                           progress=progress)
     except WPArchiveError as exc:
         outcome.error = exc
     outcome.requests = client.requests_made
