@@ -6,22 +6,23 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+# Only what reading an archive needs is imported here. harvest, rebuild and demo import the
+# harvester and the cleaner (requests, lxml, html2text, pydantic, bs4) inside themselves, so that
+# serve and export start without loading them; tests/test_startup.py holds them to it.
 from . import __version__
-from .client import Client
 from .db import archive_lock, open_db
-from .config import MAX_CONCURRENCY, SiteConfig, load_sites
-from .discover import check_site_url
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, WPArchiveError
-from .harvest import HarvestResult, HarvestSettings, SiteOutcome, harvest_site, harvest_sites
 from .export import FORMATS, export_archive
-from .parallel import default_workers
 from .paths import config_dir, media_folder
 from .progress import Progress, SilentProgress
-from .rebuild import rebuild_archive
+
+if TYPE_CHECKING:
+    from .config import SiteConfig
+    from .harvest import HarvestResult, HarvestSettings, SiteOutcome
 
 EXIT_OK = 0
 EXIT_FAILED = WPArchiveError.exit_code  # 1; click's own usage errors exit 2
@@ -29,6 +30,7 @@ EXIT_PARTIAL = 3
 EXIT_LOCKED = DatabaseLocked.exit_code  # 75, EX_TEMPFAIL: cron may simply try again later
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 INTERRUPTED = "Interrupted. What was saved is kept; run the same command again to continue."
+MAX_CONCURRENCY = 16  # config.MAX_CONCURRENCY, the same limit for sites.toml; here without loading pydantic
 
 db_option = click.option(
     "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),
@@ -36,6 +38,14 @@ db_option = click.option(
 )
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
+
+
+def _every_core() -> int:
+    """Every core the process may use: the default of --workers."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on macOS
+        return os.cpu_count() or 1
 
 
 class _Commands(click.Group):
@@ -99,7 +109,7 @@ def cli() -> None:
               help="Where --media puts the files.  [default: DB name + '-media', e.g. archive-media]")
 @click.option("--media-max-mb", default=50, show_default=True, type=click.IntRange(min=1),
               help="Skip (and record) files larger than this.")
-@click.option("--workers", type=click.IntRange(min=1), default=default_workers, show_default="every core",
+@click.option("--workers", type=click.IntRange(min=1), default=_every_core, show_default="every core",
               help="Processes that clean large collections (1: clean in the harvest's own process).")
 @quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
@@ -143,6 +153,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         wparchive harvest --config ~/archive-config -q      # every site of sites.toml
         WP_AUTH="me:abcd efgh ijkl" wparchive harvest https://example.org/ --auth-env WP_AUTH --private
     """
+    from .config import SiteConfig
+    from .discover import check_site_url
+    from .harvest import HarvestSettings, harvest_sites
+
     _setup_logging(verbose, quiet)
     if site_url is not None:
         site_url = check_site_url(site_url)  # before anything is written
@@ -236,6 +250,8 @@ def rebuild(db_path: str, quiet: bool) -> None:
     Example:
         wparchive rebuild --db example.db
     """
+    from .rebuild import rebuild_archive
+
     _require_archive(db_path, "nothing to rebuild")
     with archive_lock(db_path):
         counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
@@ -261,6 +277,9 @@ def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     Example:
         wparchive demo
     """
+    from .client import Client
+    from .harvest import harvest_site
+
     db = open_db(db_path)  # a wrong --db is refused before the sample site starts
     with _sample_server(site_port, "--site-port") as server:
         click.echo(f"Sample site running at {server.home}/", err=True)
@@ -404,6 +423,8 @@ def _sample_server(port: int, option: str, **options: Any) -> Any:
 
 
 def _configured_sites(config: str | None) -> list[SiteConfig]:
+    from .config import load_sites
+
     path = config_dir(config) / "sites.toml"
     sites = load_sites(path)
     if not sites:
