@@ -6,6 +6,7 @@ and demo start a new archive there, so for them the missing case is a folder tha
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -167,3 +168,24 @@ def test_sqlite_errors_become_archive_errors(tmp_path) -> None:
     assert isinstance(archive_error(caught.value, "notes.db"), NotAnArchive)
     assert str(archive_error(caught.value, "notes.db")) == "notes.db is not a SQLite database"
     assert ArchiveDamaged.exit_code == NotAnArchive.exit_code == EXIT_FAILED
+
+
+@pytest.fixture
+def taken_port():  # type: ignore[no-untyped-def]
+    """A port on 127.0.0.1 that another program listens on."""
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        yield held.getsockname()[1]
+
+
+def test_a_port_in_use_is_one_line_for_serve_and_demo(server, client, db, db_path, tmp_path, taken_port) -> None:
+    from wparchive.harvest import harvest_site
+
+    harvest_site(db, client, server.home + "/")
+    taken = f"cannot listen on 127.0.0.1:{taken_port}: Address already in use"
+    _one_line_error(_run(["serve", "--db", db_path, "--port", str(taken_port)]), taken)
+    demo_db = tmp_path / "demo.db"
+    _one_line_error(_run(["demo", "--db", str(demo_db), "--port", str(taken_port), "--site-port", "0"]), taken)
+    assert not demo_db.exists() or sqlite_utils.Database(demo_db)["posts"].count == 0  # refused before harvesting
+    sample = _run(["demo", "--db", str(demo_db), "--no-serve", "--site-port", str(taken_port)])
+    _one_line_error(sample, f"cannot start the sample site on port {taken_port}: Address already in use")
+    assert "--site-port" in sample.stderr

@@ -16,7 +16,7 @@ import json, sys
 from wparchive.cli import cli
 import wparchive.serve
 
-wparchive.serve.run_server = lambda ds, port: None  # build Datasette as serve does, without serving
+wparchive.serve.run_server = lambda ds, listening: listening.close()  # all serve does, but serving
 for args in json.loads(sys.argv[1]):
     code = cli.main(args, prog_name="wparchive", standalone_mode=False)
     assert code in (None, 0), (args, code)

@@ -15,7 +15,7 @@ import click
 # serve and export start without loading them; tests/test_startup.py holds them to it.
 from . import __version__
 from .db import archive_lock, open_db
-from .errors import ArchiveMissing, ConfigError, DatabaseLocked, WPArchiveError
+from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
 from .export import FORMATS, export_archive
 from .paths import config_dir, media_folder
 from .progress import Progress, SilentProgress
@@ -190,13 +190,14 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
         wparchive serve --db example.db --port 8001
         then open http://127.0.0.1:8001/
     """
-    from .serve import build_datasette, run_server
+    from .serve import build_datasette, listen, run_server
 
     _require_archive(db_path)
     open_db(db_path)  # refuses what is not an archive, before Datasette starts
     ds = build_datasette(db_path, config=config, immutable=immutable)
-    click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
-    run_server(ds, port=port)
+    listening = listen(port)
+    click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+    run_server(ds, listening)
 
 
 @cli.command()
@@ -279,18 +280,19 @@ def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     """
     from .client import Client
     from .harvest import harvest_site
+    from .serve import build_datasette, listen, run_server
 
-    db = open_db(db_path)  # a wrong --db is refused before the sample site starts
+    db = open_db(db_path)  # a wrong --db or a port in use is refused before the sample site starts
+    listening = None if no_serve else listen(port)
     with _sample_server(site_port, "--site-port") as server:
         click.echo(f"Sample site running at {server.home}/", err=True)
         client = Client(delay=0)
         result = harvest_site(db, client, server.home + "/", progress=_ClickBars())
     _print_summary(result, db_path, client.requests_made)
-    if not no_serve:
-        from .serve import build_datasette, run_server
-
-        click.echo(f"Open http://127.0.0.1:{port}/ to search the archive (Ctrl-C to stop).", err=True)
-        run_server(build_datasette(db_path), port=port)
+    if listening is not None:
+        click.echo(f"Open http://127.0.0.1:{listening.getsockname()[1]}/ to search the archive (Ctrl-C to stop).",
+                   err=True)
+        run_server(build_datasette(db_path), listening)
 
 
 @cli.command("sample-site")
@@ -418,8 +420,8 @@ def _sample_server(port: int, option: str, **options: Any) -> Any:
         return WordPressServer(sample_site(), port=port, **options)
     except OSError as exc:
         # sample/ raises the socket's own error; it is the user's choice of port that failed
-        raise WPArchiveError(f"cannot start the sample site on port {port}: {exc.strerror}",
-                             hint=f"Choose another port with {option}.") from None
+        raise PortUnavailable(f"cannot start the sample site on port {port}: {exc.strerror}",
+                              hint=f"Choose another port with {option}.") from None
 
 
 def _configured_sites(config: str | None) -> list[SiteConfig]:

@@ -173,6 +173,12 @@ class ArchiveDamaged(WPArchiveError):
             "file with --db.")
 
 
+class PortUnavailable(WPArchiveError):
+    """A server cannot listen on the port asked for: another program has it, or it needs privileges."""
+
+    hint = "Choose another port with --port."
+
+
 class ExportError(WPArchiveError):
     """The export could not be written."""
 
