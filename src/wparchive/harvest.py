@@ -307,7 +307,7 @@ def harvest_sites(
     *,
     progress: Progress | None = None,
 ) -> Iterator[SiteOutcome]:
-    """Harvest each site into the archive at db_path, yielding its SiteOutcome as soon as it is done.
+    """Harvest the sites in turn into the archive at db_path, yielding each one's SiteOutcome as it ends.
 
     Before anything is written, the boilerplate rules and every site's credentials are read: a
     mistake in either raises ConfigError and nothing is harvested. Then the archive is locked
