@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
 
+import click
 import sqlite_utils
 from click.testing import CliRunner
 
@@ -81,7 +83,28 @@ def test_every_command_explains_itself_with_an_example() -> None:
         result = _run(name, "--help")
         assert result.exit_code == 0
         assert "Example" in result.output, f"{name} --help has no example"
-        assert len(command.help or "") > 40
+        summary = (command.help or "").strip().splitlines()[0]
+        assert len(summary.split()) >= 5 and summary.endswith("."), f"{name}: no sentence saying what it does"
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts[0]} does not say what it is for"
+        examples = _examples(command.help or "")
+        assert any(args[0] == name for args in examples), f"{name}: no example runs 'wparchive {name}'"
+        for args in examples:  # each example is a command line that parses as written
+            cli.commands[args[0]].make_context(f"wparchive {args[0]}", args[1:])
+
+
+def _examples(help_text: str) -> list[list[str]]:
+    """The wparchive command lines of a help text's Example block, without environment variables, comments or &."""
+    block = help_text.split("Example", 1)[1].split("\n", 1)[1]
+    found = []
+    for line in block.splitlines():
+        words = shlex.split(line, comments=True)
+        while words and "=" in words[0]:
+            words.pop(0)  # VAR=value before the command
+        if words[:1] == ["wparchive"]:
+            found.append([word for word in words[1:] if word != "&"])
+    return found
 
 
 def test_a_second_harvest_of_the_same_archive_exits_at_once(server, db_path) -> None:

@@ -6,41 +6,63 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
 import click
 
+# Only what reading an archive needs is imported here. harvest, rebuild and demo import the
+# harvester and the cleaner (requests, lxml, html2text, pydantic, bs4) inside themselves, so that
+# serve and export start without loading them; tests/test_startup.py holds them to it.
 from . import __version__
-from .client import Client
 from .db import archive_lock, open_db
-from .config import MAX_CONCURRENCY, SiteConfig, load_boilerplate, load_credentials, load_sites
-from .discover import check_site_url
-from .errors import ConfigError, DatabaseLocked, WPArchiveError
-from .harvest import HarvestOptions, HarvestResult, harvest_site
-from .export import FORMATS, export_rows, write_csv, write_json, write_jsonl, write_markdown
-from .media import download_media
-from .parallel import default_workers
+from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
+from .export import FORMATS, export_archive
 from .paths import config_dir, media_folder
-from .progress import SilentProgress
-from .rebuild import rebuild_archive
-from .warc import WarcRecorder
+from .progress import Progress, SilentProgress
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from .config import SiteConfig
+    from .harvest import HarvestResult, HarvestSettings, SiteOutcome
 
 EXIT_OK = 0
-EXIT_FAILED = 1
+EXIT_FAILED = WPArchiveError.exit_code  # 1; click's own usage errors exit 2
 EXIT_PARTIAL = 3
-EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again later
-EXIT_INTERRUPTED = 130
+EXIT_LOCKED = DatabaseLocked.exit_code  # 75, EX_TEMPFAIL: cron may simply try again later
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+INTERRUPTED = "Interrupted. What was saved is kept; run the same command again to continue."
+MAX_CONCURRENCY = 16  # config.MAX_CONCURRENCY, the same limit for sites.toml; here without loading pydantic
 
 db_option = click.option(
     "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),
     help="The archive database (SQLite).",
 )
 
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _every_core() -> int:
+    """Every core the process may use: the default of --workers."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on macOS
+        return os.cpu_count() or 1
+
+
+class _Commands(click.Group):
+    """The commands, and the one place where errors become a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WPArchiveError as exc:
+            _report(exc)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wparchive")
 def cli() -> None:
     """Archive WordPress sites through the REST API into SQLite, and search them in Datasette.
@@ -87,9 +109,9 @@ def cli() -> None:
               help="Where --media puts the files.  [default: DB name + '-media', e.g. archive-media]")
 @click.option("--media-max-mb", default=50, show_default=True, type=click.IntRange(min=1),
               help="Skip (and record) files larger than this.")
-@click.option("--workers", type=click.IntRange(min=1), default=default_workers, show_default="every core",
+@click.option("--workers", type=click.IntRange(min=1), default=_every_core, show_default="every core",
               help="Processes that clean large collections (1: clean in the harvest's own process).")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
+@quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
             timeout: float, retries: int,
@@ -131,62 +153,24 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         wparchive harvest --config ~/archive-config -q      # every site of sites.toml
         WP_AUTH="me:abcd efgh ijkl" wparchive harvest https://example.org/ --auth-env WP_AUTH --private
     """
+    from .config import SiteConfig
+    from .discover import check_site_url
+    from .harvest import HarvestSettings, harvest_sites
+
     _setup_logging(verbose, quiet)
-    try:
-        if site_url is not None:
-            site_url = check_site_url(site_url)  # before anything is written
-        targets = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
-                               revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
-        rules = load_boilerplate(config_dir(config))  # a broken rules file stops here, not halfway through
-        credentials = [load_credentials(t.credentials_env, t.credentials_file) for t in targets]
-    except WPArchiveError as exc:
-        _fail(exc)
-    progress = SilentProgress() if quiet else _ClickBars()
+    if site_url is not None:
+        site_url = check_site_url(site_url)  # before anything is written
+    sites = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
+                         revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
+    settings = HarvestSettings(
+        delay=delay, timeout=timeout, concurrency=concurrency, retries=retries, full=full, limit=limit,
+        workers=workers, config=config, warc_dir=warc_dir,
+        media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
+    )
     worst = EXIT_OK
-    try:
-        with archive_lock(db_path):
-            db = open_db(db_path)
-            for target, auth in zip(targets, credentials, strict=True):
-                client = Client(delay=_pick(target.delay, delay), timeout=_pick(target.timeout, timeout),
-                                concurrency=_pick(target.concurrency, concurrency), retries=retries, auth=auth)
-                options = HarvestOptions(full=full, limit=limit, include=target.include, exclude=target.exclude,
-                                         private=target.private, revisions=target.revisions, wpcom=target.wpcom,
-                                         workers=workers, boilerplate=rules)
-                try:
-                    if warc_dir:
-                        client.recorder = WarcRecorder(warc_dir, prefix=f"wparchive-{urlsplit(target.url).hostname}")
-                    result = harvest_site(db, client, target.url, progress=progress, options=options)
-                except WPArchiveError as exc:
-                    _report(exc, target.url if len(targets) > 1 else "")
-                    worst = max(worst, EXIT_FAILED, key=_severity)
-                    continue
-                finally:
-                    if isinstance(client.recorder, WarcRecorder):
-                        client.recorder.close()
-                if media and result.site_id is not None:
-                    folder = media_folder(db_path, media_dir)
-                    fetched = download_media(db, client, result.site_id, folder, run_id=result.run_id,
-                                             max_bytes=media_max_mb * 1024 * 1024)
-                    for error in fetched.errors:
-                        click.echo(f"Media not downloaded: {error}", err=True)
-                    if not quiet:
-                        click.echo(f"Media: {fetched.downloaded} downloaded ({fetched.bytes / 1e6:.1f} MB), "
-                                   f"{fetched.already} already there, {fetched.failed} failed → {folder}", err=True)
-                if not quiet:
-                    _print_summary(result, db_path, client.requests_made)
-                for error in result.errors:
-                    click.secho(f"Error: {error}", fg="red", err=True)
-                if result.status == "partial":
-                    click.echo(f"{target.url}: some items were not harvested; see the harvest_errors table "
-                               f"of run {result.run_id}. The next run tries them again.", err=True)
-                    worst = max(worst, EXIT_PARTIAL, key=_severity)
-    except KeyboardInterrupt:
-        click.echo("Interrupted. What was saved is kept; run the same command again to continue.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except DatabaseLocked as exc:
-        _fail(exc, EXIT_LOCKED)
-    except WPArchiveError as exc:
-        _fail(exc)
+    for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet)):
+        _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
+        worst = max(worst, _exit_code(outcome), key=_severity)
     sys.exit(worst)
 
 
@@ -206,16 +190,14 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
         wparchive serve --db example.db --port 8001
         then open http://127.0.0.1:8001/
     """
-    from .serve import build_datasette, run_server
+    from .serve import build_datasette, listen, run_server
 
     _require_archive(db_path)
-    try:
-        open_db(db_path)  # refuses what is not an archive, before Datasette starts
-        ds = build_datasette(db_path, config=config, immutable=immutable)
-    except WPArchiveError as exc:
-        _fail(exc)
-    click.echo(f"Serving {db_path} at http://127.0.0.1:{port}/ (Ctrl-C to stop)", err=True)
-    run_server(ds, port=port)
+    open_db(db_path)  # refuses what is not an archive, before Datasette starts
+    ds = build_datasette(db_path, config=config, immutable=immutable)
+    listening = listen(port)
+    click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+    run_server(ds, listening)
 
 
 @cli.command()
@@ -228,8 +210,9 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
 @click.option("--media-dir", type=click.Path(file_okay=False),
               help="With markdown: where --media put the files, to copy images from.  [default: DB name + '-media']")
+@quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
-           media_dir: str | None) -> None:
+           media_dir: str | None, quiet: bool) -> None:
     """Export posts and pages as CSV, JSON, JSONL, or Markdown files for Hugo and Jekyll.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
@@ -244,24 +227,21 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
         wparchive export --format csv --type post --since 2024-01-01 recent.csv
         wparchive export --format markdown --site example.org content/
     """
+    if fmt == "markdown" and out == "-":
+        raise click.BadParameter("markdown export needs a folder, not -", param_hint="OUT")
     _require_archive(db_path)
-    db = open_db(db_path)
-    rows = export_rows(db, site=site, post_type=post_type, since=since)
-    if fmt == "markdown":
-        if out == "-":
-            _fail(WPArchiveError("markdown export needs a folder, not -"))
-        folder = media_folder(db_path, media_dir)
-        count = write_markdown(rows, Path(out), db=db, media_dir=folder if folder.is_dir() else None)
-    else:
-        writer = {"csv": write_csv, "json": write_json, "jsonl": write_jsonl}[fmt]
-        with click.open_file(out, "w", encoding="utf-8") as stream:
-            count = writer(rows, stream)
-    click.echo(f"Exported {count} items to {out}", err=True)
+    images = media_folder(db_path, media_dir)
+    target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
+    count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
+                           media_dir=images if images.is_dir() else None, progress=_progress(quiet))
+    if not quiet:
+        click.echo(f"Exported {count} items to {out}", err=True)
 
 
 @cli.command()
 @db_option
-def rebuild(db_path: str) -> None:
+@quiet_option
+def rebuild(db_path: str, quiet: bool) -> None:
     """Re-derive text, Markdown, links, images and every other cleaned column from the raw JSON.
 
     Nothing is fetched: every record's JSON as the site served it is kept in raw_json, so a
@@ -271,16 +251,13 @@ def rebuild(db_path: str) -> None:
     Example:
         wparchive rebuild --db example.db
     """
-    if not os.path.exists(db_path):
-        _fail(WPArchiveError(f"{db_path} does not exist; nothing to rebuild"))
-    try:
-        with archive_lock(db_path):
-            counts = rebuild_archive(open_db(db_path))
-    except DatabaseLocked as exc:
-        _fail(exc, EXIT_LOCKED)
-    except WPArchiveError as exc:
-        _fail(exc)
-    click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
+    from .rebuild import rebuild_archive
+
+    _require_archive(db_path, "nothing to rebuild")
+    with archive_lock(db_path):
+        counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
+    if not quiet:
+        click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
 
 
 @cli.command()
@@ -301,27 +278,21 @@ def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     Example:
         wparchive demo
     """
-    from .sample.content import sample_site
-    from .sample.server import WordPressServer
+    from .client import Client
+    from .harvest import harvest_site
+    from .serve import build_datasette, listen, run_server
 
-    try:
-        server = WordPressServer(sample_site(), port=site_port)
-    except OSError as exc:
-        _fail(WPArchiveError(f"cannot start the sample site on port {site_port}: {exc.strerror}; "
-                             "choose another with --site-port"))
-    with server:
+    db = open_db(db_path)  # a wrong --db or a port in use is refused before the sample site starts
+    listening = None if no_serve else listen(port)
+    with _sample_server(site_port, "--site-port") as server:
         click.echo(f"Sample site running at {server.home}/", err=True)
         client = Client(delay=0)
-        try:
-            result = harvest_site(open_db(db_path), client, server.home + "/", progress=_ClickBars())
-        except WPArchiveError as exc:
-            _fail(exc)
+        result = harvest_site(db, client, server.home + "/", progress=_ClickBars())
     _print_summary(result, db_path, client.requests_made)
-    if not no_serve:
-        from .serve import build_datasette, run_server
-
-        click.echo(f"Open http://127.0.0.1:{port}/ to search the archive (Ctrl-C to stop).", err=True)
-        run_server(build_datasette(db_path), port=port)
+    if listening is not None:
+        click.echo(f"Open http://127.0.0.1:{listening.getsockname()[1]}/ to search the archive (Ctrl-C to stop).",
+                   err=True)
+        run_server(build_datasette(db_path), listening)
 
 
 @cli.command("sample-site")
@@ -339,20 +310,23 @@ def sample_site_command(port: int, permalinks: str) -> None:
     """
     import time
 
-    from .sample.content import sample_site
-    from .sample.server import WordPressServer
-
-    with WordPressServer(sample_site(), permalinks=permalinks, port=port) as server:
+    with _sample_server(port, "--port", permalinks=permalinks) as server:
         click.echo(f"Sample WordPress site at {server.home}/ (API root {server.api_root}); Ctrl-C to stop", err=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
-            pass
+            pass  # Ctrl-C is how this command is meant to end
+
+
+def _progress(quiet: bool) -> Progress:
+    """Bars on stderr, or nothing with --quiet."""
+    return SilentProgress() if quiet else _ClickBars()
 
 
 class _ClickBars:
-    """A Progress drawn as a bar per task on stderr (for a harvest, sized from X-WP-Total)."""
+    """A Progress drawn as a bar per task on stderr: collections of a harvest (sized from X-WP-Total),
+    media, tables of a rebuild, rows of an export."""
 
     def __init__(self) -> None:
         self._bar: Any = None
@@ -383,17 +357,42 @@ def _print_summary(result: HarvestResult, db_path: str, requests_made: int) -> N
                err=True)
 
 
+def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings, *, quiet: bool,
+                   named: bool) -> None:
+    """What a site's harvest did (unless quiet) and what went wrong (always)."""
+    result = outcome.result
+    if outcome.media is not None:
+        for error in outcome.media.errors:
+            click.echo(f"Media not downloaded: {error}", err=True)
+        if not quiet:
+            media = outcome.media
+            click.echo(f"Media: {media.downloaded} downloaded ({media.bytes / 1e6:.1f} MB), "
+                       f"{media.already} already there, {media.failed} failed → {settings.media_dir}", err=True)
+    if result is not None:
+        if not quiet:
+            _print_summary(result, db_path, outcome.requests)
+        for error in result.errors:
+            click.secho(f"Error: {error}", fg="red", err=True)
+        if result.status == "partial":
+            click.echo(f"{outcome.url}: some items were not harvested; see the harvest_errors table "
+                       f"of run {result.run_id}. The next run tries them again.", err=True)
+    if outcome.error is not None:
+        _report(outcome.error, outcome.url if named else "")
+
+
+def _exit_code(outcome: SiteOutcome) -> int:
+    if outcome.error is not None:
+        return outcome.error.exit_code
+    return EXIT_PARTIAL if outcome.status == "partial" else EXIT_OK
+
+
 def _setup_logging(verbose: bool, quiet: bool) -> None:
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _fail(exc: WPArchiveError, code: int = EXIT_FAILED) -> NoReturn:
-    _report(exc)
-    sys.exit(code)
-
-
 def _report(exc: WPArchiveError, where: str = "") -> None:
+    """Error: what happened, on one line; what to do, on the next."""
     message = f"Error: {where + ': ' if where else ''}{exc}"
     if exc.hint:
         message += f"\n{exc.hint}"
@@ -405,16 +404,29 @@ def _severity(code: int) -> int:
     return {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2}.get(code, 3)
 
 
-def _require_archive(db_path: str) -> None:
+def _require_archive(db_path: str, then: str = "") -> None:
+    """Refuse a missing archive before a command that reads one would create it empty."""
     if not os.path.exists(db_path):
-        _fail(WPArchiveError(f"{db_path} does not exist; run 'wparchive harvest SITE_URL --db {db_path}' first"))
+        raise ArchiveMissing(f"{db_path} does not exist; "
+                             + (then or f"run 'wparchive harvest SITE_URL --db {db_path}' first"))
 
 
-def _pick(own: T | None, default: T) -> T:
-    return default if own is None else own
+def _sample_server(port: int, option: str, **options: Any) -> Any:
+    """The bundled sample site's server, not yet started; a port in use is a message, not a traceback."""
+    from .sample.content import sample_site
+    from .sample.server import WordPressServer
+
+    try:
+        return WordPressServer(sample_site(), port=port, **options)
+    except OSError as exc:
+        # sample/ raises the socket's own error; it is the user's choice of port that failed
+        raise PortUnavailable(f"cannot start the sample site on port {port}: {exc.strerror}",
+                              hint=f"Choose another port with {option}.") from None
 
 
 def _configured_sites(config: str | None) -> list[SiteConfig]:
+    from .config import load_sites
+
     path = config_dir(config) / "sites.toml"
     sites = load_sites(path)
     if not sites:

@@ -1,12 +1,24 @@
-"""Exceptions raised by the library; the CLI turns them into one-line messages with a hint."""
+"""Exceptions raised by the library; the CLI turns them into one-line messages with a hint.
+
+Each carries what the user is told (its message), what they can do about it (hint), and the
+exit code the command line ends with, so one handler at the CLI's edge serves every command.
+"""
 
 from __future__ import annotations
 
+import os
+
 
 class WPArchiveError(Exception):
-    """Base class of every error wparchive raises on purpose."""
+    """Base class of every error wparchive raises on purpose: a message, a hint and an exit code."""
 
     hint: str = ""
+    exit_code: int = 1  # failed; the message says why and what to do
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
 
 
 class DiscoveryError(WPArchiveError):
@@ -135,6 +147,54 @@ class DatabaseLocked(WPArchiveError):
     """Another process holds the archive database."""
 
     hint = "Wait for that harvest to finish (or stop it); nothing was changed by this one."
+    exit_code = 75  # EX_TEMPFAIL: cron may simply try again later
+
+
+class ArchiveMissing(WPArchiveError):
+    """The archive named does not exist, and the command only reads archives."""
+
+
+class ArchiveUnavailable(WPArchiveError):
+    """The archive's file cannot be opened or created: no such folder, or no permission."""
+
+    hint = "Check the path given with --db, that its folder exists, and that you may write there."
+
+    @classmethod
+    def opening(cls, path: str, reason: str) -> ArchiveUnavailable:
+        """The error for a path that could not be opened: its folder is missing, or the reason given."""
+        folder = os.path.dirname(os.path.abspath(path))
+        return cls(f"cannot open {path}: " + (reason if os.path.isdir(folder) else f"the folder {folder} does not exist"))
+
+
+class ArchiveDamaged(WPArchiveError):
+    """SQLite found the archive's file damaged while reading it."""
+
+    hint = ("Check it with: sqlite3 FILE 'PRAGMA integrity_check'. Restore a copy, or harvest again into a new "
+            "file with --db.")
+
+
+class PortUnavailable(WPArchiveError):
+    """A server cannot listen on the port asked for: another program has it, or it needs privileges."""
+
+    hint = "Choose another port with --port."
+
+
+class ExportError(WPArchiveError):
+    """The export could not be written."""
+
+    hint = "Check the path given, that its folder exists, that you may write there and that the disk has room."
+
+
+def archive_error(exc: Exception, label: str = "the database") -> WPArchiveError:
+    """The WPArchiveError that an error SQLite raised on an archive means, to raise in its place."""
+    code = getattr(exc, "sqlite_errorname", "")  # sqlite3 errors carry it since Python 3.11
+    if code == "SQLITE_NOTADB":
+        return NotAnArchive(f"{label} is not a SQLite database")
+    if code == "SQLITE_CORRUPT":
+        return ArchiveDamaged(f"{label} is damaged: {exc}")
+    if code in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return DatabaseLocked(f"{label} is being written by another process")
+    return ArchiveUnavailable(f"SQLite cannot use {label}: {exc}")
 
 
 _ERRORS_BY_CODE: dict[str, type[WordPressError]] = {

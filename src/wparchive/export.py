@@ -7,19 +7,63 @@ import csv
 import json
 import re
 import shutil
+import sqlite3
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterator, cast
 
 import yaml
 from sqlite_utils.db import Database
 
-from .db.queries import MEDIA_FILES_SQL, export_sql
+from .db.queries import MEDIA_FILES_SQL, export_count_sql, export_sql
+from .errors import ExportError, archive_error
+from .progress import Progress, SilentProgress
 
 FORMATS = ("csv", "json", "jsonl", "markdown")
 # Big and rarely wanted in a spreadsheet: left out of CSV unless asked for.
 _JSON_COLUMNS = frozenset({"categories", "tags", "headings", "shortcodes"})
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | None = None,
+                   post_type: str | None = None, since: str | None = None, media_dir: Path | None = None,
+                   progress: Progress | None = None) -> int:
+    """Write the live posts and pages that match the filters to out in a format of FORMATS; returns how many.
+
+    out is a folder for markdown, and a file or an open stream (stdout) for the others. progress
+    hears of one task, "export", sized by a count of the rows beforehand.
+    """
+    progress = progress or SilentProgress()
+    try:
+        with ExitStack() as stack:
+            stream = _open_output(out, fmt, stack)  # first: a wrong path is said before any work is done
+            count_sql, params = export_count_sql(site=site, post_type=post_type, since=since)
+            progress.begin("export", db.execute(count_sql, params).fetchone()[0])
+            stack.callback(progress.end, "export")
+            rows = _reported(export_rows(db, site=site, post_type=post_type, since=since), progress)
+            if stream is None:
+                return write_markdown(rows, cast(Path, out), db=db, media_dir=media_dir)
+            count = _WRITERS[fmt](rows, stream)
+            stream.flush()  # a closed pipe shows here, not at exit
+            return count
+    except BrokenPipeError:
+        # `wparchive export - | head`: the reader had what it wanted
+        raise ExportError(f"{_name(out)} was closed before the export ended", hint="") from None
+    except OSError as exc:
+        raise ExportError(f"cannot write {_name(out)}: {exc.strerror or exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise archive_error(exc, "the archive") from exc
+
+
+def _open_output(out: Path | IO[str], fmt: str, stack: ExitStack) -> IO[str] | None:
+    """The stream to write, opened; for markdown None, its folder made instead."""
+    if fmt == "markdown":
+        if not isinstance(out, Path) or out.is_file():
+            raise ExportError(f"markdown export fills a folder, and {_name(out)} is not one")
+        out.mkdir(parents=True, exist_ok=True)
+        return None
+    return stack.enter_context(out.open("w", encoding="utf-8")) if isinstance(out, Path) else out
 
 
 def export_rows(db: Database, *, site: str | None = None, post_type: str | None = None,
@@ -92,6 +136,11 @@ def write_markdown(rows: Iterator[dict[str, Any]], folder: Path, *, db: Database
     return count
 
 
+_WRITERS: dict[str, Callable[[Iterator[dict[str, Any]], IO[str]], int]] = {
+    "csv": write_csv, "json": write_json, "jsonl": write_jsonl,
+}
+
+
 def front_matter(row: dict[str, Any]) -> str:
     """The YAML front matter of an item: title, dates with the site's offset, slug, original URL,
     categories, tags, author, WordPress id."""
@@ -154,3 +203,20 @@ def _copy_images(db: Database, media_dir: Path, folder: Path) -> dict[str, str]:
             shutil.copyfile(source, target)
         local[url] = f"/images/{target.name}"
     return local
+
+
+def _name(out: Path | IO[str]) -> str:
+    return str(out) if isinstance(out, Path) else str(getattr(out, "name", "the output"))
+
+
+def _reported(rows: Iterator[dict[str, Any]], progress: Progress, every: int = 100) -> Iterator[dict[str, Any]]:
+    """The rows, each counted once written; told in steps, as a bar redrawn per row costs more than the row."""
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done == every:
+            progress.advance(done)
+            done = 0
+    if done:
+        progress.advance(done)

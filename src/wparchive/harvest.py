@@ -214,3 +214,118 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
         progress.end(post_type)
         _collection_done(db, result, pages)
     return True
+
+
+# Many sites, one after the other: what `wparchive harvest` runs, with or without a URL.
+
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from .config import SiteConfig, load_credentials
+from .db import archive_lock, open_db
+from .errors import ArchiveUnavailable
+from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
+from .warc import WarcRecorder
+
+
+@dataclass(frozen=True)
+class HarvestSettings:
+    """What every site of a harvest shares; a site of sites.toml may set its own delay, timeout and concurrency."""
+
+    delay: float = 0.5  # seconds between requests
+    timeout: float = 30.0  # seconds before a request is given up and retried
+    concurrency: int = 1  # pages fetched at once
+    retries: int = 5
+    full: bool = False  # fetch everything again, not only what changed
+    limit: int | None = None  # stop each collection after this many items (a trial run)
+    workers: int = 1  # processes that clean large collections
+    config: str | Path | None = None  # the folder of boilerplate.toml; None: $WPARCHIVE_CONFIG or the bundled one
+    warc_dir: str | Path | None = None  # also write every response to a WARC file in this folder
+    media_dir: str | Path | None = None  # also download media into this folder; None: no media
+    media_max_bytes: int = DEFAULT_MAX_BYTES  # larger files are skipped and recorded
+
+
+@dataclass
+class SiteOutcome:
+    """How one site's harvest ended: what the run did, or the error that stopped it, and its media."""
+
+    url: str
+    result: HarvestResult | None = None  # None when an error stopped the harvest
+    error: WPArchiveError | None = None  # what stopped the harvest, or the media download after it
+    media: MediaCounts | None = None  # with media_dir, when the harvest got that far
+    requests: int = 0  # HTTP requests made for the site, media included
+
+    @property
+    def status(self) -> str:
+        """failed (an error stopped it), partial (some items failed) or ok."""
+        if self.error is not None or self.result is None:
+            return "failed"
+        return "partial" if self.result.status == "partial" else "ok"
+
+
+def harvest_sites(
+    db_path: str,
+    sites: Sequence[SiteConfig],
+    settings: HarvestSettings | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Iterator[SiteOutcome]:
+    """Harvest the sites in turn into the archive at db_path, yielding each one's SiteOutcome as it ends.
+
+    Before anything is written, the boilerplate rules and every site's credentials are read: a
+    mistake in either raises ConfigError and nothing is harvested. Then the archive is locked
+    (DatabaseLocked while another harvest holds it, until this generator ends or is closed) and
+    opened (NotAnArchive for another file). Each site gets its own Client and WARC file; an error of
+    one site (a WPArchiveError) is yielded in its outcome and the next site goes on. Ctrl-C
+    (KeyboardInterrupt) ends the whole harvest.
+    """
+    settings = settings or HarvestSettings()
+    progress = progress or SilentProgress()
+    rules = load_boilerplate(config_dir(settings.config))  # a broken rules file stops here, not halfway through
+    credentials = [load_credentials(site.credentials_env, site.credentials_file) for site in sites]
+    with ExitStack() as held:
+        try:
+            held.enter_context(archive_lock(db_path))
+        except OSError as exc:  # the lock file beside the archive cannot be made
+            raise ArchiveUnavailable.opening(db_path, exc.strerror or str(exc)) from None
+        db = open_db(db_path)
+        for site, auth in zip(sites, credentials, strict=True):
+            yield _harvest_one(db, site, auth, rules, settings, progress)
+
+
+def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, rules: Boilerplate,
+                 settings: HarvestSettings, progress: Progress) -> SiteOutcome:
+    """One site of harvest_sites: its harvest, then its media; a WPArchiveError ends in the outcome."""
+    client = Client(delay=_own(site.delay, settings.delay), timeout=_own(site.timeout, settings.timeout),
+                    concurrency=_own(site.concurrency, settings.concurrency), retries=settings.retries, auth=auth)
+    options = HarvestOptions(full=settings.full, limit=settings.limit, include=site.include, exclude=site.exclude,
+                             private=site.private, revisions=site.revisions, wpcom=site.wpcom,
+                             workers=settings.workers, boilerplate=rules)
+    outcome = SiteOutcome(url=site.url)
+    try:
+        try:
+            if settings.warc_dir:
+                client.recorder = WarcRecorder(settings.warc_dir, prefix=f"wparchive-{urlsplit(site.url).hostname}")
+            outcome.result = harvest_site(db, client, site.url, progress=progress, options=options)
+        finally:
+            if isinstance(client.recorder, WarcRecorder):
+                client.recorder.close()
+        if settings.media_dir is not None and outcome.result.site_id is not None:
+            outcome.media = download_media(db, client, outcome.result.site_id, settings.media_dir,
+                                           run_id=outcome.result.run_id, max_bytes=settings.media_max_bytes,
+                                           progress=progress)
+    except WPArchiveError as exc:
+        outcome.error = exc
+    outcome.requests = client.requests_made
+    return outcome
+
+
+_T = TypeVar("_T")
+
+
+def _own(value: _T | None, default: _T) -> _T:
+    """A site's own setting, else the shared one."""
+    return default if value is None else value

@@ -14,14 +14,15 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, cast
+from typing import Iterator, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlite_utils.db import Database
 
 from .client import Client, utc_now
 from .db import known_files, media_sources, save_file
-from .errors import FetchError
+from .errors import FetchError, WPArchiveError
+from .progress import Progress, SilentProgress
 
 # Query parameters by which image CDNs (Jetpack's Photon, WordPress.com) resize on the fly.
 CDN_PARAMETERS = frozenset({"w", "h", "resize", "fit", "crop", "zoom", "quality", "strip", "ssl", "lb", "ulb"})
@@ -51,27 +52,36 @@ def candidate_urls(url: str) -> list[str]:
 
 def download_media(db: Database, client: Client, site_id: int, directory: str | os.PathLike[str], *,
                    run_id: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
-                   progress: Callable[[int], None] | None = None) -> MediaCounts:
+                   progress: Progress | None = None) -> MediaCounts:
     """Fetch every attachment and in-content image of a site not fetched before; failures are
-    recorded in the files table and do not stop the pass."""
+    recorded in the files table and do not stop the pass. progress hears of one task, "media"."""
+    progress = progress or SilentProgress()
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WPArchiveError(f"cannot create the media folder {folder}: {exc.strerror or exc}",
+                             hint="Choose a folder you may write to with --media-dir.") from None
     counts = MediaCounts()
     have = known_files(db)
-    for url in media_sources(db, site_id):
-        if url in have:
-            counts.already += 1
-            continue
-        row = _fetch_one(client, url, folder, max_bytes)
-        save_file(db, {**row, "site_id": site_id, "run_id": run_id, "fetched_at": utc_now()})
-        if row["sha256"]:
-            counts.downloaded += 1
-            counts.bytes += cast(int, row["size"])
-        else:
-            counts.failed += 1
-            counts.errors.append(f"{url}: {row['error']}")
-        if progress is not None:
-            progress(1)
+    sources = media_sources(db, site_id)
+    progress.begin("media", len(sources))
+    try:
+        for url in sources:
+            if url in have:
+                counts.already += 1
+            else:
+                row = _fetch_one(client, url, folder, max_bytes)
+                save_file(db, {**row, "site_id": site_id, "run_id": run_id, "fetched_at": utc_now()})
+                if row["sha256"]:
+                    counts.downloaded += 1
+                    counts.bytes += cast(int, row["size"])
+                else:
+                    counts.failed += 1
+                    counts.errors.append(f"{url}: {row['error']}")
+            progress.advance(1)
+    finally:
+        progress.end("media")
     return counts
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import yaml
 from datasette.app import Datasette
 
 from .paths import config_dir
-from .errors import ConfigError
+from .errors import ConfigError, PortUnavailable
 
 METADATA_DATABASE_KEY = "archive"
 
@@ -64,11 +65,25 @@ def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = Non
     )
 
 
-def run_server(ds: Datasette, *, port: int, host: str = "127.0.0.1") -> None:
-    """Serve until interrupted."""
+def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on host:port for run_server; PortUnavailable when it cannot be had."""
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}") from None
+
+
+def run_server(ds: Datasette, listening: socket.socket) -> None:
+    """Serve on a listening socket until Ctrl-C, then return."""
     import asyncio
 
     import uvicorn
 
     asyncio.run(ds.invoke_startup())
-    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+    # The socket is ours, not uvicorn's: uvicorn.run() would log a port in use and exit 3 itself.
+    server = uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning"))
+    try:
+        server.run(sockets=[listening])
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how serving ends: uvicorn has shut down and raises it again for its caller

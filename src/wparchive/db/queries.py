@@ -188,6 +188,13 @@ def export_sql(*, site: str | None, post_type: str | None, since: str | None) ->
     return sql, params
 
 
+def export_count_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+    """SQL counting the rows export_sql streams (its own query, unsorted), to size a progress bar."""
+    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    unsorted = sql.rsplit(" ORDER BY ", 1)[0]  # sorted, SQLite would read every row's text only to count it
+    return f"SELECT count(*) FROM ({unsorted})", params
+
+
 MEDIA_FILES_SQL = "SELECT url, path FROM files WHERE sha256 IS NOT NULL"
 
 
@@ -199,3 +206,8 @@ def stream_sql(table: str, *, is_view: bool, after: int, limit: int) -> tuple[st
                 f"LIMIT {int(limit)} OFFSET {int(after)}", {})
     return (f"SELECT rowid AS __position, * FROM {quoted} WHERE rowid > :after ORDER BY rowid LIMIT {int(limit)}",
             {"after": after})
+
+
+def raw_count_sql(table: str) -> str:
+    """SQL counting the records of a table that have their raw JSON: what a rebuild goes through."""
+    return f'SELECT count(*) FROM raw_json r JOIN "{table}" t ON t.key = r.key WHERE r."table" = ?'

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlite_utils.db import Database
 
-from ..errors import NotAnArchive
+from ..errors import ArchiveUnavailable, NotAnArchive, archive_error
 
 SCHEMA_VERSION = 2  # 2: the long text columns of posts and comments moved to the end of their rows
 
@@ -181,22 +181,28 @@ def scope(table: str, collection: str, site_id: int) -> tuple[str, list[Any]]:
 
 def open_db(path: str) -> Database:
     """Open (creating if needed) an archive database with its tables in place."""
-    db = Database(path)
-    ensure_tables(db)
+    try:
+        db = Database(path)
+    except sqlite3.OperationalError as exc:
+        raise ArchiveUnavailable.opening(path, str(exc)) from None
+    ensure_tables(db, label=path)
     return db
 
 
-def ensure_tables(db: Database) -> None:
-    """Create any missing table; refuse a database from a newer version of this tool."""
+def ensure_tables(db: Database, *, label: str = "the database") -> None:
+    """Create any missing table; refuse a database from a newer version of this tool.
+
+    label is what messages call the database: its path, when known.
+    """
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
+        existing = set(db.table_names())
     except sqlite3.DatabaseError as exc:
-        raise NotAnArchive(f"not a SQLite database: {exc}") from exc
+        raise archive_error(exc, label) from exc
     if version > SCHEMA_VERSION:
-        raise NotAnArchive(f"the archive was written by a newer wparchive (schema {version})")
-    existing = set(db.table_names())
+        raise NotAnArchive(f"{label} was written by a newer wparchive (schema {version})")
     if existing and "harvest_runs" not in existing:
-        raise NotAnArchive("the database has tables but no harvest_runs: not a wparchive archive")
+        raise NotAnArchive(f"{label} has tables but no harvest_runs: not a wparchive archive")
     missing = [name for name in SCHEMA if name not in existing]
     if not missing and version == SCHEMA_VERSION:
         return  # nothing to write: a finished archive may be opened read-only (serve -i)
@@ -211,7 +217,7 @@ def ensure_tables(db: Database) -> None:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.OperationalError as exc:
         if "readonly" not in str(exc):
-            raise
+            raise archive_error(exc, label) from exc
         # An archive on read-only storage is served as it is; only slower to search.
 
 

@@ -1,0 +1,54 @@
+"""Reading an archive starts fast: serve and export load neither the harvester nor the cleaner."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# What a harvest needs and reading an archive does not: the network, HTML cleaning, validation.
+HARVEST_ONLY = ["lxml", "html2text", "pydantic", "bs4", "requests", "wparchive.clean", "wparchive.records",
+                "wparchive.harvest", "wparchive.sync", "wparchive.client"]
+
+# Runs in a fresh interpreter: what this test process imported must not count.
+PROGRAM = """
+import json, sys
+from wparchive.cli import cli
+import wparchive.serve
+
+wparchive.serve.run_server = lambda ds, listening: listening.close()  # all serve does, but serving
+for args in json.loads(sys.argv[1]):
+    code = cli.main(args, prog_name="wparchive", standalone_mode=False)
+    assert code in (None, 0), (args, code)
+loaded = [name for name in json.loads(sys.argv[2]) if name in sys.modules]
+import wparchive.harvest  # the check itself: these names are what a harvest loads
+print(json.dumps({"loaded": loaded, "missing_after_harvest": [n for n in json.loads(sys.argv[2])
+                                                              if n not in sys.modules]}))
+"""
+
+
+def test_serve_and_export_load_neither_the_harvester_nor_the_cleaner(server, client, db, db_path, tmp_path) -> None:
+    from wparchive.harvest import harvest_site
+
+    harvest_site(db, client, server.home + "/")
+    commands = [
+        ["--help"], ["export", "--help"], ["serve", "--help"],
+        ["export", str(tmp_path / "a.jsonl"), "--db", db_path, "-q"],
+        ["export", "--format", "csv", str(tmp_path / "a.csv"), "--db", db_path, "-q"],
+        ["export", "--format", "markdown", str(tmp_path / "md"), "--db", db_path, "-q"],
+        ["serve", "--db", db_path, "--port", "0"],
+    ]
+    run = subprocess.run([sys.executable, "-c", PROGRAM, json.dumps(commands), json.dumps(HARVEST_ONLY)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["loaded"] == []
+    assert report["missing_after_harvest"] == []  # so an empty "loaded" means something
+    assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 29  # the commands did run
+    assert f"Serving {db_path}" in run.stderr
+
+
+def test_the_concurrency_limit_is_the_one_of_sites_toml() -> None:
+    from wparchive import cli, config
+
+    assert cli.MAX_CONCURRENCY == config.MAX_CONCURRENCY
