@@ -40,7 +40,7 @@ def importlinter_config() -> dict:  # type: ignore[type-arg]
 
 def test_the_import_contracts_are_kept(tmp_path: Path) -> None:
     contracts = importlinter_config()["contracts"]
-    assert [c["id"] for c in contracts] == ["storage", "reading", "cleaning", "leaves"]
+    assert [c["id"] for c in contracts] == ["storage", "reading", "cleaning", "leaves", "layers"]
     result = lint_imports(PYPROJECT, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     output = " ".join(result.stdout.split())  # import-linter wraps long contract names
@@ -65,6 +65,8 @@ def test_import_linter_fails_when_a_contract_is_broken(tmp_path: Path) -> None:
     lines = ["[tool.importlinter]", f"root_package = {json.dumps(config['root_package'])}",
              f"include_external_packages = {str(config['include_external_packages']).lower()}"]
     for contract in config["contracts"]:
+        if contract["type"] != "forbidden":
+            continue
         lines += ["", "[[tool.importlinter.contracts]]", f"id = {json.dumps(contract['id'])}",
                   f"name = {json.dumps(contract['name'] + ' (applied to ' + OFFENDERS[contract['id']] + ')')}",
                   f"type = {json.dumps(contract['type'])}",
@@ -81,6 +83,22 @@ def test_import_linter_fails_when_a_contract_is_broken(tmp_path: Path) -> None:
     for chain in ("wparchive.rebuild -> wparchive.clean", "wparchive.cli -> wparchive.harvest",
                   "wparchive.media -> wparchive.client", "wparchive.records -> wparchive.rows"):
         assert chain in output
+
+
+def test_the_layers_contract_breaks_when_the_layers_are_upside_down(tmp_path: Path) -> None:
+    config = importlinter_config()
+    layers = next(c for c in config["contracts"] if c["id"] == "layers")
+    upside_down = tmp_path / "upside_down.toml"
+    upside_down.write_text("\n".join([
+        "[tool.importlinter]", f"root_package = {json.dumps(config['root_package'])}", "",
+        "[[tool.importlinter.contracts]]", 'name = "upside down"', 'type = "layers"',
+        f"layers = {json.dumps(layers['layers'][::-1])}"]) + "\n", encoding="utf-8")
+    result = lint_imports(upside_down, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = " ".join(result.stdout.split())
+    assert "upside down BROKEN" in output
+    # one of the real one-way arrows, now seen as running the wrong way
+    assert "wparchive.harvest -> wparchive.sync" in output and "wparchive.sync -> wparchive.pages" in output
 
 
 CLEANING_AND_HARVESTING = [

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 # What a harvest needs and reading an archive does not: the network, HTML cleaning, validation.
 HARVEST_ONLY = ["lxml", "html2text", "pydantic", "bs4", "requests", "wparchive.clean", "wparchive.records",
                 "wparchive.harvest", "wparchive.sync", "wparchive.client"]
@@ -48,7 +50,18 @@ def test_serve_and_export_load_neither_the_harvester_nor_the_cleaner(server, cli
     assert f"Serving {db_path}" in run.stderr
 
 
-def test_the_concurrency_limit_is_the_one_of_sites_toml() -> None:
-    from wparchive import cli, config
+def test_the_concurrency_limit_is_the_same_on_the_command_line_and_in_sites_toml(tmp_path) -> None:
+    from click.testing import CliRunner
 
-    assert cli.MAX_CONCURRENCY == config.MAX_CONCURRENCY
+    from wparchive.cli import cli
+    from wparchive.config import load_sites
+    from wparchive.errors import ConfigError
+
+    refused = CliRunner().invoke(cli, ["harvest", "http://127.0.0.1:9/", "--concurrency", "17"])
+    assert refused.exit_code == 2 and "1<=x<=16" in refused.output
+    sites = tmp_path / "sites.toml"
+    sites.write_text('[[site]]\nurl = "http://127.0.0.1:9/"\nconcurrency = 17\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="concurrency"):
+        load_sites(sites)
+    sites.write_text('[[site]]\nurl = "http://127.0.0.1:9/"\nconcurrency = 16\n', encoding="utf-8")
+    assert load_sites(sites)[0].concurrency == 16

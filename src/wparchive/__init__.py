@@ -3,3 +3,4 @@
 __version__ = "0.1.0"
 PROJECT_URL = "https://github.com/wparchive/wparchive"
 USER_AGENT = f"wparchive/{__version__} (+{PROJECT_URL})"
+MAX_CONCURRENCY = 16  # pages fetched at once, at most: beyond this a harvest is a load test, not an archive

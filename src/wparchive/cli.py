@@ -13,7 +13,7 @@ import click
 # Only what reading an archive needs is imported here. harvest, rebuild and demo import the
 # harvester and the cleaner (requests, lxml, html2text, pydantic, bs4) inside themselves, so that
 # serve and export start without loading them; tests/test_startup.py holds them to it.
-from . import __version__
+from . import MAX_CONCURRENCY, __version__
 from .db import archive_lock, open_db
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
 from .export import FORMATS, export_archive
@@ -30,7 +30,6 @@ EXIT_PARTIAL = 3
 EXIT_LOCKED = DatabaseLocked.exit_code  # 75, EX_TEMPFAIL: cron may simply try again later
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 INTERRUPTED = "Interrupted. What was saved is kept; run the same command again to continue."
-MAX_CONCURRENCY = 16  # config.MAX_CONCURRENCY, the same limit for sites.toml; here without loading pydantic
 
 db_option = click.option(
     "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),

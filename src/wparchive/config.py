@@ -12,11 +12,11 @@ from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from . import MAX_CONCURRENCY
 from .clean import Boilerplate
 from .errors import ConfigError
 
 
-MAX_CONCURRENCY = 16  # beyond this a harvest is a load test, not an archive
 
 
 class SiteOptions(BaseModel):

@@ -1,31 +1,40 @@
-"""One harvest of one site: discover → fetch → clean → store, page by page."""
+"""A harvest: of one site (harvest_site: discover → fetch → clean → store, page by page), or of
+many in turn (harvest_sites: what `wparchive harvest` runs)."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlite_utils.db import Database
 
 from . import __version__
 from .client import Client, utc_now
 from .clean import Boilerplate, site_hosts_of
-from .config import load_boilerplate
+from .config import SiteConfig, load_boilerplate, load_credentials
 from .db import (
-    ensure_db_shape, finish_run, known_api_root, record_failure, save_collection_counts, save_site,
-    set_site_taxonomies, start_run, term_names,
+    archive_lock, ensure_db_shape, finish_run, known_api_root, open_db, record_failure, save_collection_counts,
+    save_site, set_site_taxonomies, start_run, term_names,
 )
 from .discover import Collection, check_authentication, find_api_root, list_collections
-from .errors import AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError
+from .errors import (
+    AccessDenied, ArchiveUnavailable, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError,
+)
 from .fallback import feed_channel, list_items, locate_feed, read_items
+from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
 from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
 from .paths import config_dir
 from .progress import Progress, SilentProgress
 from .records import TABLE_ORDER, SiteContext
 from .sync import CollectionSync, sync_collection
+from .warc import WarcRecorder
 
 PRIVATE_STATUSES = "publish,future,draft,pending,private"
 
@@ -218,17 +227,6 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
 
 # Many sites, one after the other: what `wparchive harvest` runs, with or without a URL.
 
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
-from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlsplit
-
-from .config import SiteConfig, load_credentials
-from .db import archive_lock, open_db
-from .errors import ArchiveUnavailable
-from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
-from .warc import WarcRecorder
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ saves the last one's. The pool starts only when a collection is large enough to 
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -17,14 +16,6 @@ from .rows import Provenance
 
 # Below this many items a collection is cleaned in-process: starting workers costs about a second.
 POOL_THRESHOLD = 400
-
-
-def default_workers() -> int:
-    """Every core the process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 class CleaningPool:
