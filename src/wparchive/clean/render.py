@@ -45,12 +45,13 @@ def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
 
 
 def html_to_markdown(fragment: str, base_url: str = "") -> str:
-    """Markdown of an HTML fragment, by html2text: unwrapped lines, Unicode kept, fenced code."""
+    """Markdown of an HTML fragment, by html2text: unwrapped lines, Unicode kept, fenced code; what
+    the page showed as text stays text in every Markdown reader (see _InertConverter)."""
     if not fragment or not fragment.strip():
         return ""
     for pattern, replacement in _MARKDOWN_TAGS:
         fragment = pattern.sub(replacement, fragment)
-    converter = html2text.HTML2Text(baseurl=base_url)
+    converter = _InertConverter(baseurl=base_url)
     converter.body_width = 0
     converter.unicode_snob = True
     converter.ignore_images = False
@@ -58,10 +59,240 @@ def html_to_markdown(fragment: str, base_url: str = "") -> str:
     converter.wrap_links = False
     converter.inline_links = True
     converter.backquote_code_style = True  # ``` fences, which survive copy-paste better than indents
-    markdown = _BLANK_LINE.sub("", converter.handle(fragment).replace("\u00a0", " "))
+    # The private-use characters that stand for others below cannot come from the page.
+    markdown = _settle_code_blocks(converter.handle(_OUR_PRIVATE_USE.sub("", fragment)))
+    markdown = _settle_deferred(markdown)
+    markdown = _BLANK_LINE.sub("", markdown.replace("\u00a0", " "))
     markdown = _FENCE_AFTER_TEXT.sub("\n\n```", markdown)
     # Strip blank lines only: html2text indents list items, and the first may open the text.
     return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n").rstrip()
+
+
+# --- Markdown that cannot run ----------------------------------------------------------------
+#
+# html2text writes the page's text as it is, so text that a reader saw as "<script>" (the HTML
+# said &lt;script&gt;) would become live HTML in Jekyll, a backtick in the text could end a code
+# span early and let the code's raw "<" out as HTML, and "{{ }}" or "{% %}" would run as Liquid
+# or a Hugo shortcode. Once written, text and code can no longer be told apart, so it is done
+# while converting, where html2text knows which is which:
+# - text (and alt and title attributes) is written with every character that Markdown, kramdown,
+#   Liquid or Hugo could read as syntax of their own (HTML, code spans, links, template tags,
+#   attribute lists, tables) as a character reference, which every Markdown reader shows as the
+#   character itself;
+# - link and image addresses keep only the http, https and mailto schemes (and data: images);
+#   the rest lose their link and stay as text; characters that could end the address are
+#   percent-encoded;
+# - inline code gets delimiters longer than any backtick run inside it, and <pre> becomes a fence
+#   longer than any backtick run inside it. Its characters stay raw only inside a fence that every
+#   reader closes where we do; anything else about it is written as text.
+
+# Characters written as references in text. Entity-like "&" only: "AT&T" stays readable.
+_TEXT_ESCAPES = {"<": "&lt;", "`": "&#96;", "{": "&#123;", "}": "&#125;", "[": "&#91;", "]": "&#93;",
+                 "|": "&#124;", "\\": "&#92;", "~": "&#126;", "$": "&#36;", "*": "&#42;", "_": "&#95;",
+                 "&": "&amp;"}
+_ENTITY_LIKE = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
+# Always escaped in text; the others only where they would start something: "~~" (fences,
+# strikethrough), "$$" (kramdown's maths), "](", "][", "]:" (links), an entity-like "&".
+_TEXT_SPECIAL = re.compile(r"[<`{|\\]|~(?=~)|\$(?=\$)|\](?=[(\[\]:])")
+# html2text hands text over in pieces (an entity is a piece of its own), so one of those at the
+# end of a piece waits as a private-use character until what follows it is known.
+_DEFERRED = {"&": "\ue110", "~": "\ue111", "$": "\ue112", "]": "\ue113"}
+_DEFERRED_END = re.compile(r"[&~$\]]$")
+_UNDEFERRED = re.compile("\ue110(?=#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)"
+                         "|\ue111(?=[~\ue111])|\ue112(?=[$\ue112])|\ue113(?=[(\\[\\]:\ue113])")
+_DEFERRED_CHAR = re.compile("[\ue110-\ue113]")
+_FROM_DEFERRED = {v: k for k, v in _DEFERRED.items()}
+_NBSP_PLACEHOLDER = "&nbsp_place_holder;"  # html2text's own, replaced by it at the end
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_DATA_IMAGE = re.compile(r"^data:image/(?:png|gif|jpeg|webp)[;,]", re.I)
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f<>\"`{}|^]")
+_CODE_TAGS = frozenset({"code", "kbd", "tt"})
+_OUTER_CONTROLS = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+
+# Inside <pre>, characters whose meaning differs between code and text wait as private-use
+# characters until the block is settled: raw inside a fence that holds, references elsewhere.
+_CODE_CHARS = "`<&{}[]|\\~$*_"
+_CODE_CHAR_BASE = 0xE100
+_TO_CODE_CHAR = {ord(c): chr(_CODE_CHAR_BASE + i) for i, c in enumerate(_CODE_CHARS)}
+_FROM_CODE_CHAR = {chr(_CODE_CHAR_BASE + i): c for i, c in enumerate(_CODE_CHARS)}
+_CODE_CHAR = re.compile("[\ue100-\ue10f]")
+_OUR_PRIVATE_USE = re.compile("[\ue100-\ue11f]")
+_FENCE_LINE = re.compile(r"^(?P<prefix>[ >]*)```[ \t]*$")
+_LOOKS_LIKE_FENCE = re.compile(r"^[ >]*(?:`{3,}|~{3,})")  # only html2text's own fences are real backticks here
+
+
+def inert_text(text: str) -> str:
+    """Text as Markdown that every reader shows as this text: no HTML, code, links or template tags."""
+    return _settle_deferred(_inert_piece(text))
+
+
+def _inert_piece(text: str) -> str:
+    text = _ENTITY_LIKE.sub("&amp;", text)
+    text = _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES[m.group(0)], text)
+    return _DEFERRED_END.sub(lambda m: _DEFERRED[m.group(0)], text)
+
+
+def _settle_deferred(markdown: str) -> str:
+    """The characters that waited for what follows them: escaped where it completes something."""
+    markdown = _UNDEFERRED.sub(lambda m: _TEXT_ESCAPES[_FROM_DEFERRED[m.group(0)]], markdown)
+    return _DEFERRED_CHAR.sub(lambda m: _FROM_DEFERRED[m.group(0)], markdown)
+
+
+def safe_url(url: str, *, image: bool = False) -> str | None:
+    """A link or image address fit for Markdown, or None when its scheme may not become a link:
+    http, https, mailto and relative addresses (and data: raster images) only."""
+    # Browsers drop surrounding spaces and controls and every tab and newline before they read
+    # the scheme, so "java\tscript:" is javascript: to them; it is to us too.
+    cleaned = _TAB_OR_NEWLINE.sub("", _OUTER_CONTROLS.sub("", url))
+    scheme = _SCHEME.match(cleaned)
+    if scheme and scheme.group(1).lower() not in _SAFE_SCHEMES and not (image and _DATA_IMAGE.match(cleaned)):
+        return None
+    if not scheme and ":" in cleaned.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]:
+        return None  # "java&#115;cript:" and the like: something before the colon that is no scheme
+    cleaned = _URL_UNSAFE.sub(lambda m: "%{:02X}".format(ord(m.group(0))), cleaned)
+    return _ENTITY_LIKE.sub("&amp;", cleaned)
+
+
+def code_span(code: str) -> str:
+    """Inline code with delimiters no backtick run inside it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if code.startswith("`") or code.endswith("`") else ""
+    return f"{fence}{pad}{code}{pad}{fence}"
+
+
+def _inert_attribute(value: str) -> str:
+    return inert_text(" ".join(value.split())).replace('"', "&quot;")
+
+
+class _InertConverter(html2text.HTML2Text):
+    """html2text that writes text, attributes, links and code so that no Markdown reader can take
+    the page's text for markup (see above)."""
+
+    def __init__(self, baseurl: str = "") -> None:
+        super().__init__(baseurl=baseurl)
+        self._inline_code: list[str] | None = None  # the text of the inline code being read
+        self._code_depth = 0
+        self._tables = 0
+
+    def handle_tag(self, tag: str, attrs: dict[str, str | None], start: bool) -> None:
+        if tag in _CODE_TAGS and not self.pre:
+            self._code_tag(start)
+            return
+        if self._inline_code is not None:
+            return  # markup inside inline code: its text is code, the rest is dropped
+        if tag == "table":
+            self._tables = max(0, self._tables + (1 if start else -1))
+        if start:
+            _defuse_attributes(tag, attrs)
+        super().handle_tag(tag, attrs, start)
+
+    def handle_data(self, data: str, entity_char: bool = False) -> None:
+        if self._inline_code is not None:
+            self._inline_code.append(data)
+            return
+        if data != _NBSP_PLACEHOLDER:
+            data = data.translate(_TO_CODE_CHAR) if self.pre else _inert_piece(data)
+        super().handle_data(data, entity_char)
+
+    def close(self) -> None:
+        if self._inline_code is not None:  # inline code never closed: it ends with the fragment
+            self._code_depth = 0
+            self._write_code()
+        super().close()
+
+    def _code_tag(self, start: bool) -> None:
+        if start:
+            self._code_depth += 1
+            if self._code_depth == 1:
+                self._inline_code = []
+        elif self._code_depth:
+            self._code_depth -= 1
+            if self._code_depth == 0:
+                self._write_code()
+
+    def _write_code(self) -> None:
+        code = " ".join("".join(self._inline_code or []).split())  # one line, as browsers show it
+        self._inline_code = None
+        if not code:
+            return
+        if self.maybe_automatic_link is not None:  # the code is a link's text
+            self.o("[")
+            self.maybe_automatic_link = None
+            self.empty_link = False
+        if self._tables and "|" in code:
+            # A table reads "|" as a cell's end even inside code: the code goes as text instead.
+            self.o(inert_text(code))
+            return
+        last = self.outtextlist[-1][-1:] if self.outtextlist and self.outtextlist[-1] else ""
+        # Two code spans side by side would read as one delimiter run: a space keeps them apart.
+        touching = last == "`" and not (self.p_p or self.space or self.start)
+        self.o((" " if touching else "") + code_span(code))
+
+
+def _defuse_attributes(tag: str, attrs: dict[str, str | None]) -> None:
+    """Attributes html2text writes out, made inert in place: addresses checked, text escaped."""
+    for name in ("href", "src"):
+        value = attrs.get(name)
+        if value is not None:
+            url = safe_url(value, image=tag == "img" and name == "src")
+            if url is None:
+                del attrs[name]
+            else:
+                attrs[name] = url
+    for name in ("alt", "title"):
+        value = attrs.get(name)
+        if value is not None:
+            attrs[name] = _inert_attribute(value)
+
+
+def _settle_code_blocks(markdown: str) -> str:
+    """html2text's ``` blocks as fences that no line inside them can close, their characters raw;
+    a block that a reader could end elsewhere is written as text instead, as are code characters
+    outside any block."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        opening = _FENCE_LINE.match(line)
+        block = _block(lines, index + 1, opening.group("prefix")) if opening else None
+        if opening is None or block is None:
+            out.append(_as_text(line.replace("```", "&#96;&#96;&#96;")))
+            index += 1
+            continue
+        prefix = opening.group("prefix")
+        content, closing = block
+        content = [_CODE_CHAR.sub(lambda m: _FROM_CODE_CHAR[m.group(0)], text) for text in content]
+        longest = max((len(run) for text in content for run in re.findall(r"`+", text)), default=0)
+        ticks = "`" * max(3, longest + 1)
+        if out and out[-1].strip(" >"):  # a fence right after text is not one to every reader
+            out.append(prefix.rstrip(" ") if ">" in prefix else "")
+        out += [line.replace("```", ticks, 1), *content, (closing or prefix + "```").replace("```", ticks, 1)]
+        index += 1 + len(content) + (closing is not None)
+    return "\n".join(out)
+
+
+def _block(lines: list[str], start: int, prefix: str) -> tuple[list[str], str | None] | None:
+    """The lines of the block that opens before start and its closing line (None: it runs to the
+    end, as readers take it); None when a reader could end it elsewhere: a line outside its
+    container, or another fence."""
+    quoted = prefix.rstrip(" ")
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if line.rstrip(" \t") == prefix + "```":
+            return lines[start:index], line
+        if (">" in prefix and not line.startswith(quoted)) or (line.strip() and not line.startswith(prefix)):
+            return None  # the quote or the list item ends here, and the block with it
+        if _LOOKS_LIKE_FENCE.match(line[len(prefix):]):
+            return None
+    return lines[start:], None
+
+
+def _as_text(line: str) -> str:
+    return _CODE_CHAR.sub(lambda m: _TEXT_ESCAPES[_FROM_CODE_CHAR[m.group(0)]], line)
 
 
 def tree_to_text(root: HtmlElement) -> str:
