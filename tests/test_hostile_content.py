@@ -119,3 +119,17 @@ def test_ordinary_text_stays_readable_markdown() -> None:
     markdown = clean_content("<p>Fish &amp; chips cost $5 [sic], 2 * 3 ~ 6 and a_b.</p>"
                              "<pre>if a &lt; b:\n    print(`x`)</pre>").markdown
     assert markdown == "Fish & chips cost $5 [sic], 2 * 3 ~ 6 and a_b.\n\n```\nif a < b:\n    print(`x`)\n\n```"
+
+
+@pytest.mark.parametrize("markdown, expected", [
+    ("```\n{{< youtube id >}}\n```", "```\n{{</* youtube id */>}}\n```"),
+    ("`{{% note %}}x{{% /note %}}`", "`{{%/* note */%}}x{{%/* /note */%}}`"),
+    ("{{</* already escaped */>}}", "{{</*/* already escaped */*/>}}"),  # Hugo shows it as it was written
+    ("{{< a {{< b >}} c", "{{</* a {{< b */>}} c"),
+    ("dangling {{< never closed", "dangling {{\u2060< never closed"),
+    ("{{ liquid }} {% tag %}", "{{ liquid }} {% tag %}"),  # Hugo leaves these; Jekyll is told to
+])
+def test_hugo_shortcodes_in_code_are_escaped_the_way_hugo_escapes_them(markdown: str, expected: str) -> None:
+    from wparchive.export import inert_for_site_builders
+
+    assert inert_for_site_builders(markdown) == expected

@@ -8,10 +8,13 @@ import json
 import re
 import shutil
 import sqlite3
+import unicodedata
 from contextlib import ExitStack
+import itertools
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, cast
+from urllib.parse import unquote
 
 import yaml
 from sqlite_utils.db import Database
@@ -23,7 +26,15 @@ from .progress import Progress, SilentProgress
 FORMATS = ("csv", "json", "jsonl", "markdown")
 # Big and rarely wanted in a spreadsheet: left out of CSV unless asked for.
 _JSON_COLUMNS = frozenset({"categories", "tags", "headings", "shortcodes"})
-_UNSAFE_NAME = re.compile(r"[^\w.-]+")
+# Names in a Markdown export come from the site (slugs, types, dates) and may hold "/", "..",
+# NUL, names Windows reserves, or be thousands of characters long.
+NAME_BYTES = 255  # the longest name ext4, APFS and most others allow, in bytes of UTF-8
+_NAME_CHARS = 4 * NAME_BYTES  # more characters than can survive in a name: the rest is not read
+_RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"{port}{n}" for port in ("com", "lpt")
+                                                          for n in "0123456789\u00b9\u00b2\u00b3")})
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
+# Media files in an archive are named by their SHA-256 (see media.py); nothing else is copied.
+_MEDIA_PATH = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}(?:\.[A-Za-z0-9]{1,10})?")
 
 
 def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | None = None,
@@ -117,21 +128,25 @@ def write_markdown(rows: Iterator[dict[str, Any]], folder: Path, *, db: Database
                    media_dir: Path | None = None) -> int:
     """One Markdown file per item with YAML front matter, laid out as Jekyll wants it (posts in
     _posts/ named YYYY-MM-DD-slug.md, other types in a folder of their own), which Hugo also
-    takes as content. Images downloaded with --media are copied to images/ and referenced there."""
+    takes as content. Images downloaded with --media are copied to images/ and referenced there.
+
+    Every name is made of sanitised values (see safe_name) and every path is checked to stay in
+    folder. Names are unique (an item whose name is taken gets its WordPress id added) and stable:
+    the same archive exports to the same names, replacing the files an earlier export wrote."""
     folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
     local_images = _copy_images(db, media_dir, folder) if db is not None and media_dir is not None else {}
-    used: set[Path] = set()
+    names = _Names()
     count = 0
     for row in rows:
-        path = folder / _relative_path(row)
-        if path in used or path.exists():
-            path = path.with_name(f"{path.stem}-{row['wp_id']}{path.suffix}")
-        used.add(path)
+        relative, slug = names.place(row)
+        path = _inside(root, folder / relative)
         path.parent.mkdir(parents=True, exist_ok=True)
         body = row.get("content_markdown") or ""
         for url, local in local_images.items():
-            body = body.replace(url, local)
-        path.write_text(f"---\n{front_matter(row)}---\n\n{body}\n", encoding="utf-8")
+            body = body.replace(f"]({url})", f"]({local})")
+        text = f"---\n{front_matter(row, slug=slug)}---\n\n{inert_for_site_builders(body)}\n"
+        path.write_text(_encodable(text), encoding="utf-8")
         count += 1
     return count
 
@@ -141,15 +156,16 @@ _WRITERS: dict[str, Callable[[Iterator[dict[str, Any]], IO[str]], int]] = {
 }
 
 
-def front_matter(row: dict[str, Any]) -> str:
-    """The YAML front matter of an item: title, dates with the site's offset, slug, original URL,
-    categories, tags, author, WordPress id."""
+def front_matter(row: dict[str, Any], *, slug: str | None = None) -> str:
+    """The YAML front matter of an item: title, dates with the site's offset, slug (the one in its
+    file name), original URL, categories, tags, author, WordPress id; and render_with_liquid:
+    false, so that Jekyll (4 and later) runs no Liquid in content that came from the site."""
     offset = _offset(row.get("site_gmt_offset"))
     data = {
         "title": row.get("title") or "",
         "date": _with_offset(row.get("date"), offset),
         "lastmod": _with_offset(row.get("modified"), offset),
-        "slug": row.get("slug") or str(row.get("wp_id")),
+        "slug": slug or safe_name(str(row.get("slug") or ""), fallback=f"item-{row.get('wp_id')}"),
         "url_original": row.get("link"),
         "type": row.get("type"),
         "categories": row.get("categories") or [],
@@ -160,23 +176,140 @@ def front_matter(row: dict[str, Any]) -> str:
     }
     if row.get("excerpt_text"):
         data["summary"] = row["excerpt_text"]
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=10_000)
+    data["render_with_liquid"] = False
+    return yaml.dump(data, Dumper=_FrontMatterDumper, allow_unicode=True, sort_keys=False, width=10_000)
 
 
-def _relative_path(row: dict[str, Any]) -> Path:
-    slug = _UNSAFE_NAME.sub("-", row.get("slug") or "").strip("-.") or f"item-{row['wp_id']}"
-    if row.get("type") == "post":
-        day = (row.get("date") or "1970-01-01")[:10]
-        return Path("_posts") / f"{day}-{slug}.md"
-    kind = _UNSAFE_NAME.sub("-", row.get("type") or "items").strip("-.") or "items"
-    return Path(f"{kind}s" if not kind.endswith("s") else kind) / f"{slug}.md"
+class _FrontMatterDumper(yaml.SafeDumper):
+    """YAML whose strings every reader takes back as the same strings (Jekyll's YAML 1.1, Hugo's
+    1.2): one line each, quoted wherever a reader could see something else in them."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    value = _encodable(value)
+    # A title over several lines could hold "---"; "1e3" is a number to YAML 1.2, a string to 1.1.
+    multiline = any(c in value for c in "\n\r\x85\u2028\u2029")
+    style = '"' if multiline or _NUMBER_LIKE.match(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_NUMBER_LIKE = re.compile(r"[-+.]?[0-9]|0[ox]|[-+]?\.?(?:inf|nan)\b", re.I)
+_FrontMatterDumper.add_representer(str, _represent_text)
+
+
+def inert_for_site_builders(markdown: str) -> str:
+    """Markdown that Hugo builds without taking anything in it for a shortcode: every {{< >}} and
+    {{% %}} as Hugo's own escape, {{</* */>}}, which it shows as written. (Text from the site
+    has its braces escaped when it is cleaned; this is for its code, which Hugo reads too.)"""
+    out: list[str] = []
+    position = 0
+    while (opening := _SHORTCODE_OPENING.search(markdown, position)) is not None:
+        kind = opening.group(1)
+        closing = ">}}" if kind == "<" else "%}}"
+        end = markdown.find(closing, opening.end())
+        out.append(markdown[position:opening.start()])
+        if end < 0:
+            # Never closed, Hugo fails the build on it; a word joiner keeps it from being one.
+            out.append("{{\u2060" + kind)
+            position = opening.end()
+            continue
+        out.append("{{" + kind + "/*" + markdown[opening.end():end] + "*/" + closing)
+        position = end + len(closing)
+    out.append(markdown[position:])
+    return "".join(out)
+
+
+_SHORTCODE_OPENING = re.compile(r"\{\{([<%])")
+
+
+def safe_name(value: str, *, fallback: str, max_bytes: int = NAME_BYTES) -> str:
+    """A file or folder name made of a value from the site: letters, digits, marks, "-", "_" and
+    "." only (a run of anything else becomes "-"), not starting with "." or "_" (hidden, or left
+    out by Jekyll), no name Windows reserves, at most max_bytes of UTF-8 cut between characters;
+    fallback (itself made safe) when nothing is left."""
+    name = _name_chars(value, max_bytes) or _name_chars(fallback, max_bytes) or "item"
+    if name.split(".", 1)[0].lower() in _RESERVED_NAMES:
+        name = _fit(name, max_bytes - 1) + "-"
+    return name
+
+
+def _name_chars(value: str, max_bytes: int) -> str:
+    # WordPress keeps slugs in other scripts percent-encoded: the letters are wanted, not "%e6".
+    text = unicodedata.normalize("NFC", unquote(value[:_NAME_CHARS], errors="replace"))
+    kept = "".join(c if c in "-_." or unicodedata.category(c)[0] in "LNM" else "\0" for c in text)
+    return re.sub("\0+", "-", _fit(kept, max_bytes)).strip("-._")
+
+
+def _fit(name: str, max_bytes: int) -> str:
+    """name cut to at most max_bytes of UTF-8, between characters."""
+    encoded = name.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return name
+    return encoded[:max_bytes].decode("utf-8", "ignore").rstrip("-._")
+
+
+class _Names:
+    """Where each item of an export goes: folder and file name, unique among those given out
+    (compared as a case-insensitive file system compares them), the same for the same rows."""
+
+    def __init__(self) -> None:
+        self.taken: set[tuple[str, str]] = set()
+
+    def place(self, row: dict[str, Any]) -> tuple[Path, str]:
+        """The path of an item's file within the export, and the slug its file name holds."""
+        ident = safe_name(str(row.get("wp_id")).replace("-", "n"), fallback="item")
+        slug = safe_name(str(row.get("slug") or ""), fallback=f"item-{ident}")
+        if row.get("type") == "post":
+            folder, prefix = "_posts", _day(row.get("date")) + "-"
+        else:
+            kind = _name_chars(str(row.get("type") or ""), 100) or "item"
+            folder, prefix = safe_name(kind if kind.endswith("s") else f"{kind}s", fallback="items"), ""
+        site = safe_name(str(row.get("site_id")), fallback="0")
+        extras = itertools.chain(("", f"-{ident}", f"-{site}-{ident}"),
+                                 (f"-{site}-{ident}-{n}" for n in itertools.count(2)))
+        for extra in extras:
+            stem = _fit(prefix + slug, NAME_BYTES - len(".md") - len(extra.encode("utf-8"))) + extra
+            key = (folder.casefold(), stem.casefold())
+            if key not in self.taken:
+                self.taken.add(key)
+                return Path(folder) / f"{stem}.md", stem[len(prefix):]
+        raise AssertionError("unreachable: count() never ends")
+
+
+def _day(date: Any) -> str:
+    """The day of a post's date for its file name, or 1970-01-01 when it is not one."""
+    day = str(date or "")[:10]
+    try:
+        datetime.strptime(day, "%Y-%m-%d")  # a day that exists: Jekyll reads it
+    except ValueError:
+        return "1970-01-01"
+    return day if _DAY.match(day) else "1970-01-01"  # and written in full, as Jekyll's names want
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """path, after checking that it resolves inside root (a link in the folder could point away)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise ExportError(f"{path} would be written outside {root}, at {resolved}",
+                          hint="A link inside the export folder points elsewhere; export to an empty folder.")
+    return path
+
+
+def _encodable(text: str) -> str:
+    """text with what UTF-8 cannot hold (lone surrogates) and NUL, which site builders refuse,
+    replaced by U+FFFD."""
+    return _UNWRITABLE.sub("\ufffd", text)
+
+
+_UNWRITABLE = re.compile("[\ud800-\udfff\x00]")
 
 
 def _offset(gmt_offset: Any) -> timedelta:
     try:
-        return timedelta(hours=float(gmt_offset or 0))
-    except (TypeError, ValueError):
+        offset = timedelta(hours=float(gmt_offset or 0))
+    except (TypeError, ValueError, OverflowError):
         return timedelta(0)
+    return offset if abs(offset) < timedelta(hours=24) else timedelta(0)
 
 
 def _with_offset(local: str | None, offset: timedelta) -> str | None:
@@ -184,20 +317,24 @@ def _with_offset(local: str | None, offset: timedelta) -> str | None:
     if not local:
         return None
     try:
-        when = datetime.fromisoformat(local)
-    except ValueError:
-        return local
-    return when.replace(tzinfo=timezone(offset)).isoformat()
+        when = datetime.fromisoformat(local).replace(tzinfo=timezone(offset))
+    except (TypeError, ValueError):  # not a time (or an offset beyond a day): left out, not passed on
+        return None
+    return when.isoformat()
 
 
 def _copy_images(db: Database, media_dir: Path, folder: Path) -> dict[str, str]:
-    """Copy downloaded images into the export; returns original URL → path in the export."""
+    """Copy downloaded images into the export; returns original URL → path in the export. Only
+    files named as media.py names them are copied, from inside media_dir to inside folder."""
     local: dict[str, str] = {}
+    media_root, root = media_dir.resolve(), folder.resolve()
     for url, path in db.execute(MEDIA_FILES_SQL):
+        if not isinstance(path, str) or not _MEDIA_PATH.fullmatch(path):
+            continue  # not a name media.py gives: nothing to copy from there
         source = media_dir / path
-        if not source.exists():
+        if not source.is_file() or not source.resolve().is_relative_to(media_root):
             continue
-        target = folder / "images" / Path(path).name
+        target = _inside(root, folder / "images" / Path(path).name)
         target.parent.mkdir(exist_ok=True)
         if not target.exists():
             shutil.copyfile(source, target)

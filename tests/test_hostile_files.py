@@ -1,0 +1,180 @@
+"""Nothing leaves the folder it belongs in: Markdown exports, media files, and the fallback that
+reads a site's feed and sitemaps, whatever names, types, dates and addresses a site sends."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from wparchive.cli import cli
+from wparchive.export import NAME_BYTES, safe_name, write_markdown
+from wparchive.harvest import harvest_site
+from wparchive.sample.site import Item, Site
+
+WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{n}" for n in range(10)), *(f"lpt{n}" for n in range(10))}
+HOSTILE_SLUGS = [
+    "../../../../etc/passwd", "/etc/passwd", "a/../../b", "..", ".", "...", "nul\x00byte", "CON", "nul.txt", "aux",
+    "com1", ".htaccess", "_layouts", "_config.yml", "back\\slash\\..\\..", "%2e%2e%2f%2e%2e%2fescape", "a" * 2000,
+    "é" * 1000, "日本語" * 400, "😀" * 300, "x" * 253 + "é", "\u202eevil", "tab\tand\nnewline", "",
+]
+HOSTILE_TYPES = ["post", "page", "../../../tmp/x", "_layouts", ".git", "NUL", "book" * 100, "a/b"]
+HOSTILE_DATES = ["2023-03-08T10:00:00", "../../../../x", "2023-02-30T00:00:00", "9999-99-99", "", None,
+                 "2023-03-08/../../x", "0000-00-00T00:00:00"]
+
+
+def _row(n: int, slug: str, post_type: str = "post", date: Any = "2023-03-08T10:00:00", **extra: Any) -> dict[str, Any]:
+    return {"key": f"1-{n}", "site_id": 1, "wp_id": n, "type": post_type, "slug": slug, "date": date,
+            "modified": date, "title": f"Item {n}", "link": f"https://example.org/?p={n}",
+            "content_markdown": f"Body {n}", **extra}
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def _assert_confined(out: Path, written: list[Path]) -> None:
+    root = out.resolve()
+    for path in written:
+        assert path.resolve().is_relative_to(root), path
+        for part in path.relative_to(out).parts:
+            assert len(part.encode("utf-8")) <= NAME_BYTES, (len(part.encode("utf-8")), part[:40])
+            assert part == "_posts" or not part.startswith((".", "_")), part
+            assert part.split(".")[0].lower() not in WINDOWS_RESERVED, part
+            assert not re.search(r"[\x00-\x1f/\\:*?\"<>|]", part), part
+
+
+def test_hostile_slugs_types_and_dates_stay_inside_the_export(tmp_path: Path) -> None:
+    out = tmp_path / "deep" / "out"
+    rows = [_row(n, slug) for n, slug in enumerate(HOSTILE_SLUGS, start=1)]
+    rows += [_row(100 + n, "same-slug", post_type=kind) for n, kind in enumerate(HOSTILE_TYPES)]
+    rows += [_row(200 + n, "dated", date=date) for n, date in enumerate(HOSTILE_DATES)]
+    before = set(tmp_path.rglob("*"))
+    assert write_markdown(iter(rows), out) == len(rows)
+    written = _files_under(out)
+    assert len(written) == len(rows)  # every item has a file of its own: none overwrote another
+    _assert_confined(out, written)
+    assert set(tmp_path.rglob("*")) - before == set(out.rglob("*")) | {out, out.parent}  # nothing anywhere else
+    for path in written:  # every file is whole: front matter that parses, and its body
+        head, body = path.read_text(encoding="utf-8").split("---\n", 2)[1:]
+        meta = yaml.safe_load(head)
+        assert body.strip() == f"Body {meta['wordpress_id']}"
+        assert meta["slug"] in path.stem and not meta["slug"].startswith((".", "_"))
+    posts = {p.name for p in (out / "_posts").iterdir()}
+    assert all(re.match(r"\d{4}-\d{2}-\d{2}-.", name) for name in posts)  # the names Jekyll wants
+    assert "1970-01-01-dated.md" in posts and "2023-03-08-dated.md" in posts  # a date that is none: 1970
+
+
+def test_long_names_are_cut_between_characters() -> None:
+    for slug in ("é" * 1000, "日本語" * 400, "x" * 254 + "é", "a\u0301" * 200):
+        name = safe_name(slug, fallback="item")
+        assert 250 <= len(name.encode("utf-8")) <= NAME_BYTES
+        assert unicodedata.normalize("NFC", slug).startswith(name)  # whole characters, none cut in half
+    assert safe_name("😀" * 300, fallback="item-3") == "item-3"  # letters, digits and marks only
+    assert safe_name("e\u0301cole", fallback="x") == "\u00e9cole"  # one spelling of a letter: NFC
+    assert safe_name("%E6%97%A5%E6%9C%AC", fallback="x") == "日本"  # WordPress's percent-encoded slugs
+    assert safe_name("../..", fallback="item-7") == "item-7"
+    assert safe_name("CON", fallback="x") == "CON-" and safe_name("lpt1.md", fallback="x") == "lpt1.md-"
+
+
+def test_names_that_collide_stay_apart_even_without_regard_to_case(tmp_path: Path) -> None:
+    rows = [_row(1, "a/b"), _row(2, "a?b"), _row(3, "a-b"), _row(4, "About", post_type="page"),
+            _row(5, "about", post_type="page"), _row(6, "ABOUT", post_type="page"), _row(7, "é"),
+            _row(8, "e\u0301"), _row(9, "a-b-1")]
+    rows.append({**_row(1, "a-b"), "key": "2-1", "site_id": 2})  # another site, the same id and slug
+    write_markdown(iter(rows), tmp_path / "out")
+    names = [p.relative_to(tmp_path / "out").as_posix() for p in _files_under(tmp_path / "out")]
+    assert len(names) == len(rows) == len({n.casefold() for n in names})
+    assert "_posts/2023-03-08-a-b.md" in names and "pages/About.md" in names
+
+
+def test_the_same_archive_exports_to_the_same_names_every_time(tmp_path: Path) -> None:
+    rows = [_row(n, slug) for n, slug in enumerate(["x", "x", "x/", "../x", "X"] + HOSTILE_SLUGS, start=1)]
+    write_markdown(iter(rows), tmp_path / "one")
+    write_markdown(iter(rows), tmp_path / "two")
+    write_markdown(iter(rows), tmp_path / "two")  # again into the same folder: the same files, replaced
+    one = [p.relative_to(tmp_path / "one") for p in _files_under(tmp_path / "one")]
+    two = [p.relative_to(tmp_path / "two") for p in _files_under(tmp_path / "two")]
+    assert one == two and len(one) == len(rows)
+
+
+def test_a_link_inside_the_export_folder_does_not_lead_out(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_posts").symlink_to(outside, target_is_directory=True)
+    from wparchive.errors import ExportError
+
+    with pytest.raises(ExportError, match="outside"):
+        write_markdown(iter([_row(1, "x")]), out)
+    assert list(outside.iterdir()) == []
+
+
+def test_front_matter_cannot_be_broken_out_of(tmp_path: Path) -> None:
+    titles = ["---", "key: value", "a\n---\nlayout: evil\npermalink: /../../x", "x\n...\ny", "- item", "#", "1e3",
+              "0o17", ".inf", "yes", "null", "~", "{{ site.title }}", "'quoted' \"double\"", "x\u2028---\u2029y",
+              "nul\x00", "lone \ud800 surrogate", "\ufeffbom", "a: [b, c]", "&anchor *alias !tag"]
+    rows = [_row(n, f"t{n}", title=title, author_label=title, categories=[title], tags=[title],
+                 excerpt_text=title, link=title) for n, title in enumerate(titles, start=1)]
+    write_markdown(iter(rows), tmp_path / "out")
+    for n, title in enumerate(titles, start=1):
+        text = next((tmp_path / "out" / "_posts").glob(f"*-t{n}.md")).read_text(encoding="utf-8")
+        assert text.startswith("---\n")
+        head, _ = text[4:].split("\n---\n", 1)  # where Jekyll and Hugo take the front matter to end
+        meta = yaml.safe_load(head)
+        expected = title.replace("\x00", "\ufffd").replace("\ud800", "\ufffd")
+        assert meta["title"] == meta["author"] == meta["summary"] == meta["url_original"] == expected
+        assert meta["categories"] == meta["tags"] == [expected]
+        assert set(meta) == {"title", "date", "lastmod", "slug", "url_original", "type", "categories", "tags",
+                             "author", "wordpress_id", "site", "summary", "render_with_liquid"}
+        assert meta["render_with_liquid"] is False and meta["wordpress_id"] == n
+        assert all(line == "---" or not line.startswith(("---", "...")) for line in head.splitlines())
+
+
+def test_dates_that_are_no_dates_are_left_out_of_front_matter(tmp_path: Path) -> None:
+    rows = [_row(1, "a", date="not a date"), _row(2, "b", date="2023-03-08T10:00:00", site_gmt_offset="1e9"),
+            _row(3, "c", date="2023-03-08T10:00:00", site_gmt_offset="5.5")]
+    write_markdown(iter(rows), tmp_path / "out")
+    metas = {p.stem[11:]: yaml.safe_load(p.read_text().split("---\n", 2)[1]) for p in _files_under(tmp_path / "out")}
+    assert metas["a"]["date"] is None
+    assert metas["b"]["date"] == "2023-03-08T10:00:00+00:00"  # an offset beyond a day is no offset
+    assert metas["c"]["date"] == "2023-03-08T10:00:00+05:30"
+
+
+def test_a_hostile_site_exports_inside_the_folder_through_the_cli(make_server, client, db, db_path,
+                                                                  tmp_path: Path) -> None:
+    items = [Item(n, "post", f"Post {n}", "<p>Text</p>", slug=slug, date_gmt="2023-03-08T10:00:00")
+             for n, slug in enumerate(["../../../../escape", "a" * 2000, "CON", ".hidden", "nul\x00x"], start=1)]
+    items.append(Item(9, "page", "Same", "<p>One</p>", slug="same"))
+    items.append(Item(10, "page", "Same", "<p>Two</p>", slug="Same"))
+    harvest_site(db, client, make_server(Site(items=items)).home + "/")
+    out = tmp_path / "export"
+    result = CliRunner().invoke(cli, ["export", str(out), "--db", db_path, "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    written = _files_under(out)
+    assert len(written) == len(items)
+    _assert_confined(out, written)
+    assert {p.name for p in tmp_path.iterdir()} == {"archive.db", "export"} | {
+        p.name for p in tmp_path.iterdir() if p.name.startswith("archive.db-")}
+
+
+def test_an_export_through_a_link_is_one_line_of_error(server, client, db, db_path, tmp_path: Path) -> None:
+    harvest_site(db, client, server.home + "/")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(outside, out / "pages")
+    result = CliRunner().invoke(cli, ["export", str(out), "--db", db_path, "--format", "markdown"])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "outside" in errors[0]
+    assert list(outside.iterdir()) == []
