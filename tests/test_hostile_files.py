@@ -131,7 +131,7 @@ def test_front_matter_cannot_be_broken_out_of(tmp_path: Path) -> None:
         meta = yaml.safe_load(head)
         expected = title.replace("\x00", "\ufffd").replace("\ud800", "\ufffd")
         assert meta["title"] == meta["author"] == meta["summary"] == meta["url_original"] == expected
-        assert meta["categories"] == meta["tags"] == [expected]
+        assert meta["categories"] == meta["tags"] and len(meta["tags"]) <= 1  # names of folders: see below
         assert set(meta) == {"title", "date", "lastmod", "slug", "url_original", "type", "categories", "tags",
                              "author", "wordpress_id", "site", "summary", "render_with_liquid"}
         assert meta["render_with_liquid"] is False and meta["wordpress_id"] == n
@@ -178,3 +178,17 @@ def test_an_export_through_a_link_is_one_line_of_error(server, client, db, db_pa
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "outside" in errors[0]
     assert list(outside.iterdir()) == []
+
+
+def test_categories_and_tags_are_names_site_builders_can_make_folders_of(tmp_path: Path) -> None:
+    names = ["Growing", "Food/Drink", "../../_posts/2023-03-08-x", "..", ".hidden", "a\\b", "日本語" * 60, "c" * 300,
+             "tab\there", "Growing", "Über Straße & Co"]
+    many = [f"category {n}" for n in range(50)]
+    write_markdown(iter([_row(1, "x", categories=names + many, tags=names + many)]), tmp_path / "out")
+    meta = yaml.safe_load((tmp_path / "out" / "_posts" / "2023-03-08-x.md").read_text().split("---\n", 2)[1])
+    assert meta["tags"][:7] == ["Growing", "Food-Drink", "-..-_posts-2023-03-08-x", "hidden", "a-b", "日本語" * 11, "c" * 100]
+    assert meta["tags"][7:9] == ["tab-here", "Über Straße & Co"] and len(meta["tags"]) == 9 + 50  # each name once
+    assert meta["categories"] == meta["tags"][:20]  # Jekyll puts every category in the post's path
+    for name in meta["tags"]:
+        assert len(name.encode("utf-8")) <= 100 and "/" not in name and "\\" not in name
+        assert not name.startswith((".", " ")) and not name.endswith((".", " "))

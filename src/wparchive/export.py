@@ -32,6 +32,8 @@ NAME_BYTES = 255  # the longest name ext4, APFS and most others allow, in bytes 
 _NAME_CHARS = 4 * NAME_BYTES  # more characters than can survive in a name: the rest is not read
 _RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"{port}{n}" for port in ("com", "lpt")
                                                           for n in "0123456789\u00b9\u00b2\u00b3")})
+TERM_BYTES = 100  # a category or tag name: a folder of Jekyll's and Hugo's, after they add to it
+MAX_CATEGORIES = 20  # Jekyll nests a post in a folder per category: 20 keep its path within PATH_MAX
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
 # Media files in an archive are named by their SHA-256 (see media.py); nothing else is copied.
 _MEDIA_PATH = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}(?:\.[A-Za-z0-9]{1,10})?")
@@ -159,7 +161,11 @@ _WRITERS: dict[str, Callable[[Iterator[dict[str, Any]], IO[str]], int]] = {
 def front_matter(row: dict[str, Any], *, slug: str | None = None) -> str:
     """The YAML front matter of an item: title, dates with the site's offset, slug (the one in its
     file name), original URL, categories, tags, author, WordPress id; and render_with_liquid:
-    false, so that Jekyll (4 and later) runs no Liquid in content that came from the site."""
+    false, so that Jekyll (4 and later) runs no Liquid in content that came from the site.
+
+    Jekyll and Hugo make folders of the type, categories and tags: those are made safe as names
+    (see _terms), and only the first MAX_CATEGORIES categories are kept, as Jekyll puts them all
+    in each post's path."""
     offset = _offset(row.get("site_gmt_offset"))
     data = {
         "title": row.get("title") or "",
@@ -167,9 +173,9 @@ def front_matter(row: dict[str, Any], *, slug: str | None = None) -> str:
         "lastmod": _with_offset(row.get("modified"), offset),
         "slug": slug or safe_name(str(row.get("slug") or ""), fallback=f"item-{row.get('wp_id')}"),
         "url_original": row.get("link"),
-        "type": row.get("type"),
-        "categories": row.get("categories") or [],
-        "tags": row.get("tags") or [],
+        "type": safe_name(str(row.get("type") or ""), fallback="item", max_bytes=100),
+        "categories": _terms(row.get("categories"))[:MAX_CATEGORIES],
+        "tags": _terms(row.get("tags")),
         "author": row.get("author_label"),
         "wordpress_id": row.get("wp_id"),
         "site": row.get("site_home"),
@@ -195,6 +201,22 @@ def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 _NUMBER_LIKE = re.compile(r"[-+.]?[0-9]|0[ox]|[-+]?\.?(?:inf|nan)\b", re.I)
 _FrontMatterDumper.add_representer(str, _represent_text)
+
+
+def _terms(values: Any) -> list[str]:
+    """Category or tag names as Jekyll and Hugo can make a folder of each: no "/", "\\" or control
+    characters (a name "../../index" would be written over another page), no leading or trailing
+    dots or spaces, at most TERM_BYTES of UTF-8, each once."""
+    names: list[str] = []
+    for value in values if isinstance(values, list) else []:
+        name = _PATH_BREAK.sub("-", _encodable(unicodedata.normalize("NFC", str(value)[:_NAME_CHARS])))
+        name = _fit(name.strip(" ."), TERM_BYTES).strip(" .")
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+_PATH_BREAK = re.compile(r"[/\\\x00-\x1f\x7f]+")
 
 
 def inert_for_site_builders(markdown: str) -> str:
