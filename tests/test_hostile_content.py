@@ -133,3 +133,106 @@ def test_hugo_shortcodes_in_code_are_escaped_the_way_hugo_escapes_them(markdown:
     from wparchive.export import inert_for_site_builders
 
     assert inert_for_site_builders(markdown) == expected
+
+
+# --- Reader pages: the plugin's post page, search, and Datasette's own pages of the archive ------
+
+UNSAFE_URLS = ["javascript:alert(1)", " JaVaScRiPt:alert(2)", "java\tscript:alert(3)", "vbscript:msgbox(4)",
+               "data:text/html,<script>alert(5)</script>", "file:///etc/passwd", "intent://x#Intent;end",
+               "\x01javascript:alert(6)"]
+
+
+@pytest.fixture
+def hostile_archive(make_server, client, db, db_path) -> str:  # type: ignore[no-untyped-def]
+    """A site whose post links, author URLs, comment author URLs and content all point where they
+    should not; the links it sends are the REST API's own fields, rewritten on the way."""
+    from wparchive.harvest import harvest_site
+    from wparchive.sample.site import CommentItem, Item, Site, UserItem
+
+    links = "".join(f'<a href="{u.replace(chr(9), "&#9;").replace(chr(1), "&#1;")}">link {n}</a> '
+                    for n, u in enumerate(UNSAFE_URLS))
+    site = Site(items=[Item(n + 1, "post", f"Post {n + 1}", f"<p>{links} compost</p>", date_gmt="2024-01-01T10:00:00")
+                       for n in range(len(UNSAFE_URLS))],
+                users=[UserItem(1, "Mallory", url="javascript:alert('user')")],
+                comments=[CommentItem(1, 1, "<p>hi</p>", author_url="javascript:alert('comment')")])
+    server = make_server(site)
+
+    def rewrite(path, query, status, headers, data):  # type: ignore[no-untyped-def]
+        if path.endswith("/wp/v2/posts") and isinstance(data, list):
+            for item in data:
+                item["link"] = UNSAFE_URLS[item["id"] - 1]
+        return status, headers, data
+
+    server.rewrite = rewrite
+    harvest_site(db, client, server.home + "/")
+    # An archive cleaned by an earlier wparchive: Markdown with unsafe links written as it came.
+    with db.conn:
+        db.execute("UPDATE posts SET content_markdown = ? WHERE wp_id = 1",
+                   ["[a](javascript:alert(1)) [b](<java\tscript:alert(2)>) [c](vbscript:x) [d](data:text/html,x) "
+                    "<javascript:alert(3)> [e](JAVASCRIPT:alert(4)) [f](file:///etc/passwd) [g](ftp://example.org/) "
+                    "[ok](https://example.org/) [mail](mailto:a@example.org) [here](/relative) "
+                    "![img](data:image/png;base64,iVBORw0KGgo=) [h](data:image/png;base64,iVBORw0KGgo=) "
+                    "[ref][x] <b onmouseover=alert(5)>raw</b>\n\n[x]: javascript:alert(6)"])
+    return db_path
+
+
+def _page(db_path: str, path: str) -> lxml.html.HtmlElement:
+    import asyncio
+
+    from wparchive.serve import build_datasette
+
+    async def fetch():  # type: ignore[no-untyped-def]
+        ds = build_datasette(db_path)
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    response = asyncio.run(fetch())
+    assert response.status_code == 200, (path, response.status_code)
+    return lxml.html.fromstring(response.text)
+
+
+def _links(root: lxml.html.HtmlElement) -> list[str]:
+    return [element.get(name) for element in root.iter() if isinstance(element.tag, str)
+            for name in ("href", "src", "action", "formaction") if element.get(name) is not None]
+
+
+def _assert_only_safe_links(root: lxml.html.HtmlElement) -> None:
+    for url in _links(root):
+        cleaned = "".join(ch for ch in url if ord(ch) > 32).lower()
+        if ":" in cleaned.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]:
+            assert cleaned.split(":", 1)[0] in ("http", "https", "mailto") or cleaned.startswith("data:image/png"), url
+    for element in root.iter():
+        if isinstance(element.tag, str):
+            assert not [a for a in element.attrib if a.lower().startswith("on")], lxml.html.tostring(element)[:200]
+
+
+@pytest.mark.parametrize("number", range(1, len(UNSAFE_URLS) + 1))
+def test_a_post_page_shows_an_unsafe_original_url_as_text(hostile_archive: str, number: int) -> None:
+    page = _page(hostile_archive, f"/-/wparchive/post/1-{number}")
+    _assert_only_safe_links(page)
+    meta = " ".join(page.xpath("string(//p[@class='meta'][last()])").split())
+    assert meta.startswith("original: ") and "original" not in [a.text for a in page.iter("a")]
+    if number > 1:  # (the first one's Markdown is replaced by older Markdown, below)
+        assert [a.text for a in page.find(".//article").iter("a")] == []  # its content's links: all text
+        assert "link 0 link 1" in " ".join(page.text_content().split())
+
+
+def test_markdown_links_with_unsafe_schemes_are_text_on_the_post_page(hostile_archive: str) -> None:
+    article = _page(hostile_archive, "/-/wparchive/post/1-1").find(".//article")
+    _assert_only_safe_links(article)
+    links = {a.text_content(): a.get("href") for a in article.iter("a")}
+    assert links == {"ok": "https://example.org/", "mail": "mailto:a@example.org", "here": "/relative"}
+    assert [img.get("src") for img in article.iter("img")] == ["data:image/png;base64,iVBORw0KGgo="]
+    text = " ".join(article.text_content().split())
+    assert "[a](javascript:alert(1))" in text and "<b onmouseover=alert(5)>raw</b>" in text  # shown as text
+    assert "h" in text and "ftp://example.org/" in text
+
+
+@pytest.mark.parametrize("path", ["/-/wparchive/search?q=compost", "/archive/posts", "/archive/posts/1-1",
+                                  "/archive/users", "/archive/users/1-1", "/archive/comments", "/archive/links",
+                                  "/archive/search?q=compost", "/"])
+def test_no_page_of_the_archive_links_to_an_unsafe_scheme(hostile_archive: str, path: str) -> None:
+    page = _page(hostile_archive, path)
+    _assert_only_safe_links(page)
+    if path.startswith(("/archive/users", "/archive/comments")):
+        assert "javascript:alert(" in page.text_content()  # there, as text

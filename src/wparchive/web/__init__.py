@@ -7,6 +7,7 @@ archive, by `wparchive serve` or by `datasette archive.db`.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,9 +26,59 @@ from .chart import month_bars
 from .search import PAGE_SIZE, SearchResults, fts_query, highlight, run_search
 from .stream import stream_table
 
-# Raw HTML in Markdown is escaped, not passed on; markdown-it refuses javascript:, vbscript:,
-# file: and data: links of its own accord. Harvested HTML itself is never rendered.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+# Links that may become links anywhere the plugin makes one: the rest are shown as text.
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_DATA_IMAGE = re.compile(r"^data:image/(?:gif|png|jpeg|webp);", re.I)
+_OUTER_CONTROLS = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
+_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+
+
+def safe_href(url: Any) -> str | None:
+    """url when it may be a link: http, https, mailto, or relative; None for javascript:, data:,
+    vbscript: and every other scheme (and for what is no text)."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    # Browsers drop surrounding spaces and controls and every tab and newline before they read
+    # the scheme: "java\tscript:" is javascript: to them, and so it is here.
+    text = _TAB_OR_NEWLINE.sub("", _OUTER_CONTROLS.sub("", url))
+    scheme = _SCHEME.match(text)
+    if scheme is not None:
+        return url if scheme.group(1).lower() in LINK_SCHEMES else None
+    # No scheme: relative, unless something before the first "/", "?" or "#" holds a colon that
+    # a browser could read otherwise ("java%09script:").
+    return None if ":" in re.split(r"[/?#]", text, maxsplit=1)[0] else url
+
+
+class _ReaderMarkdown(MarkdownIt):
+    """markdown-it for harvested Markdown: links only to safe_href's addresses; images also from
+    data: in the four raster formats, which cannot run anything."""
+
+    def validateLink(self, url: str) -> bool:  # noqa: N802 - markdown-it's name
+        return safe_href(url) is not None or bool(_DATA_IMAGE.match(url.strip()))
+
+
+def _no_data_links(state: Any) -> None:
+    """A data: address may be an image's, never a link's (validateLink cannot tell them apart):
+    such links keep their text and lose the link."""
+    for token in state.tokens:
+        if token.type != "inline" or not token.children:
+            continue
+        kept, dropping = [], False
+        for child in token.children:
+            if child.type == "link_open" and safe_href(child.attrGet("href")) is None:
+                dropping = True
+            elif child.type == "link_close" and dropping:
+                dropping = False
+            else:
+                kept.append(child)
+        token.children = kept
+
+
+# Raw HTML in Markdown is escaped, not passed on, and links keep safe schemes (above).
+# Harvested HTML itself is never rendered.
+_MARKDOWN = _ReaderMarkdown("commonmark", {"html": False, "typographer": False}).enable("table")
+_MARKDOWN.core.ruler.push("wparchive_no_data_links", _no_data_links)
 
 # Every route of the plugin under its own name: /-/search is datasette-search-all's, and a bare
 # /-/post/ or /-/stream/ could as well be another plugin's. Links to them go through
@@ -119,6 +170,7 @@ async def post_page(request: Any, datasette: Any) -> Response:
     comments = [dict(c) for c in (await database.execute(POST_COMMENTS_SQL, {"key": key})).rows]
     context = {
         "post": post, "body": render_markdown(post["content_markdown"]), "comments": comments,
+        "original_link": safe_href(post.get("link")),
         "database": database.name, "row_link": datasette.urls.row(database.name, "posts", tilde_encode(key)),
         "history_link": datasette.urls.query(database.name, "post_versions") + "?" + urlencode({"key": key}),
         "filter_link": lambda column, value: datasette.urls.table(database.name, "posts") + "?"
