@@ -8,6 +8,7 @@ import re
 import unicodedata
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import yaml
@@ -192,3 +193,74 @@ def test_categories_and_tags_are_names_site_builders_can_make_folders_of(tmp_pat
     for name in meta["tags"]:
         assert len(name.encode("utf-8")) <= 100 and "/" not in name and "\\" not in name
         assert not name.startswith((".", " ")) and not name.endswith((".", " "))
+
+
+# --- Media: names and extensions from the site are never paths -----------------------------------
+
+MEDIA_NAME = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}(\.[a-z0-9]+)?")
+HOSTILE_MEDIA = {  # path on the site → (Content-Type it is sent with, the extension it is stored with)
+    "/wp-content/uploads/photo.png": ("image/png/../../../../../tmp/x", ".png"),
+    "/wp-content/uploads/page.html": ("text/html; charset=utf-8", ""),
+    "/wp-content/uploads/image.svg": ("image/svg+xml", ""),
+    "/wp-content/uploads/feed.xml": ("application/xml", ""),
+    "/wp-content/uploads/shell.php": ("application/x-httpd-php", ""),
+    "/wp-content/uploads/long." + "x" * 300: ("application/x-" + "y" * 300, ""),
+    "/wp-content/uploads/%2e%2e%2f%2e%2e%2fescape.png": ("", ".png"),
+    "/wp-content/uploads/PICTURE.JPG": ("application/octet-stream", ".jpg"),
+    "/wp-content/uploads/dots.png..": ("image/x-unknown", ""),
+    "/wp-content/uploads/real.bin": ("image/jpeg", ".jpg"),
+}
+
+
+def _media_site() -> Site:
+    images = "".join(f'<img src="{path}" alt="{n}">' for n, path in enumerate(HOSTILE_MEDIA))
+    return Site(items=[Item(1, "post", "Pictures", f"<p>{images}</p>", slug="pictures")])
+
+
+def _hostile_media_server(make_server):  # type: ignore[no-untyped-def]
+    server = make_server(_media_site())
+
+    def fault(path: str, query: dict[str, str]):  # type: ignore[no-untyped-def]
+        for listed, (content_type, _) in HOSTILE_MEDIA.items():
+            if unquote(path) == unquote(listed):  # the client may spell "%2e" as "."
+                return 200, {"Content-Type": content_type}, f"<script>alert({path!r})</script>".encode()
+        return None
+
+    server.fault = fault
+    return server
+
+
+def test_media_are_named_by_their_hash_and_a_safe_extension_only(make_server, client, db, tmp_path: Path) -> None:
+    from wparchive.media import download_media
+
+    result = harvest_site(db, client, _hostile_media_server(make_server).home + "/")
+    media = tmp_path / "deep" / "media"
+    before = set(tmp_path.rglob("*"))
+    counts = download_media(db, client, result.site_id, media)
+    assert (counts.downloaded, counts.failed) == (len(HOSTILE_MEDIA), 0)
+    stored = {row["url"].split("/uploads/", 1)[1]: row["path"] for row in db["files"].rows}
+    for path, (_, extension) in HOSTILE_MEDIA.items():
+        name = stored[path.split("/uploads/", 1)[1]]
+        assert MEDIA_NAME.fullmatch(name) and name.endswith(extension) and (extension or "." not in name), name
+    files = [p for p in media.rglob("*") if p.is_file()]
+    assert len(files) == len(HOSTILE_MEDIA)  # one file each, each with different bytes
+    assert all(MEDIA_NAME.fullmatch(p.relative_to(media).as_posix()) for p in files)
+    assert set(tmp_path.rglob("*")) - before == set(media.rglob("*")) | {media, media.parent}
+
+
+def test_an_export_copies_only_media_a_page_may_show(make_server, client, db, db_path, tmp_path: Path) -> None:
+    from wparchive.media import download_media
+
+    result = harvest_site(db, client, _hostile_media_server(make_server).home + "/")
+    download_media(db, client, result.site_id, Path(db_path).with_name("archive-media"))
+    with db.conn:  # an archive whose files table says more than media.py ever wrote
+        for n, path in enumerate(["../../../../etc/passwd", "/etc/passwd", "ab/../../../x.png", "x" * 64]):
+            db["files"].insert({"url": f"https://example.org/f{n}.png", "sha256": "0" * 64, "path": path,
+                                "site_id": result.site_id})
+    out = tmp_path / "export"
+    outcome = CliRunner().invoke(cli, ["export", str(out), "--db", db_path, "--format", "markdown"])
+    assert outcome.exit_code == 0, outcome.output
+    copied = sorted(p.name for p in (out / "images").iterdir())
+    assert len(copied) == 4 and all(re.fullmatch(r"[0-9a-f]{64}\.(png|jpg)", name) for name in copied)
+    post = (out / "_posts" / "2024-01-01-pictures.md").read_text(encoding="utf-8")
+    assert post.count("](/images/") == 4 and "page.html)" in post  # the others keep their address

@@ -21,6 +21,7 @@ from sqlite_utils.db import Database
 
 from .db.queries import MEDIA_FILES_SQL, export_count_sql, export_sql
 from .errors import ExportError, archive_error
+from .paths import MEDIA_EXTENSIONS
 from .progress import Progress, SilentProgress
 
 FORMATS = ("csv", "json", "jsonl", "markdown")
@@ -36,7 +37,7 @@ TERM_BYTES = 100  # a category or tag name: a folder of Jekyll's and Hugo's, aft
 MAX_CATEGORIES = 20  # Jekyll nests a post in a folder per category: 20 keep its path within PATH_MAX
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
 # Media files in an archive are named by their SHA-256 (see media.py); nothing else is copied.
-_MEDIA_PATH = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}(?:\.[A-Za-z0-9]{1,10})?")
+_MEDIA_PATH = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,10}")
 
 
 def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | None = None,
@@ -351,8 +352,8 @@ def _copy_images(db: Database, media_dir: Path, folder: Path) -> dict[str, str]:
     local: dict[str, str] = {}
     media_root, root = media_dir.resolve(), folder.resolve()
     for url, path in db.execute(MEDIA_FILES_SQL):
-        if not isinstance(path, str) or not _MEDIA_PATH.fullmatch(path):
-            continue  # not a name media.py gives: nothing to copy from there
+        if not isinstance(path, str) or not _MEDIA_PATH.fullmatch(path) or Path(path).suffix not in MEDIA_EXTENSIONS:
+            continue  # not a name media.py gives, or not a file a page may show (an .html): left where it is
         source = media_dir / path
         if not source.is_file() or not source.resolve().is_relative_to(media_root):
             continue

@@ -13,7 +13,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -22,6 +22,7 @@ from sqlite_utils.db import Database
 from .client import Client, utc_now
 from .db import known_files, media_sources, save_file
 from .errors import FetchError, WPArchiveError
+from .paths import MEDIA_EXTENSIONS
 from .progress import Progress, SilentProgress
 
 # Query parameters by which image CDNs (Jetpack's Photon, WordPress.com) resize on the fly.
@@ -109,14 +110,33 @@ def _fetch_one(client: Client, url: str, folder: Path, max_bytes: int) -> dict[s
             return _failed(url, candidate, f"cannot write: {exc}")
         finally:
             response.close()
-        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-        extension = mimetypes.guess_extension(content_type) or Path(urlsplit(candidate).path).suffix or ""
-        target = folder / sha256[:2] / f"{sha256}{extension}"
-        target.parent.mkdir(exist_ok=True)
-        os.replace(temporary, target)
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()[:255]
+        target = folder / sha256[:2] / f"{sha256}{file_extension(content_type, candidate)}"
+        try:
+            target.parent.mkdir(exist_ok=True)
+            os.replace(temporary, target)
+        except OSError as exc:
+            os.unlink(temporary)
+            return _failed(url, candidate, f"cannot write: {exc}")
         return {"url": url, "fetched_url": candidate, "sha256": sha256, "size": size, "content_type": content_type,
-                "path": str(target.relative_to(folder)), "error": None}
+                "path": target.relative_to(folder).as_posix(), "error": None}
     return _failed(url, url, error or "no URL to try")
+
+
+def file_extension(content_type: str, url: str) -> str:
+    """The extension a downloaded file is named with: the one its Content-Type stands for, else
+    its URL's, when that is one of paths.MEDIA_EXTENSIONS; else none. Neither the server's words
+    nor its URL become part of a path as they are."""
+    kind = content_type.split(";")[0].strip().lower()
+    if _MEDIA_TYPE.fullmatch(kind):
+        guessed = (mimetypes.guess_extension(kind, strict=False) or "").lower()
+        if guessed in MEDIA_EXTENSIONS:
+            return guessed
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lower()
+    return suffix if suffix in MEDIA_EXTENSIONS else ""
+
+
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 
 class _TooLarge(Exception):

@@ -1,4 +1,5 @@
-"""Where wparchive's files are: the configuration folder, and the media folder beside an archive.
+"""Where wparchive's files are: the configuration folder, the media folder beside an archive, and
+the extensions its files may have.
 
 A leaf module, so that serving and exporting an archive can find their files without loading
 the harvester.
@@ -25,3 +26,16 @@ def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 def media_folder(db_path: str | os.PathLike[str], given: str | os.PathLike[str] | None = None) -> Path:
     """Where --media puts files: as given, else beside the archive (archive.db → archive-media)."""
     return Path(given) if given else Path(os.path.splitext(db_path)[0] + "-media")
+
+
+# The extensions a downloaded media file may be named with: formats that browsers and site
+# builders show, play or offer for download, and never run. HTML, SVG, XML, scripts and anything
+# else are kept without one, so that a site cannot plant a page in an export's images/ folder
+# by calling it an image.
+MEDIA_EXTENSIONS = frozenset({
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif", ".bmp", ".ico", ".tif", ".tiff", ".heic", ".heif", ".jxl",
+    ".mp3", ".m4a", ".aac", ".oga", ".ogg", ".opus", ".wav", ".flac", ".mid", ".midi",
+    ".mp4", ".m4v", ".mov", ".webm", ".ogv", ".avi", ".mkv", ".3gp", ".mpg", ".mpeg", ".wmv",
+    ".pdf", ".txt", ".csv", ".rtf", ".epub", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".odt", ".ods",
+    ".odp", ".key", ".pages", ".numbers", ".zip", ".gz", ".tgz", ".7z", ".rar", ".bz2", ".xz",
+})
