@@ -8,6 +8,7 @@ import re
 import unicodedata
 from pathlib import Path
 from typing import Any
+from html import escape as html_escape
 from urllib.parse import unquote
 
 import pytest
@@ -264,3 +265,105 @@ def test_an_export_copies_only_media_a_page_may_show(make_server, client, db, db
     assert len(copied) == 4 and all(re.fullmatch(r"[0-9a-f]{64}\.(png|jpg)", name) for name in copied)
     post = (out / "_posts" / "2024-01-01-pictures.md").read_text(encoding="utf-8")
     assert post.count("](/images/") == 4 and "page.html)" in post  # the others keep their address
+
+
+# --- The fallback (feed, sitemaps, pages) reads the site's own origin only -----------------------
+
+def _other_sites(make_server):  # type: ignore[no-untyped-def]
+    """Another host (127.0.0.2) and another port of this one, both WordPress-like, both watched."""
+    from wparchive.sample.content import sample_site
+
+    return make_server(sample_site(), host="127.0.0.2"), make_server(sample_site())
+
+
+def _listing_elsewhere(make_server, full_text: bool = False):  # type: ignore[no-untyped-def]
+    """A site without REST API whose feed and sitemaps also list pages of two other origins (and
+    addresses a browser and a URL library could read differently)."""
+    from wparchive.sample import theme
+    from wparchive.sample.content import sample_site
+
+    site = sample_site()
+    server = make_server(site, rest_disabled=True, feed_full_text=full_text)
+    other_host, other_port = _other_sites(make_server)
+    strangers = [f"{other_host.home}/2023/03/the-compost-question/", f"{other_port.home}/about-us/",
+                 f"https://{other_host.host}:{other_host.port}/x/", "javascript:alert(1)",
+                 f"http://user:pass@{other_host.host}:{other_host.port}/y/",
+                 f"http://{other_host.host}:{other_host.port}\\@{server.host}:{server.port}/z/"]
+    entries = "".join(f"<url><loc>{html_escape(url)}</loc></url>" for url in strangers)
+
+    def fault(path: str, query: dict[str, str]):  # type: ignore[no-untyped-def]
+        if path == "/wp-sitemap.xml":
+            index = theme.sitemap(site, server.home, "wp-sitemap.xml") or ""
+            extra = f"<sitemap><loc>{other_host.home}/wp-sitemap-posts-post-1.xml</loc></sitemap>"
+            return 200, {"Content-Type": "application/xml"}, index.replace("</sitemapindex>",
+                                                                            extra + "</sitemapindex>").encode()
+        if path == "/wp-sitemap-posts-post-1.xml":
+            own = theme.sitemap(site, server.home, "wp-sitemap-posts-post-1.xml") or ""
+            return 200, {"Content-Type": "application/xml"}, own.replace("</urlset>", entries + "</urlset>").encode()
+        if path.rstrip("/") == "/feed" and not query.get("paged"):
+            feed = theme.feed_rss2(site, server.home, 1, full_text) or ""
+            item = (f"<item><title>Not ours</title><link>{other_host.home}/elsewhere/</link><guid>{other_host.home}/?p=7"
+                    f"</guid><description>x</description><content:encoded><![CDATA[<p>Someone else's</p>]]>"
+                    f"</content:encoded></item>")
+            return 200, {"Content-Type": "application/rss+xml"}, feed.replace("</channel>",
+                                                                            item + "</channel>").encode()
+        return None
+
+    server.fault = fault
+    return server, other_host, other_port, strangers
+
+
+@pytest.mark.parametrize("full_text", [True, False])
+def test_a_feed_and_sitemaps_listing_other_sites_do_not_make_us_fetch_or_store_them(
+        make_server, client, db, full_text: bool) -> None:
+    server, other_host, other_port, strangers = _listing_elsewhere(make_server, full_text)
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "ok", result.errors
+    assert other_host.requests == [] and other_port.requests == []  # not one request to another origin
+    links = [row["link"] for row in db["posts"].rows]
+    assert len(links) == 29 and all(link.startswith(server.home + "/") for link in links)
+    skipped = {row["url"]: row for row in db.query("SELECT * FROM harvest_errors WHERE reason = 'off_origin'")}
+    assert set(skipped) == {*strangers, f"{other_host.home}/wp-sitemap-posts-post-1.xml",
+                            f"{other_host.home}/elsewhere/"}
+    assert all(row["retry"] == 0 and "not fetched" in row["message"] for row in skipped.values())
+    assert any("8 URLs that the feed or sitemaps list are not on" in note for note in result.notes)
+
+
+def test_a_feed_that_names_another_site_as_its_home_does_not_move_the_harvest(make_server, client, db) -> None:
+    from wparchive.sample import theme
+    from wparchive.sample.content import sample_site
+
+    site = sample_site()
+    server = make_server(site, rest_disabled=True)
+    other_host, other_port = _other_sites(make_server)
+
+    def fault(path: str, query: dict[str, str]):  # type: ignore[no-untyped-def]
+        if path.rstrip("/") == "/feed":
+            feed = theme.feed_rss2(site, server.home, int(query.get("paged") or 1)) or ""
+            return 200, {"Content-Type": "application/rss+xml"}, re.sub(
+                r"<link>[^<]*</link>", f"<link>{other_host.home}</link>", feed, count=1).encode()
+        if path == "/":  # the page names a feed on another port
+            return 200, {"Content-Type": "text/html"}, (
+                f'<html><head><link rel="alternate" type="application/rss+xml" href="{other_port.home}/feed/">'
+                f"</head><body>Home</body></html>").encode()
+        return None
+
+    server.fault = fault
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "ok", result.errors
+    assert other_host.requests == [] and other_port.requests == []
+    assert db["sites"].get(result.site_id)["home"] == server.home
+    assert db["posts"].count == 29
+
+
+def test_a_listed_page_that_redirects_to_another_origin_is_not_stored(make_server, client, db) -> None:
+    server = make_server(rest_disabled=True, feed_full_text=False)
+    other_port = make_server()  # the same host name on another port: the client follows there
+    moved = "/2023/03/the-compost-question/"
+    server.fault = lambda path, query: (301, {"Location": other_port.home + moved}, b"") if path == moved else None
+    result = harvest_site(db, client, server.home + "/")
+    assert result.status == "partial"
+    assert "1-1002" not in {row["key"] for row in db["posts"].rows} and db["posts"].count == 28
+    assert [(row["url"], row["reason"]) for row in db.query("SELECT * FROM harvest_errors")] == [
+        (server.home + moved, "off_origin")]
+    assert all(row["link"].startswith(server.home + "/") for row in db["posts"].rows)

@@ -3,6 +3,10 @@ and its pages, read the way a theme lays them out.
 
 Every item becomes the same kind of row a REST harvest makes, with `source` saying where it
 came from: "feed" (the feed gave the full text) or "html" (the page itself was read).
+
+Only URLs on the site's own origin (the scheme, host and port of the page the harvest started
+from, as it was reached) are fetched or stored: a feed or sitemap that lists other sites' pages
+has them recorded as skipped, not read.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterator
@@ -18,7 +22,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
+from sqlite_utils.db import Database
+
 from .client import Client, utc_now, warc_record_id, with_params
+from .db import record_error
 from .errors import FetchError
 from .pages import ItemPage
 from .rows import Provenance
@@ -29,6 +36,7 @@ CONTENT_SELECTORS = (".entry-content", ".post-content", ".wp-block-post-content"
                      ".post-entry", ".entry", "main article", "article")
 _ID_CLASS = re.compile(r"\b(?:postid|page-id)-(\d+)\b")
 MAX_FEED_PAGES = 1000
+MAX_SKIPPED_KEPT = 1000  # URLs on other origins recorded one by one; the rest are counted
 
 
 @dataclass
@@ -42,22 +50,98 @@ class Listed:
     provenance: Provenance | None = None
 
 
-def list_items(client: Client, feed_url: str, home: str, run_id: int) -> dict[str, list[Listed]]:
+@dataclass
+class Skipped:
+    """A URL the feed or a sitemap listed that is not on the site's origin: neither fetched nor stored."""
+
+    url: str
+    listed_by: str
+    post_type: str
+
+
+@dataclass
+class Listing:
+    """What a site's feed and sitemaps list: the items to read, by post type, and the URLs on
+    other origins that were left alone (the first MAX_SKIPPED_KEPT of them; all are counted)."""
+
+    by_type: dict[str, list[Listed]] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    skipped_count: int = 0
+
+    def skip(self, url: str, listed_by: str, post_type: str) -> None:
+        """Leave a URL alone, and say so."""
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPPED_KEPT:
+            self.skipped.append(Skipped(url, listed_by, post_type))
+
+
+Origin = tuple[str, str, int]
+
+
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) of an http or https URL; None for any other scheme and for what a
+    browser and a URL library could read differently (user:pass@, a backslash, controls)."""
+    if _AMBIGUOUS_URL.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is none, a malformed IPv6 address
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        return None
+    return scheme, parts.hostname.lower().rstrip("."), port or (443 if scheme == "https" else 80)
+
+
+def on_origin(url: str, origin: Origin) -> bool:
+    """Whether url is on origin: the same scheme, host and port; or, for a site on plain http,
+    the same host over https (an upgrade; never the other way round)."""
+    found = origin_of(url)
+    if found is None:
+        return False
+    return found == origin or (origin[0] == "http" and origin[2] == 80 and found == ("https", origin[1], 443))
+
+
+_AMBIGUOUS_URL = re.compile(r"[\x00-\x20\\\x7f]")
+
+
+def list_items(client: Client, feed_url: str, home: str, run_id: int) -> Listing:
     """What the site says it has, by post type: the feed's items, then the pages its sitemaps
-    list (to be read unless the feed gave their full text)."""
+    list (to be read unless the feed gave their full text). Only URLs on the feed's origin are
+    listed; the others are in the listing's skipped."""
+    listing = Listing()
+    origin = origin_of(feed_url)
+    if origin is None:
+        return listing
     found: dict[str, Listed] = {}
     for page_url, item in read_feed(client, feed_url):
-        if item["link"] not in found:
+        item["link"] = urljoin(page_url, item["link"]) if item["link"] else ""
+        if item["link"] and not on_origin(item["link"], origin):
+            listing.skip(item["link"], page_url, item["type"])
+        elif item["link"] not in found:
             found[item["link"]] = Listed(item["link"], item["type"], item=item,
                                          provenance=Provenance(page_url, utc_now(), run_id))
-    for url, (post_type, lastmod) in read_sitemaps(client, home).items():
-        known = found.get(url)
-        if known is None or known.item is None or not known.item["wparchive_full_text"]:
-            found[url] = Listed(url, post_type, lastmod=lastmod)
-    by_type: dict[str, list[Listed]] = {}
+    if on_origin(home, origin):
+        for url, (post_type, lastmod) in read_sitemaps(client, home, origin, listing.skip).items():
+            known = found.get(url)
+            if known is None or known.item is None or not known.item["wparchive_full_text"]:
+                found[url] = Listed(url, post_type, lastmod=lastmod)
     for listed in found.values():
-        by_type.setdefault(listed.post_type, []).append(listed)
-    return by_type
+        listing.by_type.setdefault(listed.post_type, []).append(listed)
+    return listing
+
+
+def record_skipped(db: Database, run_id: int, site_id: int, listing: Listing, origin_url: str) -> None:
+    """Keep the URLs a listing left alone in harvest_errors (reason off_origin), where users see them."""
+    for skipped in listing.skipped:
+        record_error(db, run_id, at=utc_now(), site_id=site_id, collection=skipped.post_type, url=skipped.url,
+                     reason="off_origin", message=f"not fetched: {skipped.url} is not on the site's origin "
+                                                  f"({origin_url}); listed by {skipped.listed_by}")
+    if listing.skipped_count > len(listing.skipped):
+        record_error(db, run_id, at=utc_now(), site_id=site_id, reason="off_origin",
+                     message=f"not fetched: {listing.skipped_count - len(listing.skipped)} more URLs on other "
+                             f"origins than the {len(listing.skipped)} above")
 
 
 def read_items(client: Client, listed: list[Listed], run_id: int, *, on_failed: Callable[[FetchError], None],
@@ -77,6 +161,10 @@ def read_items(client: Client, listed: list[Listed], run_id: int, *, on_failed: 
                     raise FetchError(f"HTTP {response.status_code} from {entry.url}", url=entry.url,
                                      status=response.status_code, body=response.content,
                                      reason=f"http_{response.status_code}")
+                if not on_origin(response.url, origin_of(entry.url) or ("", "", 0)):
+                    # The page sent us to another origin: what came from there is not the site's.
+                    raise FetchError(f"{entry.url} redirects off the site's origin, to {response.url}",
+                                     url=entry.url, status=response.status_code, reason="off_origin")
             except FetchError as exc:
                 on_failed(exc)
                 continue
@@ -98,9 +186,11 @@ def locate_feed(client: Client, page_url: str) -> tuple[str, str]:
     response = client.get(page_url)
     soup = BeautifulSoup(response.content, "html.parser")
     link = soup.find("link", rel="alternate", type=re.compile(r"application/(rss|atom)\+xml"))
-    if link is not None and link.get("href") and "comments" not in str(link.get("href")):
-        feed = urljoin(response.url, str(link["href"]))
-    else:
+    named = urljoin(response.url, str(link["href"])) if link is not None and link.get("href") else ""
+    origin = origin_of(response.url)
+    if named and "comments" not in named and origin is not None and on_origin(named, origin):
+        feed = named
+    else:  # none named, or one on another site's origin: the usual place on this one
         parts = urlsplit(response.url)
         feed = f"{parts.scheme}://{parts.netloc}/feed/"
     home = re.sub(r"/(?:feed/?(?:rss2?|atom)?/?|\?feed=\w+)$", "", feed).rstrip("/") or feed
@@ -139,13 +229,19 @@ def feed_channel(client: Client, feed_url: str) -> tuple[str, str, str]:
                          reason="no_feed")
     channel = root.find("channel")
     if channel is not None:
-        return (channel.findtext("title") or "", channel.findtext("description") or "", channel.findtext("link") or "")
+        link = (channel.findtext("link") or "").strip()
+        origin = origin_of(response.url)
+        # A feed cannot move the harvest to another site: a link elsewhere is not the site's home.
+        return (channel.findtext("title") or "", channel.findtext("description") or "",
+                link if origin is not None and on_origin(link, origin) else "")
     title = root.findtext(f"{{{NS['atom']}}}title") or ""
     return title, root.findtext(f"{{{NS['atom']}}}subtitle") or "", ""
 
 
-def read_sitemaps(client: Client, home: str) -> dict[str, tuple[str, str | None]]:
-    """URL → (post type, lastmod) from WordPress's core sitemaps (or a sitemap index of a plugin)."""
+def read_sitemaps(client: Client, home: str, origin: Origin,
+                  skip: Callable[[str, str, str], None]) -> dict[str, tuple[str, str | None]]:
+    """URL → (post type, lastmod) from WordPress's core sitemaps (or a sitemap index of a plugin):
+    sitemaps and pages on origin only; skip hears of the others (URL, where listed, post type)."""
     found: dict[str, tuple[str, str | None]] = {}
     for index in (f"{home}/wp-sitemap.xml", f"{home}/sitemap_index.xml", f"{home}/sitemap.xml"):
         response = client.get(index)
@@ -155,18 +251,26 @@ def read_sitemaps(client: Client, home: str) -> dict[str, tuple[str, str | None]
             root = ET.fromstring(response.content)
         except ET.ParseError:
             continue
-        maps = [loc.text or "" for loc in root.iter(f"{{{NS['sm']}}}loc")] if root.tag.endswith("sitemapindex") else [index]
+        maps = ([urljoin(index, (loc.text or "").strip()) for loc in root.iter(f"{{{NS['sm']}}}loc")]
+                if root.tag.endswith("sitemapindex") else [index])
         for sitemap_url in maps:
             post_type = _sitemap_type(sitemap_url)
             if post_type is None:
                 continue  # taxonomies, users: not content
+            if not on_origin(sitemap_url, origin):
+                skip(sitemap_url, index, post_type)
+                continue
             answer = client.get(sitemap_url) if sitemap_url != index else response
             if answer.status_code != 200:
                 continue
             for url in ET.fromstring(answer.content).iter(f"{{{NS['sm']}}}url"):
-                loc = url.findtext("sm:loc", namespaces=NS)
-                if loc:
-                    found[loc.strip()] = (post_type, url.findtext("sm:lastmod", namespaces=NS))
+                loc = urljoin(sitemap_url, (url.findtext("sm:loc", namespaces=NS) or "").strip())
+                if loc == sitemap_url:
+                    continue  # no loc
+                if not on_origin(loc, origin):
+                    skip(loc, sitemap_url, post_type)
+                else:
+                    found[loc] = (post_type, url.findtext("sm:lastmod", namespaces=NS))
         if found:
             break
     return found

@@ -26,7 +26,7 @@ from .discover import Collection, check_authentication, find_api_root, list_coll
 from .errors import (
     AccessDenied, ArchiveUnavailable, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError,
 )
-from .fallback import feed_channel, list_items, locate_feed, read_items
+from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
 from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
@@ -216,7 +216,12 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
     result.site_id = site_id
     ctx = SiteContext(site_id=site_id, home=home, hosts=site_hosts_of(home, site_url),
                       boilerplate=_rules(options))
-    for post_type, listed in sorted(list_items(client, feed_url, home, result.run_id).items()):
+    listing = list_items(client, feed_url, home, result.run_id)
+    if listing.skipped_count:
+        record_skipped(db, result.run_id, site_id, listing, home)
+        _note(result, progress, f"{listing.skipped_count} URLs that the feed or sitemaps list are not on "
+                                f"{home}'s origin: not fetched (see harvest_errors, reason off_origin)")
+    for post_type, listed in sorted(listing.by_type.items()):
         pages = ItemPipeline(db, ctx, result.run_id, "posts", post_type, progress, counts=new_counts("fallback"))
         progress.begin(post_type, len(listed))
         pages.save_all(read_items(client, listed, result.run_id, on_failed=partial(pages.page_failed, retry=False)))
