@@ -9,6 +9,8 @@ builds the same content with Jekyll (kramdown) and Hugo (goldmark).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lxml.html
 import pytest
 from markdown_it import MarkdownIt
@@ -124,7 +126,7 @@ def test_ordinary_text_stays_readable_markdown() -> None:
 @pytest.mark.parametrize("markdown, expected", [
     ("```\n{{< youtube id >}}\n```", "```\n{{</* youtube id */>}}\n```"),
     ("`{{% note %}}x{{% /note %}}`", "`{{%/* note */%}}x{{%/* /note */%}}`"),
-    ("{{</* already escaped */>}}", "{{</*/* already escaped */*/>}}"),  # Hugo shows it as it was written
+    ("`{{</* already escaped */>}}`", "`{{</*/* already escaped */*/>}}`"),  # Hugo shows it as it was written
     ("{{< a {{< b >}} c", "{{</* a {{< b */>}} c"),
     ("dangling {{< never closed", "dangling {{\u2060< never closed"),
     ("{{ liquid }} {% tag %}", "{{ liquid }} {% tag %}"),  # Hugo leaves these; Jekyll is told to
@@ -236,3 +238,38 @@ def test_no_page_of_the_archive_links_to_an_unsafe_scheme(hostile_archive: str, 
     _assert_only_safe_links(page)
     if path.startswith(("/archive/users", "/archive/comments")):
         assert "javascript:alert(" in page.text_content()  # there, as text
+
+
+LEGACY_MARKDOWN = (  # what the cleaner of an earlier wparchive left in content_markdown
+    "Literal <script>alert(1)</script> and <img src=x onerror=alert(2)> and <!-- a comment -->\n\n"
+    "[a](javascript:alert(3)) [b](<java\tscript:alert(4)>) [c](java&#115;cript:alert(5)) <javascript:alert(6)> "
+    "[d](  JAVASCRIPT:alert(7)) [e](vbscript:x) [f](data:text/html,x)\n\n"
+    "A paragraph\n{: onclick=\"alert(8)\"}\n\n[g][ref]\n\n[ref]: javascript:alert(9)\n"
+    "* [ref2]: javascript:alert(10)\n\n"
+    "Kept: <https://example.org/> [ok](https://example.org/a) [mail](mailto:a@example.org) [rel](page.html) "
+    "[frag](#x) ![img](data:image/png;base64,iVBORw0KGgo=) `<b>code</b>`\n\n```\n<i>code</i>\n```"
+)
+
+
+def test_markdown_cleaned_by_an_earlier_version_is_made_safe_on_export() -> None:
+    from wparchive.export import inert_for_site_builders
+
+    root = _render(inert_for_site_builders(LEGACY_MARKDOWN))
+    assert_inert(root)
+    links = {a.text_content(): a.get("href") for a in root.iter("a")}
+    assert links == {"https://example.org/": "https://example.org/", "ok": "https://example.org/a",
+                     "mail": "mailto:a@example.org", "rel": "page.html", "frag": "#x"}
+    assert [code.text for code in root.iter("code")] == ["<b>code</b>", "<i>code</i>\n"]
+    text = " ".join(root.text_content().split())
+    assert "Literal <script>alert(1)</script> and <img src=x onerror=alert(2)>" in text
+
+
+GOLDEN = sorted((Path(__file__).parent / "html").glob("*.html"))
+
+
+@pytest.mark.parametrize("html", [html for html, _ in HOSTILE.values()] + [p.read_text(encoding="utf-8") for p in GOLDEN])
+def test_markdown_cleaned_now_passes_the_export_unchanged(html: str) -> None:
+    from wparchive.export import _escape_stray_markup
+
+    markdown = clean_content(html, "https://example.org/post/").markdown
+    assert _escape_stray_markup(markdown) == markdown

@@ -221,9 +221,72 @@ _PATH_BREAK = re.compile(r"[/\\\x00-\x1f\x7f]+")
 
 
 def inert_for_site_builders(markdown: str) -> str:
-    """Markdown that Hugo builds without taking anything in it for a shortcode: every {{< >}} and
-    {{% %}} as Hugo's own escape, {{</* */>}}, which it shows as written. (Text from the site
-    has its braces escaped when it is cleaned; this is for its code, which Hugo reads too.)"""
+    """Markdown that Jekyll and Hugo build without running anything in it: Hugo shortcodes as
+    Hugo's own escape (see _escape_shortcodes), and what an earlier cleaner left live outside
+    code (see _escape_stray_markup)."""
+    return _escape_shortcodes(_escape_stray_markup(markdown))
+
+
+def _escape_stray_markup(markdown: str) -> str:
+    """Markdown as cleaned before text was escaped (an archive not rebuilt since) made safe outside
+    code, as far as it can be told from code there: a "<" that would open HTML, "{:" (kramdown's
+    attribute lists), and links and link definitions to schemes other than http, https and mailto
+    are escaped. Markdown cleaned now has none of these outside code, and passes unchanged."""
+    out: list[str] = []
+    fence: str | None = None  # the prefix and backticks that close the code block we are in
+    for line in markdown.split("\n"):
+        if fence is not None:
+            if line.rstrip(" \t") == fence:
+                fence = None
+            out.append(line)
+            continue
+        opening = _CODE_FENCE.match(line)
+        if opening is not None:
+            fence = opening.group("prefix") + opening.group("ticks")
+            out.append(line)
+            continue
+        line = _UNSAFE_DEFINITION.sub(r"\g<start>&#58;\g<space>", line)
+        out.append("".join(part if is_code else _escape_text_markup(part) for is_code, part in _code_spans(line)))
+    return "\n".join(out)
+
+
+def _code_spans(line: str) -> Iterator[tuple[bool, str]]:
+    """A line as (is code, text) parts: code spans are backtick runs closed by a run as long."""
+    position = 0
+    while (opening := _TICKS.search(line, position)) is not None:
+        run = opening.group(0)
+        closing = next((m for m in _TICKS.finditer(line, opening.end()) if m.group(0) == run), None)
+        if closing is None:
+            break
+        yield False, line[position:opening.start()]
+        yield True, line[opening.start():closing.end()]
+        position = closing.end()
+    yield False, line[position:]
+
+
+def _escape_text_markup(text: str) -> str:
+    text = _UNSAFE_DESTINATION.sub(r"]&#40;\1", text)
+    return _STRAY_TAG.sub("&lt;", text.replace("{:", "&#123;:"))
+
+
+_CODE_FENCE = re.compile(r"^(?P<prefix>[ >]*)(?P<ticks>`{3,})[^`]*$")
+_TICKS = re.compile(r"(?<!\\)`+")
+# "<" that opens a tag, a comment or a declaration; autolinks to http, https and mailto stay.
+_STRAY_TAG = re.compile(r"<(?=[A-Za-z/!?])(?!(?:https?|mailto):[^\s<>`]*>)")
+# An address after "](" or "]:" that may stay a link: http, https, mailto, a data: image, or
+# relative (nothing before its first "/", "?", "#" or its end that could be read as a scheme).
+_SAFE_OR_RELATIVE = (r"(?:https?:|mailto:|data:image/(?:png|gif|jpeg|webp)[;,]|[/#?.]"
+                     r"|[^\s:/?#()<>&\\%]*(?:[/?#)]|$))")
+_UNSAFE_DESTINATION = re.compile(r"\]\(((?:\s|<)*)(?!" + _SAFE_OR_RELATIVE + ")", re.I)
+# A link definition ("[x]: address") starts a line, maybe inside a quote or a list item.
+_UNSAFE_DEFINITION = re.compile(r"^(?P<start>(?:\s|>|[*+-]\s|\d{1,9}[.)]\s)*\[[^\]]*\])"
+                                r":(?P<space>(?:\s|<)*)(?!" + _SAFE_OR_RELATIVE + ")", re.I)
+
+
+def _escape_shortcodes(markdown: str) -> str:
+    """Every Hugo shortcode, {{< >}} and {{% %}}, as Hugo's own escape, {{</* */>}}, which it
+    shows as written. (Text from the site has its braces escaped when it is cleaned; this is for
+    its code, which Hugo reads too.)"""
     out: list[str] = []
     position = 0
     while (opening := _SHORTCODE_OPENING.search(markdown, position)) is not None:
