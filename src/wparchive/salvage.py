@@ -190,8 +190,9 @@ def _broken_string(text: str, pos: int) -> Any:
     cut = _CUT_ESCAPE.search(arrived)
     if cut and len(cut.group(1)) % 2:
         arrived = arrived[:cut.start(1) + len(cut.group(1)) - 1]
+    arrived += '"'  # in place: CPython grows the only reference to a string instead of copying it
     try:
-        value, _ = scanstring(arrived + '"', 0, False)
+        value, _ = scanstring(arrived, 0, False)
     except ValueError:
         return _NOTHING
     if value and "\ud800" <= value[-1] <= "\udbff":
