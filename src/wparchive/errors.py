@@ -111,6 +111,9 @@ class ItemCutOff(BadResponseError):
                  wp_id: int | None) -> None:
         super().__init__(message, url=url, status=status, body=body, reason=reason)
         self.wp_id = wp_id  # None when not even the item's id arrived: nothing of it could be kept
+        if wp_id is None:
+            self.hint = ("Not even its id arrived, so nothing of it is stored; the raw bytes are in the "
+                         "harvest_errors table, and the next run asks for it again.")
 
 
 class PaginationStopped(FetchError):
@@ -123,6 +126,8 @@ class PaginationStopped(FetchError):
         super().__init__(message, url=url, status=status, body=body, reason=reason)
         # True when every item the site's X-WP-Total counts was within the pages read: nothing is lost
         self.complete = complete
+        if complete:
+            self.hint = "Nothing was missed: the pages read hold every item X-WP-Total counts."
 
 
 class WordPressError(FetchError):

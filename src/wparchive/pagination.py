@@ -68,8 +68,9 @@ def paginate(
     number with the same page). A plugin-lowered per_page maximum (400 rest_invalid_param) is
     met by asking for less.
 
-    With on_failed_page, a failed page is reported there and skipped, and paging goes on (past
-    a failed first page, by looking at the next); without it, a failure raises. A page whose
+    With on_failed_page, a failed page is reported there and skipped, and paging goes on (past a
+    first page the server answered with something broken, by looking at the next; a refusal, a
+    firewall or a redirect still raises); without it, a failure raises. A page whose
     JSON breaks off or breaks down in an item is read again in smaller pages around that item,
     down to the item alone: what arrives whole is yielded, the item that breaks even alone is
     reported as an ItemCutOff, and what arrived of it before the break is yielded, marked with
