@@ -59,12 +59,35 @@ def test_html_page_instead_of_json(make_server, client, db) -> None:
 
 
 def test_body_cut_off_mid_string_records_the_byte_offset(make_server, client, db) -> None:
+    # Every answer that holds post 101 breaks off in it, whatever the page size: the page is read again
+    # in smaller pages, and only post 101 stays incomplete until the server mends.
     body = b'[{"id": 101, "title": {"rendered": "Post 101"}, "content": {"rendered": "<p>It broke off mid-sen'
-    error, first = _page_two_fails_then_heals(
-        make_server, client, db, (200, {"Content-Type": "application/json"}, body), "truncated_json")
-    assert error["body"] == body
-    assert f"breaks off at byte {len(body)} of {len(body)}" in error["message"]
-    assert any("page=2" in e for e in first.errors)
+    server = make_server(_site())
+    broken = {"on": True}
+
+    def cut(path, query):  # type: ignore[no-untyped-def]
+        if not (broken["on"] and path.endswith("/wp/v2/posts") and "_fields" not in query):
+            return None
+        per_page, page = int(query.get("per_page", "10")), int(query.get("page", "1"))
+        holds = query["include"] == "101" if "include" in query else (page - 1) * per_page < 101 <= page * per_page
+        return (200, {"Content-Type": "application/json"}, body) if holds else None
+
+    server.fault = cut
+    first = harvest_site(db, client, server.home + "/")
+    assert first.status == "partial"
+    assert _count(db, "type = 'post' AND incomplete IS NULL") == 249
+    page, item = [e for e in _errors(db) if e["collection"] == "post"]
+    for error in (page, item):
+        assert error["body"] == body and error["reason"] == "truncated_json"
+        assert f"breaks off at byte {len(body)} of {len(body)}" in error["message"]
+    assert "page=2" in page["url"] and page["retry"] == 0  # read again in smaller pages
+    assert "include=101" in item["url"] and item["retry"] == 1  # the item alone: the next run asks again
+    assert any("item 101" in e and "include=101" in e for e in first.errors)
+    assert db["posts"].get("1-101")["content_html"] == "<p>It broke off mid-sen"
+    broken["on"] = False
+    second = harvest_site(db, client, server.home + "/")
+    assert second.status == "ok" and _count(db, "type = 'post' AND incomplete IS NULL") == 250
+    assert db["harvest_errors"].get(item["id"])["resolved_run_id"] == second.run_id
 
 
 def test_one_page_failing_with_500_while_the_rest_succeed(make_server, client, db) -> None:

@@ -95,6 +95,41 @@ class BadResponseError(FetchError):
     hint = "The raw bytes are kept in the harvest_errors table; the next run retries this page."
 
 
+class PageNarrowed(BadResponseError):
+    """A page that could not be read whole was read again in smaller pages, down to single items."""
+
+    hint = "The raw bytes are kept in the harvest_errors table; the items that came whole were stored."
+
+
+class ItemCutOff(BadResponseError):
+    """An item that cannot be read whole even alone on a page; what arrived of it may be kept, marked incomplete."""
+
+    hint = ("What arrived before the break is stored with the incomplete column saying what is missing; the next "
+            "run fetches the item again and replaces it. The raw bytes are in the harvest_errors table.")
+
+    def __init__(self, message: str, *, url: str, status: int | None, body: bytes, reason: str,
+                 wp_id: int | None) -> None:
+        super().__init__(message, url=url, status=status, body=body, reason=reason)
+        self.wp_id = wp_id  # None when not even the item's id arrived: nothing of it could be kept
+        if wp_id is None:
+            self.hint = ("Not even its id arrived, so nothing of it is stored; the raw bytes are in the "
+                         "harvest_errors table, and the next run asks for it again.")
+
+
+class PaginationStopped(FetchError):
+    """A collection's pages went round in a loop, or announced far more than they held: paging stopped."""
+
+    hint = "What the site served until then is kept; the next run reads the collection again."
+
+    def __init__(self, message: str, *, url: str, status: int | None = None, body: bytes = b"", reason: str,
+                 complete: bool) -> None:
+        super().__init__(message, url=url, status=status, body=body, reason=reason)
+        # True when every item the site's X-WP-Total counts was within the pages read: nothing is lost
+        self.complete = complete
+        if complete:
+            self.hint = "Nothing was missed: the pages read hold every item X-WP-Total counts."
+
+
 class WordPressError(FetchError):
     """An error object from the REST API: {"code": ..., "message": ..., "data": {"status": ...}}."""
 

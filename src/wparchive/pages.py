@@ -17,7 +17,7 @@ from sqlite_utils.db import Database
 
 from .client import utc_now
 from .db import record_error, record_failure, save_page
-from .errors import FetchError
+from .errors import FetchError, ItemCutOff, PageNarrowed, PaginationStopped
 from .parallel import CleaningPool
 from .progress import Progress
 from .records import Failures, SiteContext, build_records
@@ -37,7 +37,7 @@ class ItemPage:
 def new_counts(mode: str = "") -> dict[str, Any]:
     """What a run did to one collection, all at zero."""
     return {"mode": mode, "total": None, "seen": 0, "new": 0, "updated": 0, "unchanged": 0, "revived": 0,
-            "deleted": 0, "invalid": 0, "failed_pages": 0, "revisions": 0}
+            "deleted": 0, "invalid": 0, "failed_pages": 0, "incomplete": 0, "revisions": 0}
 
 
 @dataclass
@@ -76,10 +76,23 @@ class ItemPipeline:
             self._finish(*pending, track_seen=track_seen)
 
     def page_failed(self, exc: FetchError, *, retry: bool = True) -> None:
-        """A page that could not be fetched: counted, reported, kept with its bytes, and (with
-        retry) fetched again by the next run."""
-        self.counts["failed_pages"] += 1
-        self.error(exc, retry=retry)
+        """A page, or an item of one, that could not be read whole: kept with its bytes where users see it.
+
+        A page read again in smaller pages, or paging stopped where X-WP-Total says nothing is left,
+        loses nothing: it is only recorded. An item kept incomplete is counted as such; anything
+        else is a failed page, which keeps a full pass open. With retry, the next run fetches the
+        URL again (paging stopped for a loop is not retried: the next pass reads the collection again).
+        """
+        if isinstance(exc, PageNarrowed) or (isinstance(exc, PaginationStopped) and exc.complete):
+            self.progress.note(f"{self.collection}: {exc}")
+            record_failure(self.db, self.run_id, exc, at=utc_now(), site_id=self.ctx.site_id,
+                           collection=self.collection)
+            return
+        if isinstance(exc, ItemCutOff) and exc.wp_id is not None:
+            self.counts["incomplete"] += 1
+        else:
+            self.counts["failed_pages"] += 1
+        self.error(exc, retry=retry and not isinstance(exc, PaginationStopped))
 
     def error(self, exc: Exception, *, retry: bool = False) -> None:
         """Report and record a failure of this collection."""
@@ -89,6 +102,10 @@ class ItemPipeline:
                        collection=self.collection, retry=retry)
 
     def _start(self, page: ItemPage) -> _Cleaning:
+        for item in page.items:
+            if isinstance(item, dict) and "wparchive_incomplete" in item:
+                # what arrived may end before its type or taxonomy: the collection says which
+                item.setdefault("wparchive_collection", self.collection)
         if self.pool is not None and self.table == "posts" and self.pool.wanted(self.to_clean):
             return _Cleaning(futures=self.pool.submit(self.table, page.items, self.ctx, page.provenance))
         return _Cleaning(built=build_records(self.table, page.items, self.ctx, page.provenance))

@@ -57,7 +57,7 @@ def post_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
             names_by_taxonomy.setdefault(taxonomy, []).append(ctx.term_names.get(term_key or "", str(term_id)))
     row = {
         **_identity(ctx, post.id),
-        "type": post.type,
+        "type": post.type or item.get("wparchive_collection", ""),  # an incomplete item may lack it
         "status": post.status,
         "title": title_text(post.title.rendered),
         "slug": post.slug,
@@ -150,7 +150,7 @@ def term_record(item: dict[str, Any], ctx: SiteContext, prov: Provenance) -> Rec
     term = _validate(Term, item)
     row = {
         **_identity(ctx, term.id),
-        "taxonomy": term.taxonomy,
+        "taxonomy": term.taxonomy or item.get("wparchive_collection", ""),  # an incomplete item may lack it
         "name": title_text(term.name),
         "slug": term.slug,
         "description_text": html_to_text(term.description),
@@ -266,6 +266,9 @@ def _record(
                raw_sha256=sha256_hex(raw), warc_record_id=prov.warc_record_id)
     if invalid_fields:
         row["invalid_fields"] = invalid_fields
+    if item.get("wparchive_incomplete"):
+        # only part of the item arrived (the harvest salvaged it from a body that broke off): what is missing
+        row["incomplete"] = str(item["wparchive_incomplete"])
     return Record(table=table, row=row, raw_json=raw, children=children or {})
 
 

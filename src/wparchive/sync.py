@@ -110,9 +110,10 @@ def _full_pass(job: CollectionSync, state: SyncState, *, restart: bool) -> None:
                                         on_failed_page=lambda n, exc: job.pages.page_failed(exc),
                                         trust_total_pages=table == "comments"):
             if not started:
-                job.counts["total"] = job.pages.to_clean = page.total
                 job.pages.progress.begin(job.name, _bar_length(job, page.total))
                 started = True
+            if job.counts["total"] is None:  # from the first page that says (what was salvaged does not)
+                job.counts["total"] = job.pages.to_clean = page.total
             items = page.items if job.limit is None else page.items[: max(0, job.limit - seen)]
             seen += len(items)
             yield ItemPage(items, job.provenance(page), number=page.number)

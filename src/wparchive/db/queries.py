@@ -23,23 +23,25 @@ _HITS = f"""
            substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link,
            bm25(posts_fts, {POST_WEIGHTS}) AS score
     FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid
-    WHERE posts_fts MATCH :q AND p.deleted_at IS NULL
+    WHERE posts_fts MATCH :q AND p.deleted_at IS NULL AND p.incomplete IS NULL
     UNION ALL
     SELECT 'comment', comments_fts.rowid, c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment',
            c.date_gmt, substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link,
            bm25(comments_fts, {COMMENT_WEIGHTS})
     FROM comments_fts JOIN comments c ON c.rowid = comments_fts.rowid LEFT JOIN posts p ON p.key = c.post
-    WHERE comments_fts MATCH :q AND c.deleted_at IS NULL"""
+    WHERE comments_fts MATCH :q AND c.deleted_at IS NULL AND c.incomplete IS NULL"""
 
 def _ranked_hits(match: str, wanted: str) -> str:
     """SQL for the best `wanted` live hits of the FTS query `match` (both SQL expressions), best first."""
     # Ranked in the full-text indexes alone (bm25 needs nothing else): only the best of each
-    # table are then looked up in posts and comments, as many as wanted plus every deleted row,
-    # so the best live hits are all among them. Ranking a word that is in most posts otherwise
-    # meant reading every one of those posts.
+    # table are then looked up in posts and comments, as many as wanted plus every deleted or
+    # incomplete row (each counted in its index), so the best live hits are all among them.
+    # Ranking a word that is in most posts otherwise meant reading every one of those posts.
     return f"""
     WITH depth AS (SELECT {wanted} + (SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL)
-                                  + (SELECT count(*) FROM comments WHERE deleted_at IS NOT NULL) AS n),
+                                  + (SELECT count(*) FROM posts WHERE incomplete IS NOT NULL)
+                                  + (SELECT count(*) FROM comments WHERE deleted_at IS NOT NULL)
+                                  + (SELECT count(*) FROM comments WHERE incomplete IS NOT NULL) AS n),
     post_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(posts_fts, {POST_WEIGHTS}) AS score FROM posts_fts
         WHERE posts_fts MATCH {match} ORDER BY score LIMIT (SELECT n FROM depth)),
@@ -48,27 +50,32 @@ def _ranked_hits(match: str, wanted: str) -> str:
         WHERE comments_fts MATCH {match} ORDER BY score LIMIT (SELECT n FROM depth))
     SELECT 'post' AS kind, h.rid, p.key, p.title, p.type, p.date_gmt, substr(p.date_gmt, 1, 4) AS year,
            p.site_id, p.author, p.categories, p.tags, p.link, h.score
-    FROM post_hits h JOIN posts p ON p.rowid = h.rid WHERE p.deleted_at IS NULL
+    FROM post_hits h JOIN posts p ON p.rowid = h.rid WHERE p.deleted_at IS NULL AND p.incomplete IS NULL
     UNION ALL
     SELECT 'comment', h.rid, c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment', c.date_gmt,
            substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link, h.score
     FROM comment_hits h JOIN comments c ON c.rowid = h.rid LEFT JOIN posts p ON p.key = c.post
-    WHERE c.deleted_at IS NULL
+    WHERE c.deleted_at IS NULL AND c.incomplete IS NULL
     ORDER BY score LIMIT {wanted}"""
 
 
 # The same hits, best first: the search page's, for :q already an FTS5 query.
 _RANKED_HITS = _ranked_hits(":q", ":wanted")
 
-# Live hits counted without ranking: all matches, less those of deleted rows (few, and found by
-# the deleted_at index; CROSS JOIN keeps SQLite from walking every match instead).
+# Live hits counted without ranking: all matches, less those of deleted rows and of live incomplete
+# ones (few, and found by the deleted_at and incomplete indexes; CROSS JOIN keeps SQLite from
+# walking every match instead, and the unary + from looking up the many live rows by deleted_at).
 _LIVE_COUNT = """
     SELECT (SELECT count(*) FROM posts_fts WHERE posts_fts MATCH :q)
          - (SELECT count(*) FROM posts p CROSS JOIN posts_fts ON posts_fts.rowid = p.rowid
             WHERE p.deleted_at IS NOT NULL AND posts_fts MATCH :q)
+         - (SELECT count(*) FROM posts p CROSS JOIN posts_fts ON posts_fts.rowid = p.rowid
+            WHERE p.incomplete IS NOT NULL AND +p.deleted_at IS NULL AND posts_fts MATCH :q)
          + (SELECT count(*) FROM comments_fts WHERE comments_fts MATCH :q)
          - (SELECT count(*) FROM comments c CROSS JOIN comments_fts ON comments_fts.rowid = c.rowid
-            WHERE c.deleted_at IS NOT NULL AND comments_fts MATCH :q)"""
+            WHERE c.deleted_at IS NOT NULL AND comments_fts MATCH :q)
+         - (SELECT count(*) FROM comments c CROSS JOIN comments_fts ON comments_fts.rowid = c.rowid
+            WHERE c.incomplete IS NOT NULL AND +c.deleted_at IS NULL AND comments_fts MATCH :q)"""
 
 # Snippets cost a read of the text each: made only for the hits shown (:posts and :comments
 # are JSON lists of their rowids).
@@ -170,8 +177,9 @@ POSTS_PER_MONTH_SQL = """
 
 
 def export_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
-    """SQL streaming the live posts to export, oldest first, with their author's and site's names."""
-    conditions = ["p.deleted_at IS NULL"]
+    """SQL streaming the live posts to export, oldest first, with their author's and site's names;
+    posts of which only part arrived (incomplete) are left out."""
+    conditions = ["p.deleted_at IS NULL", "p.incomplete IS NULL"]
     params: dict[str, Any] = {}
     if site:
         conditions.append("(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name LIKE '%' || :site || '%')")

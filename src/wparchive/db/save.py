@@ -31,8 +31,10 @@ def save_page(
     Returns counts of new, updated, unchanged and revived records, and the keys of those written.
 
     An updated record's previous state goes to versions first; every change is logged in changes.
-    With track_seen, the keys join the running full pass; resume_page is committed with the page,
-    so an interrupted pass continues after the last page that is really in the database.
+    A record that arrived incomplete never replaces one that arrived whole, and a whole one always
+    replaces an incomplete one. With track_seen, the keys join the running full pass; resume_page
+    is committed with the page, so an interrupted pass continues after the last page that is
+    really in the database.
     """
     records = list(records)
     counts = {"new": 0, "updated": 0, "unchanged": 0, "revived": 0}
@@ -48,11 +50,15 @@ def save_page(
                 changed.append(record)
                 log.append((record.key, "new"))
                 continue
-            signature, deleted_at = before
+            signature, deleted_at, incomplete = before
             if deleted_at is not None:
                 counts["revived"] += 1
                 log.append((record.key, "revived"))
-            if signature == record.row.get(signature_column(table)):
+            cut = record.row.get("incomplete") is not None
+            # Part of an item is no news about it, whatever it says (the whole item is kept); the whole
+            # item replaces its part, though its modified_gmt is the same.
+            if (cut and incomplete is None) or (signature == record.row.get(signature_column(table))
+                                                and (cut or incomplete is None)):
                 counts["unchanged"] += 1
                 if deleted_at is not None:
                     revived_unchanged.append(record.key)
@@ -148,12 +154,12 @@ def live_signatures(db: Database, *, site_id: int, table: str, collection: str) 
     return {key: value for key, value in db.execute(sql, params)}
 
 
-def _existing(db: Database, table: str, keys: list[str]) -> dict[str, tuple[Any, Any]]:
+def _existing(db: Database, table: str, keys: list[str]) -> dict[str, tuple[Any, Any, Any]]:
     if not keys:
         return {}
     marks = ",".join("?" * len(keys))
-    sql = f'SELECT key, {signature_column(table)}, deleted_at FROM "{table}" WHERE key IN ({marks})'
-    return {row[0]: (row[1], row[2]) for row in db.execute(sql, keys)}
+    sql = f'SELECT key, {signature_column(table)}, deleted_at, incomplete FROM "{table}" WHERE key IN ({marks})'
+    return {row[0]: (row[1], row[2], row[3]) for row in db.execute(sql, keys)}
 
 
 def _log_changes(db: Database, table: str, log: list[tuple[str, str]], *, run_id: int, site_id: int,
@@ -175,7 +181,9 @@ def _keep_versions(db: Database, table: str, keys: list[str], run_id: int, at: s
 
 def _write(db: Database, table: str, records: list[Record], *, keep_tombstones: bool = False) -> None:
     revive = {} if keep_tombstones else {"deleted_at": None, "deleted_run_id": None}
-    _insert(db, table, [{**r.row, **revive} for r in records], upsert_on=("key",))
+    # incomplete is set on every row written, so that a whole item clears the mark of its part
+    _insert(db, table, [{**r.row, "incomplete": r.row.get("incomplete"), **revive} for r in records],
+            upsert_on=("key",))
     _insert(db, "raw_json",
             [{"table": table, "key": r.key, "json": r.raw_json, "sha256": r.row["raw_sha256"]} for r in records],
             upsert_on=("table", "key"))

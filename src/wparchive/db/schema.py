@@ -9,13 +9,17 @@ from sqlite_utils.db import Database
 
 from ..errors import ArchiveUnavailable, NotAnArchive, archive_error
 
-SCHEMA_VERSION = 2  # 2: the long text columns of posts and comments moved to the end of their rows
+# 2: the long text columns of posts and comments moved to the end of their rows
+# 3: incomplete, on every table of records
+SCHEMA_VERSION = 3
 
-# Columns every archived row carries: where it came from, and whether the site still serves it.
+# Columns every archived row carries: where it came from, whether the site still serves it, and
+# whether all of it arrived (incomplete says what is missing of an item salvaged from a broken body).
 _PROVENANCE = """
     response_url TEXT, fetched_at TEXT, run_id INTEGER REFERENCES harvest_runs(id), raw_sha256 TEXT,
     warc_record_id TEXT,
-    deleted_at TEXT, deleted_run_id INTEGER REFERENCES harvest_runs(id)"""
+    deleted_at TEXT, deleted_run_id INTEGER REFERENCES harvest_runs(id), incomplete TEXT"""
+RECORD_TABLES = ("users", "terms", "posts", "media", "comments")
 
 # Long text goes last in its row: SQLite reads a row's columns in order, and reaching one stored
 # after 25 KB of text means following a chain of overflow pages. Search looks up every hit's
@@ -116,11 +120,13 @@ SCHEMA = {
 
 INDEXES = {
     # deleted_at: search counts and skips the deleted rows among its hits
-    "posts": [["site_id", "wp_id"], ["type"], ["date_gmt"], ["author"], ["parent"], ["link_norm"], ["deleted_at"]],
+    # incomplete: search leaves incomplete rows out, and counts the live ones from this index alone
+    "posts": [["site_id", "wp_id"], ["type"], ["date_gmt"], ["author"], ["parent"], ["link_norm"], ["deleted_at"],
+              ["incomplete", "deleted_at"]],
     "terms": [["site_id", "wp_id"], ["taxonomy"]],
     "users": [["site_id", "wp_id"]],
     "media": [["site_id", "wp_id"], ["post"]],
-    "comments": [["site_id", "wp_id"], ["post"], ["parent"], ["deleted_at"]],
+    "comments": [["site_id", "wp_id"], ["post"], ["parent"], ["deleted_at"], ["incomplete", "deleted_at"]],
     "post_terms": [["term"]],
     "links": [["href"], ["target"], ["href_norm"], ["host"]],
     "embeds": [["provider"]],
@@ -210,7 +216,14 @@ def ensure_tables(db: Database, *, label: str = "the database") -> None:
         with db.atomic():
             for name in missing:
                 db.execute(f'CREATE TABLE "{name}" ({SCHEMA[name]})')
-            if version < 2:
+            if version < 3:
+                for table in RECORD_TABLES:
+                    if table in existing and "incomplete" not in _columns_of(db, table):
+                        db.execute(f'ALTER TABLE "{table}" ADD COLUMN incomplete TEXT')
+                        if table in TEXT_COLUMNS:  # search reads it: indexed at once, not at the next harvest
+                            db.execute(f'CREATE INDEX IF NOT EXISTS "idx_{table}_incomplete_deleted_at" '
+                                       f'ON "{table}" (incomplete, deleted_at)')
+                # Schema 1 had the long text mid-row, and a column added goes after it: the text goes last.
                 for table in TEXT_COLUMNS:
                     if table in existing:
                         _text_columns_last(db, table)
@@ -246,6 +259,10 @@ def _text_columns_last(db: Database, table: str) -> None:
         db.execute(sql)
     for _, sql in views:
         db.execute(sql)
+
+
+def _columns_of(db: Database, table: str) -> list[str]:
+    return [row[1] for row in db.execute(f'PRAGMA table_info("{table}")')]
 
 
 def _column_names(definition: str) -> set[str]:
