@@ -244,10 +244,11 @@ LEGACY_MARKDOWN = (  # what the cleaner of an earlier wparchive left in content_
     "Literal <script>alert(1)</script> and <img src=x onerror=alert(2)> and <!-- a comment -->\n\n"
     "[a](javascript:alert(3)) [b](<java\tscript:alert(4)>) [c](java&#115;cript:alert(5)) <javascript:alert(6)> "
     "[d](  JAVASCRIPT:alert(7)) [e](vbscript:x) [f](data:text/html,x)\n\n"
-    "A paragraph\n{: onclick=\"alert(8)\"}\n\n[g][ref]\n\n[ref]: javascript:alert(9)\n"
-    "* [ref2]: javascript:alert(10)\n\n"
+    "A paragraph\n{: onclick=\"alert(8)\"}\n\n[g][ref] [h][ref3] [i][ok]\n\n[ref]: javascript:alert(9)\n"
+    "* [ref2]: javascript:alert(10)\n\n[ref3]:\n  javascript:alert(11)\n\n[ok]:  https://example.org/ok\n\n"
     "Kept: <https://example.org/> [ok](https://example.org/a) [mail](mailto:a@example.org) [rel](page.html) "
-    "[frag](#x) ![img](data:image/png;base64,iVBORw0KGgo=) `<b>code</b>`\n\n```\n<i>code</i>\n```"
+    "[frag](#x) [spaced](  https://example.org/s) ![img](data:image/png;base64,iVBORw0KGgo=) `<b>code</b>`"
+    "\n\n```\n<i>code</i>\n```"
 )
 
 
@@ -258,7 +259,8 @@ def test_markdown_cleaned_by_an_earlier_version_is_made_safe_on_export() -> None
     assert_inert(root)
     links = {a.text_content(): a.get("href") for a in root.iter("a")}
     assert links == {"https://example.org/": "https://example.org/", "ok": "https://example.org/a",
-                     "mail": "mailto:a@example.org", "rel": "page.html", "frag": "#x"}
+                     "mail": "mailto:a@example.org", "rel": "page.html", "frag": "#x", "i": "https://example.org/ok",
+                     "spaced": "https://example.org/s"}
     assert [code.text for code in root.iter("code")] == ["<b>code</b>", "<i>code</i>\n"]
     text = " ".join(root.text_content().split())
     assert "Literal <script>alert(1)</script> and <img src=x onerror=alert(2)>" in text

@@ -232,9 +232,13 @@ def _escape_stray_markup(markdown: str) -> str:
     code, as far as it can be told from code there: a "<" that would open HTML, "{:" (kramdown's
     attribute lists), and links and link definitions to schemes other than http, https and mailto
     are escaped. Markdown cleaned now has none of these outside code, and passes unchanged."""
+    if not (_STRAY_TAG.search(markdown) or "{:" in markdown or _UNSAFE_DESTINATION.search(markdown)
+            or _UNSAFE_DEFINITION.search(markdown)):
+        return markdown  # nothing to escape, in code or out of it (most Markdown)
     out: list[str] = []
     fence: str | None = None  # the prefix and backticks that close the code block we are in
-    for line in markdown.split("\n"):
+    lines = markdown.split("\n")
+    for index, line in enumerate(lines):
         if fence is not None:
             if line.rstrip(" \t") == fence:
                 fence = None
@@ -245,7 +249,10 @@ def _escape_stray_markup(markdown: str) -> str:
             fence = opening.group("prefix") + opening.group("ticks")
             out.append(line)
             continue
-        line = _UNSAFE_DEFINITION.sub(r"\g<start>&#58;\g<space>", line)
+        # A definition's address may be on the next line.
+        definition = _UNSAFE_DEFINITION.match("\n".join(lines[index:index + 2]))
+        if definition is not None and definition.end("start") < len(line):
+            line = line[:definition.end("start")] + "&#58;" + line[definition.end("start") + 1:]
         out.append("".join(part if is_code else _escape_text_markup(part) for is_code, part in _code_spans(line)))
     return "\n".join(out)
 
@@ -277,10 +284,10 @@ _STRAY_TAG = re.compile(r"<(?=[A-Za-z/!?])(?!(?:https?|mailto):[^\s<>`]*>)")
 # relative (nothing before its first "/", "?", "#" or its end that could be read as a scheme).
 _SAFE_OR_RELATIVE = (r"(?:https?:|mailto:|data:image/(?:png|gif|jpeg|webp)[;,]|[/#?.]"
                      r"|[^\s:/?#()<>&\\%]*(?:[/?#)]|$))")
-_UNSAFE_DESTINATION = re.compile(r"\]\(((?:\s|<)*)(?!" + _SAFE_OR_RELATIVE + ")", re.I)
+_UNSAFE_DESTINATION = re.compile(r"\]\(((?:\s|<)*+)(?!" + _SAFE_OR_RELATIVE + ")", re.I)
 # A link definition ("[x]: address") starts a line, maybe inside a quote or a list item.
 _UNSAFE_DEFINITION = re.compile(r"^(?P<start>(?:\s|>|[*+-]\s|\d{1,9}[.)]\s)*\[[^\]]*\])"
-                                r":(?P<space>(?:\s|<)*)(?!" + _SAFE_OR_RELATIVE + ")", re.I)
+                                r":(?P<space>(?:\s|<)*+)(?!" + _SAFE_OR_RELATIVE + ")", re.I | re.M)
 
 
 def _escape_shortcodes(markdown: str) -> str:

@@ -101,6 +101,7 @@ _DEFERRED_END = re.compile(r"[&~$\]]$")
 _UNDEFERRED = re.compile("\ue110(?=#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)"
                          "|\ue111(?=[~\ue111])|\ue112(?=[$\ue112])|\ue113(?=[(\\[\\]:\ue113])")
 _DEFERRED_CHAR = re.compile("[\ue110-\ue113]")
+_MAYBE_SPECIAL = re.compile(r"[<`{|\\~$\]&]")
 _FROM_DEFERRED = {v: k for k, v in _DEFERRED.items()}
 _NBSP_PLACEHOLDER = "&nbsp_place_holder;"  # html2text's own, replaced by it at the end
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -108,6 +109,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DATA_IMAGE = re.compile(r"^data:image/(?:png|gif|jpeg|webp)[;,]", re.I)
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f<>\"`{}|^]")
 _CODE_TAGS = frozenset({"code", "kbd", "tt"})
+_TAGS_WRITTEN_WITH_ATTRIBUTES = frozenset({"a", "img", "abbr"})  # html2text writes out no others'
 _OUTER_CONTROLS = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 
@@ -129,6 +131,8 @@ def inert_text(text: str) -> str:
 
 
 def _inert_piece(text: str) -> str:
+    if not _MAYBE_SPECIAL.search(text):
+        return text  # most pieces of text: nothing to escape
     text = _ENTITY_LIKE.sub("&amp;", text)
     text = _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES[m.group(0)], text)
     return _DEFERRED_END.sub(lambda m: _DEFERRED[m.group(0)], text)
@@ -136,6 +140,8 @@ def _inert_piece(text: str) -> str:
 
 def _settle_deferred(markdown: str) -> str:
     """The characters that waited for what follows them: escaped where it completes something."""
+    if not _DEFERRED_CHAR.search(markdown):
+        return markdown
     markdown = _UNDEFERRED.sub(lambda m: _TEXT_ESCAPES[_FROM_DEFERRED[m.group(0)]], markdown)
     return _DEFERRED_CHAR.sub(lambda m: _FROM_DEFERRED[m.group(0)], markdown)
 
@@ -185,7 +191,7 @@ class _InertConverter(html2text.HTML2Text):
             return  # markup inside inline code: its text is code, the rest is dropped
         if tag == "table":
             self._tables = max(0, self._tables + (1 if start else -1))
-        if start:
+        if start and tag in _TAGS_WRITTEN_WITH_ATTRIBUTES:
             _defuse_attributes(tag, attrs)
         super().handle_tag(tag, attrs, start)
 
@@ -252,6 +258,8 @@ def _settle_code_blocks(markdown: str) -> str:
     """html2text's ``` blocks as fences that no line inside them can close, their characters raw;
     a block that a reader could end elsewhere is written as text instead, as are code characters
     outside any block."""
+    if "```" not in markdown and not _CODE_CHAR.search(markdown):
+        return markdown  # no code block: nothing to settle
     lines = markdown.split("\n")
     out: list[str] = []
     index = 0
