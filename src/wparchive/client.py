@@ -11,11 +11,12 @@ import weakref
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Protocol
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import requests.adapters
 import requests.auth
+import urllib3.exceptions
 
 from . import USER_AGENT
 from .errors import BadResponseError, Blocked, FetchError, RedirectedElsewhere, error_for_code
@@ -26,6 +27,7 @@ log = logging.getLogger("wparchive.client")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 10
 _WPCOM_ROOT = re.compile(r"/wp/v2/sites/([^/]+)/?$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class Recorder(Protocol):
@@ -149,14 +151,24 @@ class Client:
         for _ in range(MAX_REDIRECTS + 1):
             with self._lock:
                 self.requests_made += 1
-            response = self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=False)
+            try:
+                response = self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=False)
+            except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                    requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
+                    urllib3.exceptions.LocationParseError) as exc:
+                raise FetchError(f"cannot request {url}: {exc}", url=url, reason="invalid_url") from None
             if not (response.is_redirect and response.headers.get("Location")):
                 if not stream:
                     _ = response.content  # read it here, so a body cut short is retried like a network error
                 return response
-            target = urljoin(url, response.headers["Location"])
             response.close()
-            if not same_site(urlsplit(url).hostname or "", urlsplit(target).hostname or ""):
+            try:
+                target = urljoin(url, response.headers["Location"])
+                hostname = urlsplit(target).hostname or ""
+            except ValueError:
+                raise FetchError(f"{url} redirects to an address that is not one: {response.headers['Location']!r}",
+                                 url=url, status=response.status_code, reason="bad_redirect") from None
+            if not same_site(urlsplit(url).hostname or "", hostname):
                 raise RedirectedElsewhere(
                     f"{url} redirects to another host: {target}", url=url, status=response.status_code,
                     reason="redirect_to_other_host", target=target)
@@ -210,6 +222,49 @@ class Client:
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * (2**attempt), self.max_backoff)
+
+
+def url_problem(url: str) -> str | None:
+    """What makes url unusable as a site's address (said without the URL), or None when it is usable.
+
+    A user:password@ before the host is not looked at: split_credentials takes it out.
+    """
+    url = split_credentials(url)[0]
+    if any(c <= " " or c == "\x7f" for c in url):
+        return "it holds a space or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # urlsplit checks only what is in [brackets]
+        return "its host is not a valid IPv6 address in [brackets]"
+    if parts.scheme.lower() not in _DEFAULT_PORTS:
+        return "must start with http:// or https://"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "its port must be a number from 1 to 65535"
+    if not parts.hostname:
+        return "it names no host"
+    return None
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """The URL without a user:password@ before its host, and that (user, password), percent-decoded.
+
+    Works on malformed URLs too (a bad port, a broken IPv6 address), so that no message about
+    them can show the password.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, None
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return url, None
+    user, _, password = userinfo.partition(":")
+    return f"{scheme}://{host}{rest[end:]}", (unquote(user), unquote(password))
 
 
 def with_params(url: str, params: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import MAX_CONCURRENCY
 from .clean import Boilerplate
+from .client import url_problem
 from .errors import ConfigError
 
 
@@ -45,8 +46,9 @@ class SiteConfig(SiteOptions):
     @field_validator("url")
     @classmethod
     def _looks_like_a_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)  # said without the URL, which may hold a password
         return value
 
 
@@ -63,7 +65,9 @@ def load_sites(path: Path) -> list[SiteConfig]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:  # a folder, no permission, a name too long, a file where a folder should be
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
         parsed = SitesFile.model_validate(data)
@@ -98,11 +102,14 @@ def load_credentials(env_name: str | None = None, file: str | None = None) -> tu
         path = Path(file).expanduser()
         try:
             mode = path.stat().st_mode
+            if mode & 0o077:
+                raise ConfigError(f"the credentials file {path} may be read by others: run chmod 600 {path}")
+            value = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             raise ConfigError(f"the credentials file {path} does not exist") from None
-        if mode & 0o077:
-            raise ConfigError(f"the credentials file {path} may be read by others: run chmod 600 {path}")
-        value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"the credentials file {path} cannot be read: {getattr(exc, 'strerror', '') or exc}") \
+                from None
         source = str(path)
     else:
         return None
@@ -122,11 +129,13 @@ class _BoilerplateFile(BaseModel):
 def load_boilerplate(directory: Path) -> Boilerplate:
     """The boilerplate rules of boilerplate.toml (none when the file is absent)."""
     path = directory / "boilerplate.toml"
-    if not path.exists():
-        return Boilerplate()
     try:
         parsed = _BoilerplateFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except tomllib.TOMLDecodeError as exc:
+    except (FileNotFoundError, NotADirectoryError):
+        return Boilerplate()
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None

@@ -306,7 +306,12 @@ def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, r
     try:
         try:
             if settings.warc_dir:
-                client.recorder = WarcRecorder(settings.warc_dir, prefix=f"wparchive-{urlsplit(site.url).hostname}")
+                try:
+                    client.recorder = WarcRecorder(settings.warc_dir,
+                                                   prefix=f"wparchive-{urlsplit(site.url).hostname}")
+                except OSError as exc:
+                    raise WPArchiveError(f"cannot write a WARC file in {settings.warc_dir}: {exc.strerror or exc}",
+                                         hint="Choose a folder you may write to with --warc.") from None
             outcome.result = harvest_site(db, client, site.url, progress=progress, options=options)
         finally:
             if isinstance(client.recorder, WarcRecorder):
