@@ -148,10 +148,12 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     items failed: see harvest_errors; the next run retries them); 75 another
     harvest holds the archive; 130 interrupted. With several sites, the worst.
 
-    Signed in with an application password (--auth-env or --auth-file; never on the command
-    line itself), --private adds drafts and private items and --revisions every revision.
-    The credentials are checked first; if the server strips them, you are told, and the
-    harvest goes on anonymously. They are never written to the archive, the logs or a WARC.
+    Signed in with an application password (--auth-env or --auth-file, which keep it out of
+    the shell history; or user:password@ in SITE_URL), --private adds drafts and private items
+    and --revisions every revision. The credentials are checked first; if the server strips
+    them, you are told, and the harvest goes on anonymously. They are sent only to the scheme,
+    host and port of the site (an API root elsewhere is harvested anonymously, and redirects
+    elsewhere never carry them), and never written to the archive, the logs or a WARC.
 
     Every record keeps the URL and time of the response it came from, the run that saw it and
     the SHA-256 of its raw JSON; with --warc, also the WARC-Record-ID of that response.
@@ -171,6 +173,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         site_url = check_site_url(site_url)  # before anything is written
     sites = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
                          revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
+    if site_url and sites[0].credentials_in_url and not quiet:
+        click.echo("Note: the user and password in SITE_URL sign in; they are kept out of the archive, the logs and "
+                   "any WARC. On the command line they stay in the shell history: --auth-env or --auth-file do not.",
+                   err=True)
     settings = HarvestSettings(
         delay=delay, timeout=timeout, concurrency=concurrency, retries=retries, full=full, limit=limit,
         workers=workers, config=config, warc_dir=warc_dir,

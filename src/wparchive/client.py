@@ -29,6 +29,8 @@ MAX_REDIRECTS = 10
 _WPCOM_ROOT = re.compile(r"/wp/v2/sites/([^/]+)/?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+Origin = tuple[str, str, int]  # scheme, host, port: where credentials may go
+
 
 class Recorder(Protocol):
     """Keeps a copy of every response (a WARC writer); returns the copy's record id."""
@@ -58,6 +60,8 @@ class Client:
     session: requests.Session = field(default_factory=requests.Session)
     # (user, application password); never shown in a repr, a log line or the archive
     auth: tuple[str, str] | None = field(default=None, repr=False)
+    # The one origin the credentials are sent to; until bind_credentials names it, to none.
+    auth_origin: Origin | None = None
     recorder: Recorder | None = None  # writes every response to a WARC file, when asked
     # Pages fetched at once while paginating. 1, one request after another, is the polite default;
     # more only for servers that allow it. delay then spaces the requests of each connection.
@@ -76,14 +80,23 @@ class Client:
             self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = self.user_agent
         self.session.headers["Accept"] = "application/json, text/html;q=0.9, */*;q=0.5"
+        # No session.auth: requests would send it after any redirect to the same host name, whatever
+        # the port or scheme. Each request is signed, or not, by signs().
+
+    def bind_credentials(self, url: str) -> None:
+        """Send the credentials to url's origin (scheme, host and port) and nowhere else from now on."""
         if self.auth is not None:
-            # requests drops it on a redirect to another host, so it never leaves the site
-            self.session.auth = requests.auth.HTTPBasicAuth(*self.auth)
+            self.auth_origin = origin_of(url)
+
+    def signs(self, url: str) -> bool:
+        """Whether a request to url carries the credentials: only on their origin, or its https form."""
+        return self.auth is not None and within_origin(self.auth_origin, url)
 
     def drop_auth(self) -> None:
         """Continue anonymously."""
         self.auth = None
-        self.session.auth = None
+        self.auth_origin = None
+
 
     def stream(self, url: str) -> tuple[requests.Response, Iterator[bytes]]:
         """GET a file without reading it into memory: the final response and its body in chunks."""
@@ -151,8 +164,10 @@ class Client:
         for _ in range(MAX_REDIRECTS + 1):
             with self._lock:
                 self.requests_made += 1
+            auth = requests.auth.HTTPBasicAuth(*self.auth) if self.auth is not None and self.signs(url) else None
             try:
-                response = self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=False)
+                response = self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=False,
+                                            auth=auth)
             except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                     requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
                     urllib3.exceptions.LocationParseError) as exc:
@@ -222,6 +237,36 @@ class Client:
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * (2**attempt), self.max_backoff)
+
+
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) of a URL, the default port filled in; None when it has no usable one."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def within_origin(origin: Origin | None, url: str) -> bool:
+    """Whether url is on origin: the same scheme, host and port, or the https form of an http origin."""
+    target = origin_of(url)
+    if origin is None or target is None:
+        return False
+    # http://host/ to https://host/ (the default ports) is the same site, only safer
+    scheme, host, port = origin
+    return target == origin or (scheme, port, target) == ("http", 80, ("https", host, 443))
+
+
+def show_origin(origin: Origin) -> str:
+    """An origin as people write it: https://example.org, http://127.0.0.1:8080."""
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if _DEFAULT_PORTS.get(scheme) == port else f":{port}")
 
 
 def url_problem(url: str) -> str | None:

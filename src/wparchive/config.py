@@ -10,11 +10,11 @@ from pathlib import Path
 
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from . import MAX_CONCURRENCY
 from .clean import Boilerplate
-from .client import url_problem
+from .client import split_credentials, url_problem
 from .errors import ConfigError
 
 
@@ -38,10 +38,12 @@ class SiteOptions(BaseModel):
 
 
 class SiteConfig(SiteOptions):
-    """One site of sites.toml."""
+    """One site of sites.toml (or of the command line)."""
 
     url: str
     name: str | None = None
+    # A user:password@ in the URL, moved out of it at once so that it is never stored or shown
+    _url_credentials: tuple[str, str] | None = PrivateAttr(default=None)
 
     @field_validator("url")
     @classmethod
@@ -50,6 +52,30 @@ class SiteConfig(SiteOptions):
         if problem:
             raise ValueError(problem)  # said without the URL, which may hold a password
         return value
+
+    def model_post_init(self, context: object) -> None:
+        self.url, self._url_credentials = split_credentials(self.url)
+
+    @property
+    def credentials_in_url(self) -> bool:
+        """Whether the URL as given held a user:password@ (now moved out of it)."""
+        return self._url_credentials is not None
+
+    def credentials(self) -> tuple[str, str] | None:
+        """The site's user and application password: from its URL, its environment variable or its
+        file, whichever one is given; ConfigError when several are, or when they cannot be read."""
+        if self._url_credentials is None:
+            return load_credentials(self.credentials_env, self.credentials_file)
+        named = "credentials_env" if self.credentials_env else "credentials_file" if self.credentials_file else ""
+        if named:
+            raise ConfigError(f"the URL of {self.url} holds a user and password, and {named} names others: give one",
+                              hint="Give the credentials one way only: in the URL, or with --auth-env or --auth-file "
+                                   "(credentials_env or credentials_file in sites.toml).")
+        user, password = self._url_credentials
+        if not user or not password:
+            raise ConfigError(f"the URL of {self.url} names a user without a password",
+                              hint="Write it as https://user:application-password@example.org/, or use --auth-env.")
+        return user, password
 
 
 class SitesFile(BaseModel):
