@@ -95,7 +95,11 @@ def cli() -> None:
                    "a server that allows it (your own, or with the owner's consent). --delay then "
                    "spaces the requests of each connection.")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=1),
-              help="Seconds before a request is given up and retried.")
+              help="Seconds a request may take in all, from connecting to its last byte, however slowly "
+                   "the server sends; then it is given up and retried.")
+@click.option("--max-response-mb", default=64, show_default=True, type=click.IntRange(min=1), metavar="MB",
+              help="Read no response larger than this (counted decompressed): the page is recorded as "
+                   "failed and the harvest goes on.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
               help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
 @click.option("--full", is_flag=True,
@@ -123,7 +127,7 @@ def cli() -> None:
 @quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
-            timeout: float, retries: int,
+            timeout: float, max_response_mb: int, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
             revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
             workers: int, quiet: bool, verbose: bool) -> None:
@@ -178,7 +182,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
                    "any WARC. On the command line they stay in the shell history: --auth-env or --auth-file do not.",
                    err=True)
     settings = HarvestSettings(
-        delay=delay, timeout=timeout, concurrency=concurrency, retries=retries, full=full, limit=limit,
+        delay=delay, timeout=timeout, max_response_bytes=max_response_mb * 1024 * 1024, concurrency=concurrency,
+        retries=retries, full=full, limit=limit,
         workers=workers, config=config, warc_dir=warc_dir,
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )

@@ -27,6 +27,7 @@ class SiteOptions(BaseModel):
 
     delay: float | None = Field(default=None, ge=0)
     timeout: float | None = Field(default=None, ge=1)
+    max_response_mb: int | None = Field(default=None, ge=1)
     concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     include: list[str] = []
     exclude: list[str] = []

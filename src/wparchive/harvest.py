@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from sqlite_utils.db import Database
 
 from . import __version__
-from .client import Client, origin_of, show_origin, split_credentials, utc_now, within_origin
+from .client import (
+    DEFAULT_MAX_RESPONSE_BYTES, Client, origin_of, show_origin, split_credentials, utc_now, within_origin,
+)
 from .clean import Boilerplate, site_hosts_of
 from .config import SiteConfig, load_boilerplate
 from .db import (
@@ -271,10 +273,12 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
 
 @dataclass(frozen=True)
 class HarvestSettings:
-    """What every site of a harvest shares; a site of sites.toml may set its own delay, timeout and concurrency."""
+    """What every site of a harvest shares; a site of sites.toml may set its own delay, timeout, concurrency and
+    response size cap."""
 
     delay: float = 0.5  # seconds between requests
-    timeout: float = 30.0  # seconds before a request is given up and retried
+    timeout: float = 30.0  # seconds a request may take in all, from connecting to its last byte; then retried
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # a larger body (decompressed) is not read, and recorded
     concurrency: int = 1  # pages fetched at once
     retries: int = 5
     full: bool = False  # fetch everything again, not only what changed
@@ -337,8 +341,10 @@ def harvest_sites(
 def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, rules: Boilerplate,
                  settings: HarvestSettings, progress: Progress) -> SiteOutcome:
     """One site of harvest_sites: its harvest, then its media; a WPArchiveError ends in the outcome."""
+    max_bytes = settings.max_response_bytes if site.max_response_mb is None else site.max_response_mb * 1024 * 1024
     client = Client(delay=_own(site.delay, settings.delay), timeout=_own(site.timeout, settings.timeout),
-                    concurrency=_own(site.concurrency, settings.concurrency), retries=settings.retries, auth=auth)
+                    concurrency=_own(site.concurrency, settings.concurrency), retries=settings.retries, auth=auth,
+                    max_response_bytes=max_bytes)
     options = HarvestOptions(full=settings.full, limit=settings.limit, include=site.include, exclude=site.exclude,
                              private=site.private, revisions=site.revisions, wpcom=site.wpcom,
                              workers=settings.workers, boilerplate=rules)

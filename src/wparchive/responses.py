@@ -6,6 +6,8 @@ from __future__ import annotations
 import email.utils
 import json
 import re
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -17,6 +19,7 @@ _PHP_NOISE = re.compile(
     rb"^\s*(?:(?:<br\s*/?>\s*)*(?:<b>)?(?:PHP )?(?:Notice|Warning|Deprecated|Strict Standards|Fatal error)"
     rb"(?:</b>)?:.*?(?:<br\s*/?>|\n)\s*)+", re.I | re.S)
 _UTF8_BOM = b"\xef\xbb\xbf"
+PIECE = 64 * 1024  # the most a compressed body inflates in one step
 
 
 @dataclass
@@ -91,9 +94,15 @@ def firewall_of(response: requests.Response) -> str | None:
     return None
 
 
+class DeadlinePassed(requests.exceptions.Timeout):
+    """A request outlasted its deadline: the server answered, but too slowly to finish in time."""
+
+
 def describe_network_error(exc: Exception) -> str:
     """A short human reason for a requests exception, instead of urllib3's nested repr."""
     text = str(exc)
+    if isinstance(exc, DeadlinePassed):
+        return text
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.exceptions.ContentDecodingError):
@@ -115,6 +124,88 @@ def describe_network_error(exc: Exception) -> str:
         if needle in text:
             return reason
     return type(exc).__name__
+
+
+class UnsupportedEncoding(ValueError):
+    """The body is compressed in a way that was not asked for (Accept-Encoding: gzip, deflate)."""
+
+
+class BodyDecoder:
+    """Undoes a body's Content-Encoding (gzip, deflate, or several stacked) a bounded piece at a
+    time: a few kilobytes of compressed zeros never inflate into gigabytes before they are counted."""
+
+    ACCEPTED = "gzip, deflate"  # what the client asks for, and all it decodes
+
+    def __init__(self, content_encoding: str) -> None:
+        codings = [c.strip().lower() for c in content_encoding.split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate")]
+        if unknown:
+            raise UnsupportedEncoding(f"the body is compressed as {', '.join(unknown)}, which was not asked for")
+        # The last coding applied is the first to undo.
+        self._stages = [_Inflater(gzip=c != "deflate") for c in reversed(codings)]
+        self.compressed = bool(self._stages)
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """The decoded bytes of the next part of the body, in pieces of at most PIECE bytes."""
+        return self._through(0, data)
+
+    def _through(self, stage: int, data: bytes) -> Iterator[bytes]:
+        if stage == len(self._stages):
+            if data:
+                yield data
+            return
+        for piece in self._stages[stage].feed(data):
+            yield from self._through(stage + 1, piece)
+
+
+class _Inflater:
+    """One gzip or deflate layer, inflated at most PIECE bytes at a time (zlib's max_length)."""
+
+    def __init__(self, gzip: bool) -> None:
+        self.gzip = gzip
+        self._obj: Any = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._head = b""  # deflate: its first two bytes say whether the zlib wrapper is there
+        self._members = 0  # gzip members already ended
+        self._ended = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Inflate data, yielding pieces; zlib keeps what it has not used yet in unconsumed_tail."""
+        if self._obj is None:
+            self._head += data
+            if len(self._head) < 2:
+                return
+            # "deflate" often comes without its zlib wrapper, as raw deflate; browsers take both
+            cmf, flg = self._head[0], self._head[1]
+            wrapped = cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
+            self._obj = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+            data, self._head = self._head, b""
+        pending = data
+        while pending and not self._ended:
+            try:
+                out = self._obj.decompress(pending, PIECE)
+            except zlib.error as exc:
+                if self._members:
+                    self._ended = True  # bytes after the last whole gzip member: ignored, as browsers do
+                    return
+                raise requests.exceptions.ContentDecodingError(f"the compressed body is broken: {exc}") from None
+            if out:
+                yield out
+            if self._obj.eof:
+                pending = self._obj.unused_data
+                if self.gzip and pending:
+                    self._members += 1  # another gzip member follows
+                    self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    continue
+                self._ended = True  # anything after the end of a deflate stream is ignored
+                return
+            pending = self._obj.unconsumed_tail
+            while not pending and len(out) == PIECE:
+                # the output filled up: zlib may hold more for the input it has already taken
+                out = self._obj.decompress(b"", PIECE)
+                if out:
+                    yield out
+                pending = self._obj.unconsumed_tail
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
