@@ -1,5 +1,6 @@
 """Bounded whatever the server does: response bodies are capped (counted decompressed, so a gzip
-bomb stops at the cap), and every request ends by its deadline however slowly the server sends.
+bomb stops at the cap), every request ends by its deadline however slowly the server sends, and
+JSON values SQLite or Python cannot hold are replaced and noted, never a traceback.
 
 Times are not measured here, only bounded generously enough to prove that something stops:
 bench/hostile_limits.py measures memory and time.
@@ -14,6 +15,7 @@ import threading
 import time
 import tracemalloc
 import zlib
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -267,3 +269,96 @@ def test_a_trickling_media_file_is_recorded_and_the_others_downloaded(make_serve
     assert (counts.downloaded, counts.failed) == (2, 1)
     assert "timed out" in db["files"].get(f"{slow.url}slow.png")["error"]
     assert not list((tmp_path / "media").glob(".partial-*"))
+
+
+# --- JSON values nothing downstream can hold ---------------------------------------------------------------
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+HOSTILE_VALUES: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    # name: (what the server does to post 2, what the repair says)
+    "integer beyond 64 bits": (lambda p: p.update(meta={"views": 2**70}, featured_media=-(2**64)),
+                               "integer beyond 64 bits, replaced by null, 2 times"),
+    "NaN and Infinity": (lambda p: p.update(meta={"score": float("nan"), "max": float("inf")}),
+                         "NaN or Infinity, replaced by null, 2 times"),
+    "lone surrogate": (lambda p: p["title"].update(rendered="Caf\ud800 au lait"),
+                       "lone surrogate in a string, replaced by U+FFFD, at $[1].title.rendered"),
+    "NUL character": (lambda p: p["content"].update(rendered="<p>one\x00two</p>"),
+                      "NUL character in a string, replaced by U+FFFD, at $[1].content.rendered"),
+    "nested 300 deep": (lambda p: p.update(meta={"tree": _deep(300)}),
+                        "JSON nested deeper than 200 levels, cut off there (null), at $[1].meta.tree"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_VALUES))
+def test_a_value_sqlite_cannot_hold_is_replaced_noted_and_the_item_stored(make_server, db, name) -> None:
+    change, repair = HOSTILE_VALUES[name]
+    server = make_server(_site())
+
+    def rewrite(path, query, status, headers, data):  # type: ignore[no-untyped-def]
+        if path.endswith("/wp/v2/posts") and isinstance(data, list):
+            for item in data:
+                if item.get("id") == 2:
+                    change(item)
+        return status, headers, data
+
+    server.rewrite = rewrite
+    for run in range(2):  # and again: a run never fails the same way every time
+        result = harvest_site(db, Client(delay=0, retries=0), server.home + "/", workers=1, full=run == 1)
+        assert result.status == "ok", result.errors
+        assert _count(db) == 3
+    repaired = [e for e in _errors(db) if e["reason"] == "repaired"]
+    assert repaired and all(e["message"].startswith(repair) for e in repaired), [e["message"] for e in repaired]
+    post = db["posts"].get("1-2")
+    raw = json.loads(db["raw_json"].get(("posts", "1-2"))["json"])
+    if name == "lone surrogate":
+        assert post["title"] == "Caf\ufffd au lait"
+    if name == "NUL character":
+        assert "one\ufffdtwo" in post["content_html"]
+    if name == "integer beyond 64 bits":
+        assert raw["meta"] == {"views": None} and raw["featured_media"] is None
+    if name == "NaN and Infinity":
+        assert raw["meta"] == {"score": None, "max": None}
+
+
+def test_an_id_beyond_64_bits_is_an_invalid_item_the_others_stored(make_server, db) -> None:
+    server = make_server(_site())
+    server.rewrite = lambda path, query, status, headers, data: (status, headers, [
+        {**item, "id": 2**70} if isinstance(item, dict) and item.get("id") == 2 else item for item in data]
+        if path.endswith("/wp/v2/posts") and isinstance(data, list) else data)
+    result = harvest_site(db, Client(delay=0, retries=0), server.home + "/", workers=1)
+    assert result.status == "partial" and _count(db) == 2
+    reasons = {e["reason"] for e in _errors(db)}
+    assert reasons == {"invalid_item", "repaired"}
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b"[" * 100_000 + b"]" * 100_000, "json_too_deep"),  # Python's parser cannot read it at all
+    (b'[{"id": 1' + b"0" * 5000 + b"}]", None),  # an integer int() would refuse: replaced, not a ValueError
+])
+def test_json_no_parser_can_take_is_never_a_traceback(make_server, db, body, reason) -> None:
+    server = make_server(_site())
+    server.fault = lambda path, query: (200, {"Content-Type": "application/json", "X-WP-Total": "3",
+                                              "X-WP-TotalPages": "1"}, body) if _posts_page(path, query) else None
+    result = harvest_site(db, Client(delay=0, retries=0), server.home + "/", workers=1)
+    assert result.status == "partial"
+    assert _count(db, "users") == 1  # the other collections went on
+    reasons = {e["reason"] for e in _errors(db)}
+    assert (reason in reasons) if reason else reasons == {"invalid_item", "repaired"}
+
+
+def test_the_cli_reports_a_hostile_page_in_one_line(make_server, tmp_path) -> None:
+    server = make_server(_site())
+    server.fault = lambda path, query: (200, {"Content-Type": "application/json"}, b"[" * 100_000) \
+        if _posts_page(path, query) else None
+    result = CliRunner().invoke(cli, ["harvest", server.home + "/", "--db", str(tmp_path / "a.db"), "--delay", "0",
+                                      "--retries", "0", "--workers", "1"])
+    assert result.exit_code == EXIT_PARTIAL and isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and "nested too deeply" in result.stderr
+    assert Path(tmp_path / "a.db").exists()
