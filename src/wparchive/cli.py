@@ -31,8 +31,18 @@ EXIT_LOCKED = DatabaseLocked.exit_code  # 75, EX_TEMPFAIL: cron may simply try a
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 INTERRUPTED = "Interrupted. What was saved is kept; run the same command again to continue."
 
+class _Path(click.Path):
+    """click's Path, refusing an empty path and one with a NUL or another control character: a usage
+    error, where the operating system would raise a ValueError deep inside a command."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and (not value or any(c < " " or c == "\x7f" for c in value)):
+            self.fail(f"{value!r} is not a path: it is empty or holds a control character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 db_option = click.option(
-    "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),
+    "--db", "db_path", default="archive.db", show_default=True, type=_Path(dir_okay=False),
     help="The archive database (SQLite).",
 )
 
@@ -76,7 +86,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("site_url", required=False)
 @db_option
-@click.option("--config", "config", type=click.Path(file_okay=False),
+@click.option("--config", "config", type=_Path(file_okay=False),
               help="Folder whose sites.toml lists the sites to harvest when no SITE_URL is given.")
 @click.option("--delay", default=0.5, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to wait between requests, to be polite to the site.")
@@ -85,7 +95,11 @@ def cli() -> None:
                    "a server that allows it (your own, or with the owner's consent). --delay then "
                    "spaces the requests of each connection.")
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=1),
-              help="Seconds before a request is given up and retried.")
+              help="Seconds a request may take in all, from connecting to its last byte, however slowly "
+                   "the server sends; then it is given up and retried.")
+@click.option("--max-response-mb", default=64, show_default=True, type=click.IntRange(min=1), metavar="MB",
+              help="Read no response larger than this (counted decompressed): the page is recorded as "
+                   "failed and the harvest goes on.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
               help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
 @click.option("--full", is_flag=True,
@@ -93,18 +107,18 @@ def cli() -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Stop each collection after N items (a trial run).")
 @click.option("--auth-env", metavar="NAME",
               help="Environment variable holding user:application-password (WordPress 5.6+).")
-@click.option("--auth-file", type=click.Path(dir_okay=False),
+@click.option("--auth-file", type=_Path(dir_okay=False),
               help="File holding user:application-password, readable by its owner only (chmod 600).")
 @click.option("--wpcom", is_flag=True,
               help="The site is on WordPress.com under its own domain: use WordPress.com's public API "
                    "(automatic for *.wordpress.com).")
 @click.option("--private", is_flag=True, help="Signed in: harvest drafts, pending, scheduled and private items too.")
 @click.option("--revisions", is_flag=True, help="Signed in: keep every revision of posts and pages in versions.")
-@click.option("--warc", "warc_dir", type=click.Path(file_okay=False),
+@click.option("--warc", "warc_dir", type=_Path(file_okay=False),
               help="Also write every API response to a WARC file in this folder (needs warcio).")
 @click.option("--media", "media", is_flag=True,
               help="Also download attachments and in-content images (content-addressed, SHA-256 names).")
-@click.option("--media-dir", type=click.Path(file_okay=False),
+@click.option("--media-dir", type=_Path(file_okay=False),
               help="Where --media puts the files.  [default: DB name + '-media', e.g. archive-media]")
 @click.option("--media-max-mb", default=50, show_default=True, type=click.IntRange(min=1),
               help="Skip (and record) files larger than this.")
@@ -113,7 +127,7 @@ def cli() -> None:
 @quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
-            timeout: float, retries: int,
+            timeout: float, max_response_mb: int, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
             revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
             workers: int, quiet: bool, verbose: bool) -> None:
@@ -138,10 +152,12 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     items failed: see harvest_errors; the next run retries them); 75 another
     harvest holds the archive; 130 interrupted. With several sites, the worst.
 
-    Signed in with an application password (--auth-env or --auth-file; never on the command
-    line itself), --private adds drafts and private items and --revisions every revision.
-    The credentials are checked first; if the server strips them, you are told, and the
-    harvest goes on anonymously. They are never written to the archive, the logs or a WARC.
+    Signed in with an application password (--auth-env or --auth-file, which keep it out of
+    the shell history; or user:password@ in SITE_URL), --private adds drafts and private items
+    and --revisions every revision. The credentials are checked first; if the server strips
+    them, you are told, and the harvest goes on anonymously. They are sent only to the scheme,
+    host and port of the site (an API root elsewhere is harvested anonymously, and redirects
+    elsewhere never carry them), and never written to the archive, the logs or a WARC.
 
     Every record keeps the URL and time of the response it came from, the run that saw it and
     the SHA-256 of its raw JSON; with --warc, also the WARC-Record-ID of that response.
@@ -161,8 +177,13 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         site_url = check_site_url(site_url)  # before anything is written
     sites = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
                          revisions=revisions, wpcom=wpcom)] if site_url else _configured_sites(config))
+    if site_url and sites[0].credentials_in_url and not quiet:
+        click.echo("Note: the user and password in SITE_URL sign in; they are kept out of the archive, the logs and "
+                   "any WARC. On the command line they stay in the shell history: --auth-env or --auth-file do not.",
+                   err=True)
     settings = HarvestSettings(
-        delay=delay, timeout=timeout, concurrency=concurrency, retries=retries, full=full, limit=limit,
+        delay=delay, timeout=timeout, max_response_bytes=max_response_mb * 1024 * 1024, concurrency=concurrency,
+        retries=retries, full=full, limit=limit,
         workers=workers, config=config, warc_dir=warc_dir,
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )
@@ -177,7 +198,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 @db_option
 @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
               help="Port on 127.0.0.1.")
-@click.option("--config", "config", type=click.Path(file_okay=False, exists=True),
+@click.option("--config", "config", type=_Path(file_okay=False, exists=True),
               help="Folder with metadata.yml and settings.json (default: the bundled config/).")
 @click.option("-i", "--immutable", is_flag=True,
               help="Serve a finished archive read-only (faster counts; the file must not change).")
@@ -200,14 +221,14 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
 
 
 @cli.command()
-@click.argument("out", type=click.Path(allow_dash=True))
+@click.argument("out", type=_Path(allow_dash=True))
 @db_option
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
               help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT.")
 @click.option("--site", help="Only this site: its id, or part of its name or address.")
 @click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
-@click.option("--media-dir", type=click.Path(file_okay=False),
+@click.option("--media-dir", type=_Path(file_okay=False),
               help="With markdown: where --media put the files, to copy images from.  [default: DB name + '-media']")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
@@ -232,7 +253,7 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
     count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
-                           media_dir=images if images.is_dir() else None, progress=_progress(quiet))
+                           media_dir=images if _is_dir(images) else None, progress=_progress(quiet))
     if not quiet:
         click.echo(f"Exported {count} items to {out}", err=True)
 
@@ -260,7 +281,7 @@ def rebuild(db_path: str, quiet: bool) -> None:
 
 
 @cli.command()
-@click.option("--db", "db_path", default="demo.db", show_default=True, type=click.Path(dir_okay=False),
+@click.option("--db", "db_path", default="demo.db", show_default=True, type=_Path(dir_okay=False),
               help="Where the demo archive is written.")
 @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
               help="Port of Datasette on 127.0.0.1.")
@@ -401,6 +422,14 @@ def _report(exc: WPArchiveError, where: str = "") -> None:
 def _severity(code: int) -> int:
     """Failed outranks partial outranks done, whatever the numbers."""
     return {EXIT_OK: 0, EXIT_PARTIAL: 1, EXIT_FAILED: 2}.get(code, 3)
+
+
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir, False for a path the system cannot even look at (a name too long)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _require_archive(db_path: str, then: str = "") -> None:

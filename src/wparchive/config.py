@@ -10,10 +10,11 @@ from pathlib import Path
 
 from cssselect import SelectorError
 from lxml.cssselect import CSSSelector
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from . import MAX_CONCURRENCY
 from .clean import Boilerplate
+from .client import split_credentials, url_problem
 from .errors import ConfigError
 
 
@@ -26,6 +27,7 @@ class SiteOptions(BaseModel):
 
     delay: float | None = Field(default=None, ge=0)
     timeout: float | None = Field(default=None, ge=1)
+    max_response_mb: int | None = Field(default=None, ge=1)
     concurrency: int | None = Field(default=None, ge=1, le=MAX_CONCURRENCY)
     include: list[str] = []
     exclude: list[str] = []
@@ -37,17 +39,44 @@ class SiteOptions(BaseModel):
 
 
 class SiteConfig(SiteOptions):
-    """One site of sites.toml."""
+    """One site of sites.toml (or of the command line)."""
 
     url: str
     name: str | None = None
+    # A user:password@ in the URL, moved out of it at once so that it is never stored or shown
+    _url_credentials: tuple[str, str] | None = PrivateAttr(default=None)
 
     @field_validator("url")
     @classmethod
     def _looks_like_a_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        problem = url_problem(value)
+        if problem:
+            raise ValueError(problem)  # said without the URL, which may hold a password
         return value
+
+    def model_post_init(self, context: object) -> None:
+        self.url, self._url_credentials = split_credentials(self.url)
+
+    @property
+    def credentials_in_url(self) -> bool:
+        """Whether the URL as given held a user:password@ (now moved out of it)."""
+        return self._url_credentials is not None
+
+    def credentials(self) -> tuple[str, str] | None:
+        """The site's user and application password: from its URL, its environment variable or its
+        file, whichever one is given; ConfigError when several are, or when they cannot be read."""
+        if self._url_credentials is None:
+            return load_credentials(self.credentials_env, self.credentials_file)
+        named = "credentials_env" if self.credentials_env else "credentials_file" if self.credentials_file else ""
+        if named:
+            raise ConfigError(f"the URL of {self.url} holds a user and password, and {named} names others: give one",
+                              hint="Give the credentials one way only: in the URL, or with --auth-env or --auth-file "
+                                   "(credentials_env or credentials_file in sites.toml).")
+        user, password = self._url_credentials
+        if not user or not password:
+            raise ConfigError(f"the URL of {self.url} names a user without a password",
+                              hint="Write it as https://user:application-password@example.org/, or use --auth-env.")
+        return user, password
 
 
 class SitesFile(BaseModel):
@@ -63,7 +92,9 @@ def load_sites(path: Path) -> list[SiteConfig]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:  # a folder, no permission, a name too long, a file where a folder should be
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     try:
         parsed = SitesFile.model_validate(data)
@@ -98,11 +129,14 @@ def load_credentials(env_name: str | None = None, file: str | None = None) -> tu
         path = Path(file).expanduser()
         try:
             mode = path.stat().st_mode
+            if mode & 0o077:
+                raise ConfigError(f"the credentials file {path} may be read by others: run chmod 600 {path}")
+            value = path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             raise ConfigError(f"the credentials file {path} does not exist") from None
-        if mode & 0o077:
-            raise ConfigError(f"the credentials file {path} may be read by others: run chmod 600 {path}")
-        value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"the credentials file {path} cannot be read: {getattr(exc, 'strerror', '') or exc}") \
+                from None
         source = str(path)
     else:
         return None
@@ -122,11 +156,13 @@ class _BoilerplateFile(BaseModel):
 def load_boilerplate(directory: Path) -> Boilerplate:
     """The boilerplate rules of boilerplate.toml (none when the file is absent)."""
     path = directory / "boilerplate.toml"
-    if not path.exists():
-        return Boilerplate()
     try:
         parsed = _BoilerplateFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except tomllib.TOMLDecodeError as exc:
+    except (FileNotFoundError, NotADirectoryError):
+        return Boilerplate()
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_first_error(exc)}") from None

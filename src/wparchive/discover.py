@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 
-from .client import Client, route_url
+from .client import Client, route_url, split_credentials, url_problem
 from .errors import (
     AccessDenied, AuthenticationFailed, BadSiteUrl, Blocked, DiscoveryError, FetchError, RedirectedElsewhere,
     RestDisabled,
@@ -49,15 +51,38 @@ class Collection:
 
 
 def check_site_url(url: str) -> str:
-    """The URL as wparchive will use it (http:// added when no scheme is given), or BadSiteUrl."""
+    """The URL as wparchive will use it (http:// added when no scheme is given), or BadSiteUrl saying
+    what is wrong. A user:password@ in it is kept (SiteConfig moves it out) and never shown."""
     candidate = url.strip()
-    if candidate and "://" not in candidate and not candidate.startswith("/"):
+    # example.org and example.org:8080 get http://; javascript:… and mailto:… are other schemes
+    scheme = _SCHEME.match(candidate)
+    other_scheme = scheme is not None and (scheme.group(1).lower() in _NOT_WEB_SCHEMES
+                                           or "@" not in re.split(r"[/?#]", candidate, maxsplit=1)[0])
+    added = bool(candidate) and "://" not in candidate and not candidate.startswith("/") and not other_scheme
+    if added:
         candidate = "http://" + candidate
-    parts = urlsplit(candidate)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host or " " in candidate or "." not in host and host != "localhost":
-        raise BadSiteUrl(f"{url!r} is not a web address")
+    problem = "it is empty" if not candidate else url_problem(candidate)
+    if problem is None:
+        host = urlsplit(candidate).hostname or ""
+        if "." not in host and host != "localhost" and not _is_ip_address(host):
+            problem = "its host name has no dot"
+    if problem is not None:
+        shown = split_credentials(candidate)[0].removeprefix("http://" if added else "")
+        shown = shown if len(shown) <= 200 else shown[:200] + "…"
+        raise BadSiteUrl(f"{shown!r} is not a web address: {problem}")
     return candidate
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?!\d)")
+_NOT_WEB_SCHEMES = frozenset({"mailto", "javascript", "data", "file", "ftp", "tel", "about", "blob", "vbscript"})
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def wpcom_api_base() -> str:

@@ -89,6 +89,13 @@ class RedirectedElsewhere(FetchError):
         self.target = target
 
 
+class ResponseTooLarge(FetchError):
+    """A response body passed the size cap (counted decompressed); the rest of it was not read."""
+
+    hint = ("If the site really serves pages that large, raise the cap with --max-response-mb "
+            "(max_response_mb in sites.toml); the next run fetches the page again.")
+
+
 class BadResponseError(FetchError):
     """The server answered, but not with the JSON the REST API promises."""
 

@@ -15,16 +15,19 @@ from urllib.parse import urlsplit
 from sqlite_utils.db import Database
 
 from . import __version__
-from .client import Client, utc_now
+from .client import (
+    DEFAULT_MAX_RESPONSE_BYTES, Client, origin_of, show_origin, split_credentials, utc_now, within_origin,
+)
 from .clean import Boilerplate, site_hosts_of
-from .config import SiteConfig, load_boilerplate, load_credentials
+from .config import SiteConfig, load_boilerplate
 from .db import (
     archive_lock, ensure_db_shape, finish_run, known_api_root, open_db, record_failure, save_collection_counts,
     save_site, set_site_taxonomies, start_run, term_names,
 )
-from .discover import Collection, check_authentication, find_api_root, list_collections
+from .discover import Collection, check_authentication, find_api_root, is_wpcom, list_collections
 from .errors import (
-    AccessDenied, ArchiveUnavailable, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError,
+    AccessDenied, ArchiveUnavailable, ConfigError, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable,
+    WPArchiveError,
 )
 from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
@@ -80,9 +83,14 @@ def harvest_site(
 
     A failing collection is recorded in harvest_errors and the run goes on ("partial");
     discovery failures and interruptions end the run ("failed", "interrupted") and re-raise.
+    The client's credentials (or a user:password@ in site_url, taken out of it before anything is
+    stored) go to the site's origin only: an API root on another origin is harvested anonymously,
+    with a note.
     """
     progress = progress or SilentProgress()
     options = options or HarvestOptions(**option_values)
+    site_url = _credentials_out_of(site_url, client)
+    client.bind_credentials(site_url)  # the site asked for, until its API root is known
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
     pool = CleaningPool(options.workers)
     try:
@@ -95,6 +103,7 @@ def harvest_site(
                 raise
             result.status = "partial" if result.errors else "ok"
             return result
+        _api_elsewhere(client, site_url, result, options, progress)
         _authenticate(client, result, options, progress)
         site_id = save_site(db, index.model_dump(exclude={"routes"}), result.api_root, utc_now())
         result.site_id = site_id
@@ -177,6 +186,39 @@ def _wanted(collection: Collection, include: list[str] | None, exclude: list[str
     return not (exclude and names & set(exclude))
 
 
+def _credentials_out_of(site_url: str, client: Client) -> str:
+    """The site URL without a user:password@ in it, which become the client's credentials instead:
+    a password in the URL is never stored, logged or shown."""
+    site_url, in_url = split_credentials(site_url)
+    if in_url is not None:
+        if client.auth is not None and client.auth != in_url:
+            raise ConfigError("the site URL holds a user and password, and other credentials were given: give one",
+                              hint="Give the credentials one way only: --auth-env, --auth-file, or in the URL.")
+        client.auth = in_url
+    return site_url
+
+
+def _api_elsewhere(client: Client, site_url: str, result: HarvestResult, options: HarvestOptions,
+                   progress: Progress) -> None:
+    """An API root on another origin than the site's (named by its Link header or <link> tag) is
+    said, and harvested anonymously: a site cannot pass the archive, or the password, to another."""
+    here = origin_of(site_url)
+    if within_origin(here, result.api_root):
+        client.bind_credentials(result.api_root)  # from http to https, if the site moved there
+        return
+    if options.wpcom or is_wpcom(site_url):  # its public API, by design
+        if client.auth is not None:
+            _note(result, progress, "WordPress.com's public API takes no application password: harvesting anonymously")
+    elif client.auth is not None and here is not None:
+        _note(result, progress, f"the site names its REST API at {result.api_root}, on another origin than "
+              f"{site_url}: harvesting it anonymously (the credentials go to {show_origin(here)} only; to sign in "
+              f"there, harvest {result.api_root} itself)")
+    else:
+        _note(result, progress, f"the site names its REST API at {result.api_root}, on another origin than "
+              f"{site_url}: harvesting that")
+    client.drop_auth()
+
+
 def _authenticate(client: Client, result: HarvestResult, options: HarvestOptions, progress: Progress) -> None:
     """Check credentials before relying on them; without them, say what is left out."""
     if client.auth is None:
@@ -236,10 +278,12 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
 
 @dataclass(frozen=True)
 class HarvestSettings:
-    """What every site of a harvest shares; a site of sites.toml may set its own delay, timeout and concurrency."""
+    """What every site of a harvest shares; a site of sites.toml may set its own delay, timeout, concurrency and
+    response size cap."""
 
     delay: float = 0.5  # seconds between requests
-    timeout: float = 30.0  # seconds before a request is given up and retried
+    timeout: float = 30.0  # seconds a request may take in all, from connecting to its last byte; then retried
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # a larger body (decompressed) is not read, and recorded
     concurrency: int = 1  # pages fetched at once
     retries: int = 5
     full: bool = False  # fetch everything again, not only what changed
@@ -288,7 +332,7 @@ def harvest_sites(
     settings = settings or HarvestSettings()
     progress = progress or SilentProgress()
     rules = load_boilerplate(config_dir(settings.config))  # a broken rules file stops here, not halfway through
-    credentials = [load_credentials(site.credentials_env, site.credentials_file) for site in sites]
+    credentials = [site.credentials() for site in sites]
     with ExitStack() as held:
         try:
             held.enter_context(archive_lock(db_path))
@@ -302,8 +346,10 @@ def harvest_sites(
 def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, rules: Boilerplate,
                  settings: HarvestSettings, progress: Progress) -> SiteOutcome:
     """One site of harvest_sites: its harvest, then its media; a WPArchiveError ends in the outcome."""
+    max_bytes = settings.max_response_bytes if site.max_response_mb is None else site.max_response_mb * 1024 * 1024
     client = Client(delay=_own(site.delay, settings.delay), timeout=_own(site.timeout, settings.timeout),
-                    concurrency=_own(site.concurrency, settings.concurrency), retries=settings.retries, auth=auth)
+                    concurrency=_own(site.concurrency, settings.concurrency), retries=settings.retries, auth=auth,
+                    max_response_bytes=max_bytes)
     options = HarvestOptions(full=settings.full, limit=settings.limit, include=site.include, exclude=site.exclude,
                              private=site.private, revisions=site.revisions, wpcom=site.wpcom,
                              workers=settings.workers, boilerplate=rules)
@@ -311,7 +357,12 @@ def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, r
     try:
         try:
             if settings.warc_dir:
-                client.recorder = WarcRecorder(settings.warc_dir, prefix=f"wparchive-{urlsplit(site.url).hostname}")
+                try:
+                    client.recorder = WarcRecorder(settings.warc_dir,
+                                                   prefix=f"wparchive-{urlsplit(site.url).hostname}")
+                except OSError as exc:
+                    raise WPArchiveError(f"cannot write a WARC file in {settings.warc_dir}: {exc.strerror or exc}",
+                                         hint="Choose a folder you may write to with --warc.") from None
             outcome.result = harvest_site(db, client, site.url, progress=progress, options=options)
         finally:
             if isinstance(client.recorder, WarcRecorder):

@@ -106,6 +106,8 @@ def _fetch_one(client: Client, url: str, folder: Path, max_bytes: int) -> dict[s
             sha256, size, temporary = _write_capped(chunks, folder, max_bytes)
         except _TooLarge:
             return _failed(url, candidate, f"too large: over {max_bytes} bytes")
+        except FetchError as exc:  # the transfer broke off, or outlasted its deadline
+            return _failed(url, candidate, str(exc))
         except OSError as exc:
             return _failed(url, candidate, f"cannot write: {exc}")
         finally:
