@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +33,21 @@ EXIT_FAILED = WPArchiveError.exit_code  # 1; click's own usage errors exit 2
 EXIT_PARTIAL = 3
 EXIT_LOCKED = DatabaseLocked.exit_code  # 75, EX_TEMPFAIL: cron may simply try again later
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: kill, systemd, a container stopping (129 for SIGHUP)
 INTERRUPTED = "Interrupted. What was saved is kept; run the same command again to continue."
+STOPPED = "Stopped by {signal}. What was saved is kept; run the same command again to continue."
+
+# What stops a harvest or a rebuild cleanly: Ctrl-C, kill, systemd, a closed terminal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal other than Ctrl-C, raised as Ctrl-C is so that the library ends its run the
+    same way (recorded `interrupted`); the command then exits 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 db_option = click.option(
     "--db", "db_path", default="archive.db", show_default=True, type=click.Path(dir_okay=False),
@@ -56,6 +74,9 @@ class _Commands(click.Group):
         except WPArchiveError as exc:
             _report(exc)
             ctx.exit(exc.exit_code)
+        except Stopped as exc:
+            click.echo(STOPPED.format(signal=signal.Signals(exc.signum).name), err=True)
+            ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
             click.echo(INTERRUPTED, err=True)
             ctx.exit(EXIT_INTERRUPTED)
@@ -136,7 +157,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     \b
     Exit codes: 0 done; 1 failed (see the message); 3 partial (some pages or
     items failed: see harvest_errors; the next run retries them); 75 another
-    harvest holds the archive; 130 interrupted. With several sites, the worst.
+    harvest holds the archive; 130 interrupted (Ctrl-C); 143 stopped by
+    SIGTERM, 129 by SIGHUP. With several sites, the worst.
 
     Signed in with an application password (--auth-env or --auth-file; never on the command
     line itself), --private adds drafts and private items and --revisions every revision.
@@ -167,9 +189,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )
     worst = EXIT_OK
-    for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet)):
-        _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
-        worst = max(worst, _exit_code(outcome), key=_severity)
+    with _stopped_by_signals():
+        for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet)):
+            _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
+            worst = max(worst, _exit_code(outcome), key=_severity)
     sys.exit(worst)
 
 
@@ -253,7 +276,7 @@ def rebuild(db_path: str, quiet: bool) -> None:
     from .rebuild import rebuild_archive
 
     _require_archive(db_path, "nothing to rebuild")
-    with archive_lock(db_path):
+    with _stopped_by_signals(), archive_lock(db_path):
         counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
     if not quiet:
         click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
@@ -316,6 +339,32 @@ def sample_site_command(port: int, permalinks: str) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass  # Ctrl-C is how this command is meant to end
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP stop the command as Ctrl-C does: the run in progress is recorded
+    `interrupted`, what was saved is kept. The first one counts; later ones are ignored, so that
+    they cannot cut short the recording of the run (SIGKILL still stops everything at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; elsewhere Python's own stay
+        return
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+
+    before = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            if handler is not None:  # None: set outside Python, and not ours to put back
+                signal.signal(number, handler)
 
 
 def _progress(quiet: bool) -> Progress:
