@@ -1,9 +1,10 @@
-"""Stopping cleanly: stop signals and killed harvests.
+"""Stopping cleanly: stop signals, killed harvests, a lock in the way; serve -i and harvests.
 
 Stop signals reach real `wparchive harvest` processes with two cleaning workers, mid-run against a
 slow sample site: the run is recorded `interrupted` with the exit code of its signal, no process
 of the harvest's tree outlives it, and the next run continues where it stopped. A harvest killed
-outright is found by the next run and marked `killed`.
+outright is found by the next run and marked `killed`. A lock that cannot be made is one line of
+error; `serve -i` and harvests exclude each other.
 
 The test process is made a child subreaper (Linux): a process any test leaves behind, its parent
 gone, becomes a child of the test process again, and the check after each test finds it.
@@ -13,19 +14,26 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from click.testing import CliRunner, Result
 
-from wparchive.cli import EXIT_INTERRUPTED, EXIT_TERMINATED, Stopped
+from wparchive.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_TERMINATED, Stopped, cli
+from wparchive.client import Client
+from wparchive.db import archive_lock, open_db
 from wparchive.harvest import harvest_site
 from wparchive.sample.site import Item, Site, TermItem
+from wparchive.serve import build_datasette
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree in /proc")
 
@@ -293,3 +301,144 @@ def test_the_first_stop_signal_counts_and_later_ones_wait_for_the_run_to_be_reco
                 raise
     assert recorded and stopped.value.signum == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) == before  # put back once the command is done
+
+
+# --- storage that fails -----------------------------------------------------------------------
+
+
+def _run(args: list[str]) -> Result:
+    return CliRunner().invoke(cli, args)
+
+
+def _one_line_error(result: Result, start: str, code: int = EXIT_FAILED) -> None:
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith(f"Error: {start}"), result.stderr
+    assert len(result.stderr.splitlines()) <= 2
+
+
+@pytest.mark.parametrize("command", ["harvest", "rebuild"])
+def test_a_lock_path_that_is_a_directory(server, tmp_path, command) -> None:
+    db_path = str(tmp_path / "archive.db")
+    open_db(db_path).close()
+    os.mkdir(db_path + ".lock")
+    args = ["harvest", server.home + "/", "--delay", "0"] if command == "harvest" else ["rebuild"]
+    _one_line_error(_run(args + ["--db", db_path]), f"cannot lock {db_path}: {db_path}.lock: Is a directory")
+    assert server.requests == []
+
+
+def _unprivileged() -> list[str]:
+    """A prefix that runs a command where a folder's mode 555 does stop writes: root without
+    CAP_DAC_OVERRIDE (setpriv) when the tests run as root; nothing otherwise."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", "--"] if setpriv else []
+    if not setpriv or subprocess.run(prefix + ["true"], capture_output=True).returncode != 0:
+        pytest.skip("running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here: a read-only folder "
+                    "cannot be made without mounting one")
+    return prefix
+
+
+@pytest.fixture
+def read_only_archive(server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A harvested archive (in WAL mode, closed cleanly) in a folder its user may not write."""
+    folder = Path(tempfile.mkdtemp(prefix="wparchive-ro-"))
+    db_path = str(folder / "archive.db")
+    db = open_db(db_path)
+    harvest_site(db, Client(delay=0), server.home + "/")
+    db.close()  # the last connection: the WAL is checkpointed, -wal and -shm go
+    assert sorted(os.listdir(folder)) == ["archive.db"]
+    folder.chmod(0o555)
+    try:
+        yield db_path
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+def _wparchive(prefix: list[str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(prefix + [sys.executable, "-m", "wparchive", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_serve_immutable_reads_an_archive_on_read_only_storage(read_only_archive) -> None:
+    import requests
+
+    prefix = _unprivileged()
+    process = subprocess.Popen(prefix + [sys.executable, "-m", "wparchive", "serve", "-i", "--db", read_only_archive,
+                                         "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = _read_line(process, timeout=60)
+        assert line.startswith("Serving ") and "http://127.0.0.1:" in line, line
+        base = line.split(" at ")[1].split()[0].rstrip("/")
+        answer = requests.get(f"{base}/archive/posts.json?_shape=array&_size=max", timeout=30)
+        assert answer.status_code == 200 and len(answer.json()) == 29
+        found = requests.get(f"{base}/-/wparchive/search.json?q=beekeeper", timeout=30)
+        assert found.status_code == 200 and [r["title"] for r in found.json()["rows"]] == ["Bees on plot 17"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def _read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """The first line a process writes to stderr, or what it wrote before ending."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(process.stderr.readline() if process.stderr else ""),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return lines[0] if lines else ""
+
+
+# --- serve -i and harvests exclude each other ------------------------------------------------
+
+
+@pytest.fixture
+def archive(server, client, db_path) -> str:  # type: ignore[no-untyped-def]
+    db = open_db(db_path)
+    harvest_site(db, client, server.home + "/")
+    db.close()
+    return db_path
+
+
+def test_serve_immutable_is_refused_while_a_harvest_runs(archive) -> None:
+    with archive_lock(archive):  # what a harvest holds
+        result = _run(["serve", "-i", "--db", archive, "--port", "0"])
+    _one_line_error(result, f"{archive} is being harvested by another process (pid {os.getpid()}): serve -i needs "
+                            "an archive nothing writes", EXIT_LOCKED)
+
+
+@pytest.mark.parametrize("command", ["harvest", "rebuild"])
+def test_a_harvest_is_refused_while_serve_immutable_serves(server, archive, command) -> None:
+    server.requests.clear()
+    args = ["harvest", server.home + "/", "--delay", "0"] if command == "harvest" else ["rebuild"]
+    with archive_lock(archive, shared=True), archive_lock(archive, shared=True):  # two immutable servers at once
+        result = _run(args + ["--db", archive])
+    _one_line_error(result, f"{archive} is being served read-only by another process (wparchive serve -i)",
+                    EXIT_LOCKED)
+    assert server.requests == []
+    assert _run(args + ["--db", archive, "-q"]).exit_code == 0  # and once it is gone, it goes ahead
+
+
+def test_serve_immutable_sees_what_the_wal_still_holds(archive) -> None:
+    import asyncio
+
+    writer = open_db(archive)  # a harvest that was killed: its last pages are in the WAL, not yet in the file
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    with writer.atomic():
+        writer.execute("UPDATE posts SET title = 'Written last' WHERE key = '1-1003'")
+    file_alone = sqlite3.connect(f"file:{archive}?immutable=1", uri=True)
+    assert file_alone.execute("SELECT title FROM posts WHERE key = '1-1003'").fetchone() != ("Written last",)
+    file_alone.close()
+
+    async def title() -> Any:
+        ds = build_datasette(archive, immutable=True)
+        await ds.invoke_startup()
+        return (await ds.client.get("/archive/posts.json?_shape=array&key=1-1003")).json()[0]["title"]
+
+    try:
+        assert asyncio.run(title()) == "Written last"  # checkpointed into the file before serving
+    finally:
+        writer.close()

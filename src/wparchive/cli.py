@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,8 +157,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     \b
     Exit codes: 0 done; 1 failed (see the message); 3 partial (some pages or
     items failed: see harvest_errors; the next run retries them); 75 another
-    harvest holds the archive; 130 interrupted (Ctrl-C); 143 stopped by
-    SIGTERM, 129 by SIGHUP. With several sites, the worst.
+    harvest (or serve -i) holds the archive; 130 interrupted (Ctrl-C); 143
+    stopped by SIGTERM, 129 by SIGHUP. With several sites, the worst.
 
     Signed in with an application password (--auth-env or --auth-file; never on the command
     line itself), --private adds drafts and private items and --revisions every revision.
@@ -203,9 +203,13 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 @click.option("--config", "config", type=click.Path(file_okay=False, exists=True),
               help="Folder with metadata.yml and settings.json (default: the bundled config/).")
 @click.option("-i", "--immutable", is_flag=True,
-              help="Serve a finished archive read-only (faster counts; the file must not change).")
+              help="Serve an archive nothing writes, as immutable (faster counts). Refused while a harvest "
+                   "runs, and harvests are refused while it serves; without -i, harvests may run meanwhile.")
 def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     """Serve the archive in Datasette on 127.0.0.1: search, facets, CSV and JSON.
+
+    A harvest may run while the archive is served: readers see each page once it is saved,
+    and neither waits for the other.
 
     \b
     Example:
@@ -215,11 +219,16 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     from .serve import build_datasette, listen, run_server
 
     _require_archive(db_path)
-    open_db(db_path)  # refuses what is not an archive, before Datasette starts
-    ds = build_datasette(db_path, config=config, immutable=immutable)
-    listening = listen(port)
-    click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
-    run_server(ds, listening)
+    with ExitStack() as held:
+        if immutable:
+            # Datasette then reads the file alone, without locks or the WAL: no harvest may change it
+            # meanwhile (DatabaseLocked now if one runs; a harvest started later is refused).
+            held.enter_context(archive_lock(db_path, shared=True))
+        open_db(db_path, immutable=immutable)  # refuses what is not an archive, before Datasette starts
+        ds = build_datasette(db_path, config=config, immutable=immutable)
+        listening = listen(port)
+        click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+        run_server(ds, listening)
 
 
 @cli.command()

@@ -25,7 +25,7 @@ from .db import (
 )
 from .discover import Collection, check_authentication, find_api_root, list_collections
 from .errors import (
-    AccessDenied, ArchiveUnavailable, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError,
+    AccessDenied, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable, WPArchiveError,
 )
 from .fallback import feed_channel, list_items, locate_feed, read_items
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
@@ -303,21 +303,19 @@ def harvest_sites(
 
     Before anything is written, the boilerplate rules and every site's credentials are read: a
     mistake in either raises ConfigError and nothing is harvested. Then the archive is locked
-    (DatabaseLocked while another harvest holds it, until this generator ends or is closed) and
-    opened (NotAnArchive for another file), and runs left `running` by a killed harvest are
-    marked `killed`. Each site gets its own Client and WARC file; an error of one site (a
-    WPArchiveError) is yielded in its outcome and the next site goes on. Ctrl-C
-    (KeyboardInterrupt) ends the whole harvest, its run marked `interrupted`.
+    (DatabaseLocked while another harvest or `serve -i` holds it, until this generator ends or is
+    closed; ArchiveUnavailable when the lock file cannot be made) and opened (NotAnArchive for
+    another file), and runs left `running` by a killed harvest are marked `killed`. Each site gets
+    its own Client and WARC file; an error of one site (a WPArchiveError) is yielded in its outcome
+    and the next site goes on. Ctrl-C (KeyboardInterrupt) ends the whole harvest, its run marked
+    `interrupted`.
     """
     settings = settings or HarvestSettings()
     progress = progress or SilentProgress()
     rules = load_boilerplate(config_dir(settings.config))  # a broken rules file stops here, not halfway through
     credentials = [load_credentials(site.credentials_env, site.credentials_file) for site in sites]
     with ExitStack() as held:
-        try:
-            held.enter_context(archive_lock(db_path))
-        except OSError as exc:  # the lock file beside the archive cannot be made
-            raise ArchiveUnavailable.opening(db_path, exc.strerror or str(exc)) from None
+        held.enter_context(archive_lock(db_path))
         db = open_db(db_path)
         # With the lock held no other harvest runs: a run still `running` was killed.
         for run_id in mark_killed_runs(db):
