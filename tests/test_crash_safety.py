@@ -12,6 +12,7 @@ import time
 import pytest
 import sqlite_utils
 
+from test_lifecycle import _describe, descendants, no_orphans, survivors  # noqa: F401 - no_orphans: every test
 from wparchive.sample.site import CommentItem, Item, Site, TermItem
 
 # Columns that say when and by which run a row was fetched: they differ between any two runs.
@@ -71,16 +72,22 @@ def test_sigkill_at_any_point(make_server, tmp_path, clean_run, request_number, 
     db_path = str(tmp_path / "archive.db")
     process = subprocess.Popen(_harvest_command(server.home + "/", db_path))
     seen = {"n": 0}
+    tree: set[int] = set()
+
+    def kill() -> None:
+        tree.update(descendants(process.pid))  # its cleaning workers, once they have started
+        os.kill(process.pid, signal.SIGKILL)
 
     def kill_soon(path: str, query: dict[str, str]) -> None:
         seen["n"] += 1
         if seen["n"] == request_number:
-            threading.Timer(delay, os.kill, [process.pid, signal.SIGKILL]).start()
+            threading.Timer(delay, kill).start()
         return None
 
     server.fault = kill_soon
     returncode = process.wait(timeout=120)
     assert returncode == -signal.SIGKILL, f"the harvest ended ({returncode}) before it could be killed"
+    assert not survivors(tree, within=10), _describe(tree)  # nothing of the killed harvest runs on
     time.sleep(0.05)
     if os.path.exists(db_path):
         _sound(db_path)

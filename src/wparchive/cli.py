@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +33,21 @@ EXIT_FAILED = WPArchiveError.exit_code  # 1; click's own usage errors exit 2
 EXIT_PARTIAL = 3
 EXIT_LOCKED = DatabaseLocked.exit_code  # 75, EX_TEMPFAIL: cron may simply try again later
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: kill, systemd, a container stopping (129 for SIGHUP)
 INTERRUPTED = "Interrupted. What was saved is kept; run the same command again to continue."
+STOPPED = "Stopped by {signal}. What was saved is kept; run the same command again to continue."
+
+# What stops a harvest or a rebuild cleanly: Ctrl-C, kill, systemd, a closed terminal.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal other than Ctrl-C, raised as Ctrl-C is so that the library ends its run the
+    same way (recorded `interrupted`); the command then exits 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 class _Path(click.Path):
     """click's Path, refusing an empty path and one with a NUL or another control character: a usage
@@ -66,6 +84,9 @@ class _Commands(click.Group):
         except WPArchiveError as exc:
             _report(exc)
             ctx.exit(exc.exit_code)
+        except Stopped as exc:
+            click.echo(STOPPED.format(signal=signal.Signals(exc.signum).name), err=True)
+            ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
             click.echo(INTERRUPTED, err=True)
             ctx.exit(EXIT_INTERRUPTED)
@@ -150,7 +171,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     \b
     Exit codes: 0 done; 1 failed (see the message); 3 partial (some pages or
     items failed: see harvest_errors; the next run retries them); 75 another
-    harvest holds the archive; 130 interrupted. With several sites, the worst.
+    harvest (or serve -i) holds the archive; 130 interrupted (Ctrl-C); 143
+    stopped by SIGTERM, 129 by SIGHUP. With several sites, the worst.
 
     Signed in with an application password (--auth-env or --auth-file, which keep it out of
     the shell history; or user:password@ in SITE_URL), --private adds drafts and private items
@@ -188,9 +210,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )
     worst = EXIT_OK
-    for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet)):
-        _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
-        worst = max(worst, _exit_code(outcome), key=_severity)
+    with _stopped_by_signals():
+        for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet)):
+            _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
+            worst = max(worst, _exit_code(outcome), key=_severity)
     sys.exit(worst)
 
 
@@ -201,9 +224,13 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 @click.option("--config", "config", type=_Path(file_okay=False, exists=True),
               help="Folder with metadata.yml and settings.json (default: the bundled config/).")
 @click.option("-i", "--immutable", is_flag=True,
-              help="Serve a finished archive read-only (faster counts; the file must not change).")
+              help="Serve an archive nothing writes, as immutable (faster counts). Refused while a harvest "
+                   "runs, and harvests are refused while it serves; without -i, harvests may run meanwhile.")
 def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     """Serve the archive in Datasette on 127.0.0.1: search, facets, CSV and JSON.
+
+    A harvest may run while the archive is served: readers see each page once it is saved,
+    and neither waits for the other.
 
     \b
     Example:
@@ -213,11 +240,16 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
     from .serve import build_datasette, listen, run_server
 
     _require_archive(db_path)
-    open_db(db_path)  # refuses what is not an archive, before Datasette starts
-    ds = build_datasette(db_path, config=config, immutable=immutable)
-    listening = listen(port)
-    click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
-    run_server(ds, listening)
+    with ExitStack() as held:
+        if immutable:
+            # Datasette then reads the file alone, without locks or the WAL: no harvest may change it
+            # meanwhile (DatabaseLocked now if one runs; a harvest started later is refused).
+            held.enter_context(archive_lock(db_path, shared=True))
+        open_db(db_path, immutable=immutable)  # refuses what is not an archive, before Datasette starts
+        ds = build_datasette(db_path, config=config, immutable=immutable)
+        listening = listen(port)
+        click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+        run_server(ds, listening)
 
 
 @cli.command()
@@ -274,7 +306,7 @@ def rebuild(db_path: str, quiet: bool) -> None:
     from .rebuild import rebuild_archive
 
     _require_archive(db_path, "nothing to rebuild")
-    with archive_lock(db_path):
+    with _stopped_by_signals(), archive_lock(db_path):
         counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
     if not quiet:
         click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
@@ -337,6 +369,32 @@ def sample_site_command(port: int, permalinks: str) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass  # Ctrl-C is how this command is meant to end
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP stop the command as Ctrl-C does: the run in progress is recorded
+    `interrupted`, what was saved is kept. The first one counts; later ones are ignored, so that
+    they cannot cut short the recording of the run (SIGKILL still stops everything at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; elsewhere Python's own stay
+        return
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise KeyboardInterrupt if signum == signal.SIGINT else Stopped(signum)
+
+    before = {number: signal.signal(number, stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            if handler is not None:  # None: set outside Python, and not ours to put back
+                signal.signal(number, handler)
 
 
 def _progress(quiet: bool) -> Progress:

@@ -3,6 +3,7 @@ many in turn (harvest_sites: what `wparchive harvest` runs)."""
 
 from __future__ import annotations
 
+import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
@@ -21,12 +22,12 @@ from .client import (
 from .clean import Boilerplate, site_hosts_of
 from .config import SiteConfig, load_boilerplate
 from .db import (
-    archive_lock, ensure_db_shape, finish_run, known_api_root, open_db, record_failure, save_collection_counts,
-    save_site, set_site_taxonomies, start_run, term_names,
+    archive_lock, ensure_db_shape, finish_run, known_api_root, mark_killed_runs, open_db, record_failure,
+    save_collection_counts, save_site, set_site_taxonomies, start_run, term_names,
 )
 from .discover import Collection, check_authentication, find_api_root, is_wpcom, list_collections
 from .errors import (
-    AccessDenied, ArchiveUnavailable, ConfigError, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable,
+    AccessDenied, ConfigError, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable,
     WPArchiveError,
 )
 from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
@@ -125,7 +126,7 @@ def harvest_site(
                 names_loaded = True
             _harvest_collection(db, client, result, ctx, collection, progress, options, pool)
         result.status = "partial" if result.errors else "ok"
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM as the command line turns it into one
         result.status = "interrupted"
         raise
     except WPArchiveError as exc:
@@ -136,14 +137,41 @@ def harvest_site(
         result.status = "failed"
         raise
     finally:
+        _end_run(db, client, result, pool)
+    return result
+
+
+def _end_run(db: Database, client: Client, result: HarvestResult, pool: CleaningPool) -> None:
+    """Stop the workers, shape the archive and record how the run ended, whatever happens meanwhile.
+
+    The run's row must not stay `running`: a stop (KeyboardInterrupt) during this makes the run
+    `interrupted` and is raised once the row is written; a SQLite error (a full disk) makes a run
+    that was ending well `failed` and is raised (one that is already failing keeps its own error).
+    """
+    ending_well = result.status in ("ok", "partial")
+    problem: BaseException | None = None
+    try:
         pool.close()
         if result.status != "interrupted":
             ensure_db_shape(db)
-        finish_run(
-            db, result.run_id, status=result.status, finished_at=utc_now(), site_id=result.site_id,
-            counts=result.counts, requests=client.requests_made,
-        )
-    return result
+    except KeyboardInterrupt as exc:
+        result.status, problem = "interrupted", exc
+    except sqlite3.Error as exc:
+        if ending_well:
+            result.status, problem = "failed", exc
+    values = {"status": result.status, "finished_at": utc_now(), "site_id": result.site_id, "counts": result.counts,
+              "requests": client.requests_made}
+    try:
+        finish_run(db, result.run_id, **values)
+    except KeyboardInterrupt as exc:  # a stop while the row was written: it was rolled back, write it again
+        result.status, problem = "interrupted", problem or exc
+        finish_run(db, result.run_id, **{**values, "status": "interrupted"})
+    except sqlite3.Error as exc:
+        # The row stays `running`; the next harvest, which holds the lock, marks it `killed`.
+        if ending_well and problem is None:
+            result.status, problem = "failed", exc
+    if problem is not None:
+        raise problem
 
 
 def _harvest_collection(
@@ -324,21 +352,24 @@ def harvest_sites(
 
     Before anything is written, the boilerplate rules and every site's credentials are read: a
     mistake in either raises ConfigError and nothing is harvested. Then the archive is locked
-    (DatabaseLocked while another harvest holds it, until this generator ends or is closed) and
-    opened (NotAnArchive for another file). Each site gets its own Client and WARC file; an error of
-    one site (a WPArchiveError) is yielded in its outcome and the next site goes on. Ctrl-C
-    (KeyboardInterrupt) ends the whole harvest.
+    (DatabaseLocked while another harvest or `serve -i` holds it, until this generator ends or is
+    closed; ArchiveUnavailable when the lock file cannot be made) and opened (NotAnArchive for
+    another file), and runs left `running` by a killed harvest are marked `killed`. Each site gets
+    its own Client and WARC file; an error of one site (a WPArchiveError) is yielded in its outcome
+    and the next site goes on. Ctrl-C (KeyboardInterrupt) ends the whole harvest, its run marked
+    `interrupted`.
     """
     settings = settings or HarvestSettings()
     progress = progress or SilentProgress()
     rules = load_boilerplate(config_dir(settings.config))  # a broken rules file stops here, not halfway through
     credentials = [site.credentials() for site in sites]
     with ExitStack() as held:
-        try:
-            held.enter_context(archive_lock(db_path))
-        except OSError as exc:  # the lock file beside the archive cannot be made
-            raise ArchiveUnavailable.opening(db_path, exc.strerror or str(exc)) from None
+        held.enter_context(archive_lock(db_path))
         db = open_db(db_path)
+        # With the lock held no other harvest runs: a run still `running` was killed.
+        for run_id in mark_killed_runs(db):
+            progress.note(f"run {run_id} ended without recording its end (killed, or the machine stopped): "
+                          "marked killed; this run continues where it stopped")
         for site, auth in zip(sites, credentials, strict=True):
             yield _harvest_one(db, site, auth, rules, settings, progress)
 

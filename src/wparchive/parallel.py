@@ -3,12 +3,23 @@
 Cleaning (parsing HTML, html2text, language) is most of a harvest's work; fetching and saving
 stay in the harvest's own process, which cleans the next page's items in the workers while it
 saves the last one's. The pool starts only when a collection is large enough to repay it.
+
+The workers never outlive the harvest. A stop signal (Ctrl-C reaches every process of the
+terminal's group, systemd's SIGTERM every process of the service) is left to the harvest, which
+records its run and then shuts the pool down; a harvest killed outright (SIGKILL) cannot, so each
+worker also watches a pipe whose only writer is the harvest, and exits when it closes.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from typing import Any
 
 from .records import SiteContext, build_records
@@ -17,6 +28,9 @@ from .rows import Provenance
 # Below this many items a collection is cleaned in-process: starting workers costs about a second.
 POOL_THRESHOLD = 400
 
+# The signals that stop a harvest: the harvest's own process handles them, its workers ignore them.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
 
 class CleaningPool:
     """Worker processes that build records; started on first use, shut down by close()."""
@@ -24,6 +38,7 @@ class CleaningPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
+        self._lifeline: tuple[Connection, Connection] | None = None  # (the workers' end, ours)
 
     def wanted(self, total: int | None) -> bool:
         """Whether a collection of this size is worth cleaning in the workers."""
@@ -32,16 +47,58 @@ class CleaningPool:
     def submit(self, table: str, items: list[Any], ctx: SiteContext,
                provenance: Provenance | list[Provenance]) -> list[Future[Any]]:
         """Futures of (records, failures) for the items, split across the workers, in order."""
-        if self._executor is None:
-            # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
-            self._executor = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=multiprocessing.get_context("forkserver"))
-        size = max(1, -(-len(items) // self.workers))
-        return [self._executor.submit(build_records, table, items[start:start + size], ctx,
-                                      provenance[start:start + size] if isinstance(provenance, list) else provenance)
-                for start in range(0, len(items), size)]
+        # Processes start inside submit (the forkserver on the first call, workers as needed):
+        # they inherit the stop signals blocked, so none dies of one before it can ignore it.
+        with _stop_signals_blocked():
+            if self._executor is None:
+                context = multiprocessing.get_context("forkserver")
+                self._lifeline = context.Pipe(duplex=False)
+                # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
+                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                                     initializer=_worker_started, initargs=(self._lifeline[0],))
+            size = max(1, -(-len(items) // self.workers))
+            return [self._executor.submit(build_records, table, items[start:start + size], ctx,
+                                          provenance[start:start + size] if isinstance(provenance, list)
+                                          else provenance)
+                    for start in range(0, len(items), size)]
 
     def close(self) -> None:
+        """Cancel what is queued, let each worker finish the chunk it is cleaning, and wait for them to exit."""
         if self._executor is not None:
             self._executor.shutdown(cancel_futures=True)
             self._executor = None
+        if self._lifeline is not None:
+            for end in self._lifeline:
+                end.close()
+            self._lifeline = None
+
+
+@contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """Hold back the stop signals of the calling thread (and of the processes it starts) meanwhile;
+    one that arrives is delivered at the end, not lost."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _worker_started(lifeline: Connection) -> None:
+    """In each worker: ignore the stop signals (the harvest stops the pool itself, after recording
+    its run), and exit as soon as the harvest's end of the lifeline closes."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # ignored now: blocked, they would only pile up
+    threading.Thread(target=_watch_lifeline, args=(lifeline,), name="wparchive-lifeline", daemon=True).start()
+
+
+def _watch_lifeline(lifeline: Connection) -> None:
+    try:
+        lifeline.poll(None)  # nothing is ever sent: this returns when the harvest's end closes
+    finally:
+        os._exit(1)  # the harvest is gone: nobody will read what this worker cleans

@@ -11,8 +11,9 @@ from typing import Any
 import yaml
 from datasette.app import Datasette
 
-from .paths import config_dir
+from .db import checkpoint
 from .errors import ConfigError, PortUnavailable
+from .paths import config_dir
 
 METADATA_DATABASE_KEY = "archive"
 
@@ -54,9 +55,15 @@ def load_settings(directory: Path) -> dict[str, Any]:
 
 def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = None,
                     immutable: bool = False) -> Datasette:
-    """A Datasette instance serving one archive with the project's metadata and settings."""
+    """A Datasette instance serving one archive with the project's metadata and settings.
+
+    immutable: Datasette reads the file alone, without the WAL, so the WAL is checkpointed into
+    it first; nothing may write the archive while it is served so (`serve -i` holds its lock).
+    """
     directory = config_dir(config)
     settings = load_settings(directory)
+    if immutable:
+        checkpoint(db_path)
     files = {"immutables": [db_path]} if immutable else {"files": [db_path]}
     return Datasette(
         metadata=load_metadata(db_path, directory, base_url=settings.get("base_url", "/")),

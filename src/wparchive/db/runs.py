@@ -73,6 +73,23 @@ def start_run(db: Database, site_url: str, started_at: str, version: str) -> int
         })
 
 
+def mark_killed_runs(db: Database) -> list[int]:
+    """Mark `killed` the runs left `running` by a harvest that died without recording its end
+    (SIGKILL, a crash, a power cut); returns their ids.
+
+    Only to be called with the archive's lock held: every harvest holds it while it runs, so
+    a run still `running` then has no process behind it.
+    """
+    with db.atomic():
+        stale = [row[0] for row in db.execute("SELECT id FROM harvest_runs WHERE status = 'running' ORDER BY id")]
+        if stale:
+            marks = ",".join("?" * len(stale))
+            db.execute("UPDATE harvest_runs SET status = 'killed', error_count = (SELECT count(*) "
+                       "FROM harvest_errors e WHERE e.run_id = harvest_runs.id AND e.reason != 'repaired') "
+                       f"WHERE id IN ({marks})", stale)
+    return stale
+
+
 def finish_run(db: Database, run_id: int, **values: Any) -> None:
     """Record the end of a harvest: status, counts, site, requests made."""
     if isinstance(values.get("counts"), dict):

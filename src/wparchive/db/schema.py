@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from typing import Any
+from urllib.parse import quote
 
 from sqlite_utils.db import Database
 
@@ -185,14 +187,62 @@ def scope(table: str, collection: str, site_id: int) -> tuple[str, list[Any]]:
     return "site_id = ?", [site_id]
 
 
-def open_db(path: str) -> Database:
-    """Open (creating if needed) an archive database with its tables in place."""
+# How long a connection waits for a lock before SQLite says "database is locked". In WAL mode readers
+# never block the harvest, nor the harvest them: what is left to wait for is the moment SQLite
+# recovers the WAL after a crash, or an archive still in rollback mode being switched to WAL.
+BUSY_TIMEOUT_MS = 60_000
+
+
+def open_db(path: str, *, immutable: bool = False) -> Database:
+    """Open (creating if needed) an archive database with its tables in place, in WAL mode.
+
+    immutable opens a file nothing writes (serve -i) without locks, WAL or -shm: it also reads
+    an archive on read-only storage.
+    """
     try:
-        db = Database(path)
+        if immutable:
+            db = Database(sqlite3.connect(f"file:{quote(os.path.abspath(path))}?immutable=1", uri=True,
+                                          check_same_thread=False))
+        else:
+            db = Database(path)
     except sqlite3.OperationalError as exc:
         raise ArchiveUnavailable.opening(path, str(exc)) from None
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     ensure_tables(db, label=path)
+    if not immutable:
+        use_wal(db, label=path)
     return db
+
+
+def use_wal(db: Database, *, label: str = "the database") -> None:
+    """Put the archive in WAL mode, once and for good (it is kept in the file): Datasette's readers
+    then never block a harvest, nor a harvest them. Left as it is where it cannot be changed."""
+    try:
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.OperationalError as exc:
+        # Read-only storage keeps the mode it has; a reader holding an archive still in rollback
+        # mode past the busy timeout only delays the change to the next run.
+        if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_READONLY", "SQLITE_BUSY")):
+            return
+        raise archive_error(exc, label) from exc
+
+
+def checkpoint(path: str) -> None:
+    """Copy what the WAL holds into the archive's file and empty the WAL, so that a reader of the
+    file alone (Datasette's immutable mode) sees every committed page. Nothing where it cannot write."""
+    if not os.path.isfile(path):
+        return  # not created here: the caller says what is missing
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error:
+        return
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        pass  # read-only storage: whatever is there stays, and nothing else can change it either
+    finally:
+        conn.close()
 
 
 def ensure_tables(db: Database, *, label: str = "the database") -> None:

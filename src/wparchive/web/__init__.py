@@ -212,8 +212,15 @@ def canned_queries(datasette: Any, database: str) -> Any:
     return search_query
 
 
+# How long Datasette's connections wait for a lock. In WAL mode a harvest never makes a reader
+# wait; SQLite may, for a moment, while it recovers the WAL of a harvest that was killed or while
+# an archive still in rollback mode is switched to WAL. Past this, a page fails with "database is locked".
+READ_BUSY_TIMEOUT_MS = 5_000
+
+
 @hookimpl
 def prepare_connection(conn: Any) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS}")
     # The search canned query turns a user's words into a safe FTS5 query with this.
     # An empty search is the empty phrase, which matches nothing instead of failing.
     conn.create_function("wparchive_fts", 1, lambda text: fts_query(text or "") or '""', deterministic=True)
