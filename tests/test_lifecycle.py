@@ -1,10 +1,10 @@
-"""Stopping cleanly: stop signals, killed harvests, a lock in the way; serve -i and harvests.
+"""Stopping cleanly: signals, killed harvests, full disks, read-only storage, a lock in the way.
 
 Stop signals reach real `wparchive harvest` processes with two cleaning workers, mid-run against a
 slow sample site: the run is recorded `interrupted` with the exit code of its signal, no process
 of the harvest's tree outlives it, and the next run continues where it stopped. A harvest killed
-outright is found by the next run and marked `killed`. A lock that cannot be made is one line of
-error; `serve -i` and harvests exclude each other.
+outright is found by the next run and marked `killed`. Storage that fails, or a lock that cannot
+be made, gives one line of error; `serve -i` and harvests exclude each other.
 
 The test process is made a child subreaper (Linux): a process any test leaves behind, its parent
 gone, becomes a child of the test process again, and the check after each test finds it.
@@ -328,6 +328,44 @@ def test_a_lock_path_that_is_a_directory(server, tmp_path, command) -> None:
     assert server.requests == []
 
 
+def _big_site(posts: int = 800) -> Site:
+    return Site(items=[Item(i, "post", f"Post {i}", f"<p>Post {i} says {'something long enough ' * 80}</p>")
+                       for i in range(1, posts + 1)], terms=[TermItem(1, "category", "Uncategorised")])
+
+
+def test_a_full_disk_fails_the_run_in_one_line_and_keeps_whole_pages(make_server, tmp_path, monkeypatch) -> None:
+    from wparchive import harvest as harvest_module
+
+    server = make_server(_big_site())
+    db_path = str(tmp_path / "archive.db")
+    real_open = harvest_module.open_db
+
+    def small_disk(path: str) -> Any:
+        db = real_open(path)
+        # SQLITE_FULL once the file would grow past this many pages, as on a disk with no room left
+        db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0] + 700}")
+        return db
+
+    monkeypatch.setattr(harvest_module, "open_db", small_disk)
+    result = _run(["harvest", server.home + "/", "--db", db_path, "--delay", "0", "-q", "--workers", "1"])
+    _one_line_error(result, f"cannot write {db_path}: the disk is full")
+    assert "Make room on the archive's disk" in result.stderr
+    assert _runs(db_path) == [(1, "failed", True)]
+    # nothing half-written: the posts saved are the pages committed, each whole, with their raw JSON
+    conn = sqlite3.connect(db_path)
+    posts = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+    (resume_page,) = conn.execute("SELECT resume_page FROM sync_state WHERE collection = 'post'").fetchone()
+    assert 0 < posts < 800 and posts == 100 * resume_page
+    assert conn.execute("SELECT count(*) FROM raw_json WHERE \"table\" = 'posts'").fetchone()[0] == posts
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    monkeypatch.setattr(harvest_module, "open_db", real_open)  # room again: the next run continues
+    again = _run(["harvest", server.home + "/", "--db", db_path, "--delay", "0", "-q", "--workers", "1"])
+    assert again.exit_code == 0, again.output
+    assert [status for _, status, _ in _runs(db_path)] == ["failed", "ok"]
+    assert _count(db_path, "SELECT count(*) FROM posts") == 800
+
+
 def _unprivileged() -> list[str]:
     """A prefix that runs a command where a folder's mode 555 does stop writes: root without
     CAP_DAC_OVERRIDE (setpriv) when the tests run as root; nothing otherwise."""
@@ -361,6 +399,28 @@ def read_only_archive(server) -> Iterator[str]:  # type: ignore[no-untyped-def]
 def _wparchive(prefix: list[str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(prefix + [sys.executable, "-m", "wparchive", *args], capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.mark.parametrize("lock_file", [False, True], ids=["no-lock-file", "lock-file"])
+@pytest.mark.parametrize("command", ["harvest", "rebuild", "serve"])
+def test_a_read_only_folder_is_one_line_of_error(server, read_only_archive, command, lock_file) -> None:
+    prefix = _unprivileged()
+    db_path = read_only_archive
+    if lock_file:  # left by an earlier harvest, writable itself: then SQLite is what cannot write
+        Path(db_path).parent.chmod(0o755)
+        Path(db_path + ".lock").write_text("")
+        Path(db_path).parent.chmod(0o555)
+    args = {"harvest": ["harvest", server.home + "/", "--delay", "0", "-q"], "rebuild": ["rebuild", "-q"],
+            "serve": ["serve", "--port", "0"]}[command]
+    done = _wparchive(prefix, *args, "--db", db_path, timeout=30)
+    assert done.returncode == EXIT_FAILED, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 2, done.stderr
+    if command != "serve" and not lock_file:
+        assert done.stderr.startswith(f"Error: cannot lock {db_path}: {db_path}.lock: Permission denied")
+    else:
+        assert done.stderr.startswith(f"Error: cannot read {db_path}: its folder is read-only"), done.stderr
+        assert "serve the archive with -i" in done.stderr
+    assert sorted(os.listdir(Path(db_path).parent)) == ["archive.db"] + (["archive.db.lock"] if lock_file else [])
 
 
 def test_serve_immutable_reads_an_archive_on_read_only_storage(read_only_archive) -> None:

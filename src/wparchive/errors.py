@@ -234,8 +234,21 @@ def archive_error(exc: Exception, label: str = "the database") -> WPArchiveError
         return NotAnArchive(f"{label} is not a SQLite database")
     if code == "SQLITE_CORRUPT":
         return ArchiveDamaged(f"{label} is damaged: {exc}")
-    if code in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return DatabaseLocked(f"{label} is being written by another process")
+    if code == "SQLITE_FULL":
+        return ArchiveUnavailable(f"cannot write {label}: the disk is full", hint=(
+            "Make room on the archive's disk and run again: each page is saved whole or not at all, "
+            "and the next run continues where this one stopped."))
+    if code == "SQLITE_READONLY_DIRECTORY":
+        return ArchiveUnavailable(f"cannot read {label}: its folder is read-only, and SQLite must create "
+                                  f"{label}-shm there to read an archive in WAL mode", hint=(
+            "Make the folder writable, serve the archive with -i (--immutable), or once: sqlite3 ARCHIVE "
+            "'PRAGMA journal_mode=DELETE' (the next harvest switches it back to WAL)."))
+    if code.startswith(("SQLITE_READONLY", "SQLITE_IOERR")):
+        return ArchiveUnavailable(f"cannot write {label}: {exc}", hint=(
+            "Check that the disk is mounted writable and that you may write the archive, its folder, "
+            "and its -wal and -shm files."))
     return ArchiveUnavailable(f"SQLite cannot use {label}: {exc}")
 
 

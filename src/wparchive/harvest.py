@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -28,7 +28,7 @@ from .db import (
 from .discover import Collection, check_authentication, find_api_root, is_wpcom, list_collections
 from .errors import (
     AccessDenied, ConfigError, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable,
-    WPArchiveError,
+    WPArchiveError, archive_error,
 )
 from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
@@ -131,9 +131,10 @@ def harvest_site(
         raise
     except WPArchiveError as exc:
         result.status = "failed"
-        record_failure(db, result.run_id, exc, at=utc_now(), site_id=result.site_id, url=site_url)
+        with suppress(sqlite3.Error):  # on a full disk the failure cannot be kept; it is still reported
+            record_failure(db, result.run_id, exc, at=utc_now(), site_id=result.site_id, url=site_url)
         raise
-    except BaseException:
+    except BaseException:  # SQLite's own errors too (a full disk): harvest_sites turns those into words
         result.status = "failed"
         raise
     finally:
@@ -355,9 +356,9 @@ def harvest_sites(
     (DatabaseLocked while another harvest or `serve -i` holds it, until this generator ends or is
     closed; ArchiveUnavailable when the lock file cannot be made) and opened (NotAnArchive for
     another file), and runs left `running` by a killed harvest are marked `killed`. Each site gets
-    its own Client and WARC file; an error of one site (a WPArchiveError) is yielded in its outcome
-    and the next site goes on. Ctrl-C (KeyboardInterrupt) ends the whole harvest, its run marked
-    `interrupted`.
+    its own Client and WARC file; an error of one site (a WPArchiveError, SQLite's own errors
+    included) is yielded in its outcome and the next site goes on. Ctrl-C (KeyboardInterrupt) ends
+    the whole harvest, its run marked `interrupted`.
     """
     settings = settings or HarvestSettings()
     progress = progress or SilentProgress()
@@ -366,12 +367,19 @@ def harvest_sites(
     with ExitStack() as held:
         held.enter_context(archive_lock(db_path))
         db = open_db(db_path)
-        # With the lock held no other harvest runs: a run still `running` was killed.
-        for run_id in mark_killed_runs(db):
-            progress.note(f"run {run_id} ended without recording its end (killed, or the machine stopped): "
-                          "marked killed; this run continues where it stopped")
+        try:
+            # With the lock held no other harvest runs: a run still `running` was killed.
+            for run_id in mark_killed_runs(db):
+                progress.note(f"run {run_id} ended without recording its end (killed, or the machine stopped): "
+                              "marked killed; this run continues where it stopped")
+        except sqlite3.Error as exc:
+            raise archive_error(exc, db_path) from exc
         for site, auth in zip(sites, credentials, strict=True):
-            yield _harvest_one(db, site, auth, rules, settings, progress)
+            try:
+                outcome = _harvest_one(db, site, auth, rules, settings, progress)
+            except sqlite3.Error as exc:  # a full disk, read-only storage: a message, not a traceback
+                outcome = SiteOutcome(url=site.url, error=archive_error(exc, db_path))
+            yield outcome
 
 
 def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, rules: Boilerplate,

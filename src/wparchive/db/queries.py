@@ -16,18 +16,22 @@ MARK_START, MARK_END = "\x02", "\x03"
 POST_WEIGHTS = "10.0, 1.0, 3.0"  # title, content_text, excerpt_text
 COMMENT_WEIGHTS = "2.0, 1.0"  # author_name, content_text
 
+# Titles in search results are cut here: only a hostile site sends a longer one, and every hit's
+# title goes into the answer (and the facets' sample holds a thousand hits).
+TITLE_CHARS = 1_000
+
 # Every hit with its rank, but no snippet: snippets cost a read of the text each, so they are
 # made afterwards for the hits shown (SNIPPETS_SQL).
 _HITS = f"""
-    SELECT 'post' AS kind, posts_fts.rowid AS rid, p.key, p.title, p.type, p.date_gmt,
-           substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link,
+    SELECT 'post' AS kind, posts_fts.rowid AS rid, p.key, substr(p.title, 1, {TITLE_CHARS}) AS title, p.type,
+           p.date_gmt, substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link,
            bm25(posts_fts, {POST_WEIGHTS}) AS score
     FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid
     WHERE posts_fts MATCH :q AND p.deleted_at IS NULL AND p.incomplete IS NULL
     UNION ALL
-    SELECT 'comment', comments_fts.rowid, c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment',
-           c.date_gmt, substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link,
-           bm25(comments_fts, {COMMENT_WEIGHTS})
+    SELECT 'comment', comments_fts.rowid, c.key,
+           COALESCE('Comment on ' || substr(p.title, 1, {TITLE_CHARS}), 'Comment'), 'comment', c.date_gmt,
+           substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link, bm25(comments_fts, {COMMENT_WEIGHTS})
     FROM comments_fts JOIN comments c ON c.rowid = comments_fts.rowid LEFT JOIN posts p ON p.key = c.post
     WHERE comments_fts MATCH :q AND c.deleted_at IS NULL AND c.incomplete IS NULL"""
 
@@ -48,12 +52,12 @@ def _ranked_hits(match: str, wanted: str) -> str:
     comment_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(comments_fts, {COMMENT_WEIGHTS}) AS score FROM comments_fts
         WHERE comments_fts MATCH {match} ORDER BY score LIMIT (SELECT n FROM depth))
-    SELECT 'post' AS kind, h.rid, p.key, p.title, p.type, p.date_gmt, substr(p.date_gmt, 1, 4) AS year,
-           p.site_id, p.author, p.categories, p.tags, p.link, h.score
+    SELECT 'post' AS kind, h.rid, p.key, substr(p.title, 1, {TITLE_CHARS}) AS title, p.type, p.date_gmt,
+           substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link, h.score
     FROM post_hits h JOIN posts p ON p.rowid = h.rid WHERE p.deleted_at IS NULL AND p.incomplete IS NULL
     UNION ALL
-    SELECT 'comment', h.rid, c.key, COALESCE('Comment on ' || p.title, 'Comment'), 'comment', c.date_gmt,
-           substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link, h.score
+    SELECT 'comment', h.rid, c.key, COALESCE('Comment on ' || substr(p.title, 1, {TITLE_CHARS}), 'Comment'),
+           'comment', c.date_gmt, substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link, h.score
     FROM comment_hits h JOIN comments c ON c.rowid = h.rid LEFT JOIN posts p ON p.key = c.post
     WHERE c.deleted_at IS NULL AND c.incomplete IS NULL
     ORDER BY score LIMIT {wanted}"""
@@ -77,15 +81,52 @@ _LIVE_COUNT = """
          - (SELECT count(*) FROM comments c CROSS JOIN comments_fts ON comments_fts.rowid = c.rowid
             WHERE c.incomplete IS NOT NULL AND +c.deleted_at IS NULL AND comments_fts MATCH :q)"""
 
-# Snippets cost a read of the text each: made only for the hits shown (:posts and :comments
-# are JSON lists of their rowids).
-SNIPPETS_SQL = """
-    SELECT 'post' AS kind, posts_fts.rowid AS rid, snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet
-    FROM json_each(:posts) shown CROSS JOIN posts_fts ON posts_fts.rowid = shown.value WHERE posts_fts MATCH :q
+# Snippets of long texts are made from their first SNIPPET_SOURCE_CHARS characters, not from the
+# archive's full-text index: FTS5's snippet() costs the square of the matches in the text it reads
+# (a 50 MB post that repeats the word searched for had no snippet after ten minutes), and
+# Datasette's time limit cannot stop one call of it. wparchive_snippet (a function the Datasette
+# plugin gives every connection) indexes that prefix in a small table of its own, in chunks of
+# SNIPPET_CHUNK_CHARS, and takes the snippet from the best chunk: milliseconds, whatever the post.
+# A hit no longer than SNIPPET_DIRECT_CHARS (its columns together) keeps the index's own
+# snippet(), ten times cheaper, and at worst (every word a match) under 10 ms. Search itself
+# still finds every word of every post.
+SNIPPET_SOURCE_CHARS = 100_000
+SNIPPET_CHUNK_CHARS = 1_000
+SNIPPET_DIRECT_CHARS = 2_000
+_SNIPPET_COLUMNS = {"posts": ("title", "content_text", "excerpt_text"), "comments": ("author_name", "content_text")}
+
+
+def _snippet_of(query: str, alias: str, table: str) -> str:
+    """SQL for a hit's snippet, in a full-text query of table's index (alias: its row of table)."""
+    columns = _SNIPPET_COLUMNS[table]
+    size = " + ".join(f"coalesce(length({alias}.{column}), 0)" for column in columns)
+    bounded = {column: f"substr({alias}.{column}, 1, {SNIPPET_SOURCE_CHARS})" for column in columns}
+    arguments = ", ".join(bounded.get(name, "NULL") for name in ("title", "author_name", "content_text",
+                                                                   "excerpt_text"))
+    return (f"CASE WHEN {size} <= {SNIPPET_DIRECT_CHARS} THEN snippet({table}_fts, -1, char(2), char(3), '…', 24) "
+            f"ELSE wparchive_snippet({query}, {arguments}) END")
+
+
+# Snippets are made only for the hits shown (:posts and :comments are JSON lists of their rowids).
+SNIPPETS_SQL = f"""
+    SELECT 'post' AS kind, posts_fts.rowid AS rid, {_snippet_of(":q", "p", "posts")} AS snippet
+    FROM json_each(:posts) shown CROSS JOIN posts_fts ON posts_fts.rowid = shown.value
+    CROSS JOIN posts p ON p.rowid = posts_fts.rowid WHERE posts_fts MATCH :q
     UNION ALL
-    SELECT 'comment', comments_fts.rowid, snippet(comments_fts, -1, char(2), char(3), '…', 24)
+    SELECT 'comment', comments_fts.rowid, {_snippet_of(":q", "c", "comments")}
     FROM json_each(:comments) shown CROSS JOIN comments_fts ON comments_fts.rowid = shown.value
-    WHERE comments_fts MATCH :q"""
+    CROSS JOIN comments c ON c.rowid = comments_fts.rowid WHERE comments_fts MATCH :q"""
+
+# wparchive_snippet's own table, in memory: the columns of both full-text indexes (so that an
+# advanced search naming a column works there too), tokenized as they are.
+SNIPPET_TABLE_SQL = ("CREATE VIRTUAL TABLE snippet_source USING fts5(title, author_name, content_text, excerpt_text, "
+                     "tokenize='porter')")
+SNIPPET_CLEAR_SQL = "DELETE FROM snippet_source"
+SNIPPET_INSERT_SQL = ("INSERT INTO snippet_source (rowid, title, author_name, content_text, excerpt_text) "
+                      "VALUES (?, ?, ?, ?, ?)")
+# The best chunk by rank (bm25, over what its chunk holds), and its snippet alone.
+SNIPPET_SQL = ("SELECT snippet(snippet_source, -1, char(2), char(3), '…', 24) FROM snippet_source "
+               "WHERE snippet_source MATCH ? ORDER BY rank LIMIT 1")
 
 # The `search` canned query: the best SEARCH_QUERY_ROWS live hits with snippets, ranked as the search
 # page ranks them, for a person's words in :q (wparchive_fts, a function the Datasette plugin gives
@@ -96,13 +137,13 @@ SEARCH_QUERY_SQL = f"""
     WITH q AS (SELECT wparchive_fts(:q) AS text),
     hits AS MATERIALIZED ({_ranked_hits("(SELECT text FROM q)", str(SEARCH_QUERY_ROWS))})
     SELECT 'post' AS kind, hits.key, hits.title, hits.type, hits.date_gmt, hits.link,
-           snippet(posts_fts, -1, char(2), char(3), '…', 24) AS snippet, hits.score
-    FROM hits CROSS JOIN posts_fts ON posts_fts.rowid = hits.rid
+           {_snippet_of("(SELECT text FROM q)", "p", "posts")} AS snippet, hits.score
+    FROM hits CROSS JOIN posts_fts ON posts_fts.rowid = hits.rid CROSS JOIN posts p ON p.rowid = hits.rid
     WHERE hits.kind = 'post' AND posts_fts MATCH (SELECT text FROM q)
     UNION ALL
-    SELECT 'comment', hits.key, c.author_name, 'comment', hits.date_gmt, hits.link,
-           snippet(comments_fts, -1, char(2), char(3), '…', 24), hits.score
-    FROM hits CROSS JOIN comments_fts ON comments_fts.rowid = hits.rid JOIN comments c ON c.rowid = hits.rid
+    SELECT 'comment', hits.key, substr(c.author_name, 1, {TITLE_CHARS}), 'comment', hits.date_gmt, hits.link,
+           {_snippet_of("(SELECT text FROM q)", "c", "comments")}, hits.score
+    FROM hits CROSS JOIN comments_fts ON comments_fts.rowid = hits.rid CROSS JOIN comments c ON c.rowid = hits.rid
     WHERE hits.kind = 'comment' AND comments_fts MATCH (SELECT text FROM q)
     ORDER BY score"""
 SEARCH_QUERY_TITLE = "Search"

@@ -23,7 +23,7 @@ from ..db.queries import (
     SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, SITES_SUMMARY_SQL,
 )
 from .chart import month_bars
-from .search import PAGE_SIZE, SearchResults, fts_query, highlight, run_search
+from .search import PAGE_SIZE, SearchResults, SnippetMaker, fts_query, highlight, run_search
 from .stream import stream_table
 
 # Links that may become links anywhere the plugin makes one: the rest are shown as text.
@@ -224,6 +224,8 @@ def prepare_connection(conn: Any) -> None:
     # The search canned query turns a user's words into a safe FTS5 query with this.
     # An empty search is the empty phrase, which matches nothing instead of failing.
     conn.create_function("wparchive_fts", 1, lambda text: fts_query(text or "") or '""', deterministic=True)
+    # Snippets of search hits, from a bounded prefix of their text (the search page and the canned query).
+    conn.create_function("wparchive_snippet", 5, SnippetMaker(), deterministic=True)
 
 
 @hookimpl

@@ -13,7 +13,8 @@ from typing import Any, Callable
 from markupsafe import Markup
 
 from ..db.queries import (
-    FACET_NAMES, FACET_SAMPLE, MARK_END, MARK_START, NAMES_SQL, SNIPPETS_SQL, live_count_sql,
+    FACET_NAMES, FACET_SAMPLE, MARK_END, MARK_START, NAMES_SQL, SNIPPET_CHUNK_CHARS, SNIPPET_CLEAR_SQL,
+    SNIPPET_INSERT_SQL, SNIPPET_SOURCE_CHARS, SNIPPET_SQL, SNIPPET_TABLE_SQL, SNIPPETS_SQL, live_count_sql,
     ranked_hits_sql,
 )
 
@@ -49,6 +50,68 @@ def highlight(snippet: str | None) -> Markup:
     """A snippet as safe HTML: everything escaped, then only our own markers become <mark>."""
     escaped = html.escape(snippet or "", quote=True)
     return Markup(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
+class SnippetMaker:
+    """wparchive_snippet(query, title, author_name, content_text, excerpt_text): the FTS5 snippet of
+    the best passage of a hit, made from a bounded prefix of its text (SNIPPET_SOURCE_CHARS) in a
+    small in-memory table of its own, chunk by chunk, so that no post, however long, or however
+    often it repeats the word searched for, costs more than a few milliseconds.
+
+    When the words are not in that prefix (or the query is one the small table cannot run), the
+    snippet is the opening of the text, unmarked. One per Datasette connection, like the
+    connection, used by one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._conn: sqlite3.Connection | None = None
+
+    def __call__(self, query: str | None, title: str | None, author_name: str | None, text: str | None,
+                 excerpt: str | None) -> str | None:
+        if not query:
+            return None
+        chunks = _chunks((text or "")[:SNIPPET_SOURCE_CHARS]) or [""]
+        rows = [(1, title, author_name, chunks[0], excerpt)] + [(n, None, None, chunk, None)
+                                                              for n, chunk in enumerate(chunks[1:], start=2)]
+        try:
+            conn = self._connection()
+            with conn:
+                conn.execute(SNIPPET_CLEAR_SQL)
+                conn.executemany(SNIPPET_INSERT_SQL, rows)
+            found = conn.execute(SNIPPET_SQL, [query]).fetchone()
+        except sqlite3.Error:
+            found = None
+        if found and found[0]:
+            return str(found[0])
+        return _opening(text or excerpt or title or author_name or "")
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = sqlite3.connect(":memory:", check_same_thread=False)
+            self._conn.execute(SNIPPET_TABLE_SQL)
+        return self._conn
+
+
+def _chunks(text: str) -> list[str]:
+    """The text in pieces of about SNIPPET_CHUNK_CHARS, cut at a space where there is one."""
+    pieces = []
+    start = 0
+    while start < len(text):
+        end = start + SNIPPET_CHUNK_CHARS
+        if end < len(text):
+            space = text.rfind(" ", start + SNIPPET_CHUNK_CHARS // 2, end)
+            end = space + 1 if space > 0 else end
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+def _opening(text: str, length: int = 160) -> str:
+    """The first words of a text, as long as a snippet, for a hit whose words are further on."""
+    if len(text) <= length:
+        return text
+    cut = text.rfind(" ", 0, length)
+    return text[:cut if cut > 0 else length] + "…"
 
 
 @dataclass
