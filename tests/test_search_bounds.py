@@ -43,8 +43,8 @@ def _archive(path: str, big_text: str | None = None, posts: int = 300, word_ever
         rows.append(("1-99999", 1, 99999, "post", "The long one", "2024-02-01T00:00:00", big_text, "A long post"))
     with db.conn:
         db.execute("INSERT INTO sites (id, home, name, gmt_offset) VALUES (1, 'https://example.org', 'Example', '0')")
-        db.conn.executemany("INSERT INTO posts (key, site_id, wp_id, type, title, date_gmt, content_text, excerpt_text) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.conn.executemany("INSERT INTO posts (key, site_id, wp_id, type, title, date_gmt, content_text, "
+                            "excerpt_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         if big_text is not None:  # as a harvest stores it: the HTML as long as the text
             db.execute("UPDATE posts SET content_html = content_text WHERE key = '1-99999'")
     ensure_db_shape(db)
@@ -172,8 +172,9 @@ def test_the_most_repetitive_posts_still_answer_in_bounded_time(tmp_path) -> Non
     short, long = "a " * 2_490, "a " * 500_000
     with db.conn:
         db.execute("INSERT INTO sites (id, home, name, gmt_offset) VALUES (1, 'https://example.org', 'Example', '0')")
-        db.conn.executemany("INSERT INTO posts (key, site_id, wp_id, type, title, content_text) VALUES (?, 1, ?, 'post', "
-                            "?, ?)", [(f"1-{n}", n, f"Post {n}", short if n % 2 else long) for n in range(1, 201)])
+        db.conn.executemany("INSERT INTO posts (key, site_id, wp_id, type, title, content_text) "
+                            "VALUES (?, 1, ?, 'post', ?, ?)",
+                            [(f"1-{n}", n, f"Post {n}", short if n % 2 else long) for n in range(1, 201)])
     ensure_db_shape(db)
     db.close()
 

@@ -34,6 +34,14 @@ def cache_dir() -> Path:
     return Path(base)
 
 
+def _signal_group(process: subprocess.Popen[bytes], number: int) -> None:
+    """Send a signal to the process group a server leads (started with start_new_session)."""
+    try:
+        os.killpg(process.pid, number)
+    except ProcessLookupError:
+        pass  # the whole group has ended
+
+
 def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
 
@@ -168,13 +176,15 @@ class RealWordPress:
 
     def stop(self) -> None:
         for process in reversed(self._processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            # Each server leads a process group of its own: `php -S` forks PHP_CLI_SERVER_WORKERS
+            # workers, which a signal to it alone left running after the tests.
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+            _signal_group(process, signal.SIGKILL)  # what of the group outlived its leader
         self._processes.clear()
 
     def _write_config(self) -> None:
@@ -209,7 +219,7 @@ require_once ABSPATH . 'wp-settings.php';
         self._processes.append(subprocess.Popen(
             [mariadbd, "--no-defaults", f"--datadir={data}", f"--socket={self.socket}", "--skip-networking",
              "--user=root", f"--pid-file={self.workdir / 'mariadb.pid'}", "--innodb-buffer-pool-size=64M"],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         ))
         _wait_for(self._mariadb_answers, "MariaDB")
         _run(["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot",
@@ -225,7 +235,7 @@ require_once ABSPATH . 'wp-settings.php';
         log = open(self.workdir / "php-server.log", "wb")
         self._processes.append(subprocess.Popen(
             ["php", "-S", f"127.0.0.1:{self.port}", "-t", str(self.root), str(PHP_DIR / "router.php")],
-            cwd=self.root, stdout=log, stderr=subprocess.STDOUT,
+            cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, "PHP_CLI_SERVER_WORKERS": "2"},
         ))
 

@@ -234,7 +234,9 @@ def checkpoint(path: str) -> None:
     if not os.path.isfile(path):
         return  # not created here: the caller says what is missing
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        # A reader elsewhere (a Datasette without -i) holds off only the WAL's last frames: no
+        # minute-long wait for it at startup.
+        conn = sqlite3.connect(path, timeout=5)
     except sqlite3.Error:
         return
     try:
