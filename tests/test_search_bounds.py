@@ -22,7 +22,7 @@ import requests
 
 from test_lifecycle import _read_line, no_orphans  # noqa: F401 - the fixture checks every process ends
 from wparchive.db import ensure_db_shape, open_db
-from wparchive.db.queries import MARK_END, MARK_START, SNIPPET_SOURCE_CHARS
+from wparchive.db.queries import MARK_END, MARK_START, SNIPPET_DIRECT_CHARS, SNIPPET_SOURCE_CHARS
 from wparchive.paths import config_dir
 from wparchive.serve import build_datasette
 from wparchive.web.search import SnippetMaker
@@ -169,7 +169,10 @@ def test_the_most_repetitive_posts_still_answer_in_bounded_time(tmp_path) -> Non
     # ones: the costliest snippets there are, twenty to a page and hundreds in the canned query.
     path = str(tmp_path / "archive.db")
     db = open_db(path)
-    short, long = "a " * 2_490, "a " * 500_000
+    # just under SNIPPET_DIRECT_CHARS with its title (the index's own snippet()), and longer than
+    # SNIPPET_SOURCE_CHARS (wparchive_snippet, over a prefix)
+    short, long = "a " * 990, "a " * 60_000
+    assert len("Post 199" + short) <= SNIPPET_DIRECT_CHARS and len(long) > SNIPPET_SOURCE_CHARS
     with db.conn:
         db.execute("INSERT INTO sites (id, home, name, gmt_offset) VALUES (1, 'https://example.org', 'Example', '0')")
         db.conn.executemany("INSERT INTO posts (key, site_id, wp_id, type, title, content_text) "
