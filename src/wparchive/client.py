@@ -15,7 +15,6 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Protocol
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -609,6 +608,3 @@ def route_url(api_root: str, route: str) -> str:
     return api_root.rstrip("/") + "/" + route.lstrip("/")
 
 
-def utc_now() -> str:
-    """The current UTC time as ISO 8601 with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

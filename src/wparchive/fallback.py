@@ -24,11 +24,11 @@ from bs4 import BeautifulSoup, Tag
 
 from sqlite_utils.db import Database
 
-from .client import Client, utc_now, warc_record_id, with_params
+from .client import Client, warc_record_id, with_params
 from .db import record_error
 from .errors import FetchError
 from .pages import ItemPage
-from .rows import Provenance
+from .rows import Provenance, utc_now
 
 NS = {"content": "http://purl.org/rss/1.0/modules/content/", "dc": "http://purl.org/dc/elements/1.1/",
       "sm": "http://www.sitemaps.org/schemas/sitemap/0.9", "atom": "http://www.w3.org/2005/Atom"}

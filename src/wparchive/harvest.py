@@ -17,7 +17,7 @@ from sqlite_utils.db import Database
 
 from . import __version__
 from .client import (
-    DEFAULT_MAX_RESPONSE_BYTES, Client, origin_of, show_origin, split_credentials, utc_now, within_origin,
+    DEFAULT_MAX_RESPONSE_BYTES, Client, origin_of, show_origin, split_credentials, within_origin,
 )
 from .clean import Boilerplate, site_hosts_of
 from .config import SiteConfig, load_boilerplate
@@ -37,6 +37,7 @@ from .parallel import CleaningPool
 from .paths import config_dir
 from .progress import Progress, SilentProgress
 from .records import TABLE_ORDER, SiteContext
+from .rows import utc_now
 from .sync import CollectionSync, sync_collection
 from .warc import WarcRecorder
 

@@ -19,11 +19,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlite_utils.db import Database
 
-from .client import Client, utc_now
+from .client import Client
 from .db import known_files, media_sources, save_file
 from .errors import FetchError, WPArchiveError
 from .paths import MEDIA_EXTENSIONS
 from .progress import Progress, SilentProgress
+from .rows import utc_now
 
 # Query parameters by which image CDNs (Jetpack's Photon, WordPress.com) resize on the fly.
 CDN_PARAMETERS = frozenset({"w", "h", "resize", "fit", "crop", "zoom", "quality", "strip", "ssl", "lb", "ulb"})

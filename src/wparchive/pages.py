@@ -15,13 +15,12 @@ from typing import Any, Callable, Iterable
 
 from sqlite_utils.db import Database
 
-from .client import utc_now
 from .db import record_error, record_failure, save_page
 from .errors import FetchError, ItemCutOff, PageNarrowed, PaginationStopped
 from .parallel import CleaningPool
 from .progress import Progress
 from .records import Failures, SiteContext, build_records
-from .rows import Provenance, Record
+from .rows import Provenance, Record, utc_now
 
 
 @dataclass

@@ -15,11 +15,12 @@ from typing import Any, Callable, Generator, Hashable, Iterator
 
 import requests
 
-from .client import Client, utc_now, warc_record_id
+from .client import Client, warc_record_id
 from .errors import (
     BadResponseError, FetchError, InvalidPageNumber, InvalidParam, ItemCutOff, PageNarrowed, PaginationStopped,
     WordPressError,
 )
+from .rows import utc_now
 from .salvage import Salvage, salvage_list
 
 log = logging.getLogger("wparchive.client")

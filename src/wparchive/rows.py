@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -35,6 +36,11 @@ class Record:
     @property
     def key(self) -> str:
         return str(self.row["key"])
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with seconds: how the archive writes every time it keeps."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def make_key(site_id: int, wp_id: int | None) -> str | None:

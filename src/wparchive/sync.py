@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from .client import Client, route_url, utc_now, warc_record_id
+from .client import Client, route_url, warc_record_id
 from .db import (
     MODIFIED_TABLES, clear_seen, get_sync_state, live_signatures, mark_deleted, pending_retries, resolve_errors,
     save_revisions, set_sync_state, unseen_live_keys,
@@ -27,7 +27,7 @@ from .discover import Collection
 from .errors import FetchError
 from .pages import ItemPage, ItemPipeline
 from .pagination import Page, paginate
-from .rows import Provenance, Record, make_key
+from .rows import Provenance, Record, make_key, utc_now
 
 _FULL_ORDER = {"orderby": "id", "order": "asc"}
 
