@@ -90,16 +90,66 @@ def test_a_compression_bomb_stops_at_the_cap(make_server, bombs, encoding) -> No
     assert server.requests == ["/bomb"]  # not retried: it would only be as large again
 
 
-def test_a_bomb_page_is_recorded_and_the_other_pages_kept(make_server, bombs, db) -> None:
+def test_a_bomb_page_is_read_again_in_smaller_pages_and_nothing_is_lost(make_server, bombs, db) -> None:
+    """A proxy that answers one page's URL with a bomb: the page is read again in halves, under other URLs."""
     server = make_server(_site(posts=250))
     server.fault = lambda path, query: (200, {"Content-Type": "application/json", "Content-Encoding": "gzip",
                                               "X-WP-Total": "250", "X-WP-TotalPages": "3"},
-                                        bombs["gzip"]) if _posts_page(path, query, "2") else None
+                                        bombs["gzip"]) if _posts_page(path, query, "2") and query.get(
+                                            "per_page") == "100" else None
     result = harvest_site(db, Client(delay=0, retries=0, max_response_bytes=2 * MB), server.home + "/", workers=1)
-    assert result.status == "partial" and _count(db) == 150  # pages 1 and 3
-    error = next(e for e in _errors(db) if e["reason"] == "response_too_large")
-    assert "page=2" in error["url"] and "2 MB limit" in error["message"] and error["retry"] == 1
+    assert result.status == "ok" and _count(db) == 250
+    narrowed = [e for e in _errors(db) if e["reason"] == "response_too_large"]
+    assert len(narrowed) == 1 and "page=2" in narrowed[0]["url"] and "2 MB limit" in narrowed[0]["message"]
+    assert "read again in smaller pages" in narrowed[0]["message"] and narrowed[0]["retry"] == 0
     assert _count(db, "users") == 1  # the other collections went on
+
+
+def _site_with_a_huge_post(posts: int, huge: int) -> Site:
+    site = _site(posts)
+    site.items[huge - 1].content = "<p>" + "compost " * 400_000 + "</p>"  # 3 MB: over a 2 MB cap even alone
+    return site
+
+
+def _quiet(server):  # type: ignore[no-untyped-def]
+    server.httpd.handle_error = lambda request, address: None  # its own traceback when we hang up: not ours
+    return server
+
+
+def _posts_queries(server) -> list[str]:  # type: ignore[no-untyped-def]
+    return [r for r in server.requests if "/wp/v2/posts" in r]
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_an_item_over_the_cap_is_recorded_and_the_rest_of_its_page_kept(make_server, db, concurrency) -> None:
+    server = _quiet(make_server(_site_with_a_huge_post(250, huge=120)))  # in id order: the 20th of page 2
+    client = Client(delay=0, retries=0, max_response_bytes=2 * MB, concurrency=concurrency)
+    result = harvest_site(db, client, server.home + "/", workers=1)
+    assert result.status == "partial"
+    assert _count(db) == 249 and not db.execute("SELECT 1 FROM posts WHERE wp_id = 120").fetchall()
+    too_large = [e for e in _errors(db) if e["reason"] == "response_too_large"]
+    assert [e["retry"] for e in too_large] == [0, 1]  # the page, read again; the item alone, asked for next run
+    assert "per_page=1&" in too_large[1]["url"] + "&" and "page=120" in too_large[1]["url"]
+    # halving 100 down to the one item, then the rest at once: a bounded number of requests
+    assert len(_posts_queries(server)) <= 3 + 2 * 7 + 2
+
+
+def test_a_first_page_over_the_cap_is_narrowed_too(make_server, db) -> None:
+    server = _quiet(make_server(_site_with_a_huge_post(30, huge=28)))
+    result = harvest_site(db, Client(delay=0, retries=0, max_response_bytes=2 * MB), server.home + "/", workers=1)
+    assert result.status == "partial" and _count(db) == 29
+    failed = [e for e in _errors(db) if e["reason"] == "response_too_large" and e["retry"]]
+    assert len(failed) == 1 and "page=28" in failed[0]["url"] and "per_page=1" in failed[0]["url"]
+
+
+def test_the_next_run_with_a_higher_cap_fetches_the_item_over_it(make_server, db) -> None:
+    server = _quiet(make_server(_site_with_a_huge_post(150, huge=20)))
+    assert harvest_site(db, Client(delay=0, retries=0, max_response_bytes=2 * MB), server.home + "/",
+                        workers=1).status == "partial"
+    assert _count(db) == 149
+    assert harvest_site(db, Client(delay=0, retries=0, max_response_bytes=4 * MB), server.home + "/",
+                        workers=1).status == "ok"
+    assert _count(db) == 150 and db.execute("SELECT 1 FROM posts WHERE wp_id = 20").fetchall()
 
 
 def test_a_body_announced_beyond_the_cap_is_not_read(raw_server) -> None:

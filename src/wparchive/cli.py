@@ -119,8 +119,8 @@ def cli() -> None:
               help="Seconds a request may take in all, from connecting to its last byte, however slowly "
                    "the server sends; then it is given up and retried.")
 @click.option("--max-response-mb", default=64, show_default=True, type=click.IntRange(min=1), metavar="MB",
-              help="Read no response larger than this (counted decompressed): the page is recorded as "
-                   "failed and the harvest goes on.")
+              help="Read no response larger than this (counted decompressed): a page over it is read again "
+                   "in smaller pages, an item over it is recorded as failed, and the harvest goes on.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
               help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
 @click.option("--full", is_flag=True,

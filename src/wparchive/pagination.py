@@ -18,7 +18,7 @@ import requests
 from .client import Client, warc_record_id
 from .errors import (
     BadResponseError, FetchError, InvalidPageNumber, InvalidParam, ItemCutOff, PageNarrowed, PaginationStopped,
-    WordPressError,
+    ResponseTooLarge, WordPressError,
 )
 from .rows import utc_now
 from .salvage import Salvage, salvage_list
@@ -31,8 +31,11 @@ PER_PAGE_MAX = 100  # WordPress core refuses more with rest_invalid_param
 MAX_BLIND_PAGES = 10
 # Requests spent reading one broken page again in smaller pages; the rest of it is left to the next run.
 MAX_NARROWING_REQUESTS = 40
-# Why a body could not be read that smaller pages can get round: its JSON broke off, or broke down, in an item.
-NARROWED_REASONS = frozenset({"truncated_json", "invalid_json"})
+# Why a body could not be read that smaller pages can get round: its JSON broke off, or broke down, in an
+# item (the break says which), or it was over the size cap (an item too large: halves of the page find it).
+PLACED_REASONS = frozenset({"truncated_json", "invalid_json"})
+HALVED_REASONS = frozenset({"response_too_large"})
+NARROWED_REASONS = PLACED_REASONS | HALVED_REASONS
 # Mark of an item of which only part arrived: what the archive's incomplete column says about it.
 INCOMPLETE_FIELD = "wparchive_incomplete"
 
@@ -75,7 +78,9 @@ def paginate(
     JSON breaks off or breaks down in an item is read again in smaller pages around that item,
     down to the item alone: what arrives whole is yielded, the item that breaks even alone is
     reported as an ItemCutOff, and what arrived of it before the break is yielded, marked with
-    INCOMPLETE_FIELD, when its id did. Where paging stops early, a PaginationStopped says why.
+    INCOMPLETE_FIELD, when its id did. A page over the size cap is read again in halves, and
+    halves of the half that is still too large, down to the item too large alone, which is
+    reported. Where paging stops early, a PaginationStopped says why.
     """
     return _Paging(client, url, dict(params or {}), per_page, on_failed_page, trust_total_pages).pages(start_page)
 
@@ -183,7 +188,8 @@ class _Paging:
     def _may_skip(self, exc: FetchError) -> bool:
         """Whether paging may go on past a failed page: once the collection has answered, always;
         before, only past a broken answer (not a refusal, a firewall, a redirect or silence)."""
-        return self.answered or (exc.status is not None and type(exc) in (FetchError, BadResponseError, WordPressError))
+        return self.answered or (exc.status is not None and
+                                 type(exc) in (FetchError, BadResponseError, WordPressError, ResponseTooLarge))
 
     def _announced(self) -> int | None:
         """The number of pages the site announces: X-WP-TotalPages, else what X-WP-Total fills."""
@@ -234,20 +240,30 @@ class _Paging:
             body=response.content if response is not None else b"", reason=reason, complete=complete))
 
     def _narrow(self, number: int, failure: FetchError) -> Generator[Page, None, str | None]:
-        """Read again a page whose JSON broke in an item, in smaller pages around that item and then the
-        item alone, so that only what cannot be read whole is lost. Returns "ended" when the collection
-        ended within the page, "read" once the page is covered, None when the break cannot be placed
+        """Read again a page that broke in an item, in smaller pages, so that only what cannot be read
+        whole is lost: around the item and then the item alone where the break says which item it
+        is (JSON that broke off or broke down), in halves where it does not (a page over the size
+        cap: the half still too large is halved again). Returns "ended" when the collection ended
+        within the page, "read" once the page is covered, None when the break cannot be placed
         (nothing was asked again)."""
         assert self.on_failed_page is not None
-        broke = salvage_list(failure.body)
-        if broke is None or broke.closed or broke.index >= self.per_page:
+        start = position = (number - 1) * self.per_page
+        end = start + self.per_page
+        alone: int | None = None  # the position of the item to ask for by itself
+        alone_id: int | None = None
+        # Where a break cannot be placed: the range that holds it, read in pages no larger than at most.
+        at_most, within = self.per_page, end
+        if failure.reason in PLACED_REASONS:
+            broke = salvage_list(failure.body)
+            if broke is None or broke.closed or broke.index >= self.per_page:
+                return None
+            alone, alone_id = start + broke.index, _id_of(broke.partial)
+        elif self.per_page > 1:
+            at_most = self.per_page // 2
+        else:
             return None
         self.on_failed_page(number, PageNarrowed(f"{failure}; read again in smaller pages", url=failure.url,
                                                  status=failure.status, body=failure.body, reason=failure.reason))
-        start = position = (number - 1) * self.per_page
-        end = start + self.per_page
-        alone: int | None = start + broke.index  # the position of the item to ask for by itself
-        alone_id = _id_of(broke.partial)
         for spent in itertools.count():
             if position >= end:
                 return "read"
@@ -257,12 +273,15 @@ class _Paging:
                     f"{MAX_NARROWING_REQUESTS} requests were spent reading the page in smaller ones",
                     url=failure.url, status=failure.status, reason="narrowing_stopped"))
                 return "read"
+            if position >= within:
+                at_most, within = self.per_page, end  # past the range that held the break
             by_id = position == alone and alone_id is not None
             if position == alone:
                 size = 1
                 query = self.query(1, 1, include=alone_id) if by_id else self.query(position + 1, 1)
             else:
-                size = _aligned(position, (alone if alone is not None and alone > position else end) - position)
+                room = (alone if alone is not None and alone > position else end) - position
+                size = _aligned(position, min(room, at_most))
                 query = self.query(position // size + 1, size)
             try:
                 response, data = self.client.get_json(self.url, query)
@@ -270,12 +289,15 @@ class _Paging:
             except InvalidPageNumber:
                 return "ended"
             except FetchError as exc:
-                again = salvage_list(exc.body) if exc.reason in NARROWED_REASONS else None
+                again = salvage_list(exc.body) if exc.reason in PLACED_REASONS else None
                 if again is not None and not again.closed and again.index < size:
                     if size > 1:
                         alone, alone_id = position + again.index, _id_of(again.partial)
                         continue
                     yield from self._cut_item(number, exc, again)
+                elif exc.reason in HALVED_REASONS and size > 1:
+                    at_most, within = size // 2, position + size
+                    continue
                 else:
                     self.on_failed_page(number, exc)  # kept with its own URL: the next run asks for it again
                 position += size
