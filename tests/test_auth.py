@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 from pathlib import Path
@@ -56,6 +57,33 @@ def test_private_items_and_revisions_when_signed_in(make_server, db, caplog) -> 
         assert trace not in raw
         assert trace.decode() not in caplog.text
     assert PASSWORD not in repr(client)
+
+
+def test_signed_in_the_raw_markup_and_what_editors_see_are_kept(make_server, db) -> None:
+    site = _signed_in_site()
+    blocks = "<!-- wp:paragraph -->\n<p>Blocks survive.</p>\n<!-- /wp:paragraph -->"
+    next(i for i in site.items if i.id == 1002).content = blocks
+    site.comments[0].status = "hold"
+    server = make_server(site, credentials=(USER, PASSWORD))
+    result = harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/", private=True)
+    assert result.status == "ok", result.errors
+    raw = json.loads(db.execute("SELECT json FROM raw_json WHERE \"table\" = 'posts' AND key = '1-1002'").fetchone()[0])
+    assert raw["content"]["raw"] == blocks and raw["title"]["raw"] == raw["title"]["rendered"]
+    assert "Blocks survive." in db["posts"].get("1-1002")["content_text"]  # cleaned from the rendered HTML
+    emails = [json.loads(j).get("email") for (j,) in db.execute("SELECT json FROM raw_json WHERE \"table\" = 'users'")]
+    assert emails and all(emails)
+    assert all("context=edit" in url for (url,) in db.execute("SELECT response_url FROM posts"))
+    # a comment held for moderation comes along with --private
+    assert db["comments"].get(f"1-{site.comments[0].id}")["status"] == "hold"
+
+
+def test_a_user_who_may_not_edit_gets_what_readers_see(make_server, db) -> None:
+    server = make_server(_signed_in_site(), credentials=(USER, PASSWORD), may_edit=False)
+    result = harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/")
+    assert result.status == "ok", result.errors
+    assert any("may not edit these" in note for note in result.notes)
+    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 29
+    assert not db.execute("SELECT 1 FROM raw_json WHERE json_extract(json, '$.content.raw') IS NOT NULL").fetchall()
 
 
 def test_stripped_authorization_is_said_and_the_harvest_goes_on_anonymously(make_server, db) -> None:

@@ -42,6 +42,12 @@ from .sync import CollectionSync, sync_collection
 from .warc import WarcRecorder
 
 PRIVATE_STATUSES = "publish,future,draft,pending,private"
+# What --private asks for: items of every status but trash, and comments held for moderation too.
+PRIVATE_STATUS = {"posts": {"status": PRIVATE_STATUSES}, "comments": {"status": "all"}}
+# Signed in, every collection is read as an editor reads it (context=edit): the raw block markup
+# of content, title and excerpt, and what only editors see (users' e-mail, comments' authors),
+# which a migration back into WordPress needs. A user without the right gets the readers' view.
+EDIT_CONTEXT = {"context": "edit"}
 
 
 @dataclass
@@ -181,16 +187,25 @@ def _harvest_collection(
     collection: Collection, progress: Progress, options: HarvestOptions, pool: CleaningPool,
 ) -> None:
     signed_in = client.auth is not None
-    private = signed_in and options.private and collection.table == "posts"
+    private = signed_in and options.private
     pages = ItemPipeline(db, ctx, result.run_id, collection.table, collection.name, progress, pool=pool,
                          repairs=client.repairs)
     job = CollectionSync(
         client=client, collection=collection, api_root=result.api_root, pages=pages, limit=options.limit,
-        list_params={"status": PRIVATE_STATUSES} if private else {},
+        list_params={**(PRIVATE_STATUS.get(collection.table, {}) if private else {}),
+                     **(EDIT_CONTEXT if signed_in else {})},
         revisions=signed_in and options.revisions and collection.table == "posts",
     )
     try:
-        sync_collection(job, full=options.full)
+        try:
+            sync_collection(job, full=options.full)
+        except AccessDenied as exc:
+            if exc.code != "rest_forbidden_context" or "context" not in job.list_params:
+                raise
+            _note(result, progress, f"{collection.name}: the user signed in may not edit these: harvesting "
+                  "what readers see (without the raw block markup)")
+            job.list_params = {k: v for k, v in job.list_params.items() if k != "context"}
+            sync_collection(job, full=options.full)
     except (AccessDenied, NoRoute) as exc:
         # Editor internals (wp_block, wp_navigation…) and hardened sites refuse anonymous
         # reads: that is the site's choice, not a harvest failure.

@@ -50,12 +50,13 @@ class WordPressServer:
     def __init__(self, site: Site, *, permalinks: str = "pretty", subdir: str = "", port: int = 0,
                  link_header: bool = True, link_tag: bool = True, credentials: tuple[str, str] | None = None,
                  strip_authorization: bool = False, rest_disabled: bool = False, feed_full_text: bool = True,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", may_edit: bool = True) -> None:
         self.site = site
         self.permalinks = permalinks
         self.link_header = link_header  # WordPress sends both; some caches and plugins strip them
         self.link_tag = link_tag
         self.credentials = credentials  # the one application password this site accepts
+        self.may_edit = may_edit  # whether its user may edit (an administrator) or only read (a subscriber)
         self.strip_authorization = strip_authorization  # as Apache with PHP as CGI does
         self.rest_disabled = rest_disabled  # as the "Disable REST API" plugins do for visitors
         self.feed_full_text = feed_full_text  # Settings → Reading: "full text" or "excerpt" in feeds
@@ -244,6 +245,9 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "/":
             self._json(200, self._index())
             return
+        if query.get("context") == "edit" and not (signed_in and self.wp.may_edit):
+            self._error(401, "rest_forbidden_context", "Sorry, you are not allowed to edit posts in this post type.")
+            return
         segments = route.strip("/").split("/")
         if segments[:2] != ["wp", "v2"] or len(segments) < 3:
             self._error(404, "rest_no_route", "No route was found matching the URL and request method.")
@@ -255,13 +259,20 @@ class _Handler(BaseHTTPRequestHandler):
         elif base == "taxonomies" and not rest:
             self._json(200, {t.slug: self._taxonomy_object(t) for t in site.taxonomies})
         elif base == "users" and not rest:
-            self._collection(query, site.public_users(), site.render_user, ends_with_error=False)
+            # Who may list users (an administrator) lists them all, not only those who published.
+            self._collection(query, site.users if signed_in else site.public_users(), site.render_user,
+                             ends_with_error=False)
         elif base == "comments" and not rest:
-            comments = site.counted_comments()
+            status = query.get("status", "approve")
+            if status != "approve" and not signed_in:
+                self._error(401, "rest_forbidden_param", "Query parameter not permitted: status")
+                return
+            comments = site.counted_comments() if status == "approve" else site.moderated_comments(status)
             if "post" in query:
                 comments = [c for c in comments if str(c.post) == query["post"]]
+            # An administrator reads the comments of drafts and private posts too.
             self._collection(query, comments, site.render_comment, ends_with_error=False,
-                             shown=site.comment_is_readable)
+                             shown=None if signed_in else site.comment_is_readable)
         elif (type_info := site.type_by_rest_base(base)) is not None:
             if type_info.refuse_with:
                 self._error(401, type_info.refuse_with, "Sorry, you are not allowed to do that.")
@@ -279,7 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if item is None:
                     self._error(404, "rest_post_invalid_id", "Invalid post ID.")
                 else:
-                    self._json(200, self._fields(site.render_item(item, self.wp.home, self._api()), query))
+                    self._json(200, self._fields(self._in_context(site.render_item, query)(
+                        item, self.wp.home, self._api()), query))
             else:
                 statuses = query.get("status", "publish").split(",")
                 if statuses != ["publish"] and not signed_in:
@@ -327,6 +339,7 @@ class _Handler(BaseHTTPRequestHandler):
                         "The page number requested is larger than the number of pages available.")
             return
         window = objects[(page - 1) * per_page: page * per_page]
+        render = self._in_context(render, query)
         # Like WordPress, count and page first, then drop what the visitor may not read.
         body = [self._fields(render(o, self.wp.home, self._api()), query)
                 for o in window if shown is None or shown(o)]
@@ -339,6 +352,12 @@ class _Handler(BaseHTTPRequestHandler):
         if links:
             headers["Link"] = ", ".join(links)
         self._json(200, body, headers)
+
+    def _in_context(self, render: Callable[..., dict[str, Any]], query: dict[str, str]) -> Callable[..., dict[str, Any]]:
+        """render, with what editors see added in context=edit (the caller checked they may)."""
+        if query.get("context") != "edit":
+            return render
+        return lambda o, home, api: self.wp.site.editor_view(o, render(o, home, api))
 
     def _ordered(self, objects: list[Any], query: dict[str, str]) -> list[Any]:
         orderby = query.get("orderby", "date" if objects and isinstance(objects[0], Item) else "id")

@@ -165,6 +165,11 @@ class Site:
         """The comments an anonymous client receives."""
         return [c for c in self.counted_comments() if self.comment_is_readable(c)]
 
+    def moderated_comments(self, status: str) -> list[CommentItem]:
+        """What a moderator lists with ?status=: "all" is approved and held (WP_Comment_Query's meaning)."""
+        wanted = {"all": ("approved", "hold"), "hold": ("hold",), "spam": ("spam",), "trash": ("trash",)}
+        return [c for c in self.comments if c.status in wanted.get(status, (status,))]
+
     def public_users(self) -> list[UserItem]:
         """Anonymous clients see only users who have published posts."""
         authors = {i.author for i in self.items if i.status == "publish" and i.type == "post"}
@@ -293,6 +298,26 @@ class Site:
             "meta": [],
             "_links": {"self": [{"href": f"{api}wp/v2/comments/{comment.id}"}]},
         }
+
+    def editor_view(self, obj: Any, data: dict[str, Any]) -> dict[str, Any]:
+        """data as WordPress shows it in context=edit: the raw fields beside the rendered ones, and
+        what only editors see."""
+        if isinstance(obj, Item):
+            data["title"]["raw"] = obj.title
+            data["guid"]["raw"] = data["guid"]["rendered"]
+            if "content" in data:
+                data["content"].update(raw=obj.content, block_version=int("<!-- wp:" in obj.content))
+                data["excerpt"]["raw"] = obj.excerpt
+            data.update(password=obj.password, permalink_template=self.permalink(obj, "").replace(obj.slug, "%postname%"),
+                        generated_slug=slugify(obj.title))
+        elif isinstance(obj, UserItem):
+            data.update(username=obj.slug, email=f"{obj.slug}@example.org", first_name="", last_name="",
+                        nickname=obj.slug, registered_date="2020-01-01T00:00:00+00:00", roles=["administrator"])
+        elif isinstance(obj, CommentItem):
+            data["content"]["raw"] = obj.content
+            data.update(author_email=f"{slugify(obj.author_name)}@example.net" if obj.author_name else "",
+                        author_ip="127.0.0.1", author_user_agent="")
+        return data
 
     def permalink(self, item: Item, home: str) -> str:
         if item.type == "page":
