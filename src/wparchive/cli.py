@@ -20,7 +20,7 @@ import click
 from . import MAX_CONCURRENCY, __version__
 from .db import archive_lock, open_db
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
-from .export import FORMATS, export_archive
+from .export import DEFAULT_MAX_MB, FORMATS, export_archive, export_wxr
 from .paths import config_dir, media_folder
 from .progress import Progress, SilentProgress
 
@@ -256,16 +256,24 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
 @click.argument("out", type=_Path(allow_dash=True))
 @db_option
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
-              help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT.")
+              help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT; "
+                   "wxr writes OUT.xml for the WordPress Importer.")
 @click.option("--site", help="Only this site: its id, or part of its name or address.")
 @click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
 @click.option("--media-dir", type=_Path(file_okay=False),
               help="With markdown: where --media put the files, to copy images from.  [default: DB name + '-media']")
+@click.option("--max-mb", default=DEFAULT_MAX_MB, show_default=True, type=click.FloatRange(min=0.1), metavar="MB",
+              help="With wxr: start a new file (OUT-001.xml, OUT-002.xml …) before one passes this size.")
+@click.option("--include-deleted", is_flag=True,
+              help="With wxr: also the items the site no longer serves.")
+@click.option("--media-url", metavar="URL",
+              help="With wxr: where the media folder is served; the importer then fetches the files downloaded "
+                   "with --media from there, not from the old site.")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
-           media_dir: str | None, quiet: bool) -> None:
-    """Export posts and pages as CSV, JSON, JSONL, or Markdown files for Hugo and Jekyll.
+           media_dir: str | None, max_mb: float, include_deleted: bool, media_url: str | None, quiet: bool) -> None:
+    """Export posts and pages as CSV, JSON, JSONL, Markdown files for Hugo and Jekyll, or WXR for WordPress.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
     serves are left out. Markdown gives one file per item with YAML front matter (title, date
@@ -273,15 +281,32 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     posts in _posts/YYYY-MM-DD-slug.md, pages in pages/, which Jekyll and Hugo take as content.
     Images downloaded with --media are copied to images/ and the Markdown points at them.
 
+    WXR (WordPress eXtended RSS 1.2) holds one site, as WordPress's own exporter writes it: posts,
+    pages, custom types, attachments, terms, authors and threaded comments. Harvested signed in,
+    it carries the raw block markup; anonymous, the rendered HTML. Past --max-mb it is split into
+    files each importable on its own. Items only partly harvested are left out, and said.
+
     \b
     Examples:
         wparchive export posts.jsonl
         wparchive export --format csv --type post --since 2024-01-01 recent.csv
         wparchive export --format markdown --site example.org content/
+        wparchive export --format wxr --site example.org example.xml
     """
-    if fmt == "markdown" and out == "-":
-        raise click.BadParameter("markdown export needs a folder, not -", param_hint="OUT")
+    if fmt in ("markdown", "wxr") and out == "-":
+        raise click.BadParameter(f"{fmt} export needs a {'folder' if fmt == 'markdown' else 'file'}, not -",
+                                 param_hint="OUT")
     _require_archive(db_path)
+    if fmt == "wxr":
+        result = export_wxr(open_db(db_path), Path(out), site=site, post_type=post_type, since=since,
+                            include_deleted=include_deleted, max_mb=max_mb, media_url=media_url,
+                            progress=_progress(quiet))
+        for why in result.left_out:
+            click.echo(f"left out {why}", err=True)
+        if not quiet:
+            files = ", ".join(str(f) for f in result.files)
+            click.echo(f"Exported {result.items} items and {result.comments} comments to {files}", err=True)
+        return
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
     count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,

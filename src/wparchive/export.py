@@ -1,5 +1,5 @@
-"""Exports: CSV, JSON and JSONL streamed row by row, and Markdown files with YAML front matter
-that Hugo and Jekyll take as content."""
+"""Exports: CSV, JSON and JSONL streamed row by row, Markdown files with YAML front matter
+that Hugo and Jekyll take as content, and WXR for WordPress (see wxr.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 import shutil
 import sqlite3
 import unicodedata
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 import itertools
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,8 +23,9 @@ from .db.queries import MEDIA_FILES_SQL, export_count_sql, export_sql
 from .errors import ExportError, archive_error
 from .paths import MEDIA_EXTENSIONS
 from .progress import Progress, SilentProgress
+from .wxr import DEFAULT_MAX_MB, WxrExport, write_wxr
 
-FORMATS = ("csv", "json", "jsonl", "markdown")
+FORMATS = ("csv", "json", "jsonl", "markdown", "wxr")
 # Big and rarely wanted in a spreadsheet: left out of CSV unless asked for.
 _JSON_COLUMNS = frozenset({"categories", "tags", "headings", "shortcodes"})
 # Names in a Markdown export come from the site (slugs, types, dates) and may hold "/", "..",
@@ -49,18 +50,39 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
     hears of one task, "export", sized by a count of the rows beforehand.
     """
     progress = progress or SilentProgress()
+    if fmt == "wxr":  # its own options, and what it wrote: see export_wxr
+        if not isinstance(out, Path):
+            raise ExportError("a WXR export is written to a file (or files), not to a stream")
+        return export_wxr(db, out, site=site, post_type=post_type, since=since, progress=progress).items
+    with _errors_said(out), ExitStack() as stack:
+        stream = _open_output(out, fmt, stack)  # first: a wrong path is said before any work is done
+        count_sql, params = export_count_sql(site=site, post_type=post_type, since=since)
+        progress.begin("export", db.execute(count_sql, params).fetchone()[0])
+        stack.callback(progress.end, "export")
+        rows = _reported(export_rows(db, site=site, post_type=post_type, since=since), progress)
+        if stream is None:
+            return write_markdown(rows, cast(Path, out), db=db, media_dir=media_dir)
+        count = _WRITERS[fmt](rows, stream)
+        stream.flush()  # a closed pipe shows here, not at exit
+        return count
+
+
+def export_wxr(db: Database, out: Path, *, site: str | None = None, post_type: str | None = None,
+               since: str | None = None, include_deleted: bool = False, max_mb: float = DEFAULT_MAX_MB,
+               media_url: str | None = None, progress: Progress | None = None) -> WxrExport:
+    """Write one site of the archive as WXR files for the WordPress Importer (see wxr.write_wxr)."""
+    with _errors_said(out):
+        if out.is_dir():
+            raise ExportError(f"a WXR export is a file, and {out} is a folder")
+        return write_wxr(db, out, site=site, post_type=post_type, since=since, include_deleted=include_deleted,
+                         max_mb=max_mb, media_url=media_url, progress=progress)
+
+
+@contextmanager
+def _errors_said(out: Path | IO[str]) -> Iterator[None]:
+    """What goes wrong writing an export, as one line that names the output."""
     try:
-        with ExitStack() as stack:
-            stream = _open_output(out, fmt, stack)  # first: a wrong path is said before any work is done
-            count_sql, params = export_count_sql(site=site, post_type=post_type, since=since)
-            progress.begin("export", db.execute(count_sql, params).fetchone()[0])
-            stack.callback(progress.end, "export")
-            rows = _reported(export_rows(db, site=site, post_type=post_type, since=since), progress)
-            if stream is None:
-                return write_markdown(rows, cast(Path, out), db=db, media_dir=media_dir)
-            count = _WRITERS[fmt](rows, stream)
-            stream.flush()  # a closed pipe shows here, not at exit
-            return count
+        yield
     except BrokenPipeError:
         # `wparchive export - | head`: the reader had what it wanted
         raise ExportError(f"{_name(out)} was closed before the export ended", hint="") from None

@@ -260,3 +260,59 @@ def stream_sql(table: str, *, is_view: bool, after: int, limit: int) -> tuple[st
 def raw_count_sql(table: str) -> str:
     """SQL counting the records of a table that have their raw JSON: what a rebuild goes through."""
     return f'SELECT count(*) FROM raw_json r JOIN "{table}" t ON t.key = r.key WHERE r."table" = ?'
+
+
+# --- WXR: one site's items, terms, users and comments with the JSON the site served -----------------
+
+_WXR_POSTS = """
+    SELECT p.key, p.wp_id, p.type, p.link, p.deleted_at, p.incomplete, r.json,
+           (SELECT json_group_array(json_object('taxonomy', t.taxonomy, 'slug', t.slug, 'name', t.name))
+            FROM post_terms pt JOIN terms t ON t.key = pt.term WHERE pt.post = p.key) AS terms,
+           NULL AS file_path
+    FROM posts p LEFT JOIN raw_json r ON r."table" = 'posts' AND r.key = p.key"""
+_WXR_MEDIA = """
+    SELECT m.key, m.wp_id, 'attachment' AS type, m.link, m.deleted_at, m.incomplete, r.json, '[]' AS terms,
+           (SELECT f.path FROM files f WHERE f.url = m.source_url AND f.sha256 IS NOT NULL) AS file_path
+    FROM media m LEFT JOIN raw_json r ON r."table" = 'media' AND r.key = m.key"""
+
+WXR_USERS_SQL = """
+    SELECT u.wp_id, u.name, u.slug, r.json FROM users u LEFT JOIN raw_json r ON r."table" = 'users' AND r.key = u.key
+    WHERE u.site_id = :site_id AND u.deleted_at IS NULL AND u.incomplete IS NULL ORDER BY u.wp_id"""
+
+WXR_TERMS_SQL = """
+    SELECT t.key, t.wp_id, t.taxonomy, t.name, t.slug, t.parent, p.slug AS parent_slug, r.json
+    FROM terms t LEFT JOIN terms p ON p.key = t.parent LEFT JOIN raw_json r ON r."table" = 'terms' AND r.key = t.key
+    WHERE t.site_id = :site_id AND t.deleted_at IS NULL AND t.incomplete IS NULL ORDER BY t.taxonomy, t.wp_id"""
+
+# Comments of one item, threads as WordPress numbers them (a parent before its replies).
+WXR_COMMENTS_SQL = """
+    SELECT c.wp_id, r.json FROM comments c LEFT JOIN raw_json r ON r."table" = 'comments' AND r.key = c.key
+    WHERE c.post = :post AND (c.deleted_at IS NULL OR :deleted) AND c.incomplete IS NULL AND r.json IS NOT NULL
+    ORDER BY c.wp_id"""
+
+
+def wxr_item_sql(*, site_id: int, post_type: str | None, since: str | None,
+                 include_deleted: bool) -> list[tuple[str, str, dict[str, Any]]]:
+    """The queries streaming one site's items to a WXR file, each in WordPress id order (posts and
+    pages, then attachments, to be merged by id), as (items SQL, count SQL, parameters)."""
+    conditions = ["site_id = :site_id"]
+    params: dict[str, Any] = {"site_id": site_id}
+    if not include_deleted:
+        conditions.append("deleted_at IS NULL")
+    if since:
+        conditions.append("date_gmt >= :since")
+        params["since"] = since
+    where = " AND ".join(conditions)
+    queries = []
+    if post_type != "attachment":
+        typed = where + (" AND type = :type" if post_type else "")
+        queries.append((f"{_WXR_POSTS} WHERE p.{typed.replace(' AND ', ' AND p.')} ORDER BY p.wp_id",
+                        f"SELECT count(*) FROM posts WHERE {typed}", {**params, "type": post_type}))
+    if post_type in (None, "attachment"):
+        queries.append((f"{_WXR_MEDIA} WHERE m.{where.replace(' AND ', ' AND m.')} ORDER BY m.wp_id",
+                        f"SELECT count(*) FROM media WHERE {where}", params))
+    return queries
+
+
+WXR_ITEM_SQL = [f"{_WXR_POSTS} WHERE p.site_id = :site_id AND p.wp_id = :wp_id",
+                f"{_WXR_MEDIA} WHERE m.site_id = :site_id AND m.wp_id = :wp_id"]

@@ -217,7 +217,7 @@ class Site:
                 "source_url": self.upload_url(item, home),
             })
         else:
-            data["content"] = {"rendered": "" if protected else autop(item.content), "protected": protected}
+            data["content"] = {"rendered": "" if protected else render_content(item.content), "protected": protected}
             data["excerpt"] = {"rendered": "" if protected else autop(item.excerpt or first_words(item.content)),
                                "protected": protected}
             if item.type == "post":
@@ -334,6 +334,17 @@ def slugify(text: str) -> str:
     """A WordPress-like slug: lower case ASCII words joined by hyphens."""
     text = re.sub(r"<[^>]+>|&[#\w]+;", "", text).lower()
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+_BLOCK_DELIMITER = re.compile(r"<!-- /?wp:[^>]*-->\n?")
+
+
+def render_content(content: str) -> str:
+    """post_content as the_content() renders it: blocks without their delimiters (and no
+    wpautop, which WordPress skips for block content); classic content through wpautop."""
+    if "<!-- wp:" in content:
+        return _BLOCK_DELIMITER.sub("", content)
+    return autop(content)
 
 
 def autop(text: str) -> str:
