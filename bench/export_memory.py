@@ -1,7 +1,7 @@
 """Peak memory of `wparchive export` as the archive grows: it should not grow with it.
 
-    python bench/export_memory.py                 # 2,000 and 20,000 posts, jsonl and csv, 3 runs each
-    python bench/export_memory.py --sizes 2000 20000 100000
+    python bench/export_memory.py                 # 2,000 and 20,000 posts, jsonl, csv and wxr, 3 runs each
+    python bench/export_memory.py --sizes 2000 20000 100000 --formats wxr
 
 Archives of synthetic posts (about 10 KB of text, Markdown and HTML each) are written straight
 through wparchive's own savers; each export runs in a fresh process whose peak RSS
@@ -67,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--formats", nargs="+", default=["jsonl", "csv", "wxr"])
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     print("| posts | format | archive MB | output MB | peak RSS MB (median) | seconds (median) |")
@@ -74,12 +75,13 @@ def main() -> None:
     for size in args.sizes:
         db = folder / f"archive-{size}.db"
         build_archive(db, size)
-        for fmt in ("jsonl", "csv"):
-            out = folder / f"export-{size}.{fmt}"
+        for fmt in args.formats:
+            out = folder / f"export-{size}.{'xml' if fmt == 'wxr' else fmt}"
             runs = [measure(db, fmt, out) for _ in range(args.runs)]
             rss = statistics.median(r for r, _ in runs)
             seconds = statistics.median(s for _, s in runs)
-            print(f"| {size:,} | {fmt} | {db.stat().st_size / 1e6:.0f} | {out.stat().st_size / 1e6:.0f} | "
+            written = sum(f.stat().st_size for f in folder.glob(f"{out.stem}*{out.suffix}"))  # wxr: split files
+            print(f"| {size:,} | {fmt} | {db.stat().st_size / 1e6:.0f} | {written / 1e6:.0f} | "
                   f"{rss:.0f} | {seconds:.1f} |")
 
 

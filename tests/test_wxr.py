@@ -58,7 +58,7 @@ def signed_in_site():  # type: ignore[no-untyped-def]
 def test_every_item_with_what_wordpress_exports_of_it(make_server, db, tmp_path, signed_in_site) -> None:
     _harvest(make_server, db, signed_in_site)
     result = export_wxr(db, tmp_path / "site.xml")
-    assert result.files == [tmp_path / "site.xml"] and not result.left_out
+    assert result.files == [tmp_path / "site.xml"] and not result.left_out and result.rendered == 0
     items = _items(tmp_path / "site.xml")
     archived = db.execute("SELECT (SELECT count(*) FROM posts) + (SELECT count(*) FROM media)").fetchone()[0]
     assert len(items) == result.items == archived
@@ -125,6 +125,7 @@ def test_anonymous_harvests_give_the_rendered_html(make_server, db, tmp_path, si
     post = _items(tmp_path / "site.xml")[1002]
     assert _text(post, "content:encoded") == db["posts"].get("1-1002")["content_html"]
     assert "<!-- wp:" not in _text(post, "content:encoded")
+    assert result.rendered == db.execute("SELECT count(*) FROM posts WHERE NOT protected").fetchone()[0]
     # a password-protected post's content was never served: left out, and said
     assert any("1017" in why and "password-protected" in why for why in result.left_out)
     assert 1017 not in _items(tmp_path / "site.xml")

@@ -303,6 +303,9 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
                             progress=_progress(quiet))
         for why in result.left_out:
             click.echo(f"left out {why}", err=True)
+        if result.rendered and not quiet:
+            click.echo(f"{result.rendered} items were harvested without signing in: their rendered HTML is exported, "
+                       "not their block markup (to have it, harvest signed in once with --full)", err=True)
         if not quiet:
             files = ", ".join(str(f) for f in result.files)
             click.echo(f"Exported {result.items} items and {result.comments} comments to {files}", err=True)

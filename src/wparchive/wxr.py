@@ -52,6 +52,7 @@ class WxrExport:
     items: int = 0
     comments: int = 0
     repeated: int = 0  # items written again in a later file, for what needs them there
+    rendered: int = 0  # items harvested without signing in: their rendered HTML, not their block markup
     left_out: list[str] = field(default_factory=list)
 
 
@@ -134,6 +135,8 @@ class _Writer:
                 self.max_bytes:
             self._next_file()
             blocks = self._blocks(item)  # what it needs, again in this file
+        if item.type != "attachment" and not item.has_raw_content():
+            self.result.rendered += 1
         for written, block in blocks:
             self._write(block)
             self.in_file.add(written.wp_id)
@@ -345,6 +348,10 @@ class _Item:
         if isinstance(content, dict) and content.get("protected") and "raw" not in content:
             return "password-protected, and harvested without signing in: its content was never served"
         return None
+
+    def has_raw_content(self) -> bool:
+        content = self.raw.get("content")
+        return isinstance(content, dict) and "raw" in content
 
     def title(self) -> str:
         return _text_of(self.raw.get("title"))
