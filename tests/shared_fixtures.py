@@ -10,6 +10,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 WP_CORE_REST = SHARED / "fixtures" / "wp-core-rest"
 WPTT = SHARED / "fixtures" / "wptt"
+# The official WordPress Importer plugin and a command-line driver for it (see its README.md).
+WORDPRESS_IMPORTER = SHARED / "tools" / "wordpress-importer" / "wxr-import.php"
 
 
 def needs_shared(path: Path) -> Path:

@@ -2,7 +2,8 @@
 
 Nothing is fetched but Debian packages. WordPress is unpacked from its .deb with dpkg-deb (no
 apache pulled in) and cached between runs; each session copies the tree, writes its own
-wp-config.php, installs with wp_install(), and loads a WXR file with a loader of ours.
+wp-config.php, installs with wp_install(), and loads a WXR file with a loader of ours, or starts
+empty and imports one with the official WordPress Importer (../shared/tools/wordpress-importer).
 """
 
 from __future__ import annotations
@@ -14,17 +15,38 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from shared_fixtures import WORDPRESS_IMPORTER
+
 PHP_DIR = Path(__file__).parent / "php"
+MU_PLUGINS = PHP_DIR / "mu-plugins"
 APT_PACKAGES = ["php-cli", "php-mysql", "php-xml", "php-mbstring", "mariadb-server"]
 PHP_MODULES = {"mysqli", "SimpleXML", "mbstring"}
+GETID3 = Path("/usr/share/php/getid3/getid3.php")
+# Where Debian installs WordPress: its package links some files to other packages relative to it.
+DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
 PRETTY = "/%year%/%monthnum%/%postname%/"
 
 
 class Unavailable(Exception):
     """The harness cannot run here; the message is the reason to skip."""
+
+
+class ImportFailed(RuntimeError):
+    """The WordPress Importer gave up on a file; the message holds what it said."""
+
+
+@dataclass
+class WXRImport:
+    """What the official importer did: its counts (published posts, pages, approved comments) and messages."""
+
+    counts: dict[str, int]
+    messages: list[str]
+    # What it left out, one line each: "Failed to import Media “…”: …", "Post “…” already exists."
+    failed: list[str] = field(default_factory=list)
 
 
 def cache_dir() -> Path:
@@ -79,6 +101,21 @@ def ensure_debian_packages(packages: list[str], present: Callable[[], bool]) -> 
 def ensure_system_packages() -> None:
     """PHP and MariaDB for the real WordPress."""
     ensure_debian_packages(APT_PACKAGES, lambda: _php_has_modules() and _mariadb_ready())
+
+
+def _relink(root: Path) -> None:
+    """Point the tree's relative links into other Debian packages (../../../php/getid3/…) where they lead
+    from Debian's own WordPress folder: copied elsewhere, they would lead nowhere."""
+    for link in root.rglob("*"):
+        if not link.is_symlink() or link.exists():
+            continue
+        target = Path(os.readlink(link))
+        if target.is_absolute():
+            continue
+        installed = Path(os.path.normpath(DEBIAN_WORDPRESS / link.parent.relative_to(root) / target))
+        if installed.exists():
+            link.unlink()
+            link.symlink_to(installed)
 
 
 def wordpress_tree() -> Path:
@@ -138,14 +175,18 @@ class RealWordPress:
         self._processes: list[subprocess.Popen[bytes]] = []
         self.timings: dict[str, float] = {}
 
-    def start(self) -> "RealWordPress":
+    def start(self, *, empty: bool = False) -> "RealWordPress":
+        """Install and serve WordPress; empty takes away the sample post, page and comment it installs with."""
         ensure_system_packages()
         started = time.monotonic()
         shutil.copytree(wordpress_tree(), self.root, symlinks=True)
+        _relink(self.root)
         shutil.copytree(PHP_DIR / "theme", self.root / "wp-content" / "themes" / "wparchive-test")
         self._write_config()
         self._start_mariadb()
         self.php("install.php", self.title)
+        if empty:
+            self.php("empty.php")
         self._start_php_server()
         self.timings["start"] = time.monotonic() - started
         return self
@@ -155,6 +196,65 @@ class RealWordPress:
         made = self.php("load_wxr.php", str(path))
         self.timings["load_wxr"] = time.monotonic() - started
         return made
+
+    def export_wxr(self, path: Path) -> dict[str, Any]:
+        """WordPress's own export of all content (Tools → Export) written to path."""
+        started = time.monotonic()
+        made = self.php("export_wxr.php", str(path))
+        self.timings["export_wxr"] = time.monotonic() - started
+        return made
+
+    def provide_attachment_files(self) -> int:
+        """A placeholder file for each attachment whose file is missing, so that an importer can fetch it."""
+        return int(self.php("attachment_files.php")["written"])
+
+    def install_mu_plugin(self, name: str) -> None:
+        """Copy one of the harness's must-use plugins (php/mu-plugins/NAME.php) into this WordPress."""
+        target = self.root / "wp-content" / "mu-plugins"
+        target.mkdir(exist_ok=True)
+        shutil.copy(MU_PLUGINS / f"{name}.php", target / f"{name}.php")
+
+    def import_wxr(self, path: Path, *, fetch_attachments: bool = True, assign_authors: bool = True,
+                   importer: Path = WORDPRESS_IMPORTER) -> WXRImport:
+        """Import a WXR file with the official WordPress Importer, as `wp import` drives it.
+
+        fetch_attachments downloads each attachment from the URL in the file (loopback ports
+        allowed by a must-use plugin). assign_authors answers the importer's author form as its
+        defaults do (each author keeps or becomes a user of their login); without it every item
+        goes to the importing administrator. Raises ImportFailed when the importer gives up.
+        """
+        if not importer.exists():
+            raise Unavailable(f"{importer} is not available")
+        self.install_mu_plugin("import_debug")
+        if fetch_attachments:
+            # Debian's WordPress links wp-includes/ID3 to php-getid3, with which it reads the metadata
+            # of audio and video as they are added.
+            ensure_debian_packages(["php-getid3"], GETID3.exists)
+            _relink(self.root)
+            self.install_mu_plugin("allow_loopback")
+        if assign_authors:
+            self.install_mu_plugin("import_authors")
+        args = ["php", "-d", "memory_limit=512M", str(importer), f"127.0.0.1:{self.port}", str(path)]
+        if fetch_attachments:
+            args.append("--fetch-attachments")
+        started = time.monotonic()
+        result = subprocess.run(args, cwd=self.root, capture_output=True, text=True, timeout=900)
+        self.timings["import_wxr"] = time.monotonic() - started
+        lines = result.stdout.splitlines()
+        counts = [line for line in lines if line.startswith("{")]
+        messages = [line.strip() for line in lines if line.strip() and not line.startswith("{")]
+        if result.returncode != 0 or not counts or any("there has been an error" in m for m in messages):
+            said = "\n".join(messages)[-3000:]
+            raise ImportFailed(f"the WordPress Importer failed on {path} ({result.returncode}): {said} "
+                               f"{result.stderr[-2000:]}")
+        failed = [m for m in messages if m.startswith("Failed to") or m.endswith("already exists.")
+                  or m.startswith("Menu item skipped")]
+        return WXRImport(json.loads(counts[-1]), messages, failed)
+
+    def app_password(self) -> tuple[str, str]:
+        """A new application password for the administrator: (user name, password)."""
+        made = self.php("app_password.php")
+        return made["user"], made["password"]
 
     def set_permalinks(self, mode: str) -> None:
         """pretty: /%year%/%monthnum%/%postname%/ and /wp-json/; plain: ?p=ID and ?rest_route= only."""
