@@ -57,8 +57,9 @@ class RoundTrip:
             self._source_db = harvest_signed_in(self.source, self.source_db_path)
         return self._source_db
 
-    def __call__(self, wxr_file: Path, *, fetch_attachments: bool = True) -> Comparison:
-        """Import wxr_file into a fresh WordPress, harvest it, and compare the source's archive with it."""
+    def __call__(self, wxr_file: Path, *more_files: Path, fetch_attachments: bool = True) -> Comparison:
+        """Import wxr_file (and more_files after it, in turn, as the parts of a split export) into a
+        fresh WordPress, harvest it, and compare the source's archive with it."""
         source_db = self.source_db
         number = len(self.imports) + 1
         folder = self.workdir / f"import-{number}"
@@ -67,7 +68,8 @@ class RoundTrip:
         try:
             target.start(empty=True)
             target.set_permalinks("pretty")
-            self.imports[wxr_file] = target.import_wxr(wxr_file, fetch_attachments=fetch_attachments)
+            for part in (wxr_file, *more_files):
+                self.imports[part] = target.import_wxr(part, fetch_attachments=fetch_attachments)
             self.archives[wxr_file] = harvest_signed_in(target, folder / "archive.db")
         finally:
             target.stop()
