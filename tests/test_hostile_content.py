@@ -120,7 +120,7 @@ def test_links_keep_only_http_https_and_mailto() -> None:
 def test_ordinary_text_stays_readable_markdown() -> None:
     markdown = clean_content("<p>Fish &amp; chips cost $5 [sic], 2 * 3 ~ 6 and a_b.</p>"
                              "<pre>if a &lt; b:\n    print(`x`)</pre>").markdown
-    assert markdown == "Fish & chips cost $5 [sic], 2 * 3 ~ 6 and a_b.\n\n```\nif a < b:\n    print(`x`)\n\n```"
+    assert markdown == "Fish & chips cost $5 [sic], 2 * 3 ~ 6 and a_b.\n\n```\nif a < b:\n    print(`x`)\n```"
 
 
 @pytest.mark.parametrize("markdown, expected", [

@@ -17,10 +17,12 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
+from .code import is_code_widget, mark_language, plain_code_widget
 from .render import classes_of, has_ancestor, text_of
 
-DROPPED = ("script", "style", "noscript", "template", "svg", "object", "embed", "form", "button", "input",
-           "select", "textarea")
+# Never text: taken out with all they hold. (<noscript> and <form> are looked at first: an
+# image's real address, or an article a theme wrapped in a form, may be inside.)
+DROPPED = ("script", "style", "template", "svg", "object", "embed", "button", "input", "select", "textarea")
 NEXTPAGE = re.compile(r"<!--\s*nextpage\s*-->", re.I)
 _RAW_CAPTION = re.compile(r"\[caption([^\]]*)\](.*?)\[/caption\]", re.S | re.I)
 _CAPTION_IMAGE = re.compile(r"^\s*((?:<a\b[^>]*>\s*)?<img\b[^>]*>(?:\s*</a>)?)(.*)$", re.S | re.I)
@@ -51,6 +53,19 @@ _PARSER = lxml.html.HTMLParser(huge_tree=True)
 _TAG = re.compile(r"</?([a-zA-Z][\w-]*)[^>]*>")
 _BLOCK_ENDS = frozenset({"p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "br", "pre",
                          "figure", "figcaption", "section", "article", "table", "ul", "ol", "dd", "dt"})
+# Where lazy-loading plugins (WP Rocket, a3, LiteSpeed, Jetpack, themes) keep an image's real
+# address while src holds a placeholder.
+_LAZY_SOURCES = ("data-src", "data-lazy-src", "data-litespeed-src", "data-original", "data-lazyload", "data-orig-src")
+_LAZY_SRCSETS = ("data-srcset", "data-lazy-srcset", "data-litespeed-srcset", "srcset")
+_PLACEHOLDER = re.compile(r"^data:|lazy|placeholder|blank\.(?:gif|png)|spacer|pixel\.(?:gif|png)|1x1", re.I)
+_EMPHASIS = frozenset({"strong", "em", "b", "i", "u", "s", "del", "ins", "mark"})
+# Forms of plugins inside content (contact, newsletter, search, comment, login): furniture, dropped.
+_FORM_PLUGINS = re.compile(r"wpcf7|mc4wp|mailchimp|newsletter|subscri|search|comment|contact|login|wpforms|gform|"
+                           r"ninja|jetpack|signup|sign-up|optin|opt-in|feedback|rating|poll", re.I)
+_ARTICLE_IN_FORM = 200  # characters of text outside labels and controls that make a form an article's wrapper
+_CELL_BLOCKS = frozenset({"p", "div", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+                          "section", "figure", "figcaption", "dl", "dt", "dd", "table", "tbody", "thead", "tr",
+                          "td", "th", "pre", "hr"})
 
 PROVIDERS = {
     "youtube.com": "YouTube", "youtu.be": "YouTube", "vimeo.com": "Vimeo", "twitter.com": "Twitter",
@@ -155,14 +170,19 @@ def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | 
     root = parse_fragment(content_html)
     result = Normalised(root=root, pages=pages, changed=content_html != original)
     survey = _Survey(root, boilerplate)
+    changed = [_code_blocks(root, survey)]
     for element in survey.dropped:
         _drop(element)
-    changed = [bool(survey.dropped)]
+    changed.append(bool(survey.dropped))
+    changed.append(_images(root, survey))
+    changed.append(_forms(root, survey))
     if boilerplate is not None:
         changed.append(_drop_boilerplate(root, boilerplate, survey))
     changed.append(_embeds(root, base_url, result.embeds, survey))
     changed.append(_galleries(root, survey))
     changed.append(_footnotes(root, survey))
+    changed.append(_tables(root, survey))
+    changed.append(_empty_emphasis(root, survey))
     if "[" in content_html:
         result.shortcodes, stripped = _strip_shortcodes(root)
         changed.append(stripped)
@@ -184,6 +204,13 @@ class _Survey:
         self.footnote_refs: list[HtmlElement] = []
         self.anchors: list[HtmlElement] = []
         self.paragraphs: list[HtmlElement] = []
+        self.code_widgets: list[HtmlElement] = []
+        self.pres: list[HtmlElement] = []
+        self.images: list[HtmlElement] = []
+        self.noscripts: list[HtmlElement] = []
+        self.forms: list[HtmlElement] = []
+        self.tables: list[HtmlElement] = []
+        self.emphasis: list[HtmlElement] = []
         skipping: HtmlElement | None = None
         for element in root.iterdescendants(_ELEMENTS):
             if skipping is not None:
@@ -196,8 +223,24 @@ class _Survey:
                 skipping = element
                 continue
             classes = classes_of(element)
+            if classes and is_code_widget(classes):
+                self.code_widgets.append(element)  # made one <pre>: nothing inside is looked at
+                skipping = element
+                continue
             if boilerplate is not None and boilerplate.matches(element, classes):
                 self.boilerplate.append(element)
+            if name == "img":
+                self.images.append(element)
+            elif name in _EMPHASIS:
+                self.emphasis.append(element)
+            elif name == "pre":
+                self.pres.append(element)
+            elif name == "noscript":
+                self.noscripts.append(element)
+            elif name == "form":
+                self.forms.append(element)
+            elif name == "table":
+                self.tables.append(element)
             if name == "a":
                 self.anchors.append(element)
                 if "footnote-ref" in classes:
@@ -412,6 +455,125 @@ def _footnotes(root: HtmlElement, survey: _Survey) -> bool:
     for link in survey.anchors:
         if _alive(link, root) and link.text_content().strip() in BACKLINKS:
             _drop(link)
+            changed = True
+    return changed
+
+
+def _code_blocks(root: HtmlElement, survey: _Survey) -> bool:
+    """Code of highlighting plugins as one <pre> each, with its language (see code.py)."""
+    for widget in survey.code_widgets:
+        plain = plain_code_widget(widget)
+        if any(a.tag in ("pre", "code") for a in widget.iterancestors()):
+            _replace_with_text(widget, plain.text or "")  # a table of lines inside the <pre> itself
+        else:
+            _replace(widget, plain)
+    named = [mark_language(pre) for pre in survey.pres]
+    return bool(survey.code_widgets) or any(named)
+
+
+def _images(root: HtmlElement, survey: _Survey) -> bool:
+    """Lazy-loaded images with their real address in src; <noscript> fallbacks that repeat an
+    image taken out, others kept as content."""
+    changed = False
+    shown: set[str] = set()
+    for image in survey.images:
+        src = (image.get("src") or "").strip()
+        if not src or _PLACEHOLDER.search(src):
+            real = next((image.get(name).strip() for name in _LAZY_SOURCES if (image.get(name) or "").strip()), "")
+            if not real:
+                real = next((_largest(image.get(name) or "") for name in _LAZY_SRCSETS if image.get(name)), "")
+            if real and real != src:
+                image.set("src", real)
+                src = real
+                changed = True
+        if not any(a.tag == "noscript" for a in image.iterancestors()):
+            shown.add(src)
+        if image.tail and image.tail[:1].isalnum():
+            image.tail = " " + image.tail  # an image glued to the next word
+            changed = True
+    for noscript in survey.noscripts:
+        if not _alive(noscript, root):
+            continue
+        images = [i.get("src") for i in noscript.iter("img")]
+        if images and all(src in shown for src in images) and not text_of(noscript):
+            _drop(noscript)  # the fallback of a lazy image shown already
+        else:
+            noscript.drop_tag()
+        changed = True
+    return changed
+
+
+def _largest(srcset: str) -> str:
+    """The widest candidate of a srcset ("a.jpg 300w, b.jpg 1024w"), or its first."""
+    best, width = "", -1
+    for candidate in srcset.split(","):
+        parts = candidate.split()
+        if not parts or parts[0].startswith("data:"):
+            continue
+        size = int(parts[1][:-1]) if len(parts) > 1 and parts[1][:-1].isdigit() else 0
+        if size > width:
+            best, width = parts[0], size
+    return best
+
+
+def _forms(root: HtmlElement, survey: _Survey) -> bool:
+    """Forms of plugins dropped; a form that wraps an article (some themes and page builders do)
+    kept as the content it holds, without its controls."""
+    for form in survey.forms:
+        if not _alive(form, root):
+            continue
+        marks = " ".join(filter(None, (form.get("class"), form.get("id"), form.get("action"), form.get("name"))))
+        labels = sum(len(text_of(label)) for label in form.iter("label", "legend"))
+        if not _FORM_PLUGINS.search(marks) and len(text_of(form)) - labels >= _ARTICLE_IN_FORM:
+            form.drop_tag()
+        else:
+            _drop(form)
+    return bool(survey.forms)
+
+
+def _tables(root: HtmlElement, survey: _Survey) -> bool:
+    """Tables that Markdown can hold as rows of cells: a cell's paragraphs, lists and line breaks
+    run together on its one line; a table of one column (a layout, not data) gives way to its content."""
+    changed = False
+    for table in survey.tables:
+        if not _alive(table, root) or any(a.tag in ("td", "th", "pre") for a in table.iterancestors()):
+            continue  # a table inside a cell runs together with the cell's other content
+        rows = [row for row in table.iter("tr") if next(row.iterancestors("table")) is table]
+        if all(len([c for c in row if c.tag in ("td", "th")]) <= 1 for row in rows):
+            parts = [e for e in table.iterdescendants("tbody", "thead", "tfoot", "tr", "td", "th", "caption")
+                     if next(e.iterancestors("table")) is table]
+            for element in [table, *parts]:
+                _as_block(element)
+            changed = True
+            continue
+        for cell in (c for row in rows for c in row if c.tag in ("td", "th")):
+            for inner in [e for e in cell.iterdescendants(_ELEMENTS) if e.tag in _CELL_BLOCKS or e.tag == "br"][::-1]:
+                inner.tail = " " + (inner.tail or "")
+                if inner.tag in ("br", "hr"):
+                    inner.drop_tree()
+                else:
+                    inner.text = " " + (inner.text or "")
+                    inner.drop_tag()
+                changed = True
+            cell.text = (cell.text or "").lstrip() or None
+    return changed
+
+
+def _as_block(element: HtmlElement) -> None:
+    """An element of a layout table replaced by a <div> (a block) holding what it held."""
+    element.tag = "div"
+    for name in list(element.attrib):
+        del element.attrib[name]
+
+
+def _empty_emphasis(root: HtmlElement, survey: _Survey) -> bool:
+    """Bold, italics and the like that hold no text ("****" in Markdown) taken out, their content kept."""
+    changed = False
+    for element in reversed(survey.emphasis):
+        if not _alive(element, root):
+            continue
+        if not element.text_content().strip() and next(element.iter("img", "br", "a"), None) is None:
+            element.drop_tag()  # its spaces stay
             changed = True
     return changed
 

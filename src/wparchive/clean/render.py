@@ -13,6 +13,9 @@ from lxml.html import HtmlElement
 PARAGRAPH = "\ue000"
 LINE = "\ue001"
 _KEPT_SPACE = "\ue002"  # a space inside <pre>, which must survive folding
+# The language of a <pre>, as normalisation found it (code.py), for its fence's info string.
+LANGUAGE_ATTRIBUTE = "data-wparchive-language"
+LANGUAGE = re.compile(r"[A-Za-z0-9][\w+#.-]{0,29}")
 
 BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "details", "dialog", "div", "dl", "dd", "dt",
@@ -26,7 +29,6 @@ NOT_TEXT = frozenset({"script", "style", "noscript", "template"})
 SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BREAKS = re.compile(rf"\s*[{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
-_FENCE_AFTER_TEXT = re.compile(r"(?<=\S)\n```(?= ?\n)")  # a blank line before an opening fence
 
 # Markdown has no figure captions and only extended syntaxes for definition lists: a caption
 # becomes a paragraph of its own, a definition the ": " line that pandoc, PHP Markdown Extra
@@ -59,11 +61,11 @@ def html_to_markdown(fragment: str, base_url: str = "") -> str:
     converter.wrap_links = False
     converter.inline_links = True
     converter.backquote_code_style = True  # ``` fences, which survive copy-paste better than indents
+    converter.pad_tables = True  # rows between pipes, as GitHub, Hugo and kramdown (Jekyll) all read them
     # The private-use characters that stand for others below cannot come from the page.
     markdown = _settle_code_blocks(converter.handle(_OUR_PRIVATE_USE.sub("", fragment)))
     markdown = _settle_deferred(markdown)
     markdown = _BLANK_LINE.sub("", markdown.replace("\u00a0", " "))
-    markdown = _FENCE_AFTER_TEXT.sub("\n\n```", markdown)
     # Strip blank lines only: html2text indents list items, and the first may open the text.
     return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n").rstrip()
 
@@ -121,7 +123,7 @@ _TO_CODE_CHAR = {ord(c): chr(_CODE_CHAR_BASE + i) for i, c in enumerate(_CODE_CH
 _FROM_CODE_CHAR = {chr(_CODE_CHAR_BASE + i): c for i, c in enumerate(_CODE_CHARS)}
 _CODE_CHAR = re.compile("[\ue100-\ue10f]")
 _OUR_PRIVATE_USE = re.compile("[\ue100-\ue11f]")
-_FENCE_LINE = re.compile(r"^(?P<prefix>[ >]*)```[ \t]*$")
+_FENCE_LINE = re.compile(r"^(?P<prefix>[ >]*)```(?:[A-Za-z0-9][\w+#.-]{0,29})?[ \t]*$")  # opening: with its language
 _LOOKS_LIKE_FENCE = re.compile(r"^[ >]*(?:`{3,}|~{3,})")  # only html2text's own fences are real backticks here
 
 
@@ -182,6 +184,9 @@ class _InertConverter(html2text.HTML2Text):
         self._inline_code: list[str] | None = None  # the text of the inline code being read
         self._code_depth = 0
         self._tables = 0
+        self._fence_language: str | None = None  # the language of the <pre> whose fence is to open
+        self._write_out = self.out
+        self.out = self._out
 
     def handle_tag(self, tag: str, attrs: dict[str, str | None], start: bool) -> None:
         if tag in _CODE_TAGS and not self.pre:
@@ -191,6 +196,9 @@ class _InertConverter(html2text.HTML2Text):
             return  # markup inside inline code: its text is code, the rest is dropped
         if tag == "table":
             self._tables = max(0, self._tables + (1 if start else -1))
+        if tag == "pre":
+            language = attrs.get(LANGUAGE_ATTRIBUTE) if start else None
+            self._fence_language = language if language and LANGUAGE.fullmatch(language) else None
         if start and tag in _TAGS_WRITTEN_WITH_ATTRIBUTES:
             _defuse_attributes(tag, attrs)
         super().handle_tag(tag, attrs, start)
@@ -202,6 +210,12 @@ class _InertConverter(html2text.HTML2Text):
         if data != _NBSP_PLACEHOLDER:
             data = data.translate(_TO_CODE_CHAR) if self.pre else _inert_piece(data)
         super().handle_data(data, entity_char)
+
+    def _out(self, s: str) -> None:  # named as html2text names it
+        if self._fence_language is not None and s.endswith("```"):  # the opening fence of a <pre>
+            s += self._fence_language
+            self._fence_language = None
+        self._write_out(s)
 
     def close(self) -> None:
         if self._inline_code is not None:  # inline code never closed: it ends with the fragment
@@ -273,13 +287,15 @@ def _settle_code_blocks(markdown: str) -> str:
             continue
         prefix = opening.group("prefix")
         content, closing = block
+        index += 1 + len(content) + (closing is not None)
+        while content and not content[-1].strip(" >"):
+            content = content[:-1]  # the line break that ends the <pre>'s text
         content = [_CODE_CHAR.sub(lambda m: _FROM_CODE_CHAR[m.group(0)], text) for text in content]
         longest = max((len(run) for text in content for run in re.findall(r"`+", text)), default=0)
         ticks = "`" * max(3, longest + 1)
         if out and out[-1].strip(" >"):  # a fence right after text is not one to every reader
             out.append(prefix.rstrip(" ") if ">" in prefix else "")
         out += [line.replace("```", ticks, 1), *content, (closing or prefix + "```").replace("```", ticks, 1)]
-        index += 1 + len(content) + (closing is not None)
     return "\n".join(out)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
+import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -111,9 +113,17 @@ async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, d
         page = max(1, int(args.get("page", "1")))
     except ValueError:
         page = 1
+    started = time.monotonic()
     try:
         results = await run_search(_archive(datasette), text, advanced=advanced, filters=filters, page=page)
     except QueryInterrupted:
+        results = None
+    except sqlite3.OperationalError as exc:
+        # Datasette's time limit, reached while SQLite opens the full-text index, reads as that
+        # index failing ("vtable constructor failed"), not as an interruption.
+        limit = datasette.setting("sql_time_limit_ms") / 1000
+        if "vtable constructor failed" not in str(exc) or time.monotonic() - started < limit:
+            raise
         results = None
     return results, {"text": text, "advanced": advanced, "filters": filters, "page": page}
 

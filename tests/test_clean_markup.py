@@ -1,0 +1,136 @@
+"""Markup that plugins and themes put into content, shaped as they write it: code highlighters,
+lazy images, forms round articles, tables; and the Markdown defects they used to cause."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from wparchive.clean import clean_content
+
+BASE = "https://example.org/2024/01/post/"
+
+# SyntaxHighlighter Evolved as the server writes it, and as its script leaves a saved page.
+SH_SERVER = '<pre class="brush: python; title: ; notranslate" title="">def f():\n    return "```"\n</pre>'
+SH_RENDERED = (
+    '<div id="highlighter_1" class="syntaxhighlighter  python"><table border="0" cellpadding="0" cellspacing="0">'
+    '<tbody><tr><td class="gutter"><div class="line number1 index0 alt2">1</div>'
+    '<div class="line number2 index1 alt1">2</div></td><td class="code"><div class="container">'
+    '<div class="line number1 index0 alt2"><code class="python keyword">def</code> '
+    '<code class="python plain">f():</code></div><div class="line number2 index1 alt1">'
+    '<code class="python spaces">&nbsp;&nbsp;&nbsp;&nbsp;</code><code class="python keyword">return</code> '
+    '<code class="python plain">1</code></div></div></td></tr></tbody></table></div>')
+WP_SYNTAX = (
+    '<div class="wp_syntax" style="position:relative;"><table><tr><td class="line_numbers"><pre>1\n2\n</pre></td>'
+    '<td class="code"><pre class="php" style="font-family:monospace;"><span style="color: #000000; font-weight: '
+    'bold;">&lt;?php</span>\n<span style="color: #b1b100;">echo</span> <span style="color: #cc66cc;">1</span>;'
+    '</pre></td></tr></table></div>')
+CRAYON = (
+    '<div id="crayon-5" class="crayon-syntax crayon-theme-classic crayon-font-monaco crayon-os-pc print-yes" '
+    'data-settings=" minimize scroll-mouseover"><div class="crayon-toolbar"><span class="crayon-title"></span>'
+    '<div class="crayon-tools"><span class="crayon-language">Python</span></div></div><div class="crayon-plain-wrap">'
+    '<textarea wrap="soft" class="crayon-plain print-no" readonly>import os\nprint(os.sep)</textarea></div>'
+    '<div class="crayon-main"><table class="crayon-table"><tr class="crayon-row"><td class="crayon-nums " '
+    'data-settings="show"><div class="crayon-nums-content"><div class="crayon-num">1</div><div class="crayon-num">2'
+    '</div></div></td><td class="crayon-code"><div class="crayon-pre"><div class="crayon-line" id="crayon-5-1">'
+    '<span class="crayon-e">import </span><span class="crayon-v">os</span></div><div class="crayon-line">'
+    '<span class="crayon-e">print</span>(os.sep)</div></div></td></tr></table></div></div>')
+PRISM = '<pre class="wp-block-code"><code class="language-javascript">const a = 1;\nconsole.log(a);</code></pre>'
+HLJS_LINES = (
+    '<pre><code class="hljs bash"><table class="hljs-ln"><tbody><tr><td class="hljs-ln-line hljs-ln-numbers" '
+    'data-line-number="1"><div class="hljs-ln-n" data-line-number="1"></div></td><td class="hljs-ln-line '
+    'hljs-ln-code" data-line-number="1">ls -la</td></tr><tr><td class="hljs-ln-line hljs-ln-numbers" '
+    'data-line-number="2"><div class="hljs-ln-n" data-line-number="2"></div></td><td class="hljs-ln-line '
+    'hljs-ln-code" data-line-number="2">cd /tmp</td></tr></tbody></table></code></pre>')
+ENLIGHTER = '<pre class="EnlighterJSRAW" data-enlighter-language="ruby">puts 1</pre>'
+
+
+@pytest.mark.parametrize("html, language, code", [
+    (SH_SERVER, "python", 'def f():\n    return "```"'),
+    (SH_RENDERED, "python", "def f():\n    return 1"),
+    (WP_SYNTAX, "php", "<?php\necho 1;"),
+    (CRAYON, "python", "import os\nprint(os.sep)"),
+    (PRISM, "javascript", "const a = 1;\nconsole.log(a);"),
+    (HLJS_LINES, "bash", "ls -la\ncd /tmp"),
+    (ENLIGHTER, "ruby", "puts 1"),
+], ids=["syntaxhighlighter", "syntaxhighlighter-rendered", "wp-syntax", "crayon", "prism", "hljs-line-numbers",
+        "enlighter"])
+def test_highlighted_code_is_one_fenced_block_with_its_language(html: str, language: str, code: str) -> None:
+    cleaned = clean_content("<p>Before.</p>" + html + "<p>After.</p>", BASE)
+    fence = re.search(r"^(`{3,})" + re.escape(language) + r"\n(.*?)\n\1$", cleaned.markdown, re.S | re.M)
+    assert fence is not None, cleaned.markdown
+    assert fence.group(2) == code  # no line numbers, no table rows, no blank line before the end
+    assert len(re.findall(r"^`{3,}", cleaned.markdown, re.M)) == 2  # one block, opened and closed
+    assert code.split("\n")[0] in cleaned.text and "1\n2" not in cleaned.text
+    assert cleaned.markdown.startswith("Before.") and cleaned.markdown.endswith("After.")
+
+
+def test_a_fence_inside_code_gets_a_longer_fence() -> None:
+    markdown = clean_content(SH_SERVER, BASE).markdown
+    assert markdown.startswith("````python\n") and markdown.endswith("\n````")
+
+
+def test_a_language_attribute_from_the_site_is_not_taken_for_ours() -> None:
+    markdown = clean_content('<pre data-wparchive-language="x\n<script>">code</pre>', BASE).markdown
+    assert markdown == "```\ncode\n```"
+
+
+@pytest.mark.parametrize("attributes, real", [
+    ('src="data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==" '
+     'data-src="https://example.org/wp-content/uploads/real.jpg"', "https://example.org/wp-content/uploads/real.jpg"),
+    ('src="https://example.org/wp-content/plugins/a3-lazy-load/assets/images/lazy_placeholder.gif" '
+     'data-lazy-src="https://example.org/wp-content/uploads/a3.jpg"', "https://example.org/wp-content/uploads/a3.jpg"),
+    ('data-litespeed-src="https://example.org/wp-content/uploads/ls.jpg"', "https://example.org/wp-content/uploads/ls.jpg"),
+    ('src="data:image/svg+xml,%3Csvg%3E%3C/svg%3E" data-lazy-srcset="https://example.org/s.jpg 300w, '
+     'https://example.org/l.jpg 1024w"', "https://example.org/l.jpg"),
+], ids=["data-src", "a3-lazy-load", "litespeed", "srcset"])
+def test_lazy_images_keep_their_real_address(attributes: str, real: str) -> None:
+    cleaned = clean_content(f'<p>Look: <img {attributes} alt="The plot in May"></p>'
+                            f'<noscript><img src="{real}" alt="The plot in May"></noscript>', BASE)
+    assert [image.src for image in cleaned.images] == [real]  # the <noscript> copy is not a second image
+    assert cleaned.markdown == f"Look: ![The plot in May]({real})"
+
+
+def test_noscript_that_holds_text_is_kept() -> None:
+    cleaned = clean_content("<p>Above.</p><noscript><p>The table below needs scripts; here it is in words."
+                            "</p></noscript>", BASE)
+    assert "here it is in words" in cleaned.text and "here it is in words" in cleaned.markdown
+
+
+def test_an_article_wrapped_in_a_form_is_kept_and_plugin_forms_are_not() -> None:
+    article = "<p>" + "The allotment committee met on Tuesday to agree the spring rota. " * 5 + "</p>"
+    kept = clean_content(f'<form id="post-form" method="post">{article}<input type="hidden" name="x"></form>', BASE)
+    assert "agree the spring rota" in kept.text and "agree the spring rota" in kept.markdown
+    newsletter = ('<form class="mc4wp-form" method="post"><p><label>Email address:</label><input type="email"></p>'
+                  "<p>" + "Subscribe to our newsletter for weekly tips and offers from the shop. " * 4 + "</p></form>")
+    contact = ('<form class="wpcf7-form"><p><label>Your name<br><input></label></p><p>' + "Tell us more. " * 30
+               + "</p></form>")
+    for form in (newsletter, contact):
+        cleaned = clean_content("<p>Hello.</p>" + form, BASE)
+        assert cleaned.text == "Hello." and cleaned.markdown == "Hello."
+
+
+def test_tables_are_rows_between_pipes_with_a_header() -> None:
+    markdown = clean_content(
+        "<table><thead><tr><th>Variety</th><th>Notes</th></tr></thead><tbody>"
+        "<tr><td>Sungold | F1</td><td><p>Sweet.</p><p>Early.</p></td></tr>"
+        "<tr><td>Black Krim</td><td>Smoky<br>late</td></tr></tbody></table>", BASE).markdown
+    lines = markdown.split("\n")
+    assert len(lines) == 4 and all(line.startswith("| ") and line.endswith(" |") for line in lines if line[1] != "-")
+    assert re.fullmatch(r"\|-+\|-+\|", lines[1])
+    assert "Sungold &#124; F1" in lines[2] and "Sweet. Early." in lines[2] and "Smoky late" in lines[3]
+
+
+def test_a_layout_table_of_one_column_is_its_content() -> None:
+    cleaned = clean_content("<table><tr><td><p>First paragraph.</p><p>Second one.</p></td></tr>"
+                            "<tr><td><p>Third.</p></td></tr></table>", BASE)
+    assert cleaned.markdown == "First paragraph.\n\nSecond one.\n\nThird." and "|" not in cleaned.markdown
+
+
+def test_empty_emphasis_and_glued_images_leave_no_defects() -> None:
+    cleaned = clean_content('<p>Plain <strong></strong>words <em> </em>here <b><span></span></b>and there.</p>'
+                            '<p><img src="https://example.org/a.jpg" alt="A">Caption-like text</p>', BASE)
+    assert "**" not in cleaned.markdown and "__" not in cleaned.markdown
+    assert "Plain words here and there." in cleaned.markdown
+    assert "![A](https://example.org/a.jpg) Caption-like text" in cleaned.markdown
