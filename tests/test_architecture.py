@@ -110,6 +110,7 @@ LOADS_NONE_OF = {
     "wparchive.db": CLEANING_AND_HARVESTING,
     "wparchive.web": CLEANING_AND_HARVESTING,
     "wparchive.export": CLEANING_AND_HARVESTING,
+    "wparchive.static_site": CLEANING_AND_HARVESTING,
     # Datasette loads its plugins (wparchive.web among them) as serve imports it.
     "wparchive.serve": CLEANING_AND_HARVESTING,
     "wparchive.clean": ["sqlite_utils", "requests", "wparchive.db", "wparchive.client"],

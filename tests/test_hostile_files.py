@@ -16,7 +16,9 @@ import yaml
 from click.testing import CliRunner
 
 from wparchive.cli import cli
-from wparchive.export import NAME_BYTES, safe_name, write_markdown
+from wparchive.export import write_markdown
+from wparchive.static_site import (NAME_BYTES, REDIRECT_PAGES, REDIRECTS_APACHE, REDIRECTS_NETLIFY, REDIRECTS_NGINX,
+                                   SITE_FILES, safe_name)
 from wparchive.harvest import harvest_site
 from wparchive.sample.site import Item, Site
 
@@ -37,8 +39,14 @@ def _row(n: int, slug: str, post_type: str = "post", date: Any = "2023-03-08T10:
             "content_markdown": f"Body {n}", **extra}
 
 
+# What a Markdown export writes beside the items, under names of its own rather than the site's.
+OWN_FILES = {*SITE_FILES, REDIRECTS_NETLIFY, REDIRECTS_NGINX, REDIRECTS_APACHE}
+
+
 def _files_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """The items' files: every file but those the export names itself."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() not in OWN_FILES
+                  and p.relative_to(folder).parts[0] != REDIRECT_PAGES)
 
 
 def _assert_confined(out: Path, written: list[Path]) -> None:
@@ -61,6 +69,8 @@ def test_hostile_slugs_types_and_dates_stay_inside_the_export(tmp_path: Path) ->
     assert write_markdown(iter(rows), out) == len(rows)
     written = _files_under(out)
     assert len(written) == len(rows)  # every item has a file of its own: none overwrote another
+    assert {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {
+        p.relative_to(out).as_posix() for p in written} == OWN_FILES
     _assert_confined(out, written)
     assert set(tmp_path.rglob("*")) - before == set(out.rglob("*")) | {out, out.parent}  # nothing anywhere else
     for path in written:  # every file is whole: front matter that parses, and its body
@@ -135,7 +145,8 @@ def test_front_matter_cannot_be_broken_out_of(tmp_path: Path) -> None:
         assert meta["title"] == meta["author"] == meta["summary"] == meta["url_original"] == expected
         assert meta["categories"] == meta["tags"] and len(meta["tags"]) <= 1  # names of folders: see below
         assert set(meta) == {"title", "date", "lastmod", "slug", "url_original", "type", "categories", "tags",
-                             "author", "wordpress_id", "site", "summary", "render_with_liquid"}
+                             "author", "wordpress_id", "site", "summary", "url", "permalink", "render_with_liquid"}
+        assert meta["url"] == meta["permalink"] == f"/posts/2023-03-08-t{n}/"  # its permalink, the title here, is no path
         assert meta["render_with_liquid"] is False and meta["wordpress_id"] == n
         assert all(line == "---" or not line.startswith(("---", "...")) for line in head.splitlines())
 

@@ -263,6 +263,9 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
 @click.option("--media-dir", type=_Path(file_okay=False),
               help="With markdown: where --media put the files, to copy images from.  [default: DB name + '-media']")
+@click.option("--no-layouts", is_flag=True,
+              help="With markdown: only content, front matter and redirect maps; no Hugo or Jekyll configuration, "
+                   "layouts or redirect pages (for a site of your own).")
 @click.option("--max-mb", default=DEFAULT_MAX_MB, show_default=True, type=click.FloatRange(min=0.1), metavar="MB",
               help="With wxr: start a new file (OUT-001.xml, OUT-002.xml …) before one passes this size.")
 @click.option("--include-deleted", is_flag=True,
@@ -272,14 +275,18 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
                    "with --media from there, not from the old site.")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
-           media_dir: str | None, max_mb: float, include_deleted: bool, media_url: str | None, quiet: bool) -> None:
+           media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, media_url: str | None,
+           quiet: bool) -> None:
     """Export posts and pages as CSV, JSON, JSONL, Markdown files for Hugo and Jekyll, or WXR for WordPress.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
     serves are left out. Markdown gives one file per item with YAML front matter (title, date
     with the site's UTC offset, slug, original URL, categories, tags, author, WordPress id):
-    posts in _posts/YYYY-MM-DD-slug.md, pages in pages/, which Jekyll and Hugo take as content.
-    Images downloaded with --media are copied to images/ and the Markdown points at them.
+    posts in _posts/YYYY-MM-DD-slug.md, pages in pages/. With the configuration and layouts it
+    adds, `hugo` and `jekyll build` build the folder as it is into a site that breaks no old
+    address: each item at its old permalink where it can be, redirects from the others (redirect
+    pages, and maps for Netlify, nginx and Apache), links between items and to media downloaded
+    with --media (copied to images/) leading to their new place.
 
     WXR (WordPress eXtended RSS 1.2) holds one site, as WordPress's own exporter writes it: posts,
     pages, custom types, attachments, terms, authors and threaded comments. Harvested signed in,
@@ -313,7 +320,8 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
     count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
-                           media_dir=images if _is_dir(images) else None, progress=_progress(quiet))
+                           media_dir=images if _is_dir(images) else None, layouts=not no_layouts,
+                           progress=_progress(quiet))
     if not quiet:
         click.echo(f"Exported {count} items to {out}", err=True)
 

@@ -1,53 +1,45 @@
 """Exports: CSV, JSON and JSONL streamed row by row, Markdown files with YAML front matter
-that Hugo and Jekyll take as content, and WXR for WordPress (see wxr.py)."""
+that Hugo and Jekyll take as content and build as a site (see static_site), and WXR for
+WordPress (see wxr)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
-import shutil
 import sqlite3
 import unicodedata
 from contextlib import ExitStack, contextmanager
-import itertools
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, cast
-from urllib.parse import unquote
+from typing import IO, Any, Callable, Iterable, Iterator, cast
 
 import yaml
 from sqlite_utils.db import Database
 
-from .db.queries import MEDIA_FILES_SQL, export_count_sql, export_sql
+from .db.queries import LINK_TARGETS_SQL, export_count_sql, export_places_sql, export_sql
 from .errors import ExportError, archive_error
-from .paths import MEDIA_EXTENSIONS
 from .progress import Progress, SilentProgress
 from .wxr import DEFAULT_MAX_MB, WxrExport, write_wxr
+from .static_site import (NAME_CHARS, Placed, SitePlan, address_of, copy_media, fit, inside, safe_name,
+                          write_redirect_maps, write_site_files)
 
 FORMATS = ("csv", "json", "jsonl", "markdown", "wxr")
 # Big and rarely wanted in a spreadsheet: left out of CSV unless asked for.
 _JSON_COLUMNS = frozenset({"categories", "tags", "headings", "shortcodes"})
-# Names in a Markdown export come from the site (slugs, types, dates) and may hold "/", "..",
-# NUL, names Windows reserves, or be thousands of characters long.
-NAME_BYTES = 255  # the longest name ext4, APFS and most others allow, in bytes of UTF-8
-_NAME_CHARS = 4 * NAME_BYTES  # more characters than can survive in a name: the rest is not read
-_RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"{port}{n}" for port in ("com", "lpt")
-                                                          for n in "0123456789\u00b9\u00b2\u00b3")})
 TERM_BYTES = 100  # a category or tag name: a folder of Jekyll's and Hugo's, after they add to it
 MAX_CATEGORIES = 20  # Jekyll nests a post in a folder per category: 20 keep its path within PATH_MAX
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}$")
-# Media files in an archive are named by their SHA-256 (see media.py); nothing else is copied.
-_MEDIA_PATH = re.compile(r"[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,10}")
 
 
 def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | None = None,
                    post_type: str | None = None, since: str | None = None, media_dir: Path | None = None,
-                   progress: Progress | None = None) -> int:
+                   layouts: bool = True, progress: Progress | None = None) -> int:
     """Write the live posts and pages that match the filters to out in a format of FORMATS; returns how many.
 
     out is a folder for markdown, and a file or an open stream (stdout) for the others. progress
-    hears of one task, "export", sized by a count of the rows beforehand.
+    hears of one task, "export", sized by a count of the rows beforehand. layouts: with markdown,
+    also the files that make the folder a site Hugo and Jekyll build as it is (see write_markdown).
     """
     progress = progress or SilentProgress()
     if fmt == "wxr":  # its own options, and what it wrote: see export_wxr
@@ -61,7 +53,9 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
         stack.callback(progress.end, "export")
         rows = _reported(export_rows(db, site=site, post_type=post_type, since=since), progress)
         if stream is None:
-            return write_markdown(rows, cast(Path, out), db=db, media_dir=media_dir)
+            places_sql, params = export_places_sql(site=site, post_type=post_type, since=since)
+            places = _records(db.execute(places_sql, params))
+            return write_markdown(rows, cast(Path, out), db=db, media_dir=media_dir, places=places, layouts=layouts)
         count = _WRITERS[fmt](rows, stream)
         stream.flush()  # a closed pipe shows here, not at exit
         return count
@@ -106,14 +100,18 @@ def export_rows(db: Database, *, site: str | None = None, post_type: str | None 
                 since: str | None = None, batch: int = 500) -> Iterator[dict[str, Any]]:
     """Live posts and pages as dicts, streamed: memory does not grow with the archive."""
     sql, params = export_sql(site=site, post_type=post_type, since=since)
-    cursor = db.execute(sql, params)
+    for record in _records(db.execute(sql, params), batch):
+        for name in _JSON_COLUMNS & record.keys():
+            record[name] = json.loads(record[name]) if record[name] else []
+        yield record
+
+
+def _records(cursor: sqlite3.Cursor, batch: int = 500) -> Iterator[dict[str, Any]]:
+    """The rows of a query as dicts by column name, fetched a batch at a time."""
     columns = [d[0] for d in cursor.description]
     while rows := cursor.fetchmany(batch):
         for row in rows:
-            record = dict(zip(columns, row, strict=True))
-            for name in _JSON_COLUMNS & record.keys():
-                record[name] = json.loads(record[name]) if record[name] else []
-            yield record
+            yield dict(zip(columns, row, strict=True))
 
 
 def write_jsonl(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
@@ -149,30 +147,46 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
     return count
 
 
-def write_markdown(rows: Iterator[dict[str, Any]], folder: Path, *, db: Database | None = None,
-                   media_dir: Path | None = None) -> int:
+def write_markdown(rows: Iterable[dict[str, Any]], folder: Path, *, db: Database | None = None,
+                   media_dir: Path | None = None, places: Iterable[dict[str, Any]] | None = None,
+                   layouts: bool = True) -> int:
     """One Markdown file per item with YAML front matter, laid out as Jekyll wants it (posts in
     _posts/ named YYYY-MM-DD-slug.md, other types in a folder of their own), which Hugo also
-    takes as content. Images downloaded with --media are copied to images/ and referenced there.
+    takes as content. Media downloaded with --media are copied to images/ and referenced there.
+
+    Each item is built at the path of its permalink where it can be (see SitePlan): its front
+    matter says so (url for Hugo, permalink for Jekyll), with its other old paths (aliases,
+    redirect_from); every old path and query form is also in the redirect maps beside it. Links
+    in content to archived items of the export lead to their new URL. layouts adds the files that
+    make the folder a site `hugo` and `jekyll build` build as it is (see write_site_files).
+
+    places are the rows with their key, site_id, wp_id, type, slug, date, link and site_home,
+    in order, to plan URLs from before any file is written; without them rows are read whole first.
 
     Every name is made of sanitised values (see safe_name) and every path is checked to stay in
     folder. Names are unique (an item whose name is taken gets its WordPress id added) and stable:
     the same archive exports to the same names, replacing the files an earlier export wrote."""
     folder.mkdir(parents=True, exist_ok=True)
     root = folder.resolve()
-    local_images = _copy_images(db, media_dir, folder) if db is not None and media_dir is not None else {}
-    names = _Names()
+    media = copy_media(db, media_dir, folder) if db is not None and media_dir is not None else {}
+    if places is None:
+        rows = places = list(rows)
+    plan = SitePlan.of_archive(db, places, media) if db is not None else SitePlan(places, media=media)
     count = 0
     for row in rows:
-        relative, slug = names.place(row)
-        path = _inside(root, folder / relative)
+        placed = plan.place(row)
+        path = inside(root, folder / placed.path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = row.get("content_markdown") or ""
-        for url, local in local_images.items():
-            body = body.replace(f"]({url})", f"]({local})")
-        text = f"---\n{front_matter(row, slug=slug)}---\n\n{inert_for_site_builders(body)}\n"
+        # Where the links table says the item's links point: the archive's own word on it.
+        targets = {address_of(href): key for href, key in db.execute(LINK_TARGETS_SQL, [row.get("key")])} \
+            if db is not None else {}
+        body = with_destinations(row.get("content_markdown") or "", partial(plan.destination, targets=targets))
+        text = f"---\n{front_matter(row, placed=placed)}---\n\n{inert_for_site_builders(body)}\n"
         path.write_text(_encodable(text), encoding="utf-8")
         count += 1
+    write_redirect_maps(folder, plan)
+    if layouts:
+        write_site_files(folder, plan)
     return count
 
 
@@ -181,10 +195,12 @@ _WRITERS: dict[str, Callable[[Iterator[dict[str, Any]], IO[str]], int]] = {
 }
 
 
-def front_matter(row: dict[str, Any], *, slug: str | None = None) -> str:
+def front_matter(row: dict[str, Any], *, slug: str | None = None, placed: Placed | None = None) -> str:
     """The YAML front matter of an item: title, dates with the site's offset, slug (the one in its
     file name), original URL, categories, tags, author, WordPress id; and render_with_liquid:
-    false, so that Jekyll (4 and later) runs no Liquid in content that came from the site.
+    false, so that Jekyll (4 and later) runs no Liquid in content that came from the site. Where
+    placed, the URL the item is built at (url for Hugo, permalink for Jekyll) and the old paths
+    that lead to it (aliases for Hugo, redirect_from for Jekyll's jekyll-redirect-from).
 
     Jekyll and Hugo make folders of the type, categories and tags: those are made safe as names
     (see _terms), and only the first MAX_CATEGORIES categories are kept, as Jekyll puts them all
@@ -194,7 +210,8 @@ def front_matter(row: dict[str, Any], *, slug: str | None = None) -> str:
         "title": row.get("title") or "",
         "date": _with_offset(row.get("date"), offset),
         "lastmod": _with_offset(row.get("modified"), offset),
-        "slug": slug or safe_name(str(row.get("slug") or ""), fallback=f"item-{row.get('wp_id')}"),
+        "slug": slug or (placed.slug if placed else None) or safe_name(str(row.get("slug") or ""),
+                                                                       fallback=f"item-{row.get('wp_id')}"),
         "url_original": row.get("link"),
         "type": safe_name(str(row.get("type") or ""), fallback="item", max_bytes=100),
         "categories": _terms(row.get("categories"))[:MAX_CATEGORIES],
@@ -205,6 +222,10 @@ def front_matter(row: dict[str, Any], *, slug: str | None = None) -> str:
     }
     if row.get("excerpt_text"):
         data["summary"] = row["excerpt_text"]
+    if placed is not None:
+        data["url"] = data["permalink"] = placed.url
+        if placed.aliases:
+            data["aliases"] = data["redirect_from"] = placed.aliases
     data["render_with_liquid"] = False
     return yaml.dump(data, Dumper=_FrontMatterDumper, allow_unicode=True, sort_keys=False, width=10_000)
 
@@ -232,8 +253,8 @@ def _terms(values: Any) -> list[str]:
     dots or spaces, at most TERM_BYTES of UTF-8, each once."""
     names: list[str] = []
     for value in values if isinstance(values, list) else []:
-        name = _PATH_BREAK.sub("-", _encodable(unicodedata.normalize("NFC", str(value)[:_NAME_CHARS])))
-        name = _fit(name.strip(" ."), TERM_BYTES).strip(" .")
+        name = _PATH_BREAK.sub("-", _encodable(unicodedata.normalize("NFC", str(value)[:NAME_CHARS])))
+        name = fit(name.strip(" ."), TERM_BYTES).strip(" .")
         if name and name not in names:
             names.append(name)
     return names
@@ -258,17 +279,9 @@ def _escape_stray_markup(markdown: str) -> str:
             or _UNSAFE_DEFINITION.search(markdown)):
         return markdown  # nothing to escape, in code or out of it (most Markdown)
     out: list[str] = []
-    fence: str | None = None  # the prefix and backticks that close the code block we are in
     lines = markdown.split("\n")
-    for index, line in enumerate(lines):
-        if fence is not None:
-            if line.rstrip(" \t") == fence:
-                fence = None
-            out.append(line)
-            continue
-        opening = _CODE_FENCE.match(line)
-        if opening is not None:
-            fence = opening.group("prefix") + opening.group("ticks")
+    for index, (line, fenced) in enumerate(zip(lines, _fenced(lines), strict=True)):
+        if fenced:
             out.append(line)
             continue
         # A definition's address may be on the next line.
@@ -277,6 +290,50 @@ def _escape_stray_markup(markdown: str) -> str:
             line = line[:definition.end("start")] + "&#58;" + line[definition.end("start") + 1:]
         out.append("".join(part if is_code else _escape_text_markup(part) for is_code, part in _code_spans(line)))
     return "\n".join(out)
+
+
+def _fenced(lines: list[str]) -> Iterator[bool]:
+    """For each line, whether it belongs to a fenced code block (its fences included)."""
+    fence: str | None = None  # the prefix and backticks that close the code block we are in
+    for line in lines:
+        if fence is not None:
+            if line.rstrip(" \t") == fence:
+                fence = None
+            yield True
+            continue
+        opening = _CODE_FENCE.match(line)
+        if opening is not None:
+            fence = opening.group("prefix") + opening.group("ticks")
+        yield opening is not None
+
+
+def with_destinations(markdown: str, destination: Callable[[str], str | None]) -> str:
+    """markdown with each link's and image's address outside code, and each autolink, replaced by
+    what destination gives for it (an autolink becomes a link that shows the old address); an
+    address destination gives None for stays as it is."""
+    if "](" not in markdown and "<http" not in markdown:
+        return markdown
+
+    def inline(match: re.Match[str]) -> str:
+        new = destination(match.group(2))
+        return match.group(0) if new is None else f"{match.group(1)}{new}"
+
+    def autolink(match: re.Match[str]) -> str:
+        new = destination(match.group(1))
+        return match.group(0) if new is None else f"[{match.group(1)}]({new})"
+
+    lines = markdown.split("\n")
+    for index, (line, fenced) in enumerate(zip(lines, _fenced(lines), strict=True)):
+        if not fenced:
+            lines[index] = "".join(part if is_code else _AUTOLINK.sub(autolink, _DESTINATION.sub(inline, part))
+                                   for is_code, part in _code_spans(line))
+    return "\n".join(lines)
+
+
+# An inline link's or image's address, as html2text writes them: absolute, its spaces and
+# parentheses escaped, maybe followed by a title.
+_DESTINATION = re.compile(r"(\]\()([^\s()<>]+)(?=[\s)])")
+_AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
 
 
 def _code_spans(line: str) -> Iterator[tuple[bool, str]]:
@@ -337,79 +394,6 @@ def _escape_shortcodes(markdown: str) -> str:
 _SHORTCODE_OPENING = re.compile(r"\{\{([<%])")
 
 
-def safe_name(value: str, *, fallback: str, max_bytes: int = NAME_BYTES) -> str:
-    """A file or folder name made of a value from the site: letters, digits, marks, "-", "_" and
-    "." only (a run of anything else becomes "-"), not starting with "." or "_" (hidden, or left
-    out by Jekyll), no name Windows reserves, at most max_bytes of UTF-8 cut between characters;
-    fallback (itself made safe) when nothing is left."""
-    name = _name_chars(value, max_bytes) or _name_chars(fallback, max_bytes) or "item"
-    if name.split(".", 1)[0].lower() in _RESERVED_NAMES:
-        name = _fit(name, max_bytes - 1) + "-"
-    return name
-
-
-def _name_chars(value: str, max_bytes: int) -> str:
-    # WordPress keeps slugs in other scripts percent-encoded: the letters are wanted, not "%e6".
-    text = unicodedata.normalize("NFC", unquote(value[:_NAME_CHARS], errors="replace"))
-    kept = "".join(c if c in "-_." or unicodedata.category(c)[0] in "LNM" else "\0" for c in text)
-    return re.sub("\0+", "-", _fit(kept, max_bytes)).strip("-._")
-
-
-def _fit(name: str, max_bytes: int) -> str:
-    """name cut to at most max_bytes of UTF-8, between characters."""
-    encoded = name.encode("utf-8", "surrogatepass")
-    if len(encoded) <= max_bytes:
-        return name
-    return encoded[:max_bytes].decode("utf-8", "ignore").rstrip("-._")
-
-
-class _Names:
-    """Where each item of an export goes: folder and file name, unique among those given out
-    (compared as a case-insensitive file system compares them), the same for the same rows."""
-
-    def __init__(self) -> None:
-        self.taken: set[tuple[str, str]] = set()
-
-    def place(self, row: dict[str, Any]) -> tuple[Path, str]:
-        """The path of an item's file within the export, and the slug its file name holds."""
-        ident = safe_name(str(row.get("wp_id")).replace("-", "n"), fallback="item")
-        slug = safe_name(str(row.get("slug") or ""), fallback=f"item-{ident}")
-        if row.get("type") == "post":
-            folder, prefix = "_posts", _day(row.get("date")) + "-"
-        else:
-            kind = _name_chars(str(row.get("type") or ""), 100) or "item"
-            folder, prefix = safe_name(kind if kind.endswith("s") else f"{kind}s", fallback="items"), ""
-        site = safe_name(str(row.get("site_id")), fallback="0")
-        extras = itertools.chain(("", f"-{ident}", f"-{site}-{ident}"),
-                                 (f"-{site}-{ident}-{n}" for n in itertools.count(2)))
-        for extra in extras:
-            stem = _fit(prefix + slug, NAME_BYTES - len(".md") - len(extra.encode("utf-8"))) + extra
-            key = (folder.casefold(), stem.casefold())
-            if key not in self.taken:
-                self.taken.add(key)
-                return Path(folder) / f"{stem}.md", stem[len(prefix):]
-        raise AssertionError("unreachable: count() never ends")
-
-
-def _day(date: Any) -> str:
-    """The day of a post's date for its file name, or 1970-01-01 when it is not one."""
-    day = str(date or "")[:10]
-    try:
-        datetime.strptime(day, "%Y-%m-%d")  # a day that exists: Jekyll reads it
-    except ValueError:
-        return "1970-01-01"
-    return day if _DAY.match(day) else "1970-01-01"  # and written in full, as Jekyll's names want
-
-
-def _inside(root: Path, path: Path) -> Path:
-    """path, after checking that it resolves inside root (a link in the folder could point away)."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(root):
-        raise ExportError(f"{path} would be written outside {root}, at {resolved}",
-                          hint="A link inside the export folder points elsewhere; export to an empty folder.")
-    return path
-
-
 def _encodable(text: str) -> str:
     """text with what UTF-8 cannot hold (lone surrogates) and NUL, which site builders refuse,
     replaced by U+FFFD."""
@@ -436,25 +420,6 @@ def _with_offset(local: str | None, offset: timedelta) -> str | None:
     except (TypeError, ValueError):  # not a time (or an offset beyond a day): left out, not passed on
         return None
     return when.isoformat()
-
-
-def _copy_images(db: Database, media_dir: Path, folder: Path) -> dict[str, str]:
-    """Copy downloaded images into the export; returns original URL → path in the export. Only
-    files named as media.py names them are copied, from inside media_dir to inside folder."""
-    local: dict[str, str] = {}
-    media_root, root = media_dir.resolve(), folder.resolve()
-    for url, path in db.execute(MEDIA_FILES_SQL):
-        if not isinstance(path, str) or not _MEDIA_PATH.fullmatch(path) or Path(path).suffix not in MEDIA_EXTENSIONS:
-            continue  # not a name media.py gives, or not a file a page may show (an .html): left where it is
-        source = media_dir / path
-        if not source.is_file() or not source.resolve().is_relative_to(media_root):
-            continue
-        target = _inside(root, folder / "images" / Path(path).name)
-        target.parent.mkdir(exist_ok=True)
-        if not target.exists():
-            shutil.copyfile(source, target)
-        local[url] = f"/images/{target.name}"
-    return local
 
 
 def _name(out: Path | IO[str]) -> str:

@@ -7,14 +7,17 @@ import io
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from harness import Unavailable, ensure_debian_packages
 from wparchive.cli import cli
 from wparchive.harvest import harvest_site
+from wparchive.media import download_media
 from wparchive.sample.site import Item
 
 pytestmark = pytest.mark.integration
@@ -28,38 +31,112 @@ def builders() -> None:
         pytest.skip(str(exc))
 
 
+NEW_SLUG = "hot-or-cold-compost"
+LINKS = "\n".join([
+    '<p><a href="/?p=1005">by id</a> <a href="{home}/?p=1007">by guid</a>',
+    '<a href="/2023/03/the-compost-question/#top">by the old permalink</a>',
+    '<a href="/?attachment_id=101">an attachment page</a> <a href="/wp-content/uploads/2024/03/minutes-2024.pdf">a file</a>',
+    '<a href="/visit/">a page</a></p>'])
+
+
 @pytest.fixture
-def content(builders, server, client, db, db_path, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+def migrated(builders, server, client, db, db_path, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    """The sample site harvested, then again after a slug changed and a post that links every way
+    was added, its media downloaded, and exported as a site."""
+    result = harvest_site(db, client, server.home + "/")
+    compost = next(item for item in server.site.items if item.id == 1002)
+    compost.slug, compost.modified_gmt = NEW_SLUG, "2024-07-01T00:00:00"
+    server.site.items.append(Item(1030, "post", "Links of every kind", LINKS.format(home=server.home),
+                                  date_gmt="2024-07-02T10:00:00", terms={"category": [2]}))
     harvest_site(db, client, server.home + "/")
-    folder = tmp_path / "content"
-    result = CliRunner().invoke(cli, ["export", str(folder), "--db", db_path, "--format", "markdown"])
-    assert result.exit_code == 0, result.output
+    download_media(db, client, result.site_id, Path(db_path).with_name("archive-media"))
+    folder = tmp_path / "site"
+    exported = CliRunner().invoke(cli, ["export", str(folder), "--db", db_path, "--format", "markdown"])
+    assert exported.exit_code == 0, exported.output
     return folder
 
 
-def test_hugo_reads_every_file_as_a_page(content: Path, tmp_path: Path) -> None:
-    site = tmp_path / "hugo"
-    site.mkdir()
-    (site / "config.toml").write_text(f'baseURL = "http://example.org/"\ncontentDir = "{content}"\n')
-    listing = subprocess.run(["hugo", "list", "all"], cwd=site, capture_output=True, text=True, check=True)
+def _items(folder: Path) -> dict[int, dict]:  # type: ignore[type-arg]
+    metas = (yaml.safe_load(p.read_text(encoding="utf-8").split("---\n", 2)[1]) for p in folder.rglob("*.md"))
+    return {meta["wordpress_id"]: meta for meta in metas}
+
+
+def _page(built: Path, url: str) -> Path:
+    """The file a server answers url with from the built site (url decoded, its query left out)."""
+    path = built / unquote(urlsplit(url).path).lstrip("/")
+    return path / "index.html" if url.endswith("/") or path.is_dir() else path
+
+
+def _check_site(built: Path, items: dict[int, dict], home: str, dead: set[str]) -> None:  # type: ignore[type-arg]
+    """Every item has its page; every link and image of every built page leads to a built file,
+    but links the archive itself could not resolve (dead); every old path a page can stand at
+    redirects to the item's page."""
+    for meta in items.values():
+        assert _page(built, meta["url"]).is_file(), meta["url"]
+        for alias in meta.get("aliases", []):
+            redirect = _page(built, alias).read_text(encoding="utf-8")
+            assert f'url={quote(meta["url"])}"' in redirect, alias
+    left = set()
+    for page in built.rglob("*.html"):
+        url = "/" + page.relative_to(built).as_posix()
+        for element in lxml.html.fromstring(page.read_bytes()).iter("a", "img"):
+            address = element.get("href" if element.tag == "a" else "src")
+            if address is None or address.startswith(("mailto:", "#")):
+                continue
+            parts = urlsplit(address)
+            if parts.netloc:
+                assert not home.endswith(parts.netloc) or address in dead, (page, address)
+                left |= {address} if address in dead else set()
+                continue
+            assert _page(built, urljoin(url, address)).is_file(), (page, address)
+    assert left == dead
+
+
+def test_hugo_and_jekyll_build_the_export_as_it_is_and_break_no_old_address(migrated: Path, db, server,
+                                                                           tmp_path: Path) -> None:
+    items = _items(migrated)
+    assert len(items) == 30
+    compost = items[1002]
+    assert compost["url"] == f"/2023/03/{NEW_SLUG}/" and compost["aliases"] == ["/2023/03/the-compost-question/"]
+    # The sample's About page links to /about/committee/, which WordPress never had either.
+    dead = {href for (href,) in db.execute("SELECT href FROM links WHERE internal = 1 AND target IS NULL")
+            if href.endswith("/about/committee/")}
+    assert len(dead) == 1
+
+    listing = subprocess.run(["hugo", "list", "all"], cwd=migrated, capture_output=True, text=True, check=True)
     pages = list(csv.DictReader(io.StringIO(listing.stdout)))
-    assert len(pages) == len(list(content.rglob("*.md"))) == 29
-    compost = next(p for p in pages if p["slug"] == "the-compost-question")
-    assert compost["title"] == "The compost question" and compost["date"] == "2023-03-08T19:30:00+01:00"
-    build = subprocess.run(["hugo", "--destination", str(tmp_path / "public")], cwd=site, capture_output=True,
-                           text=True)
-    assert build.returncode == 0, build.stderr
+    assert len(pages) == len(items)
+    hugo_compost = next(p for p in pages if p["slug"] == NEW_SLUG)
+    assert hugo_compost["title"] == "The compost question" and hugo_compost["date"] == "2023-03-08T19:30:00+01:00"
+    hugo = subprocess.run(["hugo", "--destination", str(tmp_path / "hugo")], cwd=migrated, capture_output=True,
+                          text=True)
+    assert hugo.returncode == 0, hugo.stderr
+    jekyll = subprocess.run(["jekyll", "build", "--source", str(migrated), "--destination", str(tmp_path / "jekyll"),
+                             "--quiet"], capture_output=True, text=True)
+    assert jekyll.returncode == 0, jekyll.stderr
 
+    for built in (tmp_path / "hugo", tmp_path / "jekyll"):
+        _check_site(built, items, server.home, dead)
+        assert (built / "_redirects").is_file()
+        assert not list(built.rglob("*.conf")) and not (built / "layouts").exists()  # nor server configuration
+        links = _page(built, items[1030]["url"]).read_text(encoding="utf-8")
+        for target in [items[1005]["url"], items[1007]["url"], f"{compost['url']}#top", items[52]["url"]]:
+            assert f'href="{target}"' in links, target
+        assert links.count('href="/images/') == 2  # the attachment's page and the PDF: their copies
+        compost_page = _page(built, compost["url"]).read_text(encoding="utf-8")
+        assert "Hot or cold? We tried both." in compost_page
 
-def test_jekyll_builds_a_page_for_every_file(content: Path, tmp_path: Path) -> None:
-    out = tmp_path / "site"
-    build = subprocess.run(["jekyll", "build", "--source", str(content), "--destination", str(out), "--quiet"],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    pages = list(out.rglob("*.html"))
-    assert len(pages) == 29
-    compost = next(p for p in pages if p.parent.name == "08" and "compost" in p.name)
-    assert "Hot or cold? We tried both." in compost.read_text()
+    maps = {name: (migrated / name).read_text(encoding="utf-8") for name in
+            ("_redirects", "_nginx-redirects.conf", "_apache-redirects.conf")}
+    for meta in items.values():
+        new = quote(meta["url"])
+        assert f"/ p={meta['wordpress_id']} {new} 301" in maps["_redirects"]
+        assert f'"/?p={meta["wordpress_id"]}" "{new}";' in maps["_nginx-redirects.conf"]
+        assert f"RewriteCond %{{QUERY_STRING}} ^p={meta['wordpress_id']}$" in maps["_apache-redirects.conf"]
+    assert f"/2023/03/the-compost-question/ {compost['url']} 301" in maps["_redirects"]
+    assert f'"/2023/03/the-compost-question/" "{compost["url"]}";' in maps["_nginx-redirects.conf"]
+    assert f"RewriteRule ^/?2023/03/the-compost-question/?$ {compost['url']} [R=301,L,NE]" in maps[
+        "_apache-redirects.conf"]
 
 
 # --- Hostile content: built by the real Jekyll and Hugo, nothing from it runs -------------------
@@ -92,7 +169,8 @@ def hostile_export(builders, make_server, client, db, db_path, tmp_path) -> Path
     with db.conn:  # the last one as an earlier wparchive cleaned it, before text was escaped
         db.execute("UPDATE posts SET content_markdown = ? WHERE wp_id = ?", [LEGACY_MARKDOWN, len(items)])
     folder = tmp_path / "content"
-    result = CliRunner().invoke(cli, ["export", str(folder), "--db", db_path, "--format", "markdown"])
+    # Content alone: the tests bring layouts that show each item's WordPress id.
+    result = CliRunner().invoke(cli, ["export", str(folder), "--db", db_path, "--format", "markdown", "--no-layouts"])
     assert result.exit_code == 0, result.output
     assert len(list(folder.rglob("*.md"))) == len(items)
     return folder

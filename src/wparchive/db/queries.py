@@ -244,7 +244,24 @@ def export_count_sql(*, site: str | None, post_type: str | None, since: str | No
     return f"SELECT count(*) FROM ({unsorted})", params
 
 
+def export_places_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+    """SQL for what a Markdown export needs to place the rows export_sql streams before it writes
+    any (a link may lead to an item written later): the same rows in the same order, without their text."""
+    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    unsorted = sql.rsplit(" ORDER BY ", 1)[0]
+    return (f"SELECT key, site_id, wp_id, type, slug, date, link, site_home FROM ({unsorted}) "
+            f"ORDER BY date_gmt, key"), params
+
+
 MEDIA_FILES_SQL = "SELECT url, path FROM files WHERE sha256 IS NOT NULL"
+# The page of each attachment (?attachment_id=101, or a permalink), and its file.
+MEDIA_PAGES_SQL = "SELECT link, source_url FROM media WHERE link IS NOT NULL AND source_url IS NOT NULL"
+# Permalinks posts had before: a slug or date changed. A version whose JSON is broken is passed over.
+EARLIER_LINKS_SQL = """
+    SELECT key, CASE WHEN json_valid(json) THEN json_extract(json, '$.link') END AS link FROM versions
+    WHERE "table" = 'posts' ORDER BY id"""
+# The archived posts a post's links point at (resolve_link_targets found them).
+LINK_TARGETS_SQL = "SELECT href, target FROM links WHERE post = ? AND target IS NOT NULL"
 
 
 def stream_sql(table: str, *, is_view: bool, after: int, limit: int) -> tuple[str, dict[str, Any]]:
