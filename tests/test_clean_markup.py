@@ -134,3 +134,78 @@ def test_empty_emphasis_and_glued_images_leave_no_defects() -> None:
     assert "**" not in cleaned.markdown and "__" not in cleaned.markdown
     assert "Plain words here and there." in cleaned.markdown
     assert "![A](https://example.org/a.jpg) Caption-like text" in cleaned.markdown
+
+
+# --- Furniture: what themes and plugins put inside the content ----------------------------------
+
+HOSTS = frozenset({"example.org"})
+AUTHOR = "<p>The allotment committee met on Tuesday to agree the spring rota for the shared beds.</p>"
+FURNITURE = {
+    "shariff": '<div class="shariff"><ul class="shariff-buttons theme-round"><li class="shariff-button twitter">'
+               '<a href="https://twitter.com/share?url=x" class="shariff-link"><span class="shariff-text">twittern'
+               '</span></a></li></ul></div>',
+    "addtoany": '<div class="addtoany_share_save_container addtoany_content"><div class="a2a_kit a2a_kit_size_32">'
+                '<a class="a2a_button_facebook" href="https://www.addtoany.com/add_to/facebook?linkurl=x">Facebook</a>'
+                '</div></div>',
+    "share links": '<div style="float:right;"><strong>Möchten Sie den Artikel teilen?</strong><br>'
+                   '<a href="https://www.facebook.com/sharer.php?u=https://example.org/p/" title="Auf Facebook teilen">'
+                   '<div class="fb"></div></a><a href="whatsapp://send?text=x" title="Über Whatsapp teilen"></a>'
+                   '<a href="mailto:?subject=Empfohlener%20Artikel">E-Mail</a></div>',
+    "social links": '<ul class="social-links__list"><li><a href="https://github.com/x"><span class="screen-reader-text">'
+                    'Share on Twitter</span></a></li></ul>',
+    "rp4wp": '<div class="rp4wp-related-posts"><h3>Ähnliche Beiträge</h3><ul><li><div class="rp4wp-related-post-content">'
+             '<a href="https://example.org/leasing/">Leasing erklärt</a><p>Was Leasing kostet.</p></div></li></ul></div>',
+    "related label and list": '<h3>Lesen Sie auch</h3><ul><li><a href="https://example.org/a/">Der Markt öffnet</a></li>'
+                              '<li><a href="/b/">Neue Beete am Fluss</a></li></ul>',
+    "related in one paragraph": '<p><b>・関連記事</b><br><a href="https://example.org/2019/03/x/">店先ベンチで食べても外食扱い'
+                                '</a><br><a href="https://example.org/2019/02/y/">食品への消費税軽減税率</a></p>',
+    "teaser titles": '<ul><li class="entry-title td-module-title"><a href="https://example.org/z/">Verbandsbericht '
+                     'veröffentlicht</a></li></ul>',
+    "ratings": '<div><span class="post-ratings" id="post-ratings-4373"><strong>War der Artikel nützlich?</strong>'
+               '<img src="https://example.org/rating_on.gif" alt="1 Stern"></span><span class="post-ratings-loading" '
+               'style="display:none;">Loading...</span></div>',
+    "lwptoc": '<div class="lwptoc lwptoc-autoWidth"><div class="lwptoc_i"><div class="lwptoc_header">Contents '
+              '<a href="#">show</a></div><div class="lwptoc_items"><a href="#intro">Intro</a></div></div></div>',
+    "recipe buttons": '<div class="wpzoom-recipe-card-buttons"><a class="wpzoom-recipe-snippet-button '
+                      'wp-block-wpzoom-recipe-card-block-jump-to-recipe" href="#wpzoom-recipe-card">Jump to Recipe</a>'
+                      '<a class="wpzoom-recipe-snippet-button" href="/print/">Print Recipe</a></div>',
+    "ad inserter": '<div class="code-block code-block-3" style="margin: 8px 0;"><b>ANZEIGE - Heute mal ausgehen?</b>'
+                   '<a href="https://partner.example.net/">Jetzt bestellen</a></div>',
+    "ad notice": '<div class="sponsor REP" id="REP_1-ad"><p class="ad-notice">Advertisement - story continues below</p></div>',
+    "amazlet": '<div class="amazlet-box"><div class="amazlet-name">Das Buch<div class="amazlet-powered-date">posted with '
+               'amazlet at 19.03.02</div></div><div class="amazlet-link"><a href="https://www.amazon.co.jp/x">Amazon.co.jp'
+               'で詳細を見る</a></div></div>',
+    "post meta": '<div class="post-meta"><p>Tempo di lettura: 3 minuti</p></div><div class="tags-links">Tag: Rimedi</div>'
+                 '<div class="hatom-extra">was last modified: Januar 8th, 2017 by Eleonore</div>',
+    "newsletter at the end": '<p>Then sign up for our email newsletter to get the latest updates.</p>',
+}
+
+
+@pytest.mark.parametrize("furniture", FURNITURE.values(), ids=FURNITURE.keys())
+def test_furniture_leaves_text_and_markdown_and_the_authors_words_stay(furniture: str) -> None:
+    cleaned = clean_content(AUTHOR + furniture, "https://example.org/2024/01/post/", HOSTS)
+    expected = "The allotment committee met on Tuesday to agree the spring rota for the shared beds."
+    assert cleaned.text == expected and cleaned.markdown == expected
+
+
+def test_an_authors_own_further_reading_and_pictures_stay() -> None:
+    further = ('<h3>Further reading</h3><ul><li><a href="https://en.wikipedia.org/wiki/Compost">Compost</a> on '
+               'Wikipedia</li><li><a href="https://www.rhs.org.uk/soil">The RHS on soil</a></li></ul>')
+    picture = ('<div class="iol-media iol-media--related"><figure><img src="https://example.org/suede.jpg" alt="Suede">'
+               '<figcaption>Every trick for cleaning suede</figcaption></figure></div>')
+    own_link = '<p>All about walking boots is <a href="https://example.org/boots/">here</a>.</p>'
+    closing = ("<p>" + "We will keep writing about the beds; subscribe to the parish newsletter if you like, but "
+               "the rota itself is pinned on the shed door, and the keys are with Margit until the end of May. " * 2
+               + "</p>")
+    cleaned = clean_content(AUTHOR + further + picture + own_link + closing, "https://example.org/p/", HOSTS)
+    for kept in ("Further reading", "on Wikipedia", "Every trick for cleaning suede", "All about walking boots",
+                 "the keys are with Margit"):
+        assert kept in cleaned.text
+    assert "(https://en.wikipedia.org/wiki/Compost)" in cleaned.markdown
+    assert [image.src for image in cleaned.images] == ["https://example.org/suede.jpg"]
+
+
+def test_emphasis_side_by_side_is_one_run() -> None:
+    markdown = clean_content('<p><strong>Give, share!&nbsp;<br></strong><span><strong>Thank you</strong></span> '
+                             'and <em>a</em><em>b</em> done.</p>', BASE).markdown
+    assert markdown == "**Give, share!  \nThank you** and _ab_ done." and "****" not in markdown

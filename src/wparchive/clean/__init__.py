@@ -54,7 +54,7 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
     """Text, Markdown and metadata of a post's rendered content; the HTML itself is not changed."""
     if not content_html or not content_html.strip():
         return CleanContent()
-    result = normalise(content_html, base_url, boilerplate)
+    result = normalise(content_html, base_url, boilerplate, site_hosts)
     root = result.root
     # html2text joins every URL to the base, slowly; most content has only absolute ones.
     markdown_base = "" if _all_absolute(root) else base_url

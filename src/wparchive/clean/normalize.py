@@ -18,6 +18,7 @@ from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
 from .code import is_code_widget, mark_language, plain_code_widget
+from .furniture import drop_closing_calls, drop_related_links, drop_share_links, is_furniture
 from .render import classes_of, has_ancestor, text_of
 
 # Never text: taken out with all they hold. (<noscript> and <form> are looked at first: an
@@ -161,8 +162,10 @@ def parse_fragment(content_html: str) -> HtmlElement:
     return root
 
 
-def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | None = None) -> Normalised:
-    """Parse rendered content and rewrite WordPress's peculiarities as plain HTML."""
+def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | None = None,
+              site_hosts: frozenset[str] = frozenset()) -> Normalised:
+    """Parse rendered content and rewrite WordPress's peculiarities as plain HTML; take out what
+    themes and plugins put into it (furniture.py; site_hosts tell links to the site's own posts)."""
     pages = len(NEXTPAGE.findall(content_html)) + 1
     original = content_html
     content_html = NEXTPAGE.sub('<hr class="wparchive-nextpage"/>', content_html)
@@ -171,9 +174,9 @@ def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | 
     result = Normalised(root=root, pages=pages, changed=content_html != original)
     survey = _Survey(root, boilerplate)
     changed = [_code_blocks(root, survey)]
-    for element in survey.dropped:
+    for element in survey.dropped + survey.furniture:
         _drop(element)
-    changed.append(bool(survey.dropped))
+    changed.append(bool(survey.dropped or survey.furniture))
     changed.append(_images(root, survey))
     changed.append(_forms(root, survey))
     if boilerplate is not None:
@@ -182,7 +185,10 @@ def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | 
     changed.append(_galleries(root, survey))
     changed.append(_footnotes(root, survey))
     changed.append(_tables(root, survey))
-    changed.append(_empty_emphasis(root, survey))
+    changed.append(_emphasis(root, survey))
+    changed.append(drop_share_links(root))
+    changed.append(drop_related_links(root, site_hosts))
+    changed.append(drop_closing_calls(root))
     if "[" in content_html:
         result.shortcodes, stripped = _strip_shortcodes(root)
         changed.append(stripped)
@@ -211,6 +217,7 @@ class _Survey:
         self.forms: list[HtmlElement] = []
         self.tables: list[HtmlElement] = []
         self.emphasis: list[HtmlElement] = []
+        self.furniture: list[HtmlElement] = []
         skipping: HtmlElement | None = None
         for element in root.iterdescendants(_ELEMENTS):
             if skipping is not None:
@@ -225,6 +232,10 @@ class _Survey:
             classes = classes_of(element)
             if classes and is_code_widget(classes):
                 self.code_widgets.append(element)  # made one <pre>: nothing inside is looked at
+                skipping = element
+                continue
+            if (classes or element.get("id") or element.get("style")) and is_furniture(element, classes):
+                self.furniture.append(element)
                 skipping = element
                 continue
             if boilerplate is not None and boilerplate.matches(element, classes):
@@ -566,8 +577,9 @@ def _as_block(element: HtmlElement) -> None:
         del element.attrib[name]
 
 
-def _empty_emphasis(root: HtmlElement, survey: _Survey) -> bool:
-    """Bold, italics and the like that hold no text ("****" in Markdown) taken out, their content kept."""
+def _emphasis(root: HtmlElement, survey: _Survey) -> bool:
+    """Bold, italics and the like that hold no text taken out (their content kept), and two of a
+    kind that touch made one: either way Markdown would show "****"."""
     changed = False
     for element in reversed(survey.emphasis):
         if not _alive(element, root):
@@ -575,7 +587,28 @@ def _empty_emphasis(root: HtmlElement, survey: _Survey) -> bool:
         if not element.text_content().strip() and next(element.iter("img", "br", "a"), None) is None:
             element.drop_tag()  # its spaces stay
             changed = True
+            continue
+        following = element.getnext()
+        while following is not None and following.tag == element.tag and not (element.tail or "").strip():
+            if element.tail:  # the space between them, kept inside
+                _append_content(element, lxml.html.fromstring(f"<span>{' '}</span>"))
+            _append_content(element, following)
+            element.tail, following.tail = following.tail, None
+            following.drop_tree()
+            following = element.getnext()
+            changed = True
     return changed
+
+
+def _append_content(element: HtmlElement, other: HtmlElement) -> None:
+    """other's text and children added at the end of element's."""
+    if other.text:
+        if len(element):
+            element[-1].tail = (element[-1].tail or "") + other.text
+        else:
+            element.text = (element.text or "") + other.text
+    for child in list(other):
+        element.append(child)
 
 
 def _strip_shortcodes(root: HtmlElement) -> tuple[list[str], bool]:

@@ -30,6 +30,8 @@ SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BREAKS = re.compile(rf"\s*[{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 
+_TOUCHING_EMPHASIS = re.compile(r"(?<=[^ \t])(\*\*|_)( {0,2}\n)?\1(?=\S)")
+
 # Markdown has no figure captions and only extended syntaxes for definition lists: a caption
 # becomes a paragraph of its own, a definition the ": " line that pandoc, PHP Markdown Extra
 # and goldmark (Hugo) read as one.
@@ -63,7 +65,11 @@ def html_to_markdown(fragment: str, base_url: str = "") -> str:
     converter.backquote_code_style = True  # ``` fences, which survive copy-paste better than indents
     converter.pad_tables = True  # rows between pipes, as GitHub, Hugo and kramdown (Jekyll) all read them
     # The private-use characters that stand for others below cannot come from the page.
-    markdown = _settle_code_blocks(converter.handle(_OUR_PRIVATE_USE.sub("", fragment)))
+    markdown = converter.handle(_OUR_PRIVATE_USE.sub("", fragment))
+    # Emphasis that ends where the same begins (two <strong> side by side, across elements) would
+    # show as "****": one run. Text has its stars escaped, and code's wait as other characters.
+    markdown = _TOUCHING_EMPHASIS.sub(lambda m: m.group(2) or "", markdown)
+    markdown = _settle_code_blocks(markdown)
     markdown = _settle_deferred(markdown)
     markdown = _BLANK_LINE.sub("", markdown.replace("\u00a0", " "))
     # Strip blank lines only: html2text indents list items, and the first may open the text.

@@ -1,0 +1,218 @@
+"""What themes and plugins put inside the content that the author did not write: share buttons,
+related posts, ratings, tables of contents, recipe buttons, ads, product boxes, newsletter calls,
+post meta. Told by structure, not by site: the class and id names plugins give their blocks, what
+readers never see (display:none), and blocks of links under a "Related" label or a call to
+subscribe at the end. config/boilerplate.toml adds a site's own rules.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from lxml.html import HtmlElement
+
+from .render import text_of
+
+# Words of class and id names (split at "-", "_" and the like) that only plugin furniture uses.
+# Those of LINK_WORDS name blocks of links or buttons: a block so named without one (a theme's
+# "media related" to the post: its own picture) is the author's.
+LINK_WORDS = frozenset({
+    # share and social bookmarking buttons
+    "share", "sharing", "sharedaddy", "shariff", "addtoany", "a2a", "heateor", "essb", "sbmk", "shareaholic",
+    "sharethis", "bookmarking", "sociallocker", "tweetbutton",
+    # related posts
+    "related", "relatedposts", "rp4wp", "yarpp", "crp", "cprp",
+    # tables of contents
+    "toc", "lwptoc",
+})
+FURNITURE_WORDS = LINK_WORDS | frozenset({
+    # ratings and "was this helpful"
+    "ratings", "postratings", "yasr", "kksr", "helpful",
+    # ads, sponsors, affiliate and product boxes
+    "ad", "ads", "adspot", "advert", "advertisement", "adsense", "adsbygoogle", "sponsor", "sponsored",
+    "amazlet", "aawp", "affiliate",
+    # newsletter and subscription calls
+    "newsletter", "subscribe", "subscription", "mc4wp", "optin", "signup",
+})
+# Whole class names whose words are too common to go by alone.
+FURNITURE_CLASSES = frozenset({
+    "code-block",  # Ad Inserter's blocks: code-block code-block-3
+    "post-meta", "entry-meta", "tags-links", "cat-links", "hatom-extra", "post-views", "reading-time",
+    "post-navigation", "nav-links", "about-author", "author-box", "wp-about-author-containter-top",
+    "wp-about-author-containter-bottom", "social-links", "social-icons", "social-buttons", "social-share",
+    "wprm-recipe-jump", "wprm-recipe-print", "wprm-recipe-pin", "wprm-call-to-action", "wprm-recipe-snippet",
+    "wpzoom-recipe-card-buttons", "recipe-jump-button", "jump-to-recipe", "print-recipe", "next_title",
+    "entry-title", "td-module-title",  # titles of other posts: teasers (the post's own title is outside content)
+})
+# Classes that say a block is the author's, whatever else its names say (a post *about* sharing).
+_AUTHORS = re.compile(r"^(?:wp-block-(?:paragraph|heading|list|quote|image|table|code|preformatted)|wp-caption)$")
+_NAME_WORDS = re.compile(r"[^a-z0-9]+")
+_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+# Labels of blocks of links to other posts of the site, in the languages of the sites archived.
+RELATED_LABELS = re.compile(
+    r"^[\W_]*(?:related(?: posts| articles| stories)?|also read|read also|you (?:may|might) also like|more from .{1,40}"
+    r"|lesen sie auch|lies auch|das (?:thema )?könnte (?:dich|sie) auch interessieren|ähnliche beiträge|weitere artikel"
+    r"|mehr zum thema|関連記事|あわせて読みたい|こちらもおすすめ|leggi anche|potrebbe interessarti|ti potrebbe interessare"
+    r"|à lire aussi|lire aussi|vous aimerez aussi|también te puede interesar|te puede interesar|lee también"
+    r"|leia também|читайте также|похожие записи|相关文章|相关阅读|관련 기사|اقرأ أيضا|קרא גם|baca juga)[\W_]*$",
+    re.I)
+# A call to subscribe, follow, donate or read elsewhere, as sites end their posts with.
+CALLS = re.compile(
+    r"\b(?:sign up|subscribe|newsletter|e-?paper|follow (?:us|me)|folge (?:uns|mir)|abonnier|donate|faire un don"
+    r"|apoya|support (?:us|our journalism)|spende|iscriviti|suscríbete|stay up to date)\b|\bnecesita del apoyo\b"
+    r"|\ball rights reserved\b", re.I)
+# Addresses of share buttons: a post's address handed to a network (or to the reader's mail).
+SHARE_LINK = re.compile(
+    r"^(?:https?://(?:www\.|m\.|api\.)?(?:facebook\.com/shar|twitter\.com/(?:intent|share)|x\.com/intent"
+    r"|linkedin\.com/(?:share|cws/share)|pinterest\.[a-z.]+/pin/create|plus\.google\.com/share|reddit\.com/submit"
+    r"|t\.me/share|telegram\.me/share|getpocket\.com/(?:save|edit)|xing\.com/(?:spi/shares|social/share)"
+    r"|tumblr\.com/(?:share|widgets/share)|addtoany\.com/(?:add_to|share)|wa\.me/\?|api\.whatsapp\.com/send"
+    r"|web\.whatsapp\.com/send|buffer\.com/add|mix\.com/add|flipboard\.com/bookmarklet|vk\.com/share"
+    r"|b\.hatena\.ne\.jp/(?:add|entry)|line\.me/R/msg|social-plugins\.line\.me)|whatsapp://send|mailto:\?)",
+    re.I)
+SHARE_LABEL_CHARS = 60  # a block of share links may have a label ("Share this:") and no more
+CALL_CHARS = 300  # a longer paragraph is the author's, whatever it asks of the reader
+CALL_BLOCKS = 3  # calls are looked for among the last blocks of the content only
+
+
+def is_furniture(element: HtmlElement, classes: list[str]) -> bool:
+    """Whether an element is furniture by its names, or hidden from readers."""
+    style = element.get("style")
+    if style and _HIDDEN.search(style) and element.tag not in ("img", "figure"):
+        return True
+    if any(_AUTHORS.match(name) for name in classes):
+        return False
+    names = [name.lower() for name in classes]
+    ident = element.get("id")
+    if ident:
+        names.append(ident.lower())
+    for name in names:
+        if name in FURNITURE_CLASSES or name.split("__", 1)[0] in FURNITURE_CLASSES:  # BEM: block__element
+            return True
+        words = {name, *_NAME_WORDS.split(name)}
+        found = words & FURNITURE_WORDS
+        if found:
+            return not found <= LINK_WORDS or _has_links(element) or _is_label_only(element)
+    return False
+
+
+def _has_links(element: HtmlElement) -> bool:
+    return element.tag in ("a", "button") or next(element.iter("a", "button"), None) is not None
+
+
+def _is_label_only(element: HtmlElement) -> bool:
+    """A heading or label of such a block ("Related Posts"): short text, no picture."""
+    return next(element.iter("img", "figure", "video", "iframe"), None) is None and len(text_of(element)) <= 60
+
+
+def drop_related_links(root: HtmlElement, site_hosts: frozenset[str]) -> bool:
+    """A "Related" label and the block of links to the site's posts that it heads (or that follows
+    it in the same paragraph) taken out. An author's own list of further reading mostly leads
+    elsewhere, and has no such label: it stays."""
+    changed = False
+    # A label is told by its own first words, which costs nothing to look at; only then its whole text.
+    candidates = [e for e in root.iter(_LABEL_TAGS) if e.text and len(e.text) <= 80 and _RELATED_START.search(e.text)]
+    for label in candidates:
+        if not _alive(label, root) or not _is_label(label):
+            continue
+        holder = label if label.tag in ("p", "h2", "h3", "h4", "h5", "h6", "div") else _block_of(label)
+        if holder is None:
+            continue
+        if _mostly_site_links(holder, site_hosts, without=label):
+            _remove(holder)
+            changed = True
+            continue
+        following = holder.getnext()
+        if following is not None and _mostly_site_links(following, site_hosts):
+            _remove(following)
+            _remove(holder)
+            changed = True
+    return changed
+
+
+def drop_share_links(root: HtmlElement) -> bool:
+    """Share buttons told by where they lead (a network's share address), with the block that
+    holds nothing else but a short label."""
+    changed = False
+    for link in list(root.iter("a")):
+        if link.getparent() is None or not SHARE_LINK.match((link.get("href") or "").strip()):
+            continue
+        block = link
+        for ancestor in link.iterancestors():
+            if ancestor is root:
+                break
+            links = list(ancestor.iter("a"))
+            shares = [a for a in links if SHARE_LINK.match((a.get("href") or "").strip())]
+            outside = len(text_of(ancestor)) - sum(len(text_of(a)) for a in links)
+            if len(shares) < len(links) or outside > SHARE_LABEL_CHARS:
+                break
+            block = ancestor
+        _remove(block)
+        changed = True
+    return changed
+
+
+def drop_closing_calls(root: HtmlElement) -> bool:
+    """Short paragraphs among the last blocks that call on the reader to subscribe, follow or
+    donate (the site's, not the author's: a longer paragraph stays)."""
+    blocks = [child for child in root if isinstance(child.tag, str)][-CALL_BLOCKS:]
+    texts = [text_of(block) for block in blocks]
+    if not any(CALLS.search(text) for text in texts):
+        return False  # most posts: no call at their end, and no need to look closer
+    whole = len(text_of(root))
+    removed: list[HtmlElement] = []
+    for block in blocks:
+        for paragraph in list(block.iter("p", "div", "h1", "h2", "h3", "h4", "h5", "h6")):
+            if any(_within(paragraph, gone) for gone in removed):
+                continue
+            text = text_of(paragraph)
+            # the biggest block that is the call alone, never the most of the post
+            if text and len(text) <= CALL_CHARS and len(text) * 2 < whole and CALLS.search(text):
+                _remove(paragraph)
+                removed.append(paragraph)
+    return bool(removed)
+
+
+_LABEL_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "div", "strong", "b", "span")
+# The start of a label, to find the few elements worth a closer look.
+_RELATED_START = re.compile(RELATED_LABELS.pattern.replace(")[\\W_]*$", ")"), re.I)
+
+
+def _alive(element: HtmlElement, root: HtmlElement) -> bool:
+    return any(a is root for a in element.iterancestors())
+
+
+def _is_label(element: HtmlElement) -> bool:
+    text = (element.text or "").strip() if element.tag in ("strong", "b", "span") and len(element) else text_of(element)
+    return bool(text) and len(text) <= 60 and RELATED_LABELS.match(text) is not None
+
+
+def _block_of(element: HtmlElement) -> HtmlElement | None:
+    return next(element.iterancestors("p", "div", "h2", "h3", "h4", "h5", "h6", "li"), None)
+
+
+def _mostly_site_links(block: HtmlElement, site_hosts: frozenset[str], without: HtmlElement | None = None) -> bool:
+    """Whether a block is links to the site's own pages, with little text beside them."""
+    links = [a for a in block.iter("a") if a.get("href") and (without is None or not _within(a, without))]
+    if not links:
+        return False
+    own = [a for a in links if _is_own(a.get("href", ""), site_hosts)]
+    text = len(text_of(block)) - (len(text_of(without)) if without is not None and _within(without, block) else 0)
+    linked = sum(len(text_of(a)) for a in links)
+    return len(own) * 2 >= len(links) and linked >= 0.5 * max(text, 1)
+
+
+def _is_own(href: str, site_hosts: frozenset[str]) -> bool:
+    host = (urlsplit(href).hostname or "").lower()
+    return not host or host in site_hosts or host.removeprefix("www.") in site_hosts
+
+
+def _within(element: HtmlElement, ancestor: HtmlElement) -> bool:
+    return element is ancestor or any(a is ancestor for a in element.iterancestors())
+
+
+def _remove(element: HtmlElement) -> None:
+    if element.getparent() is not None:
+        element.drop_tree()
