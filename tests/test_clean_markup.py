@@ -178,6 +178,12 @@ FURNITURE = {
     "post meta": '<div class="post-meta"><p>Tempo di lettura: 3 minuti</p></div><div class="tags-links">Tag: Rimedi</div>'
                  '<div class="hatom-extra">was last modified: Januar 8th, 2017 by Eleonore</div>',
     "newsletter at the end": '<p>Then sign up for our email newsletter to get the latest updates.</p>',
+    "wordads": '<div class="wpcnt"><div class="wpa wpmrec"><span class="wpa-about">Advertisements</span><div class="u">'
+               '</div></div></div><a class="wpa-about" href="https://wordpress.com/about-these-ads/">About these ads</a>',
+    "tweet script left": '<p><a href="https://platform.twitter.com/widgets.js">https://platform.twitter.com/widgets.js'
+                         '</a></p>',
+    "off-screen links": '<div style="position:absolute; left:-10000px;"><a href="https://casino.example.net/">casino</a>'
+                        '</div>',
 }
 
 
@@ -209,3 +215,59 @@ def test_emphasis_side_by_side_is_one_run() -> None:
     markdown = clean_content('<p><strong>Give, share!&nbsp;<br></strong><span><strong>Thank you</strong></span> '
                              'and <em>a</em><em>b</em> done.</p>', BASE).markdown
     assert markdown == "**Give, share!  \nThank you** and _ab_ done." and "****" not in markdown
+
+
+# --- Footnotes: notes after the body, whichever plugin made them --------------------------------
+
+NOTE = "Karl von Frisch described it in 1927."
+FOOTNOTE_PLUGINS = {
+    "core footnotes block": (
+        '<p>Bees dance<sup data-fn="a1" class="fn"><a href="#a1" id="a1-link">1</a></sup> to tell others.</p>'
+        f'<ol class="wp-block-footnotes"><li id="a1">{NOTE} <a href="#a1-link" aria-label="Jump to footnote '
+        'reference 1">↩︎</a></li></ol>'),
+    "easy footnotes": (
+        '<p>Bees dance<span class="easy-footnote-margin-adjust" id="easy-footnote-1-42"></span><span class="easy-'
+        f'footnote"><a href="#easy-footnote-bottom-1-42" title="{NOTE}"><sup>1</sup></a></span> to tell others.</p>'
+        '<div class="easy-footnote-title"><h4>Notes</h4></div><ol class="easy-footnotes-wrapper"><li class="easy-'
+        f'footnote-single"><span id="easy-footnote-bottom-1-42" class="easy-footnote-margin-adjust"></span>{NOTE}'
+        '<a class="easy-footnote-to-top" href="#easy-footnote-1-42"></a></li></ol>'),
+    "modern footnotes": (
+        '<p>Bees dance<sup class="modern-footnotes-footnote " data-mfn="1" data-mfn-post-scope="0_42"><a href="'
+        'javascript:void(0)" role="button" aria-describedby="mfn-content-0_42-1">1</a></sup><span id="mfn-content-'
+        f'0_42-1" role="tooltip" class="modern-footnotes-footnote__note" tabindex="0" data-mfn="1">{NOTE}</span> to '
+        'tell others.</p>'),
+    "footnotes made easy": (
+        '<p>Bees dance<sup><a href="#footnote_0_42" id="identifier_0_42" class="footnote-link footnote-identifier-'
+        f'link" title="{NOTE}">1</a></sup> to tell others.</p><ol class="footnotes"><li id="footnote_0_42" class='
+        f'"footnote">{NOTE} [<a href="#identifier_0_42" class="footnote-link footnote-back-link">&#8617;</a>]</li></ol>'),
+    "footnotes with [+] toggle": (
+        '<p>Bees dance<sup class="footnote_plugin_tooltip_text" onclick="footnote_moveToAnchor(\'footnote_plugin_'
+        f'reference_1\');">[1]</sup><span class="footnote_tooltip" id="footnote_plugin_tooltip_text_1">{NOTE}</span>'
+        ' to tell others.</p><div class="speaker-mute footnotes_reference_container"><div class="footnote_container_'
+        'prepare"><p><span role="button">References</span><span role="button" class="footnote_reference_container_'
+        'collapse_button">[<a id="footnote_reference_container_collapse_button">+</a>]</span></p></div><div id="'
+        'footnote_references_container" style="display:none"><table class="footnotes_table"><tbody><tr><td class="'
+        f'footnote_plugin_index"><a id="footnote_plugin_reference_1">1</a></td><td class="footnote_plugin_text">{NOTE}'
+        '</td></tr></tbody></table></div></div>'),
+}
+
+
+@pytest.mark.parametrize("html", FOOTNOTE_PLUGINS.values(), ids=FOOTNOTE_PLUGINS.keys())
+def test_footnotes_of_every_plugin_are_notes_after_the_body(html: str) -> None:
+    cleaned = clean_content(html, BASE)
+    assert cleaned.markdown == f"Bees dance[^1] to tell others.\n\n[^1]: {NOTE}"
+    assert cleaned.text == f"Bees dance[1] to tell others.\n\n[1] {NOTE}"
+
+
+def test_notes_are_numbered_in_reading_order_and_kept_whole() -> None:
+    html = ('<p>First<sup data-fn="b"><a href="#b">2</a></sup>, then<sup data-fn="a"><a href="#a">1</a></sup>, '
+            'again<sup data-fn="b"><a href="#b">2</a></sup>.</p><ol class="wp-block-footnotes">'
+            '<li id="a">See <a href="https://example.org/source/">the source</a>.</li><li id="b">Second.</li></ol>')
+    cleaned = clean_content(html, BASE)
+    assert cleaned.markdown == ("First[^1], then[^2], again[^1].\n\n[^1]: Second.\n\n"
+                                "[^2]: See [the source](https://example.org/source/).")
+
+
+def test_note_markers_cannot_come_from_the_site() -> None:
+    cleaned = clean_content("<p>Planted \ue1201\ue121 beans.</p>", BASE)
+    assert cleaned.markdown == "Planted 1 beans." and "[^" not in cleaned.markdown

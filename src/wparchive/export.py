@@ -365,7 +365,8 @@ _SAFE_OR_RELATIVE = (r"(?:https?:|mailto:|data:image/(?:png|gif|jpeg|webp)[;,]|[
                      r"|[^\s:/?#()<>&\\%]*(?:[/?#)]|$))")
 _UNSAFE_DESTINATION = re.compile(r"\]\(((?:\s|<)*+)(?!" + _SAFE_OR_RELATIVE + ")", re.I)
 # A link definition ("[x]: address") starts a line, maybe inside a quote or a list item.
-_UNSAFE_DEFINITION = re.compile(r"^(?P<start>(?:\s|>|[*+-]\s|\d{1,9}[.)]\s)*\[[^\]]*\])"
+# ("[^1]: …" is a footnote's note, not an address: Markdown from the cleaner ends with them.)
+_UNSAFE_DEFINITION = re.compile(r"^(?P<start>(?:\s|>|[*+-]\s|\d{1,9}[.)]\s)*\[(?!\^)[^\]]*\])"
                                 r":(?P<space>(?:\s|<)*+)(?!" + _SAFE_OR_RELATIVE + ")", re.I | re.M)
 
 

@@ -31,7 +31,7 @@ FURNITURE_WORDS = LINK_WORDS | frozenset({
     "ratings", "postratings", "yasr", "kksr", "helpful",
     # ads, sponsors, affiliate and product boxes
     "ad", "ads", "adspot", "advert", "advertisement", "adsense", "adsbygoogle", "sponsor", "sponsored",
-    "amazlet", "aawp", "affiliate",
+    "amazlet", "aawp", "affiliate", "wpcnt", "wpa", "wordads",  # WordAds: "Advertisements", "About these ads"
     # newsletter and subscription calls
     "newsletter", "subscribe", "subscription", "mc4wp", "optin", "signup",
 })
@@ -48,7 +48,8 @@ FURNITURE_CLASSES = frozenset({
 # Classes that say a block is the author's, whatever else its names say (a post *about* sharing).
 _AUTHORS = re.compile(r"^(?:wp-block-(?:paragraph|heading|list|quote|image|table|code|preformatted)|wp-caption)$")
 _NAME_WORDS = re.compile(r"[^a-z0-9]+")
-_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Hidden from readers, or put off-screen (link blocks kept for search engines)
+_HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|text-indent)\s*:\s*-\d{4,}px", re.I)
 
 # Labels of blocks of links to other posts of the site, in the languages of the sites archived.
 RELATED_LABELS = re.compile(
@@ -72,6 +73,9 @@ SHARE_LINK = re.compile(
     r"|web\.whatsapp\.com/send|buffer\.com/add|mix\.com/add|flipboard\.com/bookmarklet|vk\.com/share"
     r"|b\.hatena\.ne\.jp/(?:add|entry)|line\.me/R/msg|social-plugins\.line\.me)|whatsapp://send|mailto:\?)",
     re.I)
+# What is left of a tweet or post embedded when its script was rewritten away: a link to the script.
+WIDGET_SCRIPT = re.compile(r"^(?:https?:)?//(?:platform\.twitter\.com/widgets\.js|www\.instagram\.com/embed\.js"
+                           r"|connect\.facebook\.net/|platform\.linkedin\.com/in\.js)", re.I)
 SHARE_LABEL_CHARS = 60  # a block of share links may have a label ("Share this:") and no more
 CALL_CHARS = 300  # a longer paragraph is the author's, whatever it asks of the reader
 CALL_BLOCKS = 3  # calls are looked for among the last blocks of the content only
@@ -137,7 +141,12 @@ def drop_share_links(root: HtmlElement) -> bool:
     holds nothing else but a short label."""
     changed = False
     for link in list(root.iter("a")):
-        if link.getparent() is None or not SHARE_LINK.match((link.get("href") or "").strip()):
+        href = (link.get("href") or "").strip()
+        if link.getparent() is not None and WIDGET_SCRIPT.match(href):
+            _remove(link)
+            changed = True
+            continue
+        if link.getparent() is None or not SHARE_LINK.match(href):
             continue
         block = link
         for ancestor in link.iterancestors():

@@ -19,7 +19,8 @@ from lxml.html import HtmlElement
 
 from .code import is_code_widget, mark_language, plain_code_widget
 from .furniture import drop_closing_calls, drop_related_links, drop_share_links, is_furniture
-from .render import classes_of, has_ancestor, text_of
+from .notes import footnotes
+from .render import NOT_OURS, classes_of, has_ancestor, text_of
 
 # Never text: taken out with all they hold. (<noscript> and <form> are looked at first: an
 # image's real address, or an article a theme wrapped in a form, may be inside.)
@@ -45,7 +46,6 @@ _MARKUP_BEFORE, _MARKUP_AFTER = r"(?:[^\S\n]|[#>*_\-])", r"(?:[^\S\n]|[*_])"
 _MARKUP_AROUND = re.compile(rf"^{_MARKUP_BEFORE}+|{_MARKUP_AFTER}+$")
 _CLASS = re.compile(r"\.([\w-]+)")
 _ID = re.compile(r"#([\w-]+)")
-BACKLINKS = frozenset({"↩", "↩︎", "⏎", "^", "↑"})
 # NUL, C0 controls other than whitespace, lone surrogates: no HTML holds them, and lxml refuses them.
 _UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff]")
 _ELEMENTS = etree.Element  # as a filter of iter(): elements, not comments
@@ -152,7 +152,7 @@ class Normalised:
 
 def parse_fragment(content_html: str) -> HtmlElement:
     """An HTML fragment parsed into a <div>; characters no HTML may hold are replaced first."""
-    content_html = _UNPARSABLE.sub("\ufffd", content_html)
+    content_html = NOT_OURS.sub("", _UNPARSABLE.sub("\ufffd", content_html))
     root = lxml.html.fragment_fromstring(content_html, create_parent="div", parser=_PARSER)
     if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in _PARSER.error_log):
         # Nesting deeper than libxml2 follows (2,048 levels) loses everything below it: keep
@@ -183,7 +183,7 @@ def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | 
         changed.append(_drop_boilerplate(root, boilerplate, survey))
     changed.append(_embeds(root, base_url, result.embeds, survey))
     changed.append(_galleries(root, survey))
-    changed.append(_footnotes(root, survey))
+    changed.append(footnotes(root, survey.footnote_refs, survey.anchors))
     changed.append(_tables(root, survey))
     changed.append(_emphasis(root, survey))
     changed.append(drop_share_links(root))
@@ -254,14 +254,16 @@ class _Survey:
                 self.tables.append(element)
             if name == "a":
                 self.anchors.append(element)
-                if "footnote-ref" in classes:
+                if "footnote-ref" in classes or ((element.get("href") or "").startswith("#") and any(
+                        "footnote" in c for c in classes_of(element.getparent()) + classes) and
+                        not any(a.tag == "li" for a in element.iterancestors())):
                     self.footnote_refs.append(element)
             elif name == "p":
                 self.paragraphs.append(element)
             elif name in ("iframe", "video", "audio"):
                 self.frames.append(element)
             elif name == "sup":
-                if element.get("data-fn") is not None or "footnote" in classes or "fn" in classes or \
+                if element.get("data-fn") is not None or any("footnote" in c for c in classes) or "fn" in classes or \
                         any((a.get("href") or "").startswith("#") for a in element.iter("a")):
                     self.footnote_refs.append(element)
             elif name == "blockquote" and not _EMBED_QUOTE_CLASSES.isdisjoint(classes):
@@ -449,24 +451,6 @@ def _galleries(root: HtmlElement, survey: _Survey) -> bool:
             paragraph.text = caption_text
             paragraph.tail, listing.tail = listing.tail, None
             listing.addnext(paragraph)
-    return changed
-
-
-def _footnotes(root: HtmlElement, survey: _Survey) -> bool:
-    """Footnote references as [n]; the back-links at the notes, which are not text, dropped."""
-    changed = False
-    for reference in survey.footnote_refs:
-        sup = reference if reference.tag == "sup" else next(reference.iterancestors("sup"), reference)
-        if not _alive(reference, root) or not _alive(sup, root):
-            continue  # already replaced through its other half
-        label = sup.text_content().strip().strip("[]")
-        if label and len(label) <= 4:
-            _replace_with_text(sup, f"[{label}]")
-            changed = True
-    for link in survey.anchors:
-        if _alive(link, root) and link.text_content().strip() in BACKLINKS:
-            _drop(link)
-            changed = True
     return changed
 
 

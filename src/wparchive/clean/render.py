@@ -13,6 +13,11 @@ from lxml.html import HtmlElement
 PARAGRAPH = "\ue000"
 LINE = "\ue001"
 _KEPT_SPACE = "\ue002"  # a space inside <pre>, which must survive folding
+# A footnote's reference and its note as normalisation marks them (notes.py), written "[^1]" and
+# "[^1]: note" in Markdown, "[1]" and "[1] note" in text. Private-use characters the page cannot hold.
+NOTE_REFERENCE, NOTE_DEFINITION, NOTE_CLOSE = "\ue120", "\ue122", "\ue121"
+NOT_OURS = re.compile("[\ue120-\ue12f]")
+_NOTE = re.compile("([\ue120\ue122])([0-9]{1,6})\ue121")
 # The language of a <pre>, as normalisation found it (code.py), for its fence's info string.
 LANGUAGE_ATTRIBUTE = "data-wparchive-language"
 LANGUAGE = re.compile(r"[A-Za-z0-9][\w+#.-]{0,29}")
@@ -44,13 +49,17 @@ _MARKDOWN_TAGS = [
 
 
 def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
-    """Markdown of a normalised fragment."""
-    return html_to_markdown(lxml.html.tostring(root, encoding="unicode"), base_url)
+    """Markdown of a normalised fragment (with the notes normalisation marked)."""
+    return _markdown(lxml.html.tostring(root, encoding="unicode"), base_url)
 
 
 def html_to_markdown(fragment: str, base_url: str = "") -> str:
     """Markdown of an HTML fragment, by html2text: unwrapped lines, Unicode kept, fenced code; what
     the page showed as text stays text in every Markdown reader (see _InertConverter)."""
+    return _markdown(NOT_OURS.sub("", fragment), base_url)
+
+
+def _markdown(fragment: str, base_url: str) -> str:
     if not fragment or not fragment.strip():
         return ""
     for pattern, replacement in _MARKDOWN_TAGS:
@@ -72,6 +81,7 @@ def html_to_markdown(fragment: str, base_url: str = "") -> str:
     markdown = _settle_code_blocks(markdown)
     markdown = _settle_deferred(markdown)
     markdown = _BLANK_LINE.sub("", markdown.replace("\u00a0", " "))
+    markdown = _NOTE.sub(lambda m: f"[^{m.group(2)}]" + (":" if m.group(1) == NOTE_DEFINITION else ""), markdown)
     # Strip blank lines only: html2text indents list items, and the first may open the text.
     return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n").rstrip()
 
@@ -364,7 +374,7 @@ def tree_to_text(root: HtmlElement) -> str:
         # closed elements alike.
         if element.tail and element is not root:
             out.append(_kept(element.tail) if in_pre else element.tail)
-    return fold("".join(out))
+    return _NOTE.sub(r"[\2]", fold("".join(out)))
 
 
 def _marker(name: str, in_li: int) -> str | None:
