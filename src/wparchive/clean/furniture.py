@@ -7,6 +7,7 @@ subscribe at the end. config/boilerplate.toml adds a site's own rules.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -77,8 +78,13 @@ SHARE_LINK = re.compile(
 WIDGET_SCRIPT = re.compile(r"^(?:https?:)?//(?:platform\.twitter\.com/widgets\.js|www\.instagram\.com/embed\.js"
                            r"|connect\.facebook\.net/|platform\.linkedin\.com/in\.js)", re.I)
 SHARE_LABEL_CHARS = 60  # a block of share links may have a label ("Share this:") and no more
+# Words one of the calls holds: looked for first, as plain substrings, which costs far less than CALLS.
+_CALL_WORDS = ("sign up", "subscri", "newsletter", "epaper", "e-paper", "follow us", "follow me", "folge uns",
+               "folge mir", "abonnier", "donate", "un don", "apoy", "support us", "support our", "spende",
+               "iscriviti", "suscr", "up to date", "rights reserved")
 CALL_CHARS = 300  # a longer paragraph is the author's, whatever it asks of the reader
-CALL_BLOCKS = 3  # calls are looked for among the last blocks of the content only
+CALL_BLOCKS = 3  # calls are looked for among the last blocks of the content only,
+CALL_WINDOW = 4 * CALL_CHARS * CALL_BLOCKS  # and in the last characters of its text
 
 
 def is_furniture(element: HtmlElement, classes: list[str]) -> bool:
@@ -86,20 +92,28 @@ def is_furniture(element: HtmlElement, classes: list[str]) -> bool:
     style = element.get("style")
     if style and _HIDDEN.search(style) and element.tag not in ("img", "figure"):
         return True
+    verdict = _names_verdict(element.get("class") or "", element.get("id") or "")
+    if verdict == _LINKS:
+        return _has_links(element) or _is_label_only(element)
+    return verdict == _YES
+
+
+_YES, _LINKS = "furniture", "furniture if it holds links"
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_verdict(class_value: str, ident: str) -> str | None:
+    """What class and id names say of an element (the same names recur on every page of a theme)."""
+    classes = class_value.split()
     if any(_AUTHORS.match(name) for name in classes):
-        return False
-    names = [name.lower() for name in classes]
-    ident = element.get("id")
-    if ident:
-        names.append(ident.lower())
-    for name in names:
+        return None
+    for name in [name.lower() for name in classes] + ([ident.lower()] if ident else []):
         if name in FURNITURE_CLASSES or name.split("__", 1)[0] in FURNITURE_CLASSES:  # BEM: block__element
-            return True
-        words = {name, *_NAME_WORDS.split(name)}
-        found = words & FURNITURE_WORDS
+            return _YES
+        found = {name, *_NAME_WORDS.split(name)} & FURNITURE_WORDS
         if found:
-            return not found <= LINK_WORDS or _has_links(element) or _is_label_only(element)
-    return False
+            return _LINKS if found <= LINK_WORDS else _YES
+    return None
 
 
 def _has_links(element: HtmlElement) -> bool:
@@ -166,11 +180,13 @@ def drop_share_links(root: HtmlElement) -> bool:
 def drop_closing_calls(root: HtmlElement) -> bool:
     """Short paragraphs among the last blocks that call on the reader to subscribe, follow or
     donate (the site's, not the author's: a longer paragraph stays)."""
-    blocks = [child for child in root if isinstance(child.tag, str)][-CALL_BLOCKS:]
-    texts = [text_of(block) for block in blocks]
-    if not any(CALLS.search(text) for text in texts):
+    whole_text = root.text_content()
+    window = whole_text[-CALL_WINDOW:]
+    lowered = window.lower()
+    if not any(word in lowered for word in _CALL_WORDS) or not CALLS.search(window):
         return False  # most posts: no call at their end, and no need to look closer
-    whole = len(text_of(root))
+    blocks = [child for child in root if isinstance(child.tag, str)][-CALL_BLOCKS:]
+    whole = len(" ".join(whole_text.split()))
     removed: list[HtmlElement] = []
     for block in blocks:
         for paragraph in list(block.iter("p", "div", "h1", "h2", "h3", "h4", "h5", "h6")):
@@ -178,7 +194,8 @@ def drop_closing_calls(root: HtmlElement) -> bool:
                 continue
             text = text_of(paragraph)
             # the biggest block that is the call alone, never the most of the post
-            if text and len(text) <= CALL_CHARS and len(text) * 2 < whole and CALLS.search(text):
+            if text and len(text) <= CALL_CHARS and len(text) * 2 < whole and \
+                    any(word in text.lower() for word in _CALL_WORDS) and CALLS.search(text):
                 _remove(paragraph)
                 removed.append(paragraph)
     return bool(removed)

@@ -46,8 +46,9 @@ _MARKUP_BEFORE, _MARKUP_AFTER = r"(?:[^\S\n]|[#>*_\-])", r"(?:[^\S\n]|[*_])"
 _MARKUP_AROUND = re.compile(rf"^{_MARKUP_BEFORE}+|{_MARKUP_AFTER}+$")
 _CLASS = re.compile(r"\.([\w-]+)")
 _ID = re.compile(r"#([\w-]+)")
-# NUL, C0 controls other than whitespace, lone surrogates: no HTML holds them, and lxml refuses them.
-_UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff]")
+# NUL, C0 controls other than whitespace, lone surrogates: no HTML holds them, and lxml refuses them;
+# and the private-use characters that mark our notes (render.NOT_OURS), which the page may not make.
+_UNPARSABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff" + NOT_OURS.pattern[1:-1] + "]")
 _ELEMENTS = etree.Element  # as a filter of iter(): elements, not comments
 # Without huge_tree libxml2 silently drops a text node over 10 MB.
 _PARSER = lxml.html.HTMLParser(huge_tree=True)
@@ -150,9 +151,13 @@ class Normalised:
     changed: bool = False  # whether the tree differs from the HTML it was parsed from
 
 
+def _unparsable(match: re.Match[str]) -> str:
+    return "" if NOT_OURS.match(match.group(0)) else "\ufffd"
+
+
 def parse_fragment(content_html: str) -> HtmlElement:
     """An HTML fragment parsed into a <div>; characters no HTML may hold are replaced first."""
-    content_html = NOT_OURS.sub("", _UNPARSABLE.sub("\ufffd", content_html))
+    content_html = _UNPARSABLE.sub(_unparsable, content_html)
     root = lxml.html.fragment_fromstring(content_html, create_parent="div", parser=_PARSER)
     if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in _PARSER.error_log):
         # Nesting deeper than libxml2 follows (2,048 levels) loses everything below it: keep
@@ -218,25 +223,27 @@ class _Survey:
         self.tables: list[HtmlElement] = []
         self.emphasis: list[HtmlElement] = []
         self.furniture: list[HtmlElement] = []
-        skipping: HtmlElement | None = None
+        # What is taken out whole is not looked into: the walk skips to the element that follows it.
+        resume: HtmlElement | None = None
+        skipping = False
         for element in root.iterdescendants(_ELEMENTS):
-            if skipping is not None:
-                if has_ancestor(element, skipping):
+            if skipping:
+                if element is not resume:
                     continue
-                skipping = None
+                skipping = False
             name = element.tag
-            if name in DROPPED:
-                self.dropped.append(element)
-                skipping = element
-                continue
+            taken: list[HtmlElement] | None = None
             classes = classes_of(element)
-            if classes and is_code_widget(classes):
-                self.code_widgets.append(element)  # made one <pre>: nothing inside is looked at
-                skipping = element
-                continue
-            if (classes or element.get("id") or element.get("style")) and is_furniture(element, classes):
-                self.furniture.append(element)
-                skipping = element
+            if name in DROPPED:
+                taken = self.dropped
+            else:
+                if classes and is_code_widget(classes):
+                    taken = self.code_widgets  # made one <pre>: nothing inside is looked at
+                elif (classes or element.get("id") or element.get("style")) and is_furniture(element, classes):
+                    taken = self.furniture
+            if taken is not None:
+                taken.append(element)
+                skipping, resume = True, _following(element, root)
                 continue
             if boilerplate is not None and boilerplate.matches(element, classes):
                 self.boilerplate.append(element)
@@ -273,6 +280,21 @@ class _Survey:
                     self.embed_figures.append(element)
                 if not _GALLERY_CLASSES.isdisjoint(classes):
                     self.galleries.append(element)
+
+
+def _following(element: HtmlElement, root: HtmlElement) -> HtmlElement | None:
+    """The element after element and all it holds, in document order (None: the end of root)."""
+    while element is not root:
+        following = element.getnext()
+        while following is not None and not isinstance(following.tag, str):
+            following = following.getnext()  # a comment
+        if following is not None:
+            return following
+        parent = element.getparent()
+        if parent is None:
+            return None
+        element = parent
+    return None
 
 
 def _drop(element: HtmlElement) -> None:

@@ -56,7 +56,7 @@ def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
 def html_to_markdown(fragment: str, base_url: str = "") -> str:
     """Markdown of an HTML fragment, by html2text: unwrapped lines, Unicode kept, fenced code; what
     the page showed as text stays text in every Markdown reader (see _InertConverter)."""
-    return _markdown(NOT_OURS.sub("", fragment), base_url)
+    return _markdown(NOT_OURS.sub("", fragment) if NOT_OURS.search(fragment) else fragment, base_url)
 
 
 def _markdown(fragment: str, base_url: str) -> str:
@@ -77,11 +77,13 @@ def _markdown(fragment: str, base_url: str) -> str:
     markdown = converter.handle(_OUR_PRIVATE_USE.sub("", fragment))
     # Emphasis that ends where the same begins (two <strong> side by side, across elements) would
     # show as "****": one run. Text has its stars escaped, and code's wait as other characters.
-    markdown = _TOUCHING_EMPHASIS.sub(lambda m: m.group(2) or "", markdown)
+    if "****" in markdown or "__" in markdown or "\n**" in markdown:  # most Markdown has none: no need to look
+        markdown = _TOUCHING_EMPHASIS.sub(lambda m: m.group(2) or "", markdown)
     markdown = _settle_code_blocks(markdown)
     markdown = _settle_deferred(markdown)
     markdown = _BLANK_LINE.sub("", markdown.replace("\u00a0", " "))
-    markdown = _NOTE.sub(lambda m: f"[^{m.group(2)}]" + (":" if m.group(1) == NOTE_DEFINITION else ""), markdown)
+    if NOTE_CLOSE in markdown:
+        markdown = _NOTE.sub(lambda m: f"[^{m.group(2)}]" + (":" if m.group(1) == NOTE_DEFINITION else ""), markdown)
     # Strip blank lines only: html2text indents list items, and the first may open the text.
     return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n").rstrip()
 
@@ -202,7 +204,6 @@ class _InertConverter(html2text.HTML2Text):
         self._tables = 0
         self._fence_language: str | None = None  # the language of the <pre> whose fence is to open
         self._write_out = self.out
-        self.out = self._out
 
     def handle_tag(self, tag: str, attrs: dict[str, str | None], start: bool) -> None:
         if tag in _CODE_TAGS and not self.pre:
@@ -215,6 +216,8 @@ class _InertConverter(html2text.HTML2Text):
         if tag == "pre":
             language = attrs.get(LANGUAGE_ATTRIBUTE) if start else None
             self._fence_language = language if language and LANGUAGE.fullmatch(language) else None
+            # Output goes through _out only while a fence waits for its language: it is called for every piece.
+            self.out = self._out if self._fence_language else self._write_out
         if start and tag in _TAGS_WRITTEN_WITH_ATTRIBUTES:
             _defuse_attributes(tag, attrs)
         super().handle_tag(tag, attrs, start)
@@ -231,6 +234,7 @@ class _InertConverter(html2text.HTML2Text):
         if self._fence_language is not None and s.endswith("```"):  # the opening fence of a <pre>
             s += self._fence_language
             self._fence_language = None
+            self.out = self._write_out
         self._write_out(s)
 
     def close(self) -> None:
@@ -374,7 +378,8 @@ def tree_to_text(root: HtmlElement) -> str:
         # closed elements alike.
         if element.tail and element is not root:
             out.append(_kept(element.tail) if in_pre else element.tail)
-    return _NOTE.sub(r"[\2]", fold("".join(out)))
+    text = fold("".join(out))
+    return _NOTE.sub(r"[\2]", text) if NOTE_CLOSE in text else text
 
 
 def _marker(name: str, in_li: int) -> str | None:
