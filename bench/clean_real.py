@@ -1,7 +1,7 @@
 """Cleaning measured on real posts: wparchive beside trafilatura and plain html2text, in one run.
 
     pip install -e '.[bench]'
-    python bench/clean_real.py                       # the corpus in ../shared/corpus/real/
+    python bench/clean_real.py                       # the corpus in ../shared/corpus/real/ ($WPARCHIVE_CORPUS)
     python bench/clean_real.py --corpus DIR          # another copy of it
     python bench/clean_real.py --posts               # and a line per post where anything is missed
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
 import statistics
 import sys
@@ -39,7 +40,8 @@ from wparchive.clean import clean_content, site_hosts_of
 from wparchive.config import load_boilerplate
 from wparchive.paths import config_dir
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real"
+DEFAULT_CORPUS = Path(os.environ.get("WPARCHIVE_CORPUS") or
+                      Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real")
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})", re.M)
 # "** **" standing alone, or runs that touch ("**a****b**"): both show as stars, not as bold.

@@ -182,6 +182,9 @@ FURNITURE = {
                '</div></div></div><a class="wpa-about" href="https://wordpress.com/about-these-ads/">About these ads</a>',
     "tweet script left": '<p><a href="https://platform.twitter.com/widgets.js">https://platform.twitter.com/widgets.js'
                          '</a></p>',
+    "affiliate button": '<div class="row"><a href="https://example.org/goto/deal/321615/" class="btn btn-orange '
+                        'deal-button" rel="nofollow">Zum Deal &raquo;</a></div>',
+    "app signature": '<p>Eingetragen mit der DealDoktor App für Android.</p>',
     "off-screen links": '<div style="position:absolute; left:-10000px;"><a href="https://casino.example.net/">casino</a>'
                         '</div>',
 }

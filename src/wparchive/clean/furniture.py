@@ -64,7 +64,10 @@ RELATED_LABELS = re.compile(
 CALLS = re.compile(
     r"\b(?:sign up|subscribe|newsletter|e-?paper|follow (?:us|me)|folge (?:uns|mir)|abonnier|donate|faire un don"
     r"|apoya|support (?:us|our journalism)|spende|iscriviti|suscríbete|stay up to date)\b|\bnecesita del apoyo\b"
-    r"|\ball rights reserved\b", re.I)
+    r"|\ball rights reserved\b"
+    # an app's signature: "Posted with the WordPress app", "Eingetragen mit der … App"
+    r"|\b(?:posted|sent|eingetragen|gesendet) (?:with|from|using|mit|von) (?:the |der |dem |my )?[\w .-]{1,40}? app\b",
+    re.I)
 # Addresses of share buttons: a post's address handed to a network (or to the reader's mail).
 SHARE_LINK = re.compile(
     r"^(?:https?://(?:www\.|m\.|api\.)?(?:facebook\.com/shar|twitter\.com/(?:intent|share)|x\.com/intent"
@@ -81,7 +84,8 @@ SHARE_LABEL_CHARS = 60  # a block of share links may have a label ("Share this:"
 # Words one of the calls holds: looked for first, as plain substrings, which costs far less than CALLS.
 _CALL_WORDS = ("sign up", "subscri", "newsletter", "epaper", "e-paper", "follow us", "follow me", "folge uns",
                "folge mir", "abonnier", "donate", "un don", "apoy", "support us", "support our", "spende",
-               "iscriviti", "suscr", "up to date", "rights reserved")
+               "iscriviti", "suscr", "up to date", "rights reserved", "posted with", "posted from", "sent from",
+               "sent with", "eingetragen mit", "gesendet von", "gesendet mit")
 CALL_CHARS = 300  # a longer paragraph is the author's, whatever it asks of the reader
 CALL_BLOCKS = 3  # calls are looked for among the last blocks of the content only,
 CALL_WINDOW = 4 * CALL_CHARS * CALL_BLOCKS  # and in the last characters of its text
@@ -114,6 +118,14 @@ def _names_verdict(class_value: str, ident: str) -> str | None:
         if found:
             return _LINKS if found <= LINK_WORDS else _YES
     return None
+
+
+def is_affiliate_button(link: HtmlElement) -> bool:
+    """A link styled as a button that search engines are told not to follow: a shop's or a deal's
+    call to buy ("Zum Deal »", "Check price"), not a link the author put in a sentence."""
+    words = set(_NAME_WORDS.split((link.get("class") or "").lower()))
+    rel = set((link.get("rel") or "").lower().split())
+    return bool(words & {"btn", "button"}) and bool(rel & {"nofollow", "sponsored"})
 
 
 def _has_links(element: HtmlElement) -> bool:

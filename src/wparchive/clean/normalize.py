@@ -18,7 +18,7 @@ from lxml.cssselect import CSSSelector
 from lxml.html import HtmlElement
 
 from .code import is_code_widget, mark_language, plain_code_widget
-from .furniture import drop_closing_calls, drop_related_links, drop_share_links, is_furniture
+from .furniture import drop_closing_calls, drop_related_links, drop_share_links, is_affiliate_button, is_furniture
 from .notes import footnotes
 from .render import NOT_OURS, classes_of, has_ancestor, text_of
 
@@ -239,7 +239,8 @@ class _Survey:
             else:
                 if classes and is_code_widget(classes):
                     taken = self.code_widgets  # made one <pre>: nothing inside is looked at
-                elif (classes or element.get("id") or element.get("style")) and is_furniture(element, classes):
+                elif (classes or element.get("id") or element.get("style")) and (
+                        is_furniture(element, classes) or (name == "a" and is_affiliate_button(element))):
                     taken = self.furniture
             if taken is not None:
                 taken.append(element)
