@@ -185,6 +185,8 @@ FURNITURE = {
     "affiliate button": '<div class="row"><a href="https://example.org/goto/deal/321615/" class="btn btn-orange '
                         'deal-button" rel="nofollow">Zum Deal &raquo;</a></div>',
     "app signature": '<p>Eingetragen mit der DealDoktor App für Android.</p>',
+    "old theme's post footer": '<p class="postmetadata">This entry was posted in <a href="https://example.org/c/">'
+                               'Gardens</a> by Margit. Bookmark the <a href="https://example.org/p/">permalink</a>.</p>',
     "off-screen links": '<div style="position:absolute; left:-10000px;"><a href="https://casino.example.net/">casino</a>'
                         '</div>',
 }
@@ -274,3 +276,9 @@ def test_notes_are_numbered_in_reading_order_and_kept_whole() -> None:
 def test_note_markers_cannot_come_from_the_site() -> None:
     cleaned = clean_content("<p>Planted \ue1201\ue121 beans.</p>", BASE)
     assert cleaned.markdown == "Planted 1 beans." and "[^" not in cleaned.markdown
+
+
+def test_line_breaks_of_the_source_inside_a_paragraph_are_spaces() -> None:
+    cleaned = clean_content("<p>One line\nthe next line\n  and a third.</p><p>Kept<br>apart.</p>", BASE)
+    assert cleaned.markdown == "One line the next line and a third.\n\nKept  \napart."
+    assert cleaned.text == "One line the next line and a third.\n\nKept\napart."

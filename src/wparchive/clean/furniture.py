@@ -45,6 +45,7 @@ FURNITURE_CLASSES = frozenset({
     "wprm-recipe-jump", "wprm-recipe-print", "wprm-recipe-pin", "wprm-call-to-action", "wprm-recipe-snippet",
     "wpzoom-recipe-card-buttons", "recipe-jump-button", "jump-to-recipe", "print-recipe", "next_title",
     "entry-title", "td-module-title",  # titles of other posts: teasers (the post's own title is outside content)
+    "postmetadata", "entry-utility", "entry-footer", "post-footer",  # "This entry was posted in …"
 })
 # Classes that say a block is the author's, whatever else its names say (a post *about* sharing).
 _AUTHORS = re.compile(r"^(?:wp-block-(?:paragraph|heading|list|quote|image|table|code|preformatted)|wp-caption)$")
