@@ -66,9 +66,7 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
         embeds=result.embeds,
         shortcodes=result.shortcodes,
         pages=result.pages,
-        # Most content needs no rewriting: then the original goes to html2text, which saves
-        # serialising the tree again.
-        markdown=tree_to_markdown(root, markdown_base) if result.changed else html_to_markdown(content_html, markdown_base),
+        markdown=tree_to_markdown(root, markdown_base),
     )
     if boilerplate is not None and boilerplate.phrases:
         # Whole lines that are boilerplate phrases ("Leave a Reply") go; matching lines is far

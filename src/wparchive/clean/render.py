@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import html2text
-import lxml.html
+from html2text.utils import pad_tables_in_text
 from lxml.html import HtmlElement
 
 # Private-use characters stand for the breaks we insert, so that the whitespace of the HTML
@@ -35,6 +36,11 @@ SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BREAKS = re.compile(rf"\s*[{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 
+# As _MARKDOWN_TAGS rename them in HTML text: the name html2text is given for a tag ("" for none).
+_MARKDOWN_TAG_NAMES = {"figcaption": "p", "dt": "p", "dd": "p", "dl": ""}
+# Elements that have no end tag: the parser reports them opened, never closed.
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+                   "wbr"})
 _TOUCHING_EMPHASIS = re.compile(r"(?<=[^ \t])(\*\*|_)( {0,2}\n)?\1(?=\S)")
 
 # Markdown has no figure captions and only extended syntaxes for definition lists: a caption
@@ -49,8 +55,10 @@ _MARKDOWN_TAGS = [
 
 
 def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
-    """Markdown of a normalised fragment (with the notes normalisation marked)."""
-    return _markdown(lxml.html.tostring(root, encoding="unicode"), base_url)
+    """Markdown of a normalised fragment (with the notes normalisation marked). The tree is handed
+    to html2text as its parser would hand it the serialised tree, without serialising and parsing
+    it again (that was most of the cost of cleaning)."""
+    return _markdown(root, base_url)
 
 
 def html_to_markdown(fragment: str, base_url: str = "") -> str:
@@ -59,11 +67,12 @@ def html_to_markdown(fragment: str, base_url: str = "") -> str:
     return _markdown(NOT_OURS.sub("", fragment) if NOT_OURS.search(fragment) else fragment, base_url)
 
 
-def _markdown(fragment: str, base_url: str) -> str:
-    if not fragment or not fragment.strip():
-        return ""
-    for pattern, replacement in _MARKDOWN_TAGS:
-        fragment = pattern.sub(replacement, fragment)
+def _markdown(fragment: str | HtmlElement, base_url: str) -> str:
+    if isinstance(fragment, str):
+        if not fragment or not fragment.strip():
+            return ""
+        for pattern, replacement in _MARKDOWN_TAGS:
+            fragment = pattern.sub(replacement, fragment)
     converter = _InertConverter(baseurl=base_url)
     converter.body_width = 0
     converter.unicode_snob = True
@@ -73,8 +82,11 @@ def _markdown(fragment: str, base_url: str) -> str:
     converter.inline_links = True
     converter.backquote_code_style = True  # ``` fences, which survive copy-paste better than indents
     converter.pad_tables = True  # rows between pipes, as GitHub, Hugo and kramdown (Jekyll) all read them
-    # The private-use characters that stand for others below cannot come from the page.
-    markdown = converter.handle(_OUR_PRIVATE_USE.sub("", fragment))
+    if isinstance(fragment, str):
+        # The private-use characters that stand for others below cannot come from the page.
+        markdown = converter.handle(_OUR_PRIVATE_USE.sub("", fragment))
+    else:
+        markdown = converter.handle_tree(fragment)
     # Emphasis that ends where the same begins (two <strong> side by side, across elements) would
     # show as "****": one run. Text has its stars escaped, and code's wait as other characters.
     if "****" in markdown or "__" in markdown or "\n**" in markdown:  # most Markdown has none: no need to look
@@ -230,6 +242,44 @@ class _InertConverter(html2text.HTML2Text):
             data = data.translate(_TO_CODE_CHAR) if self.pre else _inert_piece(data)
         super().handle_data(data, entity_char)
 
+    def handle_tree(self, root: HtmlElement) -> str:
+        """html2text's handle() for a parsed tree: its elements and text, in document order, as
+        the parser reports a serialised tree (void elements open only; comments not at all)."""
+        self.start = True
+        stack: list[tuple[HtmlElement, bool]] = [(root, False)]
+        while stack:
+            element, closing = stack.pop()
+            tag = element.tag
+            if closing:
+                name = _MARKDOWN_TAG_NAMES.get(tag, tag)
+                if name:
+                    self.handle_endtag(name)
+                if element.tail and element is not root:
+                    self._tree_data(element.tail)
+                continue
+            if not isinstance(tag, str):  # a comment or processing instruction: only its tail is text
+                if element.tail:
+                    self._tree_data(element.tail)
+                continue
+            name = _MARKDOWN_TAG_NAMES.get(tag, tag)
+            if name:
+                self.handle_starttag(name, [(key, _serialised(tag, key, value)) for key, value in element.attrib.items()])
+            if tag == "dd":
+                self._tree_data(": ")
+            if tag in _VOID:
+                if element.tail and element is not root:
+                    self._tree_data(element.tail)
+                continue
+            if element.text:
+                self._tree_data(element.text)
+            stack.append((element, True))
+            stack.extend((child, False) for child in reversed(element))
+        markdown = self.optwrap(self.finish())
+        return pad_tables_in_text(markdown) if self.pad_tables else markdown
+
+    def _tree_data(self, text: str) -> None:
+        self.handle_data(_OUR_PRIVATE_USE.sub("", text) if _OUR_PRIVATE_USE.search(text) else text)
+
     def _out(self, s: str) -> None:  # named as html2text names it
         if self._fence_language is not None and s.endswith("```"):  # the opening fence of a <pre>
             s += self._fence_language
@@ -270,6 +320,20 @@ class _InertConverter(html2text.HTML2Text):
         # Two code spans side by side would read as one delimiter run: a space keeps them apart.
         touching = last == "`" and not (self.p_p or self.space or self.start)
         self.o((" " if touching else "") + code_span(code))
+
+
+def _serialised(tag: str, name: str, value: str) -> str:
+    """An attribute as lxml writes it in HTML (and the parser would read it back): addresses in
+    href, src and action (and an <a>'s name) without leading blanks, and percent-encoded but for
+    what libxml2 leaves as it is."""
+    if name not in _URI_ATTRIBUTES and not (name == "name" and tag == "a"):
+        return value
+    return _URI_ESCAPED.sub(lambda m: quote(m.group(0), safe=""), value.lstrip(" \t\n\r"))
+
+
+_URI_ATTRIBUTES = frozenset({"href", "src", "action"})
+# libxml2's xmlURIEscapeStr with the characters htmlAttrDumpOutput lets through.
+_URI_ESCAPED = re.compile(r"[^A-Za-z0-9\-_.!~*'()@/:=?;#%&,+<>$]+")
 
 
 def _defuse_attributes(tag: str, attrs: dict[str, str | None]) -> None:
