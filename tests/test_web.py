@@ -23,6 +23,7 @@ from wparchive.paths import config_dir
 from wparchive.sample.content import sample_site
 from wparchive.sample.site import Item
 from wparchive.serve import build_datasette
+from wparchive.web import render_markdown
 from wparchive.web.search import fts_query, highlight
 
 HOSTILE = Item(
@@ -131,6 +132,14 @@ def test_a_post_page_renders_markdown_safely(archive) -> None:
     assert "&lt;img src=x onerror=alert(1)&gt;" in hostile
     assert "Compost &lt;script&gt;alert(1)&lt;/script&gt; and safety" in hostile
     assert _get(archive, "/-/wparchive/post/1-424242").status_code == 404
+
+
+def test_footnotes_render_as_notes_and_stay_safe() -> None:
+    html = str(render_markdown("Compost needs air[^1].\n\n[^1]: Turn it [weekly](javascript:alert(1)), "
+                               "see [the RHS](https://www.rhs.org.uk/)."))
+    assert '<sup class="footnote-ref"><a href="#fn1" id="fnref1">[1]</a></sup>' in html
+    assert '<li id="fn1" class="footnote-item">' in html and 'href="https://www.rhs.org.uk/"' in html
+    assert 'href="javascript:' not in html and "[weekly](javascript:alert(1))" in html  # shown as text
 
 
 def test_canned_queries(archive) -> None:

@@ -19,6 +19,7 @@ from datasette.utils import tilde_encode
 from datasette.utils.asgi import Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from mdit_py_plugins.footnote import footnote_plugin
 
 from ..db.queries import (
     FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME,
@@ -79,7 +80,8 @@ def _no_data_links(state: Any) -> None:
 
 # Raw HTML in Markdown is escaped, not passed on, and links keep safe schemes (above).
 # Harvested HTML itself is never rendered.
-_MARKDOWN = _ReaderMarkdown("commonmark", {"html": False, "typographer": False}).enable("table")
+# Footnotes too: the cleaner writes a post's notes as "[^1]" and "[^1]: note".
+_MARKDOWN = _ReaderMarkdown("commonmark", {"html": False, "typographer": False}).enable("table").use(footnote_plugin)
 _MARKDOWN.core.ruler.push("wparchive_no_data_links", _no_data_links)
 
 # Every route of the plugin under its own name: /-/search is datasette-search-all's, and a bare
