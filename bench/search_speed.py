@@ -83,7 +83,17 @@ def build(path: Path, posts: int) -> None:
     with db.conn:
         db.conn.executemany(
             "INSERT INTO posts (key, site_id, wp_id, type, status, title, date_gmt, author, categories, tags, "
-            "content_text, excerpt_text, content_markdown, content_html) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "content_text, excerpt_text, content_markdown, content_html, year) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,CAST(substr(?7, 1, 4) AS INTEGER))", rows)
+        # The terms and post_terms a harvest writes beside the names in categories and tags.
+        db.conn.executemany("INSERT INTO terms (key, site_id, wp_id, taxonomy, name) VALUES (?, 1, ?, ?, ?)",
+                            [(f"1-{i}", i, "category", f"Category {i}") for i in range(1, 31)] +
+                            [(f"1-{1000 + i}", 1000 + i, "post_tag", f"tag {i}") for i in range(300)])
+        db.conn.executemany("INSERT OR IGNORE INTO post_terms (post, term, taxonomy) VALUES (?, ?, ?)",
+                            [(f"1-{wp_id}", term, taxonomy) for wp_id in range(1, posts + 1)
+                             for term, taxonomy in ((f"1-{1 + wp_id % 30}", "category"),
+                                                    (f"1-{1000 + wp_id % 300}", "post_tag"),
+                                                    (f"1-{1000 + wp_id % 77}", "post_tag"))])
         db.conn.executemany("INSERT INTO users (key, site_id, wp_id, name) VALUES (?, 1, ?, ?)",
                             [(f"1-{i}", i, f"Author {i}") for i in range(1, 21)])
         db.conn.executemany(

@@ -369,3 +369,12 @@ def test_the_resume_page_is_committed_with_its_page(archive: Database) -> None:
 
     assert save(archive, records([load("post")], run=2), 2, track_seen=True, resume_page=2)[0] == counts(new=1)
     assert get_sync_state(archive, 1, "post") == SyncState(resume_page=2)
+
+
+def test_every_archive_gets_the_indexes_its_pages_read(archive: Database) -> None:
+    ensure_db_shape(archive)
+    indexes = {tuple(c for c in index.columns) for table in ("posts", "comments", "post_terms")
+               for index in archive.table(table).indexes}
+    # the year facet, the home page's counts per site and per month, the category and tag facets
+    assert {("year",), ("type", "deleted_at", "date_gmt"), ("site_id", "deleted_at", "type", "date_gmt"),
+            ("site_id", "deleted_at"), ("taxonomy", "term"), ("source",)} <= indexes

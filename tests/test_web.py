@@ -123,6 +123,26 @@ def test_home_page_says_what_the_archive_is(archive) -> None:
     assert 'action="/-/wparchive/search"' in page
 
 
+def test_home_page_lists_the_main_tables_and_leaves_other_databases_to_datasette(archive, tmp_path) -> None:
+    import sqlite3
+
+    from datasette.app import Datasette
+
+    page = _get(archive, "/").text
+    listed = re.search(r"<h2>Tables</h2>\s*<p>(.*?)</p>", page, re.S).group(1)
+    assert re.findall(r'href="/archive/(\w+)"', listed) == ["posts", "comments", "terms", "users", "media"]
+    assert '<a href="/archive">all tables, views and queries</a>' in listed
+    assert _get(archive, "/.json").json()["archive"]["tables_count"] > 5  # Datasette's, untouched
+    other = tmp_path / "birds.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE sightings (name TEXT)")
+
+    async def fetch():  # type: ignore[no-untyped-def]
+        return await Datasette([str(other)]).client.get("/")
+    response = asyncio.run(fetch())
+    assert response.status_code == 200 and 'href="/birds/sightings"' in response.text
+
+
 def test_a_post_page_renders_markdown_safely(archive) -> None:
     page = _get(archive, "/-/wparchive/post/1-1003").text
     assert "<table>" in page and "<td>Sungold</td>" in page  # Markdown tables rendered
@@ -159,12 +179,47 @@ def test_canned_queries(archive) -> None:
     assert _get(archive, "/archive/search.json?q=&_shape=array").status_code == 200
 
 
-def test_table_facets_include_year_and_array_facets(archive) -> None:
+def test_table_facets_include_year_and_category_and_tag_facets(archive) -> None:
     data = _get(archive, "/archive/posts.json?_extra=facet_results").json()
-    facets = data["facet_results"].get("results", data["facet_results"])
+    facets = _facets(data)
     assert {"type", "year", "author", "categories", "tags"} <= set(facets)
+    compost = next(r for r in facets["tags"]["results"] if r["value"] == "compost")
+    assert urlsplit(compost["toggle_url"]).query.endswith("tags__arraycontains=compost")
     filtered = _get(archive, "/archive/posts.json?tags__arraycontains=compost&_shape=array").json()
     assert [r["key"] for r in filtered] == ["1-1002"]
+
+
+def _facets(data: dict) -> dict:  # type: ignore[type-arg]
+    return data["facet_results"].get("results", data["facet_results"])
+
+
+@pytest.mark.parametrize("filters", ["", "&type=post", "&tags__arraycontains=compost"])
+def test_category_and_tag_facets_count_post_terms_as_the_arrays_hold_them(archive, filters) -> None:
+    from collections import Counter
+
+    data = _get(archive, f"/archive/posts.json?_extra=facet_results{filters}").json()
+    facets = _facets(data)
+    rows = _get(archive, f"/archive/posts.json?_shape=array&_size=max{filters}").json()
+    assert rows
+    for column in ("categories", "tags"):
+        assert facets[column]["type"] == "terms"  # from post_terms, not a scan of every post's JSON
+        expected = Counter(name for row in rows for name in json.loads(row[column] or "[]"))
+        counted = {r["value"]: r["count"] for r in facets[column]["results"]}
+        assert counted and counted == {name: expected[name] for name in counted}
+        assert len(counted) == min(len(expected), 30)
+    selected = [r for r in facets["tags"]["results"] if r["selected"]]
+    assert [r["value"] for r in selected] == (["compost"] if "compost" in filters else [])
+
+
+def test_tag_facet_counts_the_names_of_posts_the_fallback_read_without_terms(archive) -> None:
+    import sqlite3
+
+    with sqlite3.connect(archive) as conn:  # as the fallback stores a post: names, no post_terms rows
+        conn.execute("UPDATE posts SET source = 'feed' WHERE key = '1-1002'")
+        conn.execute("DELETE FROM post_terms WHERE post = '1-1002'")
+    for filters in ("", "&key=1-1002"):
+        facets = _facets(_get(archive, f"/archive/posts.json?_extra=facet_results{filters}").json())
+        assert "compost" in {r["value"] for r in facets["tags"]["results"]}
 
 
 def test_whole_tables_and_views_stream_as_json_and_jsonl(archive, monkeypatch) -> None:

@@ -123,13 +123,19 @@ SCHEMA = {
 INDEXES = {
     # deleted_at: search counts and skips the deleted rows among its hits
     # incomplete: search leaves incomplete rows out, and counts the live ones from this index alone
+    # year: the posts table's year facet; (type, deleted_at, date_gmt) and (site_id, deleted_at, type, date_gmt):
+    # the home page's posts per month and per site, counted from an index instead of every row;
+    # source: the category and tag facets count the names of the posts read by the fallback (feed, html)
     "posts": [["site_id", "wp_id"], ["type"], ["date_gmt"], ["author"], ["parent"], ["link_norm"], ["deleted_at"],
-              ["incomplete", "deleted_at"]],
+              ["incomplete", "deleted_at"], ["year"], ["type", "deleted_at", "date_gmt"],
+              ["site_id", "deleted_at", "type", "date_gmt"], ["source"]],
     "terms": [["site_id", "wp_id"], ["taxonomy"]],
     "users": [["site_id", "wp_id"]],
     "media": [["site_id", "wp_id"], ["post"]],
-    "comments": [["site_id", "wp_id"], ["post"], ["parent"], ["deleted_at"], ["incomplete", "deleted_at"]],
-    "post_terms": [["term"]],
+    "comments": [["site_id", "wp_id"], ["post"], ["parent"], ["deleted_at"], ["incomplete", "deleted_at"],
+                 ["site_id", "deleted_at"]],
+    # (taxonomy, term): the posts table's category and tag facets (wparchive.web.facets)
+    "post_terms": [["term"], ["taxonomy", "term"]],
     "links": [["href"], ["target"], ["href_norm"], ["host"]],
     "embeds": [["provider"]],
     "files": [["sha256"]],

@@ -26,6 +26,8 @@ from ..db.queries import (
     SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, SITES_SUMMARY_SQL,
 )
 from .chart import month_bars
+from .facets import TermsFacet
+from .home import home_page
 from .search import PAGE_SIZE, SearchResults, SnippetMaker, fts_query, highlight, run_search
 from .stream import stream_table
 
@@ -204,9 +206,15 @@ def _json_list(value: str | None) -> list[str]:
 
 @hookimpl
 def register_routes() -> list[tuple[str, Any]]:
-    return [(rf"^{SEARCH_PATH}$", search_page), (rf"^{SEARCH_PATH}\.json$", search_json),
+    # The home page; its format group is empty ("/.json" stays Datasette's).
+    return [(r"^/(?P<format>)$", home_page), (rf"^{SEARCH_PATH}$", search_page), (rf"^{SEARCH_PATH}\.json$", search_json),
             (rf"^{ROUTE_PREFIX}post/(?P<key>[^/]+)$", post_page),
             (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
+
+
+@hookimpl
+def register_facet_classes() -> list[Any]:
+    return [TermsFacet]
 
 
 @hookimpl
