@@ -8,7 +8,8 @@ In one run, on the same pre-rendered server (bench/synthetic.py), for each size:
 - floor 2: floor 1 + html2text of every post;
 - floor 3: floor 2 + a raw sqlite3 executemany of the rows, the FTS index built once at the end;
 - wparchive: `wparchive harvest` end to end in a process of its own (every collection, text,
-  Markdown, links, images, language, FTS), with its peak RSS;
+  Markdown, links, images, language, FTS), with the peak RSS of its whole process tree (itself and
+  its cleaning workers, summed: see proctree.py);
 - re-harvest with nothing changed, and with 1 % of the posts changed: requests made, seconds.
 Throughput is posts per second; ratios are ours over floor 3. Medians of the runs.
 """
@@ -19,7 +20,6 @@ import argparse
 import json
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +29,7 @@ import html2text
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
+from proctree import run as run_measured  # noqa: E402
 from synthetic import SyntheticSite, serve  # noqa: E402
 
 
@@ -67,16 +68,11 @@ def floor(base: str, level: int, db_path: Path) -> float:
 
 
 def harvest(base: str, db_path: Path, extra: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of `wparchive harvest` in a process of its own."""
-    code = (
-        "import resource, subprocess, sys, time\n"
-        "t = time.perf_counter()\n"
-        f"subprocess.run([sys.executable, '-m', 'wparchive', 'harvest', {base + '/'!r}, '--db', {str(db_path)!r}, "
-        f"'--delay', '0', '--quiet', *{extra!r}], check=True)\n"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
-    return float(out[0]), float(out[1])
+    """Seconds and peak RSS (MB) of `wparchive harvest`, summed over its process tree (see proctree.py)."""
+    rss, seconds, code = run_measured(["harvest", base + "/", "--db", str(db_path), "--delay", "0", "--quiet", *extra])
+    if code != 0:
+        raise SystemExit(f"wparchive harvest exited {code}")
+    return seconds, rss
 
 
 def main() -> None:
@@ -87,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     extra = ["--workers", args.workers] if args.workers else []
     print("| posts | floor 1: fetch + JSON | floor 2: + html2text | floor 3: + SQLite, FTS | wparchive | "
-          "wparchive / floor 3 | peak RSS MB | nothing changed: requests, s | 1 % changed: requests, s |")
+          "wparchive / floor 3 | peak RSS of the process tree, MB | nothing changed: requests, s | 1 % changed: requests, s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         site = SyntheticSite(size)

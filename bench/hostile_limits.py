@@ -24,68 +24,16 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
-import time
 import zlib
 from pathlib import Path
 from typing import Any
 
+from proctree import MB, run
 from wparchive.sample.server import WordPressServer
 from wparchive.sample.site import Item, Site, UserItem
-
-MB = 1024 * 1024
-
-
-def tree(pid: int) -> list[int]:
-    """A process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as stat:
-                    ppid = int(stat.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return found
-
-
-def peak_rss(pid: int) -> int | None:
-    """VmHWM of a process in bytes: its peak RSS so far."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def run(args: list[str]) -> tuple[float, float, int]:
-    """Sum of peak RSS over the process tree (MB), wall time (s) and exit code of a wparchive command."""
-    started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "wparchive", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    peaks: dict[int, int] = {}
-    while process.poll() is None:
-        for pid in tree(process.pid):
-            peak = peak_rss(pid)
-            if peak is not None:
-                peaks[pid] = max(peaks.get(pid, 0), peak)
-        time.sleep(0.02)
-    return sum(peaks.values()) / MB, time.monotonic() - started, process.returncode
-
 
 def trickler() -> tuple[str, threading.Event]:
     """A server on 127.0.0.1 that answers every request with headers, then a byte every 0.2 s."""
