@@ -29,6 +29,7 @@ import html2text
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
+import proctree  # noqa: E402
 from proctree import run as run_measured  # noqa: E402
 from synthetic import SyntheticSite, serve  # noqa: E402
 
@@ -67,12 +68,13 @@ def floor(base: str, level: int, db_path: Path) -> float:
     return time.perf_counter() - started
 
 
-def harvest(base: str, db_path: Path, extra: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of `wparchive harvest`, summed over its process tree (see proctree.py)."""
+def harvest(base: str, db_path: Path, extra: list[str]) -> tuple[float, float, float]:
+    """Seconds, peak RSS and peak PSS (MB) of `wparchive harvest`, summed over its process tree
+    (see proctree.py)."""
     rss, seconds, code = run_measured(["harvest", base + "/", "--db", str(db_path), "--delay", "0", "--quiet", *extra])
     if code != 0:
         raise SystemExit(f"wparchive harvest exited {code}")
-    return seconds, rss
+    return seconds, rss, proctree.LAST_PSS_MB
 
 
 def main() -> None:
@@ -83,8 +85,8 @@ def main() -> None:
     args = parser.parse_args()
     extra = ["--workers", args.workers] if args.workers else []
     print("| posts | floor 1: fetch + JSON | floor 2: + html2text | floor 3: + SQLite, FTS | wparchive | "
-          "wparchive / floor 3 | peak RSS of the process tree, MB | nothing changed: requests, s | 1 % changed: requests, s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "wparchive / floor 3 | peak RSS of the process tree, MB | peak PSS of the tree, MB | nothing changed: requests, s | 1 % changed: requests, s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         site = SyntheticSite(size)
         server, log = serve(site)
@@ -93,25 +95,27 @@ def main() -> None:
         floors: dict[int, list[float]] = {1: [], 2: [], 3: []}
         ours: list[float] = []
         rss: list[float] = []
+        pss: list[float] = []
         for run in range(args.runs):
             for level in (1, 2, 3):
                 floors[level].append(size / floor(base, level, folder / f"floor-{level}-{run}.db"))
-            seconds, peak = harvest(base, folder / f"ours-{run}.db", extra)
+            seconds, peak, shared = harvest(base, folder / f"ours-{run}.db", extra)
             ours.append(size / seconds)
             rss.append(peak)
+            pss.append(shared)
         archive = folder / f"ours-{args.runs - 1}.db"
         log.clear()
-        quiet_s, _ = harvest(base, archive, extra)
+        quiet_s, _, _ = harvest(base, archive, extra)
         quiet_requests = len(log)
         changed = site.touch(0.01)
         log.clear()
-        changed_s, _ = harvest(base, archive, extra)
+        changed_s, _, _ = harvest(base, archive, extra)
         changed_requests = len(log)
         server.shutdown()
         f1, f2, f3 = (statistics.median(floors[level]) for level in (1, 2, 3))
         mine = statistics.median(ours)
         print(f"| {size:,} | {f1:,.0f}/s | {f2:,.0f}/s | {f3:,.0f}/s | {mine:,.0f}/s | {mine / f3:.2f} | "
-              f"{statistics.median(rss):.0f} | {quiet_requests}, {quiet_s:.1f} | "
+              f"{statistics.median(rss):.0f} | {statistics.median(pss):.0f} | {quiet_requests}, {quiet_s:.1f} | "
               f"{changed_requests} ({changed} posts), {changed_s:.1f} |", flush=True)
 
 

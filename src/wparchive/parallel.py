@@ -52,6 +52,8 @@ class CleaningPool:
         with _stop_signals_blocked():
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
+                # The workers are forked from the forkserver: what it loads first, they share.
+                context.set_forkserver_preload(["wparchive.records", "wparchive.clean.preload"])
                 self._lifeline = context.Pipe(duplex=False)
                 # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,

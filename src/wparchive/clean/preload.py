@@ -1,0 +1,12 @@
+"""What every cleaning worker needs, loaded once in the process the workers are forked from
+(parallel.py's forkserver) and shared by them: the parsers, html2text, and py3langid's language
+model, which alone is about 120 MB a process when each loads its own."""
+
+from __future__ import annotations
+
+import html2text  # noqa: F401 - imported to be shared
+import lxml.html  # noqa: F401 - imported to be shared
+
+from . import detect_language
+
+detect_language("Loaded once here, so that the workers forked from this process share the model. " * 2)
