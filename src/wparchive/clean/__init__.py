@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from lxml.html import HtmlElement
 
 from .extract import Heading, Image, Link, extract_headings, extract_images, extract_links, host_of, normalise_url
-from .normalize import SHORTCODE, Boilerplate, Embed, normalise, provider_of
-from .render import LINE, PARAGRAPH, SPACES, fold, html_to_markdown, tree_to_markdown, tree_to_text
+from .normalize import SHORTCODE, Boilerplate, Embed, normalise, parse_fragment, provider_of
+from .render import LINE, PARAGRAPH, SPACES, fold, tree_to_markdown, tree_to_text
 
 WORDS_PER_MINUTE = 230  # adult silent reading of non-fiction (Brysbaert 2019: 238)
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -86,6 +86,14 @@ def _all_absolute(root: HtmlElement) -> bool:
         if url is not None and not url.lstrip().startswith(("http://", "https://")):
             return False
     return True
+
+
+def html_to_markdown(fragment: str, base_url: str = "") -> str:
+    """Markdown of an HTML fragment as it is (see render.tree_to_markdown; clean_content also
+    normalises it first)."""
+    if not fragment or not fragment.strip():
+        return ""
+    return tree_to_markdown(parse_fragment(fragment), base_url)
 
 
 def html_to_text(fragment: str) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
-from .render import text_of
+from .render import has_ancestor, remove, text_of, within
 
 # Words of class and id names (split at "-", "_" and the like) that only plugin furniture uses.
 # Those of LINK_WORDS name blocks of links or buttons: a block so named without one (a theme's
@@ -54,13 +54,15 @@ _NAME_WORDS = re.compile(r"[^a-z0-9]+")
 _HIDDEN = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden|(?:left|text-indent)\s*:\s*-\d{4,}px", re.I)
 
 # Labels of blocks of links to other posts of the site, in the languages of the sites archived.
-RELATED_LABELS = re.compile(
-    r"^[\W_]*(?:related(?: posts| articles| stories)?|also read|read also|you (?:may|might) also like|more from .{1,40}"
+_RELATED_WORDS = (
+    r"(?:related(?: posts| articles| stories)?|also read|read also|you (?:may|might) also like|more from .{1,40}"
     r"|lesen sie auch|lies auch|das (?:thema )?könnte (?:dich|sie) auch interessieren|ähnliche beiträge|weitere artikel"
     r"|mehr zum thema|関連記事|あわせて読みたい|こちらもおすすめ|leggi anche|potrebbe interessarti|ti potrebbe interessare"
     r"|à lire aussi|lire aussi|vous aimerez aussi|también te puede interesar|te puede interesar|lee también"
-    r"|leia também|читайте также|похожие записи|相关文章|相关阅读|관련 기사|اقرأ أيضا|קרא גם|baca juga)[\W_]*$",
-    re.I)
+    r"|leia também|читайте также|похожие записи|相关文章|相关阅读|관련 기사|اقرأ أيضا|קרא גם|baca juga)")
+RELATED_LABELS = re.compile(rf"^[\W_]*{_RELATED_WORDS}[\W_]*$", re.I)
+# The start of a label, to find the few elements worth a closer look.
+_RELATED_START = re.compile(rf"^[\W_]*{_RELATED_WORDS}", re.I)
 # A call to subscribe, follow, donate or read elsewhere, as sites end their posts with.
 CALLS = re.compile(
     r"\b(?:sign up|subscribe|newsletter|e-?paper|follow (?:us|me)|folge (?:uns|mir)|abonnier|donate|faire un don"
@@ -146,19 +148,19 @@ def drop_related_links(root: HtmlElement, site_hosts: frozenset[str]) -> bool:
     # A label is told by its own first words, which costs nothing to look at; only then its whole text.
     candidates = [e for e in root.iter(_LABEL_TAGS) if e.text and len(e.text) <= 80 and _RELATED_START.search(e.text)]
     for label in candidates:
-        if not _alive(label, root) or not _is_label(label):
+        if not has_ancestor(label, root) or not _is_label(label):
             continue
         holder = label if label.tag in ("p", "h2", "h3", "h4", "h5", "h6", "div") else _block_of(label)
         if holder is None:
             continue
         if _mostly_site_links(holder, site_hosts, without=label):
-            _remove(holder)
+            remove(holder)
             changed = True
             continue
         following = holder.getnext()
         if following is not None and _mostly_site_links(following, site_hosts):
-            _remove(following)
-            _remove(holder)
+            remove(following)
+            remove(holder)
             changed = True
     return changed
 
@@ -170,7 +172,7 @@ def drop_share_links(root: HtmlElement) -> bool:
     for link in list(root.iter("a")):
         href = (link.get("href") or "").strip()
         if link.getparent() is not None and WIDGET_SCRIPT.match(href):
-            _remove(link)
+            remove(link)
             changed = True
             continue
         if link.getparent() is None or not SHARE_LINK.match(href):
@@ -185,7 +187,7 @@ def drop_share_links(root: HtmlElement) -> bool:
             if len(shares) < len(links) or outside > SHARE_LABEL_CHARS:
                 break
             block = ancestor
-        _remove(block)
+        remove(block)
         changed = True
     return changed
 
@@ -203,24 +205,18 @@ def drop_closing_calls(root: HtmlElement) -> bool:
     removed: list[HtmlElement] = []
     for block in blocks:
         for paragraph in list(block.iter("p", "div", "h1", "h2", "h3", "h4", "h5", "h6")):
-            if any(_within(paragraph, gone) for gone in removed):
+            if any(within(paragraph, gone) for gone in removed):
                 continue
             text = text_of(paragraph)
             # the biggest block that is the call alone, never the most of the post
             if text and len(text) <= CALL_CHARS and len(text) * 2 < whole and \
                     any(word in text.lower() for word in _CALL_WORDS) and CALLS.search(text):
-                _remove(paragraph)
+                remove(paragraph)
                 removed.append(paragraph)
     return bool(removed)
 
 
 _LABEL_TAGS = ("p", "h2", "h3", "h4", "h5", "h6", "div", "strong", "b", "span")
-# The start of a label, to find the few elements worth a closer look.
-_RELATED_START = re.compile(RELATED_LABELS.pattern.replace(")[\\W_]*$", ")"), re.I)
-
-
-def _alive(element: HtmlElement, root: HtmlElement) -> bool:
-    return any(a is root for a in element.iterancestors())
 
 
 def _is_label(element: HtmlElement) -> bool:
@@ -234,11 +230,11 @@ def _block_of(element: HtmlElement) -> HtmlElement | None:
 
 def _mostly_site_links(block: HtmlElement, site_hosts: frozenset[str], without: HtmlElement | None = None) -> bool:
     """Whether a block is links to the site's own pages, with little text beside them."""
-    links = [a for a in block.iter("a") if a.get("href") and (without is None or not _within(a, without))]
+    links = [a for a in block.iter("a") if a.get("href") and (without is None or not within(a, without))]
     if not links:
         return False
     own = [a for a in links if _is_own(a.get("href", ""), site_hosts)]
-    text = len(text_of(block)) - (len(text_of(without)) if without is not None and _within(without, block) else 0)
+    text = len(text_of(block)) - (len(text_of(without)) if without is not None and within(without, block) else 0)
     linked = sum(len(text_of(a)) for a in links)
     return len(own) * 2 >= len(links) and linked >= 0.5 * max(text, 1)
 
@@ -247,11 +243,3 @@ def _is_own(href: str, site_hosts: frozenset[str]) -> bool:
     host = (urlsplit(href).hostname or "").lower()
     return not host or host in site_hosts or host.removeprefix("www.") in site_hosts
 
-
-def _within(element: HtmlElement, ancestor: HtmlElement) -> bool:
-    return element is ancestor or any(a is ancestor for a in element.iterancestors())
-
-
-def _remove(element: HtmlElement) -> None:
-    if element.getparent() is not None:
-        element.drop_tree()

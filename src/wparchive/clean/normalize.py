@@ -20,7 +20,7 @@ from lxml.html import HtmlElement
 from .code import is_code_widget, mark_language, plain_code_widget
 from .furniture import drop_closing_calls, drop_related_links, drop_share_links, is_affiliate_button, is_furniture
 from .notes import footnotes
-from .render import NOT_OURS, classes_of, has_ancestor, text_of
+from .render import NOT_OURS, classes_of, remove, replace_with_text, text_of, within
 
 # Never text: taken out with all they hold. (<noscript> and <form> are looked at first: an
 # image's real address, or an article a theme wrapped in a form, may be inside.)
@@ -180,7 +180,7 @@ def normalise(content_html: str, base_url: str = "", boilerplate: Boilerplate | 
     survey = _Survey(root, boilerplate)
     changed = [_code_blocks(root, survey)]
     for element in survey.dropped + survey.furniture:
-        _drop(element)
+        remove(element)
     changed.append(bool(survey.dropped or survey.furniture))
     changed.append(_images(root, survey))
     changed.append(_forms(root, survey))
@@ -298,12 +298,6 @@ def _following(element: HtmlElement, root: HtmlElement) -> HtmlElement | None:
     return None
 
 
-def _drop(element: HtmlElement) -> None:
-    """Take an element out, keeping the text that follows it."""
-    if element.getparent() is not None:
-        element.drop_tree()
-
-
 def _replace(old: HtmlElement, new: HtmlElement) -> None:
     new.tail = old.tail
     old.tail = None
@@ -312,14 +306,9 @@ def _replace(old: HtmlElement, new: HtmlElement) -> None:
         parent.replace(old, new)
 
 
-def _replace_with_text(old: HtmlElement, text: str) -> None:
-    old.tail = text + (old.tail or "")
-    old.drop_tree()
-
-
 def _alive(element: HtmlElement, root: HtmlElement) -> bool:
     """Still in the tree: not taken out, nor inside something taken out or replaced."""
-    return element is root or has_ancestor(element, root)
+    return within(element, root)
 
 
 def provider_of(url: str) -> str | None:
@@ -348,7 +337,7 @@ def _drop_boilerplate(root: HtmlElement, boilerplate: Boilerplate, survey: _Surv
     if boilerplate.selector is not None:
         dropped += [e for e in boilerplate.selector(root) if e is not root]
     for element in dropped:
-        _drop(element)
+        remove(element)
     return bool(dropped)
 
 
@@ -377,7 +366,7 @@ def _embeds(root: HtmlElement, base_url: str, found: list[Embed], survey: _Surve
             continue
         url = _media_src(frame, base_url)
         if not url:
-            _drop(frame)
+            remove(frame)
             changed = True
             continue
         provider = provider_of(url) or {"video": "Video", "audio": "Audio"}.get(frame.tag, "Embed")
@@ -482,7 +471,7 @@ def _code_blocks(root: HtmlElement, survey: _Survey) -> bool:
     for widget in survey.code_widgets:
         plain = plain_code_widget(widget)
         if any(a.tag in ("pre", "code") for a in widget.iterancestors()):
-            _replace_with_text(widget, plain.text or "")  # a table of lines inside the <pre> itself
+            replace_with_text(widget, plain.text or "")  # a table of lines inside the <pre> itself
         else:
             _replace(widget, plain)
     named = [mark_language(pre) for pre in survey.pres]
@@ -514,7 +503,7 @@ def _images(root: HtmlElement, survey: _Survey) -> bool:
             continue
         images = [i.get("src") for i in noscript.iter("img")]
         if images and all(src in shown for src in images) and not text_of(noscript):
-            _drop(noscript)  # the fallback of a lazy image shown already
+            remove(noscript)  # the fallback of a lazy image shown already
         else:
             noscript.drop_tag()
         changed = True
@@ -545,7 +534,7 @@ def _forms(root: HtmlElement, survey: _Survey) -> bool:
         if not _FORM_PLUGINS.search(marks) and len(text_of(form)) - labels >= _ARTICLE_IN_FORM:
             form.drop_tag()
         else:
-            _drop(form)
+            remove(form)
     return bool(survey.forms)
 
 
@@ -597,9 +586,9 @@ def _emphasis(root: HtmlElement, survey: _Survey) -> bool:
             continue
         following = element.getnext()
         while following is not None and following.tag == element.tag and not (element.tail or "").strip():
-            if element.tail:  # the space between them, kept inside
-                _append_content(element, lxml.html.fromstring(f"<span>{' '}</span>"))
-            _append_content(element, following)
+            _append_text(element, (element.tail or "") + (following.text or ""))  # the space between them inside
+            for child in list(following):
+                element.append(child)
             element.tail, following.tail = following.tail, None
             following.drop_tree()
             following = element.getnext()
@@ -607,15 +596,14 @@ def _emphasis(root: HtmlElement, survey: _Survey) -> bool:
     return changed
 
 
-def _append_content(element: HtmlElement, other: HtmlElement) -> None:
-    """other's text and children added at the end of element's."""
-    if other.text:
-        if len(element):
-            element[-1].tail = (element[-1].tail or "") + other.text
-        else:
-            element.text = (element.text or "") + other.text
-    for child in list(other):
-        element.append(child)
+def _append_text(element: HtmlElement, text: str) -> None:
+    """text added at the end of what element holds."""
+    if not text:
+        return
+    if len(element):
+        element[-1].tail = (element[-1].tail or "") + text
+    else:
+        element.text = (element.text or "") + text
 
 
 def _strip_shortcodes(root: HtmlElement) -> tuple[list[str], bool]:

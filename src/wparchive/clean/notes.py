@@ -14,7 +14,7 @@ import re
 import lxml.html
 from lxml.html import HtmlElement
 
-from .render import NOTE_CLOSE, NOTE_DEFINITION, NOTE_REFERENCE, classes_of, text_of
+from .render import NOTE_CLOSE, NOTE_DEFINITION, NOTE_REFERENCE, classes_of, has_ancestor, replace_with_text, text_of
 
 BACKLINKS = frozenset({"↩", "↩︎", "⏎", "^", "↑", "⬆", "⤴"})
 # Notes written into the sentence they belong to, by the plugins that show them on hover or click.
@@ -42,20 +42,20 @@ def footnotes(root: HtmlElement, references: list[HtmlElement], anchors: list[Ht
     changed = bool(lists)
     for reference in references:
         sup = reference if reference.tag == "sup" else next(reference.iterancestors("sup"), reference)
-        if sup.getparent() is None or not _within(sup, root):
+        if sup.getparent() is None or not has_ancestor(sup, root):
             continue  # replaced already, through its other half
         note = _note_of(sup, by_id)
         if note is None:
             label = sup.text_content().strip().strip("[]")
             if label and len(label) <= 4:
-                _replace_with_text(sup, f"[{label}]")
+                replace_with_text(sup, f"[{label}]")
                 changed = True
             continue
         number = numbered.get(id(note))
         if number is None:
             number = numbered[id(note)] = len(numbered) + 1
             made.append((number, note))
-        _replace_with_text(sup, f"{NOTE_REFERENCE}{number}{NOTE_CLOSE}")
+        replace_with_text(sup, f"{NOTE_REFERENCE}{number}{NOTE_CLOSE}")
         changed = True
     for notes in lists:
         heading = notes.getprevious()
@@ -79,14 +79,14 @@ def _note_of(sup: HtmlElement, by_id: dict[str, HtmlElement]) -> HtmlElement | N
             return by_id[target]
     following = sup.getnext()
     if following is not None and _INLINE_NOTE.search(following.get("class") or "") and not (sup.tail or "").strip():
-        _drop_keeping_tail(following)
+        following.drop_tree()  # the text after it stays in place
         return following
     mark = sup.get("data-mfn")
     if mark is not None:  # Modern Footnotes: the note may not follow at once
         parent = sup.getparent()
         for candidate in parent.iter("span") if parent is not None else ():
             if candidate.get("data-mfn") == mark and _INLINE_NOTE.search(candidate.get("class") or ""):
-                _drop_keeping_tail(candidate)
+                candidate.drop_tree()
                 return candidate
     return None
 
@@ -117,27 +117,3 @@ def _is_backlink(link: HtmlElement) -> bool:
     names = " ".join(classes_of(link))
     return text in BACKLINKS or "back-link" in names or "to-top" in names or (
         not text and (link.get("href") or "").startswith("#") and "footnote" in names)
-
-
-def _within(element: HtmlElement, ancestor: HtmlElement) -> bool:
-    return any(a is ancestor for a in element.iterancestors())
-
-
-def _replace_with_text(old: HtmlElement, text: str) -> None:
-    old.tail = text + (old.tail or "")
-    old.drop_tree()
-
-
-def _drop_keeping_tail(element: HtmlElement) -> None:
-    """Take an element out of the tree; the text after it stays where it was."""
-    parent = element.getparent()
-    if parent is None:
-        return
-    tail, element.tail = element.tail, None
-    previous = element.getprevious()
-    if tail:
-        if previous is not None:
-            previous.tail = (previous.tail or "") + tail
-        else:
-            parent.text = (parent.text or "") + tail
-    parent.remove(element)

@@ -17,7 +17,9 @@ _KEPT_SPACE = "\ue002"  # a space inside <pre>, which must survive folding
 # A footnote's reference and its note as normalisation marks them (notes.py), written "[^1]" and
 # "[^1]: note" in Markdown, "[1]" and "[1] note" in text. Private-use characters the page cannot hold.
 NOTE_REFERENCE, NOTE_DEFINITION, NOTE_CLOSE = "\ue120", "\ue122", "\ue121"
-NOT_OURS = re.compile("[\ue120-\ue12f]")
+# Every private-use character wparchive writes for one of its own (here and in _InertConverter):
+# parsing takes them out of the page (normalize.parse_fragment), so that only ours are left.
+NOT_OURS = re.compile("[\ue100-\ue12f]")
 _NOTE = re.compile("([\ue120\ue122])([0-9]{1,6})\ue121")
 # The language of a <pre>, as normalisation found it (code.py), for its fence's info string.
 LANGUAGE_ATTRIBUTE = "data-wparchive-language"
@@ -36,43 +38,20 @@ SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BREAKS = re.compile(rf"\s*[{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 
-# As _MARKDOWN_TAGS rename them in HTML text: the name html2text is given for a tag ("" for none).
+# Markdown has no figure captions and only extended syntaxes for definition lists: a caption
+# becomes a paragraph of its own, a definition the ": " line that pandoc, PHP Markdown Extra
+# and goldmark (Hugo) read as one. The name html2text is given for a tag ("" for none).
 _MARKDOWN_TAG_NAMES = {"figcaption": "p", "dt": "p", "dd": "p", "dl": ""}
 # Elements that have no end tag: the parser reports them opened, never closed.
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
                    "wbr"})
 _TOUCHING_EMPHASIS = re.compile(r"(?<=[^ \t])(\*\*|_)( {0,2}\n)?\1(?=\S)")
 
-# Markdown has no figure captions and only extended syntaxes for definition lists: a caption
-# becomes a paragraph of its own, a definition the ": " line that pandoc, PHP Markdown Extra
-# and goldmark (Hugo) read as one.
-_MARKDOWN_TAGS = [
-    (re.compile(r"<figcaption\b[^>]*>", re.I), "<p>"), (re.compile(r"</figcaption>", re.I), "</p>"),
-    (re.compile(r"<dt\b[^>]*>", re.I), "<p>"), (re.compile(r"</dt>", re.I), "</p>"),
-    (re.compile(r"<dd\b[^>]*>", re.I), "<p>: "), (re.compile(r"</dd>", re.I), "</p>"),
-    (re.compile(r"</?dl\b[^>]*>", re.I), ""),
-]
-
-
 def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
-    """Markdown of a normalised fragment (with the notes normalisation marked). The tree is handed
-    to html2text as its parser would hand it the serialised tree, without serialising and parsing
-    it again (that was most of the cost of cleaning)."""
-    return _markdown(root, base_url)
-
-
-def html_to_markdown(fragment: str, base_url: str = "") -> str:
-    """Markdown of an HTML fragment, by html2text: unwrapped lines, Unicode kept, fenced code; what
-    the page showed as text stays text in every Markdown reader (see _InertConverter)."""
-    return _markdown(NOT_OURS.sub("", fragment) if NOT_OURS.search(fragment) else fragment, base_url)
-
-
-def _markdown(fragment: str | HtmlElement, base_url: str) -> str:
-    if isinstance(fragment, str):
-        if not fragment or not fragment.strip():
-            return ""
-        for pattern, replacement in _MARKDOWN_TAGS:
-            fragment = pattern.sub(replacement, fragment)
+    """Markdown of a parsed fragment (with the notes normalisation marked), by html2text: unwrapped
+    lines, Unicode kept, fenced code; what the page showed as text stays text in every Markdown
+    reader (see _InertConverter). The tree is handed to html2text as its parser would report the
+    serialised tree, without serialising and parsing it again (that was most of cleaning's cost)."""
     converter = _InertConverter(baseurl=base_url)
     converter.body_width = 0
     converter.unicode_snob = True
@@ -82,11 +61,7 @@ def _markdown(fragment: str | HtmlElement, base_url: str) -> str:
     converter.inline_links = True
     converter.backquote_code_style = True  # ``` fences, which survive copy-paste better than indents
     converter.pad_tables = True  # rows between pipes, as GitHub, Hugo and kramdown (Jekyll) all read them
-    if isinstance(fragment, str):
-        # The private-use characters that stand for others below cannot come from the page.
-        markdown = converter.handle(_OUR_PRIVATE_USE.sub("", fragment))
-    else:
-        markdown = converter.handle_tree(fragment)
+    markdown = converter.handle_tree(root)
     # Emphasis that ends where the same begins (two <strong> side by side, across elements) would
     # show as "****": one run. Text has its stars escaped, and code's wait as other characters.
     if "****" in markdown or "__" in markdown or "\n**" in markdown:  # most Markdown has none: no need to look
@@ -152,7 +127,6 @@ _CODE_CHAR_BASE = 0xE100
 _TO_CODE_CHAR = {ord(c): chr(_CODE_CHAR_BASE + i) for i, c in enumerate(_CODE_CHARS)}
 _FROM_CODE_CHAR = {chr(_CODE_CHAR_BASE + i): c for i, c in enumerate(_CODE_CHARS)}
 _CODE_CHAR = re.compile("[\ue100-\ue10f]")
-_OUR_PRIVATE_USE = re.compile("[\ue100-\ue11f]")
 _FENCE_LINE = re.compile(r"^(?P<prefix>[ >]*)```(?:[A-Za-z0-9][\w+#.-]{0,29})?[ \t]*$")  # opening: with its language
 _LOOKS_LIKE_FENCE = re.compile(r"^[ >]*(?:`{3,}|~{3,})")  # only html2text's own fences are real backticks here
 
@@ -255,30 +229,27 @@ class _InertConverter(html2text.HTML2Text):
                 if name:
                     self.handle_endtag(name)
                 if element.tail and element is not root:
-                    self._tree_data(element.tail)
+                    self.handle_data(element.tail)
                 continue
             if not isinstance(tag, str):  # a comment or processing instruction: only its tail is text
                 if element.tail:
-                    self._tree_data(element.tail)
+                    self.handle_data(element.tail)
                 continue
             name = _MARKDOWN_TAG_NAMES.get(tag, tag)
             if name:
                 self.handle_starttag(name, [(key, _serialised(tag, key, value)) for key, value in element.attrib.items()])
             if tag == "dd":
-                self._tree_data(": ")
+                self.handle_data(": ")
             if tag in _VOID:
                 if element.tail and element is not root:
-                    self._tree_data(element.tail)
+                    self.handle_data(element.tail)
                 continue
             if element.text:
-                self._tree_data(element.text)
+                self.handle_data(element.text)
             stack.append((element, True))
             stack.extend((child, False) for child in reversed(element))
         markdown = self.optwrap(self.finish())
         return pad_tables_in_text(markdown) if self.pad_tables else markdown
-
-    def _tree_data(self, text: str) -> None:
-        self.handle_data(_OUR_PRIVATE_USE.sub("", text) if _OUR_PRIVATE_USE.search(text) else text)
 
     def _out(self, s: str) -> None:  # named as html2text names it
         if self._fence_language is not None and s.endswith("```"):  # the opening fence of a <pre>
@@ -469,6 +440,23 @@ def classes_of(element: HtmlElement) -> list[str]:
 
 def has_ancestor(element: HtmlElement, ancestor: HtmlElement) -> bool:
     return any(a is ancestor for a in element.iterancestors())
+
+
+def within(element: HtmlElement, ancestor: HtmlElement) -> bool:
+    """element is ancestor, or inside it."""
+    return element is ancestor or has_ancestor(element, ancestor)
+
+
+def remove(element: HtmlElement) -> None:
+    """Take an element out (unless it is out already), keeping the text that follows it."""
+    if element.getparent() is not None:
+        element.drop_tree()
+
+
+def replace_with_text(old: HtmlElement, text: str) -> None:
+    """An element replaced by text, before the text that follows it."""
+    old.tail = text + (old.tail or "")
+    old.drop_tree()
 
 
 def fold(text: str) -> str:
