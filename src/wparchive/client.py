@@ -460,34 +460,37 @@ class _Socket:
         self.sock = sock
 
 
-class _WatchedHTTPConnection(urllib3.connection.HTTPConnection):
+class _WatchedConnecting:
+    """For urllib3's connection classes: a connection shows its socket to the watchdog once connected."""
+
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]  # urllib3's, beside which this is mixed in
         _watched(self)
 
 
-class _WatchedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watched(self)
+class _WatchedLending:
+    """For urllib3's pools: a connection lent again (kept alive) is watched by the request that takes it."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        _watched(connection)
+        return connection
 
 
-class _WatchedPool(urllib3.HTTPConnectionPool):
+class _WatchedHTTPConnection(_WatchedConnecting, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnecting, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedPool(_WatchedLending, urllib3.HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
 
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)
-        _watched(connection)
-        return connection
 
-
-class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+class _WatchedHTTPSPool(_WatchedLending, urllib3.HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)
-        _watched(connection)
-        return connection
 
 
 _WATCHED_POOLS = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
