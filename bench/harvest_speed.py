@@ -29,7 +29,6 @@ import html2text
 import requests
 
 sys.path.insert(0, str(Path(__file__).parent))
-import proctree  # noqa: E402
 from proctree import run as run_measured  # noqa: E402
 from synthetic import SyntheticSite, serve  # noqa: E402
 
@@ -71,10 +70,10 @@ def floor(base: str, level: int, db_path: Path) -> float:
 def harvest(base: str, db_path: Path, extra: list[str]) -> tuple[float, float, float]:
     """Seconds, peak RSS and peak PSS (MB) of `wparchive harvest`, summed over its process tree
     (see proctree.py)."""
-    rss, seconds, code = run_measured(["harvest", base + "/", "--db", str(db_path), "--delay", "0", "--quiet", *extra])
-    if code != 0:
-        raise SystemExit(f"wparchive harvest exited {code}")
-    return seconds, rss, proctree.LAST_PSS_MB
+    measured = run_measured(["harvest", base + "/", "--db", str(db_path), "--delay", "0", "--quiet", *extra])
+    if measured.code != 0:
+        raise SystemExit(f"wparchive harvest exited {measured.code}")
+    return measured.seconds, measured.rss, measured.pss
 
 
 def main() -> None:

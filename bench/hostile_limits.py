@@ -105,7 +105,7 @@ def main() -> None:
             server.httpd.handle_error = lambda request, address: None  # a hang-up is what we want of the client
             server.fault = lambda path, query, answer=answer: answer if (
                 path.endswith("/wp/v2/posts") and query.get("page") == "2") else None
-            rss, seconds, code = run(["harvest", server.home + "/", "--db", str(folder / f"{name}.db"),
+            rss, _, seconds, code = run(["harvest", server.home + "/", "--db", str(folder / f"{name}.db"),
                                       "--delay", "0", "--workers", "2", "-q", *extra])
         print(f"| {name} | {len(answer[2]) / MB:.3f} MB | {code} | {rss:.0f} | {seconds:.1f} |")
     stop.set()

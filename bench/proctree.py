@@ -4,7 +4,8 @@ sampled from /proc while it runs: for the benchmarks in this folder.
 Every 20 ms the tree is walked and each process's peak RSS so far (VmHWM, which a short spike
 between two looks cannot escape) is kept; reported is the sum of those peaks over the command and
 its children: an upper bound, as pages shared between them count in each, and the peaks need not
-coincide.
+coincide. Beside it, the peak over the samples of the processes' summed PSS, which counts a shared
+page once: what the tree really holds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 MB = 1024 * 1024
 
@@ -36,38 +38,40 @@ def tree(pid: int) -> list[int]:
     return found
 
 
-def peak_rss(pid: int) -> int | None:
-    """VmHWM of a process in bytes: its peak RSS so far."""
+def _proc_kb(path: str, field: str) -> int | None:
+    """A "Field:   123 kB" line of a /proc file, in bytes; None when the process is gone."""
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return None
+
+
+def peak_rss(pid: int) -> int | None:
+    """VmHWM of a process in bytes: its peak RSS so far."""
+    return _proc_kb(f"/proc/{pid}/status", "VmHWM:")
 
 
 def pss(pid: int) -> int | None:
     """Proportional set size of a process in bytes: its pages, those shared split between sharers."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            for line in rollup:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return _proc_kb(f"/proc/{pid}/smaps_rollup", "Pss:")
 
 
-LAST_PSS_MB = 0.0  # the peak of the tree's summed PSS in the last run(), for the benchmarks that report it
+class Measured(NamedTuple):
+    """A command's run: the sum of its processes' peak RSS and the peak of their summed PSS (MB),
+    its wall time (s) and its exit code."""
+
+    rss: float
+    pss: float
+    seconds: float
+    code: int
 
 
-def run(args: list[str]) -> tuple[float, float, int]:
-    """Sum of peak RSS over the process tree (MB), wall time (s) and exit code of a wparchive command;
-    the peak of the tree's summed PSS (what it really holds, shared pages counted once) is kept in
-    LAST_PSS_MB."""
-    global LAST_PSS_MB
+def run(args: list[str]) -> Measured:
+    """Run a wparchive command, sampling its process tree's memory until it ends."""
     started = time.monotonic()
     process = subprocess.Popen([sys.executable, "-m", "wparchive", *args], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -82,5 +86,4 @@ def run(args: list[str]) -> tuple[float, float, int]:
             together += pss(pid) or 0
         peak_pss = max(peak_pss, together)
         time.sleep(0.02)
-    LAST_PSS_MB = peak_pss / MB
-    return sum(peaks.values()) / MB, time.monotonic() - started, process.returncode
+    return Measured(sum(peaks.values()) / MB, peak_pss / MB, time.monotonic() - started, process.returncode)
