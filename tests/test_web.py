@@ -426,3 +426,19 @@ def test_media_files_are_served_so_that_nothing_in_them_runs(media_archive, tmp_
     for path in ("../archive.db", "ab/..%2F..%2Farchive.db"):
         assert _get(archive, "/-/wparchive/media/" + path).status_code in (302, 404)
         assert b"SQLite" not in _get(archive, "/-/wparchive/media/" + path).content
+
+
+def test_a_media_folder_elsewhere_is_served_when_named(media_archive, tmp_path) -> None:
+    archive, folder = media_archive
+    moved = shutil.move(folder, tmp_path / "pictures")
+
+    async def fetch(ds, path: str):  # type: ignore[no-untyped-def]
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    for media_dir, served in ((None, False), (moved, True)):
+        ds = build_datasette(archive, media_dir=media_dir)
+        page = lxml.html.fromstring(asyncio.run(fetch(ds, "/-/wparchive/post/1-1003")).text)
+        [src] = page.xpath("//article//img/@src")
+        assert src.startswith("/-/wparchive/media/") == served
+    assert asyncio.run(fetch(ds, src)).status_code == 200
