@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -65,10 +66,10 @@ def big_archive(tmp_path_factory) -> str:  # type: ignore[no-untyped-def]
     return path
 
 
-@pytest.fixture
-def serving(big_archive: str) -> Iterator[str]:
-    """`wparchive serve` on the archive with the 50 MB post, with the bundled settings (3 s time limit)."""
-    process = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", big_archive, "--port", "0"],
+@contextmanager
+def serve_archive(path: str) -> Iterator[str]:
+    """`wparchive serve` on an archive, with the bundled settings (3 s time limit): its address."""
+    process = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", path, "--port", "0"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         line = _read_line(process, timeout=60)
@@ -77,6 +78,13 @@ def serving(big_archive: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+@pytest.fixture
+def serving(big_archive: str) -> Iterator[str]:
+    """`wparchive serve` on the archive with the 50 MB post."""
+    with serve_archive(big_archive) as address:
+        yield address
 
 
 def _timed(url: str) -> tuple[requests.Response, float]:

@@ -20,7 +20,8 @@ import click
 from . import MAX_CONCURRENCY, __version__
 from .db import archive_lock, open_db
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
-from .export import DEFAULT_MAX_MB, FORMATS, export_archive, export_wxr
+from .db.queries import SORTS
+from .export import DEFAULT_MAX_MB, FORMATS, WRITERS, export_archive, export_wxr
 from .paths import config_dir, media_folder
 from .progress import Progress, SilentProgress
 
@@ -327,6 +328,55 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
                            progress=_progress(quiet))
     if not quiet:
         click.echo(f"Exported {count} items to {out}", err=True)
+
+
+@cli.command()
+@click.argument("query")
+@db_option
+@click.option("--site", help="Only this site: its id, or part of its name or address.")
+@click.option("--type", "kind", help="Only this type: post, page, comment, or a custom post type.")
+@click.option("--from", "--since", "date_from", metavar="DATE",
+              help="Only items of DATE or later (YYYY-MM-DD, YYYY-MM or YYYY, in UTC).")
+@click.option("--to", "--until", "date_to", metavar="DATE",
+              help="Only items of DATE or earlier (--to 2023: all of 2023).")
+@click.option("--year", help="Only items of this year.")
+@click.option("--author", help="Only this author: a user's name or key.")
+@click.option("--category", help="Only items in this category (its name).")
+@click.option("--tag", help="Only items with this tag (its name).")
+@click.option("--sort", type=click.Choice(list(SORTS)), default="relevance", show_default=True,
+              help="Best first (relevance), or by date: newest or oldest first.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N results (default: all).")
+@click.option("--advanced", is_flag=True, help="QUERY in FTS5 syntax: AND, OR, NOT, NEAR(a b), prefix*, \"a phrase\".")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "csv", "json", "jsonl"]), default="text",
+              show_default=True,
+              help="text: a few lines per result, the words found in bold on a terminal, else in [[ ]].")
+def search(query: str, db_path: str, site: str | None, kind: str | None, date_from: str | None, date_to: str | None,
+           year: str | None, author: str | None, category: str | None, tag: str | None, sort: str, limit: int | None,
+           advanced: bool, fmt: str) -> None:
+    """Search the archive as the search page does: same ranking, filters and order.
+
+    \b
+    Examples:
+        wparchive search compost
+        wparchive search --site example.org --from 2023-01-01 --sort newest "compost heap"
+        wparchive search --advanced --format csv 'compos* NOT rats'
+    """
+    from .search import SearchRequest, result_text, search_archive
+
+    _require_archive(db_path, "nothing to search")
+    filters = {"site": site, "type": kind, "from": date_from, "to": date_to, "year": year, "author": author,
+               "category": category, "tag": tag}
+    request = SearchRequest(query, advanced=advanced, filters={k: v for k, v in filters.items() if v}, sort=sort)
+    rows = search_archive(open_db(db_path).conn, request, limit=limit)
+    out = sys.stdout
+    if fmt != "text":
+        WRITERS[fmt](rows, out)
+        return
+    bold = (lambda word: click.style(word, bold=True)) if out.isatty() else None
+    count = 0
+    for count, row in enumerate(rows, start=1):
+        click.echo(result_text(row, count, bold))
+    click.echo(f"{count} result{'' if count == 1 else 's'}", err=True)
 
 
 @cli.command()

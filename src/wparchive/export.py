@@ -56,7 +56,7 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
             places_sql, params = export_places_sql(site=site, post_type=post_type, since=since)
             places = _records(db.execute(places_sql, params))
             return write_markdown(rows, cast(Path, out), db=db, media_dir=media_dir, places=places, layouts=layouts)
-        count = _WRITERS[fmt](rows, stream)
+        count = WRITERS[fmt](rows, stream)
         stream.flush()  # a closed pipe shows here, not at exit
         return count
 
@@ -190,7 +190,7 @@ def write_markdown(rows: Iterable[dict[str, Any]], folder: Path, *, db: Database
     return count
 
 
-_WRITERS: dict[str, Callable[[Iterator[dict[str, Any]], IO[str]], int]] = {
+WRITERS: dict[str, Callable[[Iterator[dict[str, Any]], IO[str]], int]] = {
     "csv": write_csv, "json": write_json, "jsonl": write_jsonl,
 }
 

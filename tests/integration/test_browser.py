@@ -7,6 +7,9 @@ error or page error.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import shutil
 import socket
 import subprocess
@@ -186,3 +189,45 @@ def test_posts_read_as_a_table_and_show_their_pictures_when_the_site_is_gone(sit
         finally:
             browser.close()
     assert [url for url in asked if url.startswith(site)] == []  # nothing asked of the site
+
+
+def test_the_downloads_of_a_filtered_search_carry_its_filters(served: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        try:
+            page.goto(served + "/-/wparchive/search?q=compost")
+            page.wait_for_selector(".wparchive-results")
+            everything = page.locator(".result-title").count()
+            # narrowed as a person narrows it: a facet, dates in the form, an order
+            page.click(".wparchive-facets a.facet >> text=The Allotment Almanac")  # the site facet
+            page.wait_for_selector(".remove-facet")
+            page.fill("input[name=from]", "2023-01-01")
+            page.fill("input[name=to]", "2023-12-31")
+            page.select_option("select[name=sort]", "oldest")
+            page.click("input[type=submit]")
+            page.wait_for_selector(".wparchive-results")
+            shown = page.locator(".result-title").all_inner_texts()
+            dates = [meta.split(" · ")[1] for meta in page.locator(".wparchive-results .meta").all_inner_texts()]
+            assert 0 < len(shown) < everything and dates == sorted(dates) and dates[0] >= "2023-01-01"
+            page.screenshot(path=str(ARTIFACTS / "8-filtered-search.png"), full_page=True)
+            downloaded = {}
+            for fmt in ("csv", "json"):
+                with page.expect_download() as download:
+                    page.click(f"a.{fmt}")
+                saved = tmp_path / f"results.{fmt}"
+                download.value.save_as(saved)
+                downloaded[fmt] = saved.read_text(encoding="utf-8")
+        finally:
+            browser.close()
+    assert problems == []
+    rows = json.loads(downloaded["json"])
+    assert [row["title"] for row in rows] == shown  # every row the page shows, in its order, and no other
+    assert all(row["site_name"] == "The Allotment Almanac" and "2023-01-01" <= row["date_gmt"] < "2024" for row in rows)
+    table = list(csv.DictReader(io.StringIO(downloaded["csv"])))
+    assert [row["key"] for row in table] == [row["key"] for row in rows]

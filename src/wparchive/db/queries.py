@@ -11,6 +11,9 @@ from typing import Any
 # FTS5 snippet markers: control characters that never occur in harvested text, replaced by
 # <mark> only after the text around them has been HTML-escaped.
 MARK_START, MARK_END = "\x02", "\x03"
+# What downloads (CSV, JSON) and the command line put around the words found instead: plain text
+# that any program can read; a harvested text may hold "[[" of its own, which is not a match.
+PLAIN_MARK_START, PLAIN_MARK_END = "[[", "]]"
 
 # bm25 weights per FTS column: a word in the title counts ten times one in the body.
 POST_WEIGHTS = "10.0, 1.0, 3.0"  # title, content_text, excerpt_text
@@ -48,10 +51,10 @@ def _ranked_hits(match: str, wanted: str) -> str:
                                   + (SELECT count(*) FROM comments WHERE incomplete IS NOT NULL) AS n),
     post_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(posts_fts, {POST_WEIGHTS}) AS score FROM posts_fts
-        WHERE posts_fts MATCH {match} ORDER BY score LIMIT (SELECT n FROM depth)),
+        WHERE posts_fts MATCH {match} ORDER BY score, rowid LIMIT (SELECT n FROM depth)),
     comment_hits AS MATERIALIZED (
         SELECT rowid AS rid, bm25(comments_fts, {COMMENT_WEIGHTS}) AS score FROM comments_fts
-        WHERE comments_fts MATCH {match} ORDER BY score LIMIT (SELECT n FROM depth))
+        WHERE comments_fts MATCH {match} ORDER BY score, rowid LIMIT (SELECT n FROM depth))
     SELECT 'post' AS kind, h.rid, p.key, substr(p.title, 1, {TITLE_CHARS}) AS title, p.type, p.date_gmt,
            substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link, h.score
     FROM post_hits h JOIN posts p ON p.rowid = h.rid WHERE p.deleted_at IS NULL AND p.incomplete IS NULL
@@ -60,7 +63,7 @@ def _ranked_hits(match: str, wanted: str) -> str:
            'comment', c.date_gmt, substr(c.date_gmt, 1, 4), c.site_id, c.author, NULL, NULL, c.link, h.score
     FROM comment_hits h JOIN comments c ON c.rowid = h.rid LEFT JOIN posts p ON p.key = c.post
     WHERE c.deleted_at IS NULL AND c.incomplete IS NULL
-    ORDER BY score LIMIT {wanted}"""
+    ORDER BY score, kind, rid LIMIT {wanted}"""
 
 
 # The same hits, best first: the search page's, for :q already an FTS5 query.
@@ -128,6 +131,11 @@ SNIPPET_INSERT_SQL = ("INSERT INTO snippet_source (rowid, title, author_name, co
 SNIPPET_SQL = ("SELECT snippet(snippet_source, -1, char(2), char(3), '…', 24) FROM snippet_source "
                "WHERE snippet_source MATCH ? ORDER BY rank LIMIT 1")
 
+def _plain(snippet: str) -> str:
+    """A snippet's SQL with the plain markers instead of the control characters."""
+    return f"replace(replace({snippet}, char(2), '{PLAIN_MARK_START}'), char(3), '{PLAIN_MARK_END}')"
+
+
 # The `search` canned query: the best SEARCH_QUERY_ROWS live hits with snippets, ranked as the search
 # page ranks them, for a person's words in :q (wparchive_fts, a function the Datasette plugin gives
 # every connection, makes them a safe FTS5 query). A comment's title is its author's name.
@@ -137,12 +145,12 @@ SEARCH_QUERY_SQL = f"""
     WITH q AS (SELECT wparchive_fts(:q) AS text),
     hits AS MATERIALIZED ({_ranked_hits("(SELECT text FROM q)", str(SEARCH_QUERY_ROWS))})
     SELECT 'post' AS kind, hits.key, hits.title, hits.type, hits.date_gmt, hits.link,
-           {_snippet_of("(SELECT text FROM q)", "p", "posts")} AS snippet, hits.score
+           {_plain(_snippet_of("(SELECT text FROM q)", "p", "posts"))} AS snippet, hits.score
     FROM hits CROSS JOIN posts_fts ON posts_fts.rowid = hits.rid CROSS JOIN posts p ON p.rowid = hits.rid
     WHERE hits.kind = 'post' AND posts_fts MATCH (SELECT text FROM q)
     UNION ALL
     SELECT 'comment', hits.key, substr(c.author_name, 1, {TITLE_CHARS}), 'comment', hits.date_gmt, hits.link,
-           {_snippet_of("(SELECT text FROM q)", "c", "comments")}, hits.score
+           {_plain(_snippet_of("(SELECT text FROM q)", "c", "comments"))}, hits.score
     FROM hits CROSS JOIN comments_fts ON comments_fts.rowid = hits.rid CROSS JOIN comments c ON c.rowid = hits.rid
     WHERE hits.kind = 'comment' AND comments_fts MATCH (SELECT text FROM q)
     ORDER BY score"""
@@ -158,28 +166,44 @@ NAMES_SQL = """
     UNION ALL
     SELECT 'site', CAST(id AS TEXT), name FROM sites"""
 
+# A filter's value is a parameter of the same name. site: a site's id, or (not all digits) part of
+# its name or address; author: a user's key or name; from and to: dates (YYYY, YYYY-MM or YYYY-MM-DD,
+# both included: "to 2023" keeps all of 2023).
 _FILTERS = {
+    "site": """site_id IN (SELECT id FROM sites WHERE CASE WHEN :site NOT GLOB '*[^0-9]*' THEN CAST(id AS TEXT) = :site
+               ELSE home LIKE '%' || :site || '%' OR name LIKE '%' || :site || '%' END)""",
     "type": "type = :type",
     "year": "year = :year",
-    "author": "author = :author",
+    "author": "(author = :author OR author IN (SELECT key FROM users WHERE name = :author))",
     "category": "EXISTS (SELECT 1 FROM json_each(categories) WHERE value = :category)",
     "tag": "EXISTS (SELECT 1 FROM json_each(tags) WHERE value = :tag)",
+    "from": "date_gmt >= :from",
+    "to": "substr(date_gmt, 1, length(:to)) <= :to",
 }
+FILTER_NAMES = tuple(_FILTERS)
 # Facets of a search, in the order shown: what each filter would leave.
-FACET_NAMES = ("type", "year", "author", "category", "tag")
-FACET_SAMPLE = 1000  # facets describe the best thousand hits: counting them all means ranking them all
+FACET_NAMES = ("site", "type", "year", "author", "category", "tag")
+FACET_SAMPLE = 1000  # facets describe the first thousand hits: counting them all means ranking them all
+# The orders of a search: each a key and a direction; ties go by kind and rowid, the same way,
+# so that a download read in chunks (each after the last row of the one before) is in the page's order.
+SORTS = {"relevance": ("score", "ASC"), "newest": ("coalesce(date_gmt, '')", "DESC"),
+         "oldest": ("coalesce(date_gmt, '')", "ASC")}
 
 
-def ranked_hits_sql(filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    """SQL for the best :wanted live hits, best first, with the filters applied; and the filters'
-    parameters."""
+def ranked_hits_sql(filters: dict[str, str], sort: str = "relevance", *,
+                    after: bool = False) -> tuple[str, dict[str, Any]]:
+    """SQL for the first :wanted live hits in the order sort names, with the filters applied (and,
+    with after, only those past :after_key, :after_kind, :after_rid); and the filters' parameters."""
     where = [_FILTERS[name] for name in filters if name in _FILTERS]
     params = {name: value for name, value in filters.items() if name in _FILTERS}
-    if not where:
+    if not where and sort == "relevance" and not after:
         return _RANKED_HITS, params
-    # A filter must see every hit before the best are taken: rank them all.
-    return (f"WITH all_hits AS ({_HITS}) SELECT * FROM all_hits WHERE {' AND '.join(where)} "
-            "ORDER BY score LIMIT :wanted"), params
+    # A filter, another order or a later chunk must see every hit before the first are taken: rank them all.
+    key, direction = SORTS[sort]
+    if after:
+        where.append(f"({key}, kind, rid) {'<' if direction == 'DESC' else '>'} (:after_key, :after_kind, :after_rid)")
+    return (f"WITH all_hits AS ({_HITS}) SELECT * FROM all_hits WHERE {' AND '.join(where) or '1'} "
+            f"ORDER BY {key} {direction}, kind {direction}, rid {direction} LIMIT :wanted"), params
 
 
 def live_count_sql(filters: dict[str, str]) -> str:

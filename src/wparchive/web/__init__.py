@@ -24,18 +24,20 @@ from markupsafe import Markup
 from mdit_py_plugins.footnote import footnote_plugin
 
 from ..db.queries import (
-    FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME,
-    SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, SITES_SUMMARY_SQL,
+    FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, PLAIN_MARK_END, PLAIN_MARK_START, POST_COMMENTS_SQL, POST_SQL,
+    POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME, SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE,
+    SITES_SUMMARY_SQL, SORTS,
 )
 from ..paths import config_dir
+from ..search import RESULT_FIELDS, BadSearch, SearchRequest, add_search_functions, plain_snippet, result_steps
 from .chart import month_bars
 from .facets import TermsFacet
 from .home import home_page
 from .media_files import FILE_PATH, archived_files, media_file
 from .metadata import for_archives, is_archive, read_metadata
 from .readable import columns_choice, posts_url, readable_args, readable_redirect
-from .search import PAGE_SIZE, SearchResults, SnippetMaker, fts_query, highlight, run_search
-from .stream import stream_table
+from .search import PAGE_SIZE, SearchResults, highlight, run_search, run_steps
+from .stream import stream_rows, stream_table
 
 # Links that may become links anywhere the plugin makes one: the rest are shown as text.
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -113,6 +115,8 @@ _MARKDOWN.core.ruler.push("wparchive_archived_media", _archived_media)
 ROUTE_PREFIX = "/-/wparchive/"
 SEARCH_PATH = ROUTE_PREFIX + "search"
 MEDIA_PATH = ROUTE_PREFIX + "media/"
+RESULTS_PATH = ROUTE_PREFIX + "results"  # .csv, .json, .jsonl: every row of a search
+TOO_LONG = "The search took too long; add words or a filter."
 
 
 def render_markdown(text: str | None, files: dict[str, str] | None = None) -> Markup:
@@ -132,69 +136,115 @@ def post_url(datasette: Any, key: str) -> str:
     return datasette.urls.path(f"{ROUTE_PREFIX}post/{quote(key)}")
 
 
-async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, dict[str, Any]]:
-    """Run the search a request asks for: its results (None when it ran out of time), and what it asked."""
-    args = request.args
-    text = args.get("q", "")
-    advanced = args.get("advanced") == "1"
-    filters = {name: args[name] for name in FACET_NAMES if args.get(name)}
+def asked_search(args: Any) -> tuple[SearchRequest, int]:
+    """The search a page's query string asks for, and the page of it."""
+    request = SearchRequest(args.get("q", ""), advanced=args.get("advanced") == "1",
+                            filters={name: args[name] for name in FILTER_NAMES if args.get(name)},
+                            sort=args.get("sort") or "relevance")
     try:
         page = max(1, int(args.get("page", "1")))
     except ValueError:
         page = 1
+    return request, page
+
+
+def search_link(datasette: Any, path: str, request: SearchRequest, **changes: Any) -> str:
+    """The address of the search page (or of one of its downloads) for a request, with changes
+    (a value of None drops that argument)."""
+    args = {"q": request.text, "advanced": "1" if request.advanced else None, **request.filters,
+            "sort": None if request.sort == "relevance" else request.sort} | changes
+    return datasette.urls.path(path) + "?" + urlencode({k: v for k, v in args.items() if v is not None})
+
+
+def ran_out_of_time(exc: sqlite3.OperationalError, started: float, datasette: Any) -> bool:
+    """Whether an SQL error is Datasette's time limit: reached while SQLite opens the full-text index,
+    it reads as that index failing ("vtable constructor failed"), not as an interruption."""
+    limit = datasette.setting("sql_time_limit_ms") / 1000
+    return "vtable constructor failed" in str(exc) and time.monotonic() - started >= limit
+
+
+async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, SearchRequest, int]:
+    """Run the search a request asks for: its results (None when it ran out of time), and what it asked."""
+    asked, page = asked_search(request.args)
     started = time.monotonic()
     try:
-        results = await run_search(_archive(datasette), text, advanced=advanced, filters=filters, page=page)
+        results = await run_search(_archive(datasette), asked.text, advanced=asked.advanced, filters=asked.filters,
+                                   page=page, sort=asked.sort)
     except QueryInterrupted:
         results = None
     except sqlite3.OperationalError as exc:
-        # Datasette's time limit, reached while SQLite opens the full-text index, reads as that
-        # index failing ("vtable constructor failed"), not as an interruption.
-        limit = datasette.setting("sql_time_limit_ms") / 1000
-        if "vtable constructor failed" not in str(exc) or time.monotonic() - started < limit:
+        if not ran_out_of_time(exc, started, datasette):
             raise
         results = None
-    return results, {"text": text, "advanced": advanced, "filters": filters, "page": page}
+    return results, asked, page
 
 
 async def search_page(request: Any, datasette: Any) -> Response:
-    results, asked = await _search(request, datasette)
-    text, advanced, filters, page = asked["text"], asked["advanced"], asked["filters"], asked["page"]
+    results, asked, page = await _search(request, datasette)
     database = _archive(datasette)
-    search_url = datasette.urls.path(SEARCH_PATH)
-    base = {"q": text, **({"advanced": "1"} if advanced else {}), **filters}
     context = {
-        "results": results, "text": text, "advanced": advanced, "filters": filters, "page": page,
-        "page_size": PAGE_SIZE, "database": database.name, "search_url": search_url,
-        "facet_link": lambda name, value: f"{search_url}?" + urlencode({**base, name: value}),
-        "remove_link": lambda name: f"{search_url}?" + urlencode({k: v for k, v in base.items() if k != name}),
-        "page_link": lambda number: f"{search_url}?" + urlencode({**base, "page": number}),
-        "csv_link": datasette.urls.query(database.name, SEARCH_QUERY_NAME, format="csv") + "?"
-                    + urlencode({"q": text, "_size": "max"}),
+        "results": results, "text": asked.text, "advanced": asked.advanced, "filters": asked.filters,
+        "sort": asked.sort, "sorts": SORTS, "page": page, "page_size": PAGE_SIZE, "database": database.name,
+        "search_url": datasette.urls.path(SEARCH_PATH), "facet_sample": FACET_SAMPLE,
+        "facet_link": lambda name, value: search_link(datasette, SEARCH_PATH, asked, **{name: value}),
+        "remove_link": lambda name: search_link(datasette, SEARCH_PATH, asked, **{name: None}),
+        "page_link": lambda number: search_link(datasette, SEARCH_PATH, asked, page=number),
+        "download_link": lambda fmt: search_link(datasette, f"{RESULTS_PATH}.{fmt}", asked),
+        "facet_label": _facet_label(results),
         "post_link": lambda key: post_url(datasette, key),
         "comment_link": lambda key: datasette.urls.row(database.name, "comments", tilde_encode(key)),
     }
     return Response.html(await datasette.render_template("wparchive_search.html", context, request=request))
 
 
+def _facet_label(results: SearchResults | None) -> Any:
+    """A filter's value as the page shows it: a site's or author's name where the facets know it."""
+    labels = {(name, str(v["value"])): v["label"] for name, values in (results.facets if results else {}).items()
+              for v in values}
+    return lambda name, value: labels.get((name, value), value)
+
+
 async def search_json(request: Any, datasette: Any) -> Response:
     """The search page's results as JSON: the page of hits (snippets with <mark>, safely
-    escaped), the total, the facets; errors as {"error": …} with a 4xx or 5xx status."""
-    results, asked = await _search(request, datasette)
+    escaped, in snippet_html; with [[ and ]] in snippet), the total, the facets; errors as
+    {"error": …} with a 4xx or 5xx status."""
+    results, asked, page = await _search(request, datasette)
     if results is None:
-        return Response.json({"error": "The search took too long; add words or a filter."}, status=503)
-    if not results.fts:
-        return Response.json({"error": "Give the words to search for as ?q=…"}, status=400)
+        return Response.json({"error": TOO_LONG}, status=503)
     if results.error:
         return Response.json({"error": results.error}, status=400)
-    rows = [{name: row[name] for name in _JSON_FIELDS} | {"snippet_html": str(row["snippet_html"])}
+    if not results.fts:
+        return Response.json({"error": "Give the words to search for as ?q=…"}, status=400)
+    rows = [{name: row[name] for name in _JSON_FIELDS} | {"snippet": plain_snippet(row["snippet"]),
+                                                          "snippet_html": str(row["snippet_html"])}
             for row in results.rows]
-    return Response.json({"q": results.query, "fts": results.fts, "filters": asked["filters"], "page": asked["page"],
-                          "page_size": PAGE_SIZE, "total": results.total, "rows": rows, "facets": results.facets})
+    return Response.json({"q": results.query, "fts": results.fts, "filters": asked.filters, "sort": asked.sort,
+                          "page": page, "page_size": PAGE_SIZE, "total": results.total, "rows": rows,
+                          "facets": results.facets})
 
 
 _JSON_FIELDS = ("kind", "key", "title", "type", "date_gmt", "link", "author", "author_name", "site_id", "site_name",
                 "score")
+
+
+async def search_results(request: Any, datasette: Any) -> Any:
+    """/-/wparchive/results.csv, .json or .jsonl: every row of the search the page shows (its words,
+    filters and order), streamed a chunk at a time, each chunk a query within Datasette's time limit."""
+    fmt = request.url_vars["format"]
+    asked, _ = asked_search(request.args)
+    chunks = run_steps(_archive(datasette), result_steps(asked))
+    started = time.monotonic()
+    try:
+        first: list[dict[str, Any]] = await anext(chunks, [])
+    except BadSearch as exc:
+        problem, status = str(exc), 400
+    except (QueryInterrupted, sqlite3.OperationalError) as exc:
+        if isinstance(exc, sqlite3.OperationalError) and not ran_out_of_time(exc, started, datasette):
+            raise
+        problem, status = TOO_LONG, 503
+    else:
+        return stream_rows(first, chunks, fmt, "search", RESULT_FIELDS)
+    return Response.text(problem, status=status) if fmt == "csv" else Response.json({"error": problem}, status)
 
 
 async def post_page(request: Any, datasette: Any) -> Response:
@@ -239,6 +289,7 @@ def register_routes() -> list[tuple[str, Any]]:
     # The home page; its format group is empty ("/.json" stays Datasette's).
     return [(r"^/(?P<format>)$", home_page), (rf"^{SEARCH_PATH}$", search_page), (rf"^{SEARCH_PATH}\.json$", search_json),
             (rf"^{ROUTE_PREFIX}post/(?P<key>[^/]+)$", post_page), (rf"^{MEDIA_PATH}(?P<path>{FILE_PATH})$", media_file),
+            (rf"^{RESULTS_PATH}\.(?P<format>csv|jsonl|json)$", search_results),
             (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
 
 
@@ -308,17 +359,14 @@ READ_BUSY_TIMEOUT_MS = 5_000
 @hookimpl
 def prepare_connection(conn: Any) -> None:
     conn.execute(f"PRAGMA busy_timeout = {READ_BUSY_TIMEOUT_MS}")
-    # The search canned query turns a user's words into a safe FTS5 query with this.
-    # An empty search is the empty phrase, which matches nothing instead of failing.
-    conn.create_function("wparchive_fts", 1, lambda text: fts_query(text or "") or '""', deterministic=True)
-    # Snippets of search hits, from a bounded prefix of their text (the search page and the canned query).
-    conn.create_function("wparchive_snippet", 5, SnippetMaker(), deterministic=True)
+    add_search_functions(conn)  # for the search page and the search canned query
 
 
 @hookimpl
 def render_cell(row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
-    if column == "snippet" and isinstance(value, str) and "\x02" in value:
-        return highlight(value)  # the search canned query: escaped, then marked
+    if table is None and column == "snippet" and isinstance(value, str) and PLAIN_MARK_START in value:
+        # the search canned query (its snippets have plain markers, for its CSV and JSON): escaped, then marked
+        return highlight(value.replace(PLAIN_MARK_START, MARK_START).replace(PLAIN_MARK_END, MARK_END))
     if table != "posts" or database not in _archive_names(datasette):
         return None
     if column == "key" and isinstance(value, str):
