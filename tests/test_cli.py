@@ -44,6 +44,30 @@ def test_unreachable_site_is_one_clear_error_and_exit_1(db_path) -> None:
     assert run["status"] == "failed" and run["error_count"] == 1
 
 
+def test_a_site_that_is_down_fails_at_once_not_after_retries(server, db_path, monkeypatch) -> None:
+    port = server.port
+    server.stop()  # nothing listens on its port any more
+    result = _run("harvest", f"http://127.0.0.1:{port}/", "--db", db_path)  # the default --retries
+    assert result.exit_code == EXIT_FAILED
+    error, hint = result.stderr.splitlines()
+    assert error == f"Error: could not reach http://127.0.0.1:{port}/: connection refused (http://127.0.0.1:{port})"
+    assert "Check the address" in hint
+    assert next(sqlite_utils.Database(db_path)["harvest_runs"].rows)["requests"] == 1
+
+
+def test_a_host_name_not_found_fails_at_once(db_path, monkeypatch) -> None:
+    import socket
+
+    def no_such_host(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # the resolver's answer for a name that is no host
+    result = _run("harvest", "http://wp.example.invalid/", "--db", db_path, "-q")
+    assert result.exit_code == EXIT_FAILED
+    assert result.stderr.startswith("Error: could not reach http://wp.example.invalid/: host name not found")
+    assert next(sqlite_utils.Database(db_path)["harvest_runs"].rows)["requests"] == 1
+
+
 def test_partial_harvest_exits_3_and_says_where_to_look(server, db_path) -> None:
     server.fault = lambda path, query: (500, {}, b"oops") if path.endswith("/wp/v2/comments") else None
     result = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--retries", "0")

@@ -122,7 +122,8 @@ def cli() -> None:
               help="Read no response larger than this (counted decompressed): a page over it is read again "
                    "in smaller pages, an item over it is recorded as failed, and the harvest goes on.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
-              help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
+              help="Retries of a failed request (timeouts, broken connections, 429, 500-504), with backoff. "
+                   "A refused connection or an unknown host name fails at once.")
 @click.option("--full", is_flag=True,
               help="Fetch every item again instead of only what changed since the last run.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop each collection after N items (a trial run).")
@@ -176,8 +177,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 
     Signed in with an application password (--auth-env or --auth-file, which keep it out of
     the shell history; or user:password@ in SITE_URL), --private adds drafts and private items
-    and --revisions every revision. The credentials are checked first; if the server strips
-    them, you are told, and the harvest goes on anonymously. They are sent only to the scheme,
+    and --revisions every revision. The credentials are checked first: if they sign in as
+    nobody (refused, or stripped by the server), the harvest stops. They are sent only to the scheme,
     host and port of the site (an API root elsewhere is harvested anonymously, and redirects
     elsewhere never carry them), and never written to the archive, the logs or a WARC.
 
