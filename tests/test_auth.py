@@ -98,6 +98,17 @@ def test_credentials_answered_as_anonymous_stop_the_harvest(make_server, db) -> 
     assert db.execute("SELECT status FROM harvest_runs").fetchone()[0] == "failed"
 
 
+def test_credentials_that_do_not_get_past_a_disabled_rest_api_stop_the_harvest(make_server, db) -> None:
+    # Without them the feed and pages would be read instead; with them, the API was what was asked for.
+    server = make_server(credentials=(USER, PASSWORD), rest_disabled=True, strip_authorization=True)
+    with pytest.raises(NotSignedIn, match="refuses anonymous visitors .*, and the credentials did not sign in"):
+        harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/")
+    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    signed_in = make_server(credentials=(USER, PASSWORD), rest_disabled=True)
+    result = harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), signed_in.home + "/")
+    assert result.status == "ok" and "signed in as Margit Okafor" in result.notes
+
+
 def test_wrong_credentials_fail_with_a_clear_error(make_server, db) -> None:
     server = make_server(credentials=(USER, PASSWORD))
     with pytest.raises(AuthenticationFailed, match="incorrect_password"):

@@ -27,8 +27,8 @@ from .db import (
 )
 from .discover import Collection, check_authentication, find_api_root, is_wpcom, list_collections
 from .errors import (
-    AccessDenied, ConfigError, DiscoveryError, FetchError, HostUnreachable, NoRoute, RestDisabled, SiteUnreachable,
-    WPArchiveError, archive_error,
+    AccessDenied, ConfigError, DiscoveryError, FetchError, HostUnreachable, NoRoute, NotSignedIn, RestDisabled,
+    SiteUnreachable, WPArchiveError, archive_error,
 )
 from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
@@ -106,6 +106,9 @@ def harvest_site(
             result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url),
                                                    wpcom=options.wpcom)
         except (RestDisabled, DiscoveryError) as exc:
+            if isinstance(exc, RestDisabled) and client.auth is not None:
+                # signed requests were answered as anonymous ones: the credentials signed in as nobody
+                raise NotSignedIn(f"{exc}, and the credentials did not sign in") from exc
             if isinstance(exc, SiteUnreachable) or not _harvest_without_api(db, client, site_url, result, options,
                                                                               progress, exc):
                 raise
