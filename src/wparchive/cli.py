@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -123,7 +124,8 @@ def cli() -> None:
               help="Read no response larger than this (counted decompressed): a page over it is read again "
                    "in smaller pages, an item over it is recorded as failed, and the harvest goes on.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
-              help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
+              help="Retries of a failed request (timeouts, broken connections, 429, 500-504), with backoff. "
+                   "A refused connection or an unknown host name fails at once.")
 @click.option("--full", is_flag=True,
               help="Fetch every item again instead of only what changed since the last run.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop each collection after N items (a trial run).")
@@ -177,8 +179,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 
     Signed in with an application password (--auth-env or --auth-file, which keep it out of
     the shell history; or user:password@ in SITE_URL), --private adds drafts and private items
-    and --revisions every revision. The credentials are checked first; if the server strips
-    them, you are told, and the harvest goes on anonymously. They are sent only to the scheme,
+    and --revisions every revision. The credentials are checked first: if they sign in as
+    nobody (refused, or stripped by the server), the harvest stops. They are sent only to the scheme,
     host and port of the site (an API root elsewhere is harvested anonymously, and redirects
     elsewhere never carry them), and never written to the archive, the logs or a WARC.
 
@@ -428,8 +430,8 @@ def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     with _sample_server(site_port, "--site-port") as server:
         click.echo(f"Sample site running at {server.home}/", err=True)
         client = Client(delay=0)
-        result = harvest_site(db, client, server.home + "/", progress=_ClickBars())
-    _print_summary(result, db_path, client.requests_made)
+        result = harvest_site(db, client, server.home + "/", progress=_progress(quiet=False))
+    _print_summary(result, server.home + "/", db_path, client.requests_made)
     if listening is not None:
         click.echo(f"Open http://127.0.0.1:{listening.getsockname()[1]}/ to search the archive (Ctrl-C to stop).",
                    err=True)
@@ -449,8 +451,6 @@ def sample_site_command(port: int, permalinks: str) -> None:
         wparchive sample-site --port 8080 &
         wparchive harvest http://127.0.0.1:8080/ --db sample.db
     """
-    import time
-
     with _sample_server(port, "--port", permalinks=permalinks) as server:
         click.echo(f"Sample WordPress site at {server.home}/ (API root {server.api_root}); Ctrl-C to stop", err=True)
         try:
@@ -487,20 +487,28 @@ def _stopped_by_signals() -> Iterator[None]:
 
 
 def _progress(quiet: bool) -> Progress:
-    """Bars on stderr, or nothing with --quiet."""
-    return SilentProgress() if quiet else _ClickBars()
+    """Bars on stderr when it is a terminal (notes alone when it is not), or nothing with --quiet."""
+    return SilentProgress() if quiet else _ClickBars(drawn=sys.stderr.isatty())
 
 
 class _ClickBars:
     """A Progress drawn as a bar per task on stderr: collections of a harvest (sized from X-WP-Total),
-    media, tables of a rebuild, rows of an export."""
+    media, tables of a rebuild, rows of an export; with the rate and, when the total is known, the time left."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, drawn: bool = True) -> None:
+        self._drawn = drawn  # bars only on a terminal: in a log file they are noise
         self._bar: Any = None
+        self._started = 0.0
 
     def begin(self, task: str, total: int | None) -> None:
-        self._bar = click.progressbar(length=total or 0, label=f"{task:<12}", file=sys.stderr, show_pos=True)
+        if not self._drawn:
+            return
+        self._bar = click.progressbar(length=total or 0, label=f"{task:<12}", file=sys.stderr, show_pos=True,
+                                      show_percent=total is not None, show_eta=False, item_show_func=self._pace)
+        if total is None:
+            self._bar.length = None  # a count, not "N/0" (click asks for a length even when none is known)
         self._bar.__enter__()
+        self._started = time.monotonic()
 
     def advance(self, count: int) -> None:
         if self._bar is not None:
@@ -508,20 +516,51 @@ class _ClickBars:
 
     def end(self, task: str) -> None:
         if self._bar is not None:
+            # X-WP-Total may count what WordPress then hides (comments of protected posts):
+            # what was served is all there was, and the bar ends full there.
+            if self._bar.length is not None:
+                self._bar.length = self._bar.pos
+            self._bar.finished = True
+            self._bar.render_progress()
             self._bar.__exit__(None, None, None)
             self._bar = None
 
     def note(self, message: str) -> None:
         click.echo(f"Note: {message}", err=True)
 
+    def _pace(self, _item: Any) -> str | None:
+        """The rate so far and, with a known total, the time left at that rate."""
+        elapsed, done = time.monotonic() - self._started, self._bar.pos
+        if elapsed < 1 or not done:
+            return None
+        rate = done / elapsed
+        pace = f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
+        if self._bar.length and self._bar.length > done and not self._bar.finished:
+            pace += f", {_duration((self._bar.length - done) / rate)} left"
+        return pace
 
-def _print_summary(result: HarvestResult, db_path: str, requests_made: int) -> None:
-    parts = []
-    for name, counts in result.counts.items():
-        changed = counts["new"] + counts["updated"]
-        parts.append(f"{name} {counts['seen']}" + (f" ({changed} new or changed)" if changed != counts["seen"] else ""))
-    click.echo(f"Run {result.run_id} {result.status}: " + ", ".join(parts) + f"; {requests_made} requests → {db_path}",
-               err=True)
+
+def _duration(seconds: float) -> str:
+    """A time to wait as people say it: 40 s, 12 min, 2 h 05 min."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _print_summary(result: HarvestResult, site: str, db_path: str, requests_made: int) -> None:
+    """The site, then what the run changed in each collection, or that it changed nothing."""
+    changes = [f"{name} {change}" for name, counts in result.counts.items() if (change := _changes(counts))]
+    click.echo(f"{site}: run {result.run_id} {result.status}: " + ("; ".join(changes) or "nothing changed")
+               + f" ({requests_made} requests) → {db_path}", err=True)
+
+
+def _changes(counts: dict[str, Any]) -> str:
+    """What a run changed in one collection ("3 new, 1 removed"); empty when nothing."""
+    said = (("new", counts["new"] + counts["revived"]), ("updated", counts["updated"]),
+            ("removed", counts["deleted"]), ("failed", counts["invalid"]), ("kept incomplete", counts["incomplete"]),
+            ("failed page{s}", counts["failed_pages"]), ("revision{s}", counts["revisions"]))
+    return ", ".join(f"{number} {what.format(s='' if number == 1 else 's')}" for what, number in said if number)
 
 
 def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings, *, quiet: bool,
@@ -537,7 +576,7 @@ def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings
                        f"{media.already} already there, {media.failed} failed → {settings.media_dir}", err=True)
     if result is not None:
         if not quiet:
-            _print_summary(result, db_path, outcome.requests)
+            _print_summary(result, outcome.url, db_path, outcome.requests)
         for error in result.errors:
             click.secho(f"Error: {error}", fg="red", err=True)
         if result.status == "partial":

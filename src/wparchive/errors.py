@@ -72,6 +72,12 @@ class FetchError(WPArchiveError):
         self.reason = reason or message
 
 
+class HostUnreachable(FetchError):
+    """No connection could be opened at all (refused, or no such host name): retrying would only wait."""
+
+    hint = "Check the address (host name and port) and that the site is up, then run again."
+
+
 class Blocked(FetchError):
     """A firewall or a bot challenge answered instead of WordPress."""
 
@@ -183,6 +189,14 @@ class AuthenticationFailed(WPArchiveError):
 
     hint = ("Check the user name and the application password (Users → Profile → Application Passwords); "
             "WordPress only accepts application passwords over https unless the site is a local one.")
+
+
+class NotSignedIn(AuthenticationFailed):
+    """The credentials signed in as nobody: WordPress answered as it answers an anonymous visitor."""
+
+    hint = ("Check the user name and the application password (Users → Profile → Application Passwords), that the "
+            "site allows application passwords (only over https, or on a local site), and that the server passes "
+            "the Authorization header on (Apache with PHP as CGI drops it unless .htaccess passes it).")
 
 
 class DatabaseLocked(WPArchiveError):
