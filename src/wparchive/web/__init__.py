@@ -30,6 +30,7 @@ from ..db.queries import (
 )
 from ..paths import config_dir
 from ..search import RESULT_FIELDS, BadSearch, SearchRequest, add_search_functions, plain_snippet, result_steps
+from .cache import response_cache
 from .chart import month_bars
 from .facets import TermsFacet
 from .home import home_page
@@ -327,7 +328,8 @@ def get_metadata(datasette: Any) -> dict[str, Any]:
 
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
-    return readable_redirect(datasette, lambda: _archive_names(datasette))
+    redirect, cache = readable_redirect(datasette, lambda: _archive_names(datasette)), response_cache(datasette)
+    return lambda app: cache(redirect(app))
 
 
 @hookimpl
