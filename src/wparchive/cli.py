@@ -258,7 +258,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
               help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT; "
                    "wxr writes OUT.xml for the WordPress Importer.")
-@click.option("--site", help="Only this site: its id, or part of its name or address.")
+@click.option("--site", help="Only this site: its id, name, address or host, whole (not a part of one).")
 @click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
 @click.option("--media-dir", type=_Path(file_okay=False),
@@ -270,13 +270,14 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
               help="With wxr: start a new file (OUT-001.xml, OUT-002.xml …) before one passes this size.")
 @click.option("--include-deleted", is_flag=True,
               help="With wxr: also the items the site no longer serves.")
+@click.option("--bom", is_flag=True, help="With csv: start with a byte order mark, by which Excel knows it is UTF-8.")
 @click.option("--media-url", metavar="URL",
               help="With wxr: where the media folder is served; the importer then fetches the files downloaded "
                    "with --media from there, not from the old site.")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
-           media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, media_url: str | None,
-           quiet: bool) -> None:
+           media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, bom: bool,
+           media_url: str | None, quiet: bool) -> None:
     """Export posts and pages as CSV, JSON, JSONL, Markdown files for Hugo and Jekyll, or WXR for WordPress.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
@@ -320,7 +321,7 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
     count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
-                           media_dir=images if _is_dir(images) else None, layouts=not no_layouts,
+                           media_dir=images if _is_dir(images) else None, layouts=not no_layouts, bom=bom,
                            progress=_progress(quiet))
     if not quiet:
         click.echo(f"Exported {count} items to {out}", err=True)

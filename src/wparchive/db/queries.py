@@ -6,6 +6,7 @@ SQL from here so that it lives in one package.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 # FTS5 snippet markers: control characters that never occur in harvested text, replaced by
@@ -217,14 +218,19 @@ POSTS_PER_MONTH_SQL = """
     WHERE type = 'post' AND deleted_at IS NULL AND date_gmt IS NOT NULL GROUP BY month ORDER BY month"""
 
 
-def export_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+# What an export's --site and --type may name (see selection.py).
+EXPORT_SITES_SQL = "SELECT id, home, url, name, description FROM sites ORDER BY id"
+EXPORT_TYPES_SQL = "SELECT DISTINCT type FROM posts WHERE type IS NOT NULL ORDER BY type"
+
+
+def export_sql(*, site_ids: list[int] | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
     """SQL streaming the live posts to export, oldest first, with their author's and site's names;
-    posts of which only part arrived (incomplete) are left out."""
+    posts of which only part arrived (incomplete) are left out. site_ids: only these sites' (None: every site's)."""
     conditions = ["p.deleted_at IS NULL", "p.incomplete IS NULL"]
     params: dict[str, Any] = {}
-    if site:
-        conditions.append("(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name LIKE '%' || :site || '%')")
-        params["site"] = site
+    if site_ids is not None:
+        conditions.append("p.site_id IN (SELECT value FROM json_each(:sites))")
+        params["sites"] = json.dumps(site_ids)
     if post_type:
         conditions.append("p.type = :type")
         params["type"] = post_type
@@ -237,17 +243,17 @@ def export_sql(*, site: str | None, post_type: str | None, since: str | None) ->
     return sql, params
 
 
-def export_count_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+def export_count_sql(**filters: Any) -> tuple[str, dict[str, Any]]:
     """SQL counting the rows export_sql streams (its own query, unsorted), to size a progress bar."""
-    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    sql, params = export_sql(**filters)
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]  # sorted, SQLite would read every row's text only to count it
     return f"SELECT count(*) FROM ({unsorted})", params
 
 
-def export_places_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+def export_places_sql(**filters: Any) -> tuple[str, dict[str, Any]]:
     """SQL for what a Markdown export needs to place the rows export_sql streams before it writes
     any (a link may lead to an item written later): the same rows in the same order, without their text."""
-    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    sql, params = export_sql(**filters)
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]
     return (f"SELECT key, site_id, wp_id, type, slug, date, link, site_home FROM ({unsorted}) "
             f"ORDER BY date_gmt, key"), params
