@@ -538,13 +538,14 @@ def _sample_server(port: int, option: str, **options: Any) -> Any:
     """The bundled sample site's server, not yet started; a port in use is a message, not a traceback."""
     from .sample.content import sample_site
     from .sample.server import WordPressServer
+    from .serve import port_hint
 
     try:
         return WordPressServer(sample_site(), port=port, **options)
     except OSError as exc:
         # sample/ raises the socket's own error; it is the user's choice of port that failed
         raise PortUnavailable(f"cannot start the sample site on port {port}: {exc.strerror}",
-                              hint=f"Choose another port with {option}.") from None
+                              hint=port_hint(port, option)) from None
 
 
 def _configured_sites(config: str | None) -> list[SiteConfig]:
