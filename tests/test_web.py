@@ -117,7 +117,8 @@ def test_facets_narrow_a_search(archive) -> None:
 def test_home_page_says_what_the_archive_is(archive) -> None:
     page = _get(archive, "/").text
     assert "The Allotment Almanac" in page
-    assert re.search(r"<td>25</td><td>5</td><td>19</td>", page)  # posts, pages, comments
+    # posts, pages, other types (none), comments, media, deleted
+    assert re.search(r"<td>25</td><td>5</td>\s*<td></td>\s*<td>19</td><td>4</td><td>0</td>", page)
     assert "2023-02-01" in page and "2024-07-01" in page  # the date range
     assert '<svg class="wparchive-chart"' in page and "2023-03: 2 posts" in page
     assert 'action="/-/wparchive/search"' in page

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -347,6 +349,57 @@ def rebuild(db_path: str, quiet: bool) -> None:
         counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
     if not quiet:
         click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
+
+
+@cli.command()
+@db_option
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text to read, json for scripts.")
+def status(db_path: str, fmt: str) -> None:
+    """What the archive holds, its last harvests and its open errors: what its home page in Datasette shows.
+
+    Per site: live posts, pages and items of other types, comments and media, what the site no
+    longer serves (deleted), the last harvest and its outcome, and the errors no later harvest
+    has mended. Then the last five runs, and the ten newest open errors.
+
+    \b
+    Example:
+        wparchive status --db example.db
+    """
+    from .db import archive_status
+
+    _require_archive(db_path)
+    state = archive_status(open_db(db_path))
+    if fmt == "json":
+        click.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        return
+    lines = []
+    for site in state["sites"]:
+        others = "".join(f", {kind} {count:,}" for kind, count in site["other_types"].items())
+        lines += [f"Site {site['id']}: {site['name'] or site['home']} ({site['home']})",
+                  f"  posts {site['posts']:,}, pages {site['pages']:,}{others}; comments {site['comments']:,}, "
+                  f"media {site['media']:,}; deleted {site['deleted']:,}",
+                  f"  last harvest {_when(site['last_harvest'])} ({site['last_status'] or 'none'}); "
+                  f"open errors {site['open_errors']:,}"]
+    lines += [] if state["sites"] else [f"{db_path} holds no site yet."]
+    lines += ["Last runs:" if state["runs"] else "No runs yet."]
+    lines += [f"  run {run['run_id']} {_when(run['started_at'])} {run['status'] or 'running'}: {run['new']} new, "
+              f"{run['updated']} updated, {run['removed']} removed; errors {run['errors']} - {run['site'] or run['site_url']}"
+              for run in state["runs"]]
+    lines += ["Open errors (newest first):" if state["errors"] else "No open errors."]
+    lines += [f"  run {error['run_id']} {error['collection'] or ''}: "
+              + " ".join(str(part) for part in (error["status"], error["reason"], error["message"], error["url"]) if part)
+              for error in state["errors"]]
+    for line in lines:  # names, messages and addresses come from the sites: no control character reaches the terminal
+        click.echo(_CONTROLS.sub("?", line)[:500])
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _when(iso: str | None) -> str:
+    """A stored time as people read it: 2024-05-01 10:00."""
+    return (iso or "never")[:16].replace("T", " ")
 
 
 @cli.command()

@@ -7,6 +7,7 @@ SQL from here so that it lives in one package.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # FTS5 snippet markers: control characters that never occur in harvested text, replaced by
@@ -202,16 +203,48 @@ POST_COMMENTS_SQL = """
     SELECT key, parent, author_name, date_gmt, content_text FROM comments
     WHERE post = :key AND deleted_at IS NULL ORDER BY date_gmt, key"""
 
+# The state of an archive, as its home page and `wparchive status` show it: per site what it holds
+# (posts, pages, each other type, comments, media; deleted: what the site no longer serves), its
+# last harvest and its open errors (not yet retried with success); then the last runs and the
+# newest open errors. Counted from the indexes on (site_id, deleted_at, type).
 SITES_SUMMARY_SQL = """
     SELECT s.id, s.name, s.home, s.description,
            (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type = 'post') AS posts,
-           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type != 'post') AS pages,
+           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type = 'page') AS pages,
+           (SELECT json_group_object(type, n) FROM (
+                SELECT p.type, count(*) AS n FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL
+                AND p.type NOT IN ('post', 'page') GROUP BY p.type ORDER BY p.type)) AS other_types,
            (SELECT count(*) FROM comments c WHERE c.site_id = s.id AND c.deleted_at IS NULL) AS comments,
+           (SELECT count(*) FROM media m WHERE m.site_id = s.id AND m.deleted_at IS NULL) AS media,
+           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NOT NULL)
+           + (SELECT count(*) FROM comments c WHERE c.site_id = s.id AND c.deleted_at IS NOT NULL)
+           + (SELECT count(*) FROM media m WHERE m.site_id = s.id AND m.deleted_at IS NOT NULL) AS deleted,
            (SELECT min(date_gmt) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL) AS first_date,
            (SELECT max(date_gmt) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL) AS last_date,
            (SELECT max(finished_at) FROM harvest_runs r WHERE r.site_id = s.id) AS last_harvest,
-           (SELECT status FROM harvest_runs r WHERE r.site_id = s.id ORDER BY r.id DESC LIMIT 1) AS last_status
+           (SELECT status FROM harvest_runs r WHERE r.site_id = s.id ORDER BY r.id DESC LIMIT 1) AS last_status,
+           (SELECT count(*) FROM harvest_errors e WHERE e.site_id = s.id AND e.resolved_run_id IS NULL) AS open_errors
     FROM sites s ORDER BY s.name"""
+RECENT_RUNS_SQL = """
+    SELECT run_id, site, site_url, started_at, finished_at, seconds, status, new, updated, removed, revived, errors,
+           requests
+    FROM run_summary ORDER BY run_id DESC LIMIT :runs"""
+OPEN_ERRORS_SQL = """
+    SELECT e.id, e.run_id, s.name AS site, e.collection, e.url, e.status, e.reason, e.message, e.at
+    FROM harvest_errors e LEFT JOIN sites s ON s.id = e.site_id WHERE e.resolved_run_id IS NULL
+    ORDER BY e.id DESC LIMIT :errors"""
+STATUS_SQL = {"sites": SITES_SUMMARY_SQL, "runs": RECENT_RUNS_SQL, "errors": OPEN_ERRORS_SQL}
+STATUS_PARAMS = {"runs": 5, "errors": 10}  # the last runs and the newest open errors shown
+
+
+def status_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a STATUS_SQL query as dicts, each site's other types as {type: count}."""
+    decoded = [dict(row) for row in rows]
+    for row in decoded:
+        if "other_types" in row:
+            row["other_types"] = json.loads(row["other_types"] or "{}")
+    return decoded
+
 
 POSTS_PER_MONTH_SQL = """
     SELECT substr(date_gmt, 1, 7) AS month, count(*) AS posts FROM posts

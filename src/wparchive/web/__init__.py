@@ -23,7 +23,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 
 from ..db.queries import (
     FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME,
-    SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, SITES_SUMMARY_SQL,
+    SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, STATUS_PARAMS, STATUS_SQL, status_rows,
 )
 from .chart import month_bars
 from .facets import TermsFacet
@@ -265,11 +265,12 @@ def extra_template_vars(template: str, datasette: Any) -> Any:
     async def archive_summary() -> dict[str, Any]:
         database = _archive(datasette)
         try:
-            sites = [dict(r) for r in (await database.execute(SITES_SUMMARY_SQL)).rows]
+            status = {name: status_rows((await database.execute(sql, STATUS_PARAMS)).rows)
+                      for name, sql in STATUS_SQL.items()}
             months = [(r["month"], r["posts"]) for r in (await database.execute(POSTS_PER_MONTH_SQL)).rows]
         except Exception:  # not an archive (Datasette serving something else): the plain home page
             return {"archive": None}
-        return {"archive": {"sites": sites, "database": database.name, "chart": month_bars(months),
+        return {"archive": {**status, "database": database.name, "chart": month_bars(months),
                             "search_url": datasette.urls.path(SEARCH_PATH)}}
 
     return archive_summary
