@@ -22,6 +22,7 @@ from .db.queries import LINK_TARGETS_SQL, export_count_sql, export_places_sql, e
 from .errors import ExportError, NothingToExport, archive_error
 from .progress import Progress, SilentProgress
 from .selection import select
+from .spreadsheet import BOM, spreadsheet_safe
 from .wxr import DEFAULT_MAX_MB, WxrExport, write_wxr
 from .static_site import (NAME_CHARS, Placed, SitePlan, address_of, copy_media, fit, inside, safe_name,
                           write_redirect_maps, write_site_files)
@@ -105,7 +106,7 @@ def _open_output(out: Path | IO[str], fmt: str, stack: ExitStack, *, bom: bool =
         return None
     stream = stack.enter_context(out.open("w", encoding="utf-8")) if isinstance(out, Path) else out
     if bom and fmt == "csv":
-        stream.write("\ufeff")  # spreadsheets read a CSV without it in the system's legacy encoding
+        stream.write(BOM)
     return stream
 
 
@@ -150,7 +151,7 @@ def write_json(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
 
 def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
     """CSV with a header from the first row; lists become JSON text. Text a spreadsheet would run
-    as a formula is neutralised (see spreadsheet_safe)."""
+    as a formula is neutralised (see spreadsheet.spreadsheet_safe)."""
     writer: csv.DictWriter[str] | None = None
     count = 0
     for row in rows:
@@ -161,18 +162,6 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
         writer.writerow({k: spreadsheet_safe(json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v)
                          for k, v in row.items()})
     return count
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A cell as a spreadsheet shows it without running it: text starting with "=", "+", "-", "@",
-    a tab or a carriage return (which Excel, LibreOffice and Google Sheets take for the start of a
-    formula) gets a "'" before it, as OWASP advises; other values are as they are."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_markdown(rows: Iterable[dict[str, Any]], folder: Path, *, db: Database | None = None,

@@ -209,7 +209,7 @@ def register_routes() -> list[tuple[str, Any]]:
     # The home page; its format group is empty ("/.json" stays Datasette's).
     return [(r"^/(?P<format>)$", home_page), (rf"^{SEARCH_PATH}$", search_page), (rf"^{SEARCH_PATH}\.json$", search_json),
             (rf"^{ROUTE_PREFIX}post/(?P<key>[^/]+)$", post_page),
-            (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
+            (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json|csv)$", stream_table)]
 
 
 @hookimpl
