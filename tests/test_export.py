@@ -64,6 +64,8 @@ def test_filters_naming_nothing_in_the_archive_are_usage_errors_that_list_what_t
                                   ("--since", "2024-02-30", "give it as YYYY-MM-DD"),
                                   ("--site", "no-such-site", f"one of: 1 ({server.home})"),
                                   ("--site", "Allotment", f"one of: 1 ({server.home})"),  # a part names nothing
+                                  ("--site", " ", f"one of: 1 ({server.home})"),
+                                  ("--site", f"{server.home}:1", f"one of: 1 ({server.home})"),  # a second port
                                   ("--type", "recipe", "it holds: page, post")]:
         result = _refused(str(out), "--db", archive, "--format", fmt, option, value)
         assert result.exit_code == 2, result.output
@@ -94,6 +96,9 @@ def test_a_site_is_named_whole_by_its_id_address_or_host(make_server, client, db
     assert sites("--site", second.home) == sites("--site", second.home.removeprefix("http://") + "/") == {"2"}
     assert sites("--site", "127.0.0.1") == {"1", "2"}  # the host of both
     assert _refused("-", "--db", db_path, "--site", "127.0.0").exit_code == 2
+    with db.conn:
+        db.execute("UPDATE sites SET name = NULL WHERE id = 2")
+    assert _refused("-", "--db", db_path, "--site", "").exit_code == 2  # not the name of a site without one
     refused = _refused(str(tmp_path / "both.xml"), "--db", db_path, "--format", "wxr", "--site", "127.0.0.1")
     assert refused.exit_code == 1 and "a WXR file holds one site, and 2 match" in refused.stderr
     _export(str(tmp_path / "one.xml"), "--db", db_path, "--format", "wxr", "--site", "2")

@@ -297,6 +297,11 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     files each importable on its own. Items only partly harvested are left out, and said.
 
     \b
+    Exit codes: 0 done; 1 failed, or nothing to export (the filters leave
+    no item); 2 a filter names what the archive does not have (the message
+    lists what it has) or --since is no YYYY-MM-DD date.
+
+    \b
     Examples:
         wparchive export posts.jsonl
         wparchive export --format csv --type post --since 2024-01-01 recent.csv

@@ -77,6 +77,8 @@ def _is_day(text: str) -> bool:
 def _names_site(wanted: str, site: dict[str, Any]) -> bool:
     """Whether wanted is the site's id, name, address or host, whole."""
     wanted = wanted.strip()
+    if not wanted:
+        return False  # not the name of every site without one
     if wanted.isdigit():
         return str(site["id"]) == wanted
     if wanted.casefold() == str(site["name"] or "").strip().casefold():
