@@ -276,17 +276,19 @@ def export_sql(*, site_ids: list[int] | None, post_type: str | None, since: str 
     return sql, params
 
 
-def export_count_sql(**filters: Any) -> tuple[str, dict[str, Any]]:
+def export_count_sql(*, site_ids: list[int] | None, post_type: str | None,
+                     since: str | None) -> tuple[str, dict[str, Any]]:
     """SQL counting the rows export_sql streams (its own query, unsorted), to size a progress bar."""
-    sql, params = export_sql(**filters)
+    sql, params = export_sql(site_ids=site_ids, post_type=post_type, since=since)
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]  # sorted, SQLite would read every row's text only to count it
     return f"SELECT count(*) FROM ({unsorted})", params
 
 
-def export_places_sql(**filters: Any) -> tuple[str, dict[str, Any]]:
+def export_places_sql(*, site_ids: list[int] | None, post_type: str | None,
+                      since: str | None) -> tuple[str, dict[str, Any]]:
     """SQL for what a Markdown export needs to place the rows export_sql streams before it writes
     any (a link may lead to an item written later): the same rows in the same order, without their text."""
-    sql, params = export_sql(**filters)
+    sql, params = export_sql(site_ids=site_ids, post_type=post_type, since=since)
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]
     return (f"SELECT key, site_id, wp_id, type, slug, date, link, site_home FROM ({unsorted}) "
             f"ORDER BY date_gmt, key"), params
