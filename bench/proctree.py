@@ -10,6 +10,7 @@ page once: what the tree really holds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -72,9 +73,18 @@ class Measured(NamedTuple):
 
 def run(args: list[str]) -> Measured:
     """Run a wparchive command, sampling its process tree's memory until it ends."""
-    started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "wparchive", *args], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    return run_command([sys.executable, "-m", "wparchive", *args])
+
+
+def run_command(argv: list[str], cwd: str | None = None, log: str | None = None) -> Measured:
+    """Run any command (another tool, for comparison), sampling its process tree's memory until it
+    ends; its output goes to the file `log`, or nowhere."""
+    with open(log, "wb") if log else contextlib.nullcontext(subprocess.DEVNULL) as output:
+        started = time.monotonic()
+        return _measure(subprocess.Popen(argv, cwd=cwd, stdout=output, stderr=subprocess.STDOUT), started)
+
+
+def _measure(process: subprocess.Popen[bytes], started: float) -> Measured:
     peaks: dict[int, int] = {}
     peak_pss = 0
     while process.poll() is None:

@@ -115,8 +115,16 @@ class SyntheticSite:
         return changed
 
     def index(self) -> bytes:
+        # Each collection's route with its self link and paging arguments, as WordPress lists them:
+        # tools that crawl the routes of the index (wparc) find the collections there.
+        arguments = {"page": {"type": "integer", "default": 1}, "per_page": {"type": "integer", "default": 10}}
+        routes = {f"/wp/v2/{name}": {"namespace": "wp/v2", "methods": ["GET"],
+                                     "endpoints": [{"methods": ["GET"], "args": arguments}],
+                                     "_links": {"self": [{"href": f"{self.home}/wp-json/wp/v2/{name}"}]}}
+                  for name in self.items}
         return json.dumps({"name": "Synthetic", "description": "", "url": self.home, "home": self.home,
-                           "gmt_offset": "0", "timezone_string": "", "namespaces": ["wp/v2"], "routes": {}}).encode()
+                           "gmt_offset": "0", "timezone_string": "", "namespaces": ["wp/v2"],
+                           "routes": routes}).encode()
 
     def types(self) -> bytes:
         return json.dumps({t: {"slug": t, "name": t, "rest_base": b, "rest_namespace": "wp/v2", "taxonomies": []}
@@ -158,7 +166,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.do_GET(head=True)  # as WordPress: the headers of a GET (X-WP-Total…), no body
+
+    def do_GET(self, head: bool = False) -> None:  # noqa: N802
         self.requests.append(self.path)
         if self.latency:
             time.sleep(self.latency)  # a server that takes this long to render any page
@@ -185,7 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not head:
+            self.wfile.write(body)
 
 
 def serve(site: SyntheticSite, port: int = 0, latency: float = 0.0) -> tuple[ThreadingHTTPServer, list[str]]:

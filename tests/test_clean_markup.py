@@ -189,6 +189,17 @@ FURNITURE = {
                                'Gardens</a> by Margit. Bookmark the <a href="https://example.org/p/">permalink</a>.</p>',
     "off-screen links": '<div style="position:absolute; left:-10000px;"><a href="https://casino.example.net/">casino</a>'
                         '</div>',
+    "tag list": '<div class=jeg_post_tags><span>تاجز:</span> <a href=https://example.org/tag/%d9%8a%d8%b3%d8%b1%d8%a7/ '
+                'rel=tag>يسرا</a><a href=https://example.org/tag/beds/ rel=tag>shared beds</a></div>',
+    "more link": '<p> <a href="https://example.org/2024/01/post/#more-6015" class="more-link">Read more&#8230;</a></p>',
+    "jiathis": '<div style="float:right"><!-- JiaThis Button BEGIN -->\n<div id="jiathis_style_32x32">\n\t'
+               '<a class="jiathis_button_tsina"></a>\n\t<a class="jiathis_button_douban"></a>\n\t<a href='
+               '"http://www.jiathis.com/share/" class="jiathis jiathis_txt jtico jtico_jiathis" target="_blank"></a>\n'
+               '</div>\n<!-- JiaThis Button END --></div>',
+    "weibo share": '<p><a href="http://service.weibo.com/share/share.php?url=https%3A%2F%2Fexample.org%2Fp%2F" '
+                   'target="_blank">分享到微博</a></p>',
+    "reprint notice": '<div class="entry-copyright"><p>原创文章，作者：regengya，如若转载，请注明出处：'
+                      'https://example.org/2024/01/post/</p></div>',
 }
 
 

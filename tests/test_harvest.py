@@ -272,22 +272,46 @@ def test_cleaning_in_worker_processes_gives_the_same_archive(make_server, client
     from wparchive.parallel import POOL_THRESHOLD
 
     posts = POOL_THRESHOLD + 50
+    prose = "The garden lies behind the library, and anyone may grow vegetables there in summer."
     site = Site(items=[Item(i, "post", f"Post {i}", f'<p>Text {i} <a href="/?p={i + 1}">next</a></p>'
                                                      f'<figure><img src="/i{i}.jpg" alt="a"><figcaption>c{i}</figcaption>'
-                                                     f"</figure>") for i in range(1, posts + 1)])
+                                                     f"</figure>") for i in range(1, posts + 1)]
+                + [Item(posts + i, "page", f"Page {i}", f"<p>{prose}</p>") for i in range(1, 4)])
     server = make_server(site)
     archives = {}
     for workers in (1, 2):
         db = open_db(str(tmp_path / f"w{workers}.db"))
         result = harvest_site(db, client, server.home + "/", workers=workers)
         assert result.status == "ok" and result.counts["post"]["new"] == posts
+        # the pages, too few for the workers alone, are cleaned by them once they run: in either
+        # place with the language model
+        assert [r[0] for r in db.execute("SELECT language FROM posts WHERE type = 'page'")] == ["en"] * 3
         archives[workers] = {t: sorted(map(str, db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()))
                              for t in ("posts", "links", "images")}
     for table in ("posts", "links", "images"):
-        assert len(archives[1][table]) == len(archives[2][table]) == posts  # one link and one image each
+        assert len(archives[1][table]) == len(archives[2][table]) == posts + (3 if table == "posts" else 0)
         # identical but for when and by which run each row was fetched
         strip = lambda rows: [re.sub(r"'20\d\d-\d\d-\d\dT[^']*'", "T", row) for row in rows]  # noqa: E731
         assert strip(archives[1][table]) == strip(archives[2][table])
+
+
+def test_once_the_workers_run_they_clean_collections_of_any_size() -> None:
+    from wparchive.parallel import POOL_THRESHOLD, CleaningPool
+    from wparchive.records import SiteContext
+    from wparchive.rows import Provenance
+
+    assert not CleaningPool(1).wanted(POOL_THRESHOLD * 10)  # one worker: always in-process
+    pool = CleaningPool(2)
+    try:
+        assert not pool.wanted(3) and pool.wanted(POOL_THRESHOLD)
+        item = {"id": 7, "type": "post", "title": {"rendered": "T"}, "content": {"rendered": "<p>x</p>"}}
+        futures = pool.submit("posts", [item], SiteContext(site_id=1, home="http://h", hosts=frozenset()),
+                              Provenance("http://h/p", "2024-01-01T00:00:00+00:00", 1))
+        (records, failures), = [future.result() for future in futures]
+        assert [r.key for r in records] == ["1-7"] and not failures
+        assert pool.wanted(3)  # the model lives in the workers now, not in this process
+    finally:
+        pool.close()
 
 
 def test_a_page_is_saved_whole_or_not_at_all(server, client, db) -> None:

@@ -186,7 +186,7 @@ def _page(db_path: str, path: str) -> lxml.html.HtmlElement:
     async def fetch():  # type: ignore[no-untyped-def]
         ds = build_datasette(db_path)
         await ds.invoke_startup()
-        return await ds.client.get(path)
+        return await ds.client.get(path, follow_redirects=True)  # /archive/posts: to its readable columns
 
     response = asyncio.run(fetch())
     assert response.status_code == 200, (path, response.status_code)
@@ -230,7 +230,8 @@ def test_markdown_links_with_unsafe_schemes_are_text_on_the_post_page(hostile_ar
     assert "h" in text and "ftp://example.org/" in text
 
 
-@pytest.mark.parametrize("path", ["/-/wparchive/search?q=compost", "/archive/posts", "/archive/posts/1-1",
+@pytest.mark.parametrize("path", ["/-/wparchive/search?q=compost", "/archive/posts", "/archive/posts?_sort=key",
+                                  "/archive/posts/1-1",
                                   "/archive/users", "/archive/users/1-1", "/archive/comments", "/archive/links",
                                   "/archive/search?q=compost", "/"])
 def test_no_page_of_the_archive_links_to_an_unsafe_scheme(hostile_archive: str, path: str) -> None:

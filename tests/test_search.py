@@ -149,7 +149,9 @@ def test_only_archives_get_the_search_canned_query(archive: Path, tmp_path: Path
     async def fetch(url: str):  # type: ignore[no-untyped-def]
         return await Datasette([str(archive), str(plain)]).client.get(url)
 
-    assert [q["name"] for q in asyncio.run(fetch("/archive.json")).json()["queries"]] == ["search"]
+    # the archive's own canned queries (config/metadata.yml), then the plugin's search
+    bundled = list(load_metadata(str(archive), config_dir())["databases"]["archive"]["queries"])
+    assert [q["name"] for q in asyncio.run(fetch("/archive.json")).json()["queries"]] == [*bundled, "search"]
     assert asyncio.run(fetch("/plain.json")).json()["queries"] == []
     assert asyncio.run(fetch("/plain/search.json?q=compost")).status_code == 404
 

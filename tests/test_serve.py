@@ -5,8 +5,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
+import lxml.html
 import pytest
+import requests
 
 from wparchive.harvest import harvest_site
 from wparchive.serve import build_datasette
@@ -18,10 +27,10 @@ def archive(server, client, db, db_path) -> str:  # type: ignore[no-untyped-def]
     return db_path
 
 
-def _get(ds, path: str):  # type: ignore[no-untyped-def]
+def _get(ds, path: str, **options):  # type: ignore[no-untyped-def]
     async def fetch():  # type: ignore[no-untyped-def]
         await ds.invoke_startup()
-        return await ds.client.get(path)
+        return await ds.client.get(path, **options)
     return asyncio.run(fetch())
 
 
@@ -52,7 +61,7 @@ def test_metadata_from_config_applies_to_any_database_name(server, client, tmp_p
     facets = page.json()["facet_results"]
     facet_names = set(facets.get("results", facets))
     assert {"type", "author", "categories", "tags"} <= facet_names
-    html = _get(ds, "/garden/posts").text
+    html = _get(ds, "/garden/posts", follow_redirects=True).text  # to its readable columns
     assert "Posts, pages and every other public post type" in html
     # the primary key is sortable, so the search box's _sort does not break (datasette#1980)
     assert _get(ds, "/garden/posts?_search=compost&_sort=key").status_code == 200
@@ -91,3 +100,78 @@ def test_served_connections_send_each_write_at_once() -> None:
         return value
 
     assert asyncio.run(accepted_nodelay()) != 0
+
+
+@contextmanager
+def _serving(command: list[str]) -> Iterator[str]:
+    """A real server process started with command (and --port 0 or -p 0): its address, until it is stopped."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    found: list[str] = []
+
+    def read() -> None:  # wparchive says "Serving … at http://…/", uvicorn "Uvicorn running on http://…"
+        for line in process.stderr or ():
+            match = re.search(r"http://127\.0\.0\.1:\d+", line)
+            if match:
+                found.append(match.group(0))
+                break
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(60)
+    try:
+        assert found, f"{command} did not start"
+        yield found[0]
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def _what_a_reader_meets(base: str, archive: Path) -> dict[str, object]:
+    """What the archive shows through a server: canned queries, table metadata, the readable posts
+    table, the search as CSV, a post page and its picture."""
+    queries = [q["name"] for q in requests.get(f"{base}/archive.json", timeout=30).json()["queries"]]
+    bare = requests.get(f"{base}/archive/posts", allow_redirects=False, timeout=30)
+    readable = requests.get(base + bare.headers["location"], timeout=30).text
+    table = lxml.html.fromstring(readable)
+    facets = requests.get(f"{base}/archive/posts.json?_extra=facet_results", timeout=30).json()["facet_results"]
+    search = list(csv.DictReader(io.StringIO(requests.get(f"{base}/archive/search.csv?q=compost&_size=max",
+                                                          timeout=30).text)))
+    post = lxml.html.fromstring(requests.get(f"{base}/-/wparchive/post/1-1003", timeout=30).text)
+    [src] = post.xpath("//article//img/@src")
+    image = requests.get(base + src, timeout=30)
+    folder = archive.with_name(archive.stem + "-media")
+    return {
+        "queries": queries, "readable": bare.status_code == 302 and "_col=title" in bare.headers["location"],
+        "described": "Posts, pages and every other public post type" in readable,
+        "columns": table.xpath("//table[contains(@class, 'rows-and-columns')]//th/@data-column"),
+        "title links": sorted(set(table.xpath("//td[contains(@class, 'col-title')]/a/@href")))[:3],
+        "facets": sorted(facets.get("results", facets)),
+        "search": [(row["kind"], row["key"]) for row in search],
+        "image": (src.startswith("/-/wparchive/media/"), image.headers["content-type"],
+                  image.content == (folder / src.removeprefix("/-/wparchive/media/")).read_bytes()),
+    }
+
+
+def test_wparchive_serve_and_datasette_serve_the_same_archive(make_server, client, db, db_path) -> None:
+    """The plugin brings the archive's metadata, canned queries, search, readable posts and media
+    files to a plain `datasette archive.db` as `wparchive serve` has them."""
+    from wparchive.media import download_media
+    from wparchive.paths import media_folder
+
+    server = make_server()
+    result = harvest_site(db, client, server.home + "/")
+    download_media(db, client, result.site_id, media_folder(db_path))
+    server.stop()  # the site is gone: its pictures come from the archive
+    db.close()
+    met = {}
+    for way, command in {"wparchive serve": ["-m", "wparchive", "serve", "--db", db_path, "--port", "0"],
+                         "datasette": ["-m", "datasette", db_path, "-p", "0"]}.items():
+        with _serving([sys.executable, *command]) as base:
+            met[way] = _what_a_reader_meets(base, Path(db_path))
+    shown = met["wparchive serve"]
+    assert {"posts_per_month", "site_runs", "post_versions", "search"} <= set(shown["queries"])
+    assert shown["readable"] and shown["described"] and shown["columns"][:2] == ["key", "title"]
+    assert all(link.startswith("/-/wparchive/post/1-") for link in shown["title links"])
+    assert {"type", "year", "author", "categories", "tags"} <= set(shown["facets"])
+    assert shown["search"][0] == ("post", "1-1002") and shown["image"] == (True, "image/png", True)
+    assert met["datasette"] == shown

@@ -333,3 +333,130 @@ def test_the_plugins_routes_answer_under_base_url(prefixed) -> None:
     assert _get_exactly(prefixed, PREFIX + "-/wparchive/post/1-424242").status_code == 404
     canned = _get_exactly(prefixed, PREFIX + "archive/search?q=compost").text
     assert f"for the search page with facets go to {PREFIX}-/wparchive/search" in canned
+
+
+def test_the_posts_table_opens_on_the_columns_one_reads(archive) -> None:
+    from wparchive.web.readable import READABLE_COLUMNS
+
+    bare = _get(archive, "/archive/posts")
+    assert bare.status_code == 302
+    readable = bare.headers["location"]
+    page = _get(archive, readable)
+    assert page.status_code == 200
+    tree = lxml.html.fromstring(page.text)
+    assert tree.xpath("//table[contains(@class, 'rows-and-columns')]//th/@data-column") == ["key", *READABLE_COLUMNS]
+    # each title leads to its reader page; each category to the readable posts of that category
+    title = tree.xpath("//td[contains(@class, 'col-title')]/a")[0]
+    reader = lxml.html.fromstring(_get(archive, title.get("href")).text)
+    assert title.get("href").startswith("/-/wparchive/post/") and reader.xpath("//h1/text()") == [title.text]
+    category = tree.xpath("//td[contains(@class, 'col-categories')]/a")[0]
+    assert f"categories__arraycontains={category.text}" in category.get("href") and "_col=title" in category.get("href")
+    # Datasette's facets are still there, as the metadata configures them
+    as_json = readable.replace("/archive/posts?", "/archive/posts.json?") + "&_extra=facet_results"
+    facets = _facets(_get(archive, as_json).json())
+    assert {"type", "year", "author", "categories", "tags"} <= set(facets)
+    # every other column one click away, with the JSON and CSV of every column
+    [everything] = tree.xpath("//p[@class='wparchive-columns']/a[text()='All columns']/@href")
+    full = lxml.html.fromstring(_get(archive, everything).text)
+    assert len(full.xpath("//table[contains(@class, 'rows-and-columns')]//th")) > 30
+    [csv_link] = full.xpath("//p[@class='export-links']/a[text()='CSV']/@href")
+    assert "content_text" in next(csv.DictReader(io.StringIO(_get(archive, csv_link).text)))
+    [back] = full.xpath("//p[@class='wparchive-columns']/a[text()='Readable columns']/@href")
+    assert "_col=title" in back
+    # what Datasette's "Show all columns" leaves (the readable page without its _col) is every column too
+    assert _get(archive, "/archive/posts?_sort_desc=date_gmt").text.count('data-column="content_text"') == 1
+    assert _get(archive, "/archive/posts.json").json()["columns"][:3] == ["key", "site_id", "wp_id"]
+
+
+def test_the_posts_table_opens_readable_under_base_url_too(prefixed) -> None:
+    for path in (PREFIX + "archive/posts", "/archive/posts"):
+        response = _get_exactly(prefixed, path)
+        assert response.status_code == 302 and response.headers["location"].startswith(PREFIX + "archive/posts?")
+    page = _get_exactly(prefixed, response.headers["location"]).text
+    assert f'href="{PREFIX}-/wparchive/post/1-' in page and f'href="{PREFIX}archive/posts?_sort_desc=date_gmt"' in page
+
+
+@pytest.fixture
+def media_archive(make_server, client, db, db_path) -> tuple[str, Path]:  # type: ignore[no-untyped-def]
+    """The sample site harvested with its media files downloaded beside the archive, then gone."""
+    from wparchive.media import download_media
+    from wparchive.paths import media_folder
+
+    server = make_server(sample_site())
+    result = harvest_site(db, client, server.home + "/")
+    download_media(db, client, result.site_id, media_folder(db_path))
+    server.stop()
+    return db_path, media_folder(db_path)
+
+
+def test_post_pages_show_the_archived_images_not_the_sites(media_archive) -> None:
+    archive, folder = media_archive
+    tree = lxml.html.fromstring(_get(archive, "/-/wparchive/post/1-1003").text)
+    [src] = tree.xpath("//article//img/@src")
+    assert src.startswith("/-/wparchive/media/")
+    image = _get(archive, src)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content == (folder / src.removeprefix("/-/wparchive/media/")).read_bytes()
+    assert image.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in image.headers["content-security-policy"]
+    # without the folder (an archive copied alone), the site's address is kept
+    shutil.rmtree(folder)
+    [src] = lxml.html.fromstring(_get(archive, "/-/wparchive/post/1-1003").text).xpath("//article//img/@src")
+    assert src.startswith("http://127.0.0.1:") and src.endswith("/tomatoes.jpg")
+    assert _get(archive, image.url.path).status_code == 404
+
+
+def _record_file(archive: str, folder: Path, body: bytes, content_type: str, *, name: str = "") -> str:
+    import hashlib
+    import sqlite3
+
+    digest = hashlib.sha256(body).hexdigest()
+    path = f"{digest[:2]}/{digest}{name}"
+    (folder / digest[:2]).mkdir(parents=True, exist_ok=True)
+    (folder / path).write_bytes(body)
+    with sqlite3.connect(archive) as conn:
+        conn.execute("INSERT INTO files (url, sha256, size, content_type, path) VALUES (?, ?, ?, ?, ?)",
+                     (f"https://gone.example/{digest}", digest, len(body), content_type, path))
+    return "/-/wparchive/media/" + path
+
+
+def test_media_files_are_served_so_that_nothing_in_them_runs(media_archive, tmp_path) -> None:
+    archive, folder = media_archive
+    svg = _get(archive, _record_file(archive, folder, b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)'
+                                     b'</script></svg>', "image/svg+xml"))
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert "script-src" not in svg.headers["content-security-policy"]  # default-src 'none' covers scripts
+    assert svg.headers["content-security-policy"].startswith("default-src 'none'")
+    page = _get(archive, _record_file(archive, folder, b"<html><script>alert(1)</script>", "text/html"))
+    assert page.headers["content-type"] == "application/octet-stream"
+    assert page.headers["content-disposition"].startswith("attachment;")
+    # only files media.py wrote and recorded, inside the folder
+    digest = "ab" * 32
+    (folder / "ab").mkdir(exist_ok=True)
+    (folder / "ab" / f"{digest}.png").write_bytes(b"not recorded")
+    assert _get(archive, f"/-/wparchive/media/ab/{digest}.png").status_code == 404
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(b"secret")
+    linked = _record_file(archive, folder, b"will be a link", "image/png", name=".png")
+    (folder / linked.removeprefix("/-/wparchive/media/")).unlink()
+    (folder / linked.removeprefix("/-/wparchive/media/")).symlink_to(outside)
+    assert _get(archive, linked).status_code == 404
+    for path in ("../archive.db", "ab/..%2F..%2Farchive.db"):
+        assert _get(archive, "/-/wparchive/media/" + path).status_code in (302, 404)
+        assert b"SQLite" not in _get(archive, "/-/wparchive/media/" + path).content
+
+
+def test_a_media_folder_elsewhere_is_served_when_named(media_archive, tmp_path) -> None:
+    archive, folder = media_archive
+    moved = shutil.move(folder, tmp_path / "pictures")
+
+    async def fetch(ds, path: str):  # type: ignore[no-untyped-def]
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    for media_dir, served in ((None, False), (moved, True)):
+        ds = build_datasette(archive, media_dir=media_dir)
+        page = lxml.html.fromstring(asyncio.run(fetch(ds, "/-/wparchive/post/1-1003")).text)
+        [src] = page.xpath("//article//img/@src")
+        assert src.startswith("/-/wparchive/media/") == served
+    assert asyncio.run(fetch(ds, src)).status_code == 200

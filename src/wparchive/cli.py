@@ -228,7 +228,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 @click.option("-i", "--immutable", is_flag=True,
               help="Serve an archive nothing writes, as immutable (faster counts). Refused while a harvest "
                    "runs, and harvests are refused while it serves; without -i, harvests may run meanwhile.")
-def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
+@click.option("--media-dir", type=_Path(file_okay=False),
+              help="Where --media put the files, shown on post pages instead of the site's.  "
+                   "[default: DB name + '-media']")
+def serve(db_path: str, port: int, config: str | None, immutable: bool, media_dir: str | None) -> None:
     """Serve the archive in Datasette on 127.0.0.1: search, facets, CSV and JSON.
 
     A harvest may run while the archive is served: readers see each page once it is saved,
@@ -248,7 +251,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool) -> None:
             # meanwhile (DatabaseLocked now if one runs; a harvest started later is refused).
             held.enter_context(archive_lock(db_path, shared=True))
         open_db(db_path, immutable=immutable)  # refuses what is not an archive, before Datasette starts
-        ds = build_datasette(db_path, config=config, immutable=immutable)
+        ds = build_datasette(db_path, config=config, immutable=immutable, media_dir=media_dir)
         listening = listen(port)
         click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
         run_server(ds, listening)

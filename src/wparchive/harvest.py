@@ -99,8 +99,11 @@ def harvest_site(
     options = options or HarvestOptions(**option_values)
     site_url = _credentials_out_of(site_url, client)
     client.bind_credentials(site_url)  # the site asked for, until its API root is known
+    first_harvest = options.full or known_api_root(db, site_url) is None
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
     pool = CleaningPool(options.workers)
+    if first_harvest:  # everything is to be cleaned; a re-harvest may clean nothing
+        pool.warm_up()
     try:
         try:
             result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url),

@@ -2,7 +2,8 @@
 
 Cleaning (parsing HTML, html2text, language) is most of a harvest's work; fetching and saving
 stay in the harvest's own process, which cleans the next page's items in the workers while it
-saves the last one's. The pool starts only when a collection is large enough to repay it.
+saves the last one's. The pool starts only when a collection is large enough to repay it; until
+then the harvest's own process cleans, and its language model may load in a thread meanwhile.
 
 The workers never outlive the harvest. A stop signal (Ctrl-C reaches every process of the
 terminal's group, systemd's SIGTERM every process of the service) is left to the harvest, which
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
+from .clean import load_language_model, release_language_model
 from .records import SiteContext, build_records
 from .rows import Provenance
 
@@ -40,9 +42,14 @@ class CleaningPool:
         self._executor: ProcessPoolExecutor | None = None
         self._lifeline: tuple[Connection, Connection] | None = None  # (the workers' end, ours)
 
+    def warm_up(self) -> None:
+        """Load the language model of this process in a thread, while the first pages download: a
+        small site is cleaned here, and its first post would otherwise wait most of a second for it."""
+        threading.Thread(target=load_language_model, name="wparchive-language-model", daemon=True).start()
+
     def wanted(self, total: int | None) -> bool:
-        """Whether a collection of this size is worth cleaning in the workers."""
-        return self.workers > 1 and (total or 0) >= POOL_THRESHOLD
+        """Whether a collection of this size is worth cleaning in the workers (any size, once they run)."""
+        return self.workers > 1 and (self._executor is not None or (total or 0) >= POOL_THRESHOLD)
 
     def submit(self, table: str, items: list[Any], ctx: SiteContext,
                provenance: Provenance | list[Provenance]) -> list[Future[Any]]:
@@ -51,6 +58,9 @@ class CleaningPool:
         # they inherit the stop signals blocked, so none dies of one before it can ignore it.
         with _stop_signals_blocked():
             if self._executor is None:
+                # From now on the workers clean every post, with the forkserver's model: this
+                # process's own copy (if it loaded one) would only hold 120 MB more.
+                release_language_model()
                 context = multiprocessing.get_context("forkserver")
                 # The workers are forked from the forkserver: what it loads first, they share.
                 context.set_forkserver_preload(["wparchive.records", "wparchive.clean.preload"])

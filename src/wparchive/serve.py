@@ -8,35 +8,18 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import yaml
 from datasette.app import Datasette
 
 from .db import checkpoint
 from .errors import ConfigError, PortUnavailable
 from .paths import config_dir
-
-METADATA_DATABASE_KEY = "archive"
+from .web.metadata import for_archives, read_metadata
 
 
 def load_metadata(db_path: str, directory: Path, *, base_url: str = "/") -> dict[str, Any]:
     """Datasette metadata from metadata.yml, its database key renamed to the served file's name
     (in the links of the description too, which also get Datasette's base_url)."""
-    path = directory / "metadata.yml"
-    try:
-        metadata: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: {exc}".replace("\n", " ")) from None
-    if not isinstance(metadata, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top")
-    databases = metadata.get("databases") or {}
-    if METADATA_DATABASE_KEY in databases:
-        name = Path(db_path).stem
-        databases = {name if k == METADATA_DATABASE_KEY else k: v for k, v in databases.items()}
-        metadata["databases"] = databases
-        description = metadata.get("description_html")
-        if description:
-            metadata["description_html"] = description.replace(f"/{METADATA_DATABASE_KEY}/", f"{base_url}{name}/")
-    return metadata
+    return for_archives(read_metadata(directory), [Path(db_path).stem], base_url=base_url)
 
 
 def load_settings(directory: Path) -> dict[str, Any]:
@@ -54,8 +37,9 @@ def load_settings(directory: Path) -> dict[str, Any]:
 
 
 def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = None,
-                    immutable: bool = False) -> Datasette:
-    """A Datasette instance serving one archive with the project's metadata and settings.
+                    immutable: bool = False, media_dir: str | os.PathLike[str] | None = None) -> Datasette:
+    """A Datasette instance serving one archive with the project's metadata and settings, and the
+    files --media downloaded from media_dir (default: beside the archive, as --media puts them).
 
     immutable: Datasette reads the file alone, without the WAL, so the WAL is checkpointed into
     it first; nothing may write the archive while it is served so (`serve -i` holds its lock).
@@ -65,11 +49,10 @@ def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = Non
     if immutable:
         checkpoint(db_path)
     files = {"immutables": [db_path]} if immutable else {"files": [db_path]}
-    return Datasette(
-        metadata=load_metadata(db_path, directory, base_url=settings.get("base_url", "/")),
-        settings=settings,
-        **files,
-    )
+    metadata = load_metadata(db_path, directory, base_url=settings.get("base_url", "/"))
+    if media_dir is not None:
+        metadata.setdefault("plugins", {}).setdefault("wparchive", {})["media_dir"] = str(media_dir)
+    return Datasette(metadata=metadata, settings=settings, **files)
 
 
 def listen(port: int, host: str = "127.0.0.1") -> socket.socket:

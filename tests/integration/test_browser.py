@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -46,11 +47,9 @@ def browser_ready() -> None:
     pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture
-def served(browser_ready, make_server, client, db, db_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    site = sample_site()
-    site.items.append(HOSTILE)
-    harvest_site(db, client, make_server(site).home + "/")
+@contextmanager
+def _serve(db_path: str) -> Iterator[str]:
+    """`wparchive serve` on the archive: its address, until the block ends."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -66,6 +65,30 @@ def served(browser_ready, make_server, client, db, db_path) -> Iterator[str]:  #
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def served(browser_ready, make_server, client, db, db_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    site = sample_site()
+    site.items.append(HOSTILE)
+    harvest_site(db, client, make_server(site).home + "/")
+    with _serve(db_path) as address:
+        yield address
+
+
+@pytest.fixture
+def site_gone(browser_ready, make_server, client, db,  # type: ignore[no-untyped-def]
+              db_path) -> Iterator[tuple[str, str]]:
+    """An archive harvested with --media's files, served after its site went away: (address, the site's)."""
+    from wparchive.media import download_media
+    from wparchive.paths import media_folder
+
+    server = make_server(sample_site())
+    result = harvest_site(db, client, server.home + "/")
+    download_media(db, client, result.site_id, media_folder(db_path))
+    server.stop()  # its port is dead: an image still linked to the site would not load
+    with _serve(db_path) as address:
+        yield address, server.home
 
 
 def test_search_facet_csv_and_post_as_a_person_would(served: str, tmp_path: Path) -> None:
@@ -128,3 +151,38 @@ def test_search_facet_csv_and_post_as_a_person_would(served: str, tmp_path: Path
         finally:
             browser.close()
     assert problems == []
+
+
+def test_posts_read_as_a_table_and_show_their_pictures_when_the_site_is_gone(site_gone, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    served, site = site_gone
+    ARTIFACTS.mkdir(exist_ok=True)
+    asked: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("request", lambda request: asked.append(request.url))
+        try:
+            page.goto(served + "/archive/posts")
+            assert "_col=title" in page.url  # the readable columns
+            columns = page.locator("table.rows-and-columns th").count()
+            assert columns == 8 and page.locator("table.rows-and-columns").bounding_box()["width"] < 1600
+            page.screenshot(path=str(ARTIFACTS / "6-posts-table.png"), full_page=True)
+            page.click("td.col-title a >> text=Tomatoes: twelve varieties, one summer")
+            page.wait_for_selector(".wparchive-post article")
+            assert "/-/wparchive/post/" in page.url
+            assert page.locator("article table td >> text=Sungold").count() == 1  # the Markdown table, rendered
+            image = page.locator("article img")
+            image.scroll_into_view_if_needed()
+            page.wait_for_function("document.querySelector('article img').complete")
+            assert image.get_attribute("src").startswith("/-/wparchive/media/")
+            assert image.evaluate("img => img.naturalWidth") > 0  # loaded, from the archive
+            page.screenshot(path=str(ARTIFACTS / "7-post-site-gone.png"), full_page=True)
+            page.go_back()
+            page.click("p.wparchive-columns a >> text=All columns")
+            page.wait_for_load_state()
+            assert page.locator("table.rows-and-columns th").count() > 30
+        finally:
+            browser.close()
+    assert [url for url in asked if url.startswith(site)] == []  # nothing asked of the site

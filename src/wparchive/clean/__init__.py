@@ -10,7 +10,9 @@ from __future__ import annotations
 import html
 import math
 import re
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml.html import HtmlElement
 
@@ -27,8 +29,8 @@ _ANY_TAG = re.compile(r"<[^>]*>")
 
 __all__ = [
     "Boilerplate", "CleanContent", "Embed", "Heading", "Image", "Link", "clean_content", "count_words",
-    "detect_language", "html_to_markdown", "html_to_text", "normalise_url", "provider_of", "reading_minutes",
-    "site_hosts_of", "title_text",
+    "detect_language", "html_to_markdown", "html_to_text", "load_language_model", "normalise_url", "provider_of",
+    "reading_minutes", "release_language_model", "site_hosts_of", "title_text",
 ]
 
 
@@ -129,11 +131,36 @@ def detect_language(text: str) -> str | None:
     sample = text[:500]  # plenty for the language (about 80 words), and langid's cost grows with the text
     if len(re.findall(r"[^\W\d_]", sample)) < 40:
         return None
-    # Imported here: loading the model takes most of a second, once per process, when first needed.
-    from py3langid.langid import classify
-
-    language, _ = classify(sample)
+    language, _ = _language_model().classify(sample)
     return str(language)
+
+
+_language_lock = threading.Lock()
+_language_identifier: Any = None
+
+
+def load_language_model() -> None:
+    """Load the language model now: it takes most of a second, which a harvest can spend in a
+    thread while its first pages download (reading the compressed model mostly releases the GIL)."""
+    _language_model()
+
+
+def release_language_model() -> None:
+    """Let the model go (about 120 MB), once this process will detect no more languages."""
+    global _language_identifier
+    with _language_lock:  # a load under way ends first
+        _language_identifier = None
+
+
+def _language_model() -> Any:
+    global _language_identifier
+    with _language_lock:
+        if _language_identifier is None:
+            # Imported here: py3langid brings numpy, which reading an archive never needs.
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            _language_identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+        return _language_identifier
 
 
 def site_hosts_of(*urls: str) -> frozenset[str]:

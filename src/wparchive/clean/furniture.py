@@ -22,10 +22,13 @@ LINK_WORDS = frozenset({
     # share and social bookmarking buttons
     "share", "sharing", "sharedaddy", "shariff", "addtoany", "a2a", "heateor", "essb", "sbmk", "shareaholic",
     "sharethis", "bookmarking", "sociallocker", "tweetbutton",
+    "jiathis", "bdsharebuttonbox",  # the share services of Chinese sites: JiaThis, Baidu Share
     # related posts
     "related", "relatedposts", "rp4wp", "yarpp", "crp", "cprp",
     # tables of contents
     "toc", "lwptoc",
+    # the post's tags, as themes list them after its text (JNews: jeg_post_tags)
+    "tags",
 })
 FURNITURE_WORDS = LINK_WORDS | frozenset({
     # ratings and "was this helpful"
@@ -46,6 +49,7 @@ FURNITURE_CLASSES = frozenset({
     "wpzoom-recipe-card-buttons", "recipe-jump-button", "jump-to-recipe", "print-recipe", "next_title",
     "entry-title", "td-module-title",  # titles of other posts: teasers (the post's own title is outside content)
     "postmetadata", "entry-utility", "entry-footer", "post-footer",  # "This entry was posted in …"
+    "more-link",  # WordPress's "Read more…" where an archive page cut the post at its more tag
 })
 # Classes that say a block is the author's, whatever else its names say (a post *about* sharing).
 _AUTHORS = re.compile(r"^(?:wp-block-(?:paragraph|heading|list|quote|image|table|code|preformatted)|wp-caption)$")
@@ -68,6 +72,9 @@ CALLS = re.compile(
     r"\b(?:sign up|subscribe|newsletter|e-?paper|follow (?:us|me)|folge (?:uns|mir)|abonnier|donate|faire un don"
     r"|apoya|support (?:us|our journalism)|spende|iscriviti|suscríbete|stay up to date)\b|\bnecesita del apoyo\b"
     r"|\ball rights reserved\b"
+    # a Chinese site's reprint notice: "如若转载，请注明出处", "未经允许不得转载", "版权所有" (no \b between
+    # CJK characters, which are all word characters)
+    r"|(?:转载|轉載)[，,、\s]*(?:请|請)?(?:注明|註明|保留)|(?:不得|禁止|谢绝|謝絕)(?:转载|轉載)|版权所有|版權所有"
     # an app's signature: "Posted with the WordPress app", "Eingetragen mit der … App"
     r"|\b(?:posted|sent|eingetragen|gesendet) (?:with|from|using|mit|von) (?:the |der |dem |my )?[\w .-]{1,40}? app\b",
     re.I)
@@ -78,7 +85,8 @@ SHARE_LINK = re.compile(
     r"|t\.me/share|telegram\.me/share|getpocket\.com/(?:save|edit)|xing\.com/(?:spi/shares|social/share)"
     r"|tumblr\.com/(?:share|widgets/share)|addtoany\.com/(?:add_to|share)|wa\.me/\?|api\.whatsapp\.com/send"
     r"|web\.whatsapp\.com/send|buffer\.com/add|mix\.com/add|flipboard\.com/bookmarklet|vk\.com/share"
-    r"|b\.hatena\.ne\.jp/(?:add|entry)|line\.me/R/msg|social-plugins\.line\.me)|whatsapp://send|mailto:\?)",
+    r"|b\.hatena\.ne\.jp/(?:add|entry)|line\.me/R/msg|social-plugins\.line\.me|jiathis\.com/(?:share|send)"
+    r"|service\.weibo\.com/share|sns\.qzone\.qq\.com/cgi-bin/qzshare)|whatsapp://send|mailto:\?)",
     re.I)
 # What is left of a tweet or post embedded when its script was rewritten away: a link to the script.
 WIDGET_SCRIPT = re.compile(r"^(?:https?:)?//(?:platform\.twitter\.com/widgets\.js|www\.instagram\.com/embed\.js"
@@ -88,7 +96,7 @@ SHARE_LABEL_CHARS = 60  # a block of share links may have a label ("Share this:"
 _CALL_WORDS = ("sign up", "subscri", "newsletter", "epaper", "e-paper", "follow us", "follow me", "folge uns",
                "folge mir", "abonnier", "donate", "un don", "apoy", "support us", "support our", "spende",
                "iscriviti", "suscr", "up to date", "rights reserved", "posted with", "posted from", "sent from",
-               "sent with", "eingetragen mit", "gesendet von", "gesendet mit")
+               "sent with", "eingetragen mit", "gesendet von", "gesendet mit", "转载", "轉載", "版权所有", "版權所有")
 CALL_CHARS = 300  # a longer paragraph is the author's, whatever it asks of the reader
 CALL_BLOCKS = 3  # calls are looked for among the last blocks of the content only,
 CALL_WINDOW = 4 * CALL_CHARS * CALL_BLOCKS  # and in the last characters of its text

@@ -35,7 +35,11 @@ LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "figcaption", "caption"})
 CELL_TAGS = frozenset({"td", "th"})
 NOT_TEXT = frozenset({"script", "style", "noscript", "template"})
 SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
-_BREAKS = re.compile(rf"\s*[{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*")
+# SPACES without the lone spaces between words, which it would replace by themselves: the same
+# folding, a match for every few words fewer.
+_SPACES_TO_FOLD = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]{2,}|[\t\r\n\f\v\u00a0\u200b]")
+# A run of break marks, kept by split(); the spaces before it are stripped from the text before it.
+_BREAKS = re.compile(rf"([{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*)")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 
 # Markdown has no figure captions and only extended syntaxes for definition lists: a caption
@@ -110,6 +114,7 @@ _UNDEFERRED = re.compile("\ue110(?=#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][
 _DEFERRED_CHAR = re.compile("[\ue110-\ue113]")
 _MAYBE_SPECIAL = re.compile(r"[<`{|\\~$\]&]")
 _FROM_DEFERRED = {v: k for k, v in _DEFERRED.items()}
+_SECTION_SPECIAL = re.compile(r"\\|^\s*(?:\d|[+-])", re.M)  # what html2text's escape_md_section may change
 _NBSP_PLACEHOLDER = "&nbsp_place_holder;"  # html2text's own, replaced by it at the end
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
@@ -214,7 +219,10 @@ class _InertConverter(html2text.HTML2Text):
             return
         if data != _NBSP_PLACEHOLDER:
             data = data.translate(_TO_CODE_CHAR) if self.pre else _inert_piece(data)
-        super().handle_data(data, entity_char)
+        # html2text's own escaping (escape_md_section: four expressions over every piece) changes
+        # only a backslash or a line that starts like a list item; entity_char=True is its way of
+        # skipping it, for the many pieces with neither.
+        super().handle_data(data, entity_char or not _SECTION_SPECIAL.search(data))
 
     def handle_tree(self, root: HtmlElement) -> str:
         """html2text's handle() for a parsed tree: its elements and text, in document order, as
@@ -461,9 +469,11 @@ def replace_with_text(old: HtmlElement, text: str) -> None:
 
 def fold(text: str) -> str:
     """Whitespace folded as a browser would, breaks expanded, no blank-line runs."""
-    text = SPACES.sub(" ", text)
-    text = _BREAKS.sub(lambda m: "\n\n" if PARAGRAPH in m.group(0) else "\n", text)
-    return text.replace(_KEPT_SPACE, " ").strip()
+    pieces = _BREAKS.split(_SPACES_TO_FOLD.sub(" ", text))  # text, breaks, text, breaks, …, text
+    for i in range(1, len(pieces), 2):
+        pieces[i - 1] = pieces[i - 1].rstrip()
+        pieces[i] = "\n\n" if PARAGRAPH in pieces[i] else "\n"
+    return "".join(pieces).replace(_KEPT_SPACE, " ").strip()
 
 
 def _set_apart(element: HtmlElement) -> bool:

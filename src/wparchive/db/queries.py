@@ -203,6 +203,13 @@ POST_COMMENTS_SQL = """
     SELECT key, parent, author_name, date_gmt, content_text FROM comments
     WHERE post = :key AND deleted_at IS NULL ORDER BY date_gmt, key"""
 
+# The downloaded files (--media) of a post's images and attachments, by the URL the post has them at.
+POST_FILES_SQL = """
+    SELECT url, path FROM files WHERE sha256 IS NOT NULL AND path IS NOT NULL AND url IN (
+        SELECT src FROM images WHERE post = :key UNION SELECT source_url FROM media WHERE post = :key)"""
+# The type a downloaded file was served with, by its path in the media folder.
+FILE_TYPE_SQL = "SELECT content_type FROM files WHERE path = :path AND sha256 IS NOT NULL LIMIT 1"
+
 # The state of an archive, as its home page and `wparchive status` show it: per site what it holds
 # (posts, pages, each other type, comments, media; deleted: what the site no longer serves), its
 # last harvest and its open errors (not yet retried with success); then the last runs and the

@@ -1,7 +1,8 @@
-"""wparchive's Datasette plugin: a ranked search page, readable post pages, an archive home page.
+"""wparchive's Datasette plugin: a ranked search page, readable post pages, an archive home page,
+the archive's metadata and canned queries, its posts table readable first, its media files served.
 
 Registered through the "datasette" entry point, so it is active whenever Datasette serves an
-archive, by `wparchive serve` or by `datasette archive.db`.
+archive, by `wparchive serve` or by `datasette archive.db`, and both serve the same archive.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import html
 import re
 import sqlite3
 import time
+import weakref
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -25,9 +27,13 @@ from ..db.queries import (
     FACET_NAMES, POST_COMMENTS_SQL, POST_SQL, POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME,
     SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE, STATUS_PARAMS, STATUS_SQL, status_rows,
 )
+from ..paths import config_dir
 from .chart import month_bars
 from .facets import TermsFacet
 from .home import home_page
+from .media_files import FILE_PATH, archived_files, media_file
+from .metadata import for_archives, is_archive, read_metadata
+from .readable import columns_choice, posts_url, readable_args, readable_redirect
 from .search import PAGE_SIZE, SearchResults, SnippetMaker, fts_query, highlight, run_search
 from .stream import stream_table
 
@@ -80,22 +86,41 @@ def _no_data_links(state: Any) -> None:
         token.children = kept
 
 
+def _archived_media(state: Any) -> None:
+    """Images and links to the files of the media folder (render_markdown's files) lead there, not
+    to the site, which may be gone."""
+    files = state.env.get("files") if isinstance(state.env, dict) else None
+    if not files:
+        return
+    for token in state.tokens:
+        for child in token.children or ():
+            attribute = "src" if child.type == "image" else "href" if child.type == "link_open" else None
+            local = files.get(child.attrGet(attribute)) if attribute else None
+            if local is not None:
+                child.attrSet(attribute, local)
+
+
 # Raw HTML in Markdown is escaped, not passed on, and links keep safe schemes (above).
 # Harvested HTML itself is never rendered.
 # Footnotes too: the cleaner writes a post's notes as "[^1]" and "[^1]: note".
 _MARKDOWN = _ReaderMarkdown("commonmark", {"html": False, "typographer": False}).enable("table").use(footnote_plugin)
 _MARKDOWN.core.ruler.push("wparchive_no_data_links", _no_data_links)
+_MARKDOWN.core.ruler.push("wparchive_archived_media", _archived_media)
 
 # Every route of the plugin under its own name: /-/search is datasette-search-all's, and a bare
 # /-/post/ or /-/stream/ could as well be another plugin's. Links to them go through
 # datasette.urls, like every other link the plugin makes, so that Datasette's base_url holds.
 ROUTE_PREFIX = "/-/wparchive/"
 SEARCH_PATH = ROUTE_PREFIX + "search"
+MEDIA_PATH = ROUTE_PREFIX + "media/"
 
 
-def render_markdown(text: str | None) -> Markup:
-    """Harvested Markdown as HTML that cannot carry scripts or event handlers."""
-    return Markup(_MARKDOWN.render(text or ""))
+def render_markdown(text: str | None, files: dict[str, str] | None = None) -> Markup:
+    """Harvested Markdown as HTML that cannot carry scripts or event handlers; images and links
+    whose URL files holds lead to the address it gives (an archived copy) instead."""
+    # markdown-it compares addresses as it normalised them (percent-encoded)
+    env = {"files": {_MARKDOWN.normalizeLink(url): local for url, local in (files or {}).items()}}
+    return Markup(_MARKDOWN.render(text or "", env))
 
 
 def _archive(datasette: Any) -> Any:
@@ -182,16 +207,21 @@ async def post_page(request: Any, datasette: Any) -> Response:
                            "status": 404}, request=request), status=404)
     post = dict(found)
     comments = [dict(c) for c in (await database.execute(POST_COMMENTS_SQL, {"key": key})).rows]
+    files = await archived_files(datasette, key, lambda path: datasette.urls.path(f"{MEDIA_PATH}{path}"))
     context = {
-        "post": post, "body": render_markdown(post["content_markdown"]), "comments": comments,
+        "post": post, "body": render_markdown(post["content_markdown"], files), "comments": comments,
         "original_link": safe_href(post.get("link")),
         "database": database.name, "row_link": datasette.urls.row(database.name, "posts", tilde_encode(key)),
         "history_link": datasette.urls.query(database.name, "post_versions") + "?" + urlencode({"key": key}),
-        "filter_link": lambda column, value: datasette.urls.table(database.name, "posts") + "?"
-                                             + urlencode({f"{column}__arraycontains": value}),
+        "filter_link": lambda column, value: _terms_filter(datasette, database.name, column, value),
         "categories": _json_list(post.get("categories")), "tags": _json_list(post.get("tags")),
     }
     return Response.html(await datasette.render_template("wparchive_post.html", context, request=request))
+
+
+def _terms_filter(datasette: Any, database: str, column: str, value: str) -> str:
+    """The readable posts table of the posts with this category or tag (column)."""
+    return posts_url(datasette, database, readable_args([(f"{column}__arraycontains", value)]))
 
 
 def _json_list(value: str | None) -> list[str]:
@@ -208,8 +238,45 @@ def _json_list(value: str | None) -> list[str]:
 def register_routes() -> list[tuple[str, Any]]:
     # The home page; its format group is empty ("/.json" stays Datasette's).
     return [(r"^/(?P<format>)$", home_page), (rf"^{SEARCH_PATH}$", search_page), (rf"^{SEARCH_PATH}\.json$", search_json),
-            (rf"^{ROUTE_PREFIX}post/(?P<key>[^/]+)$", post_page),
+            (rf"^{ROUTE_PREFIX}post/(?P<key>[^/]+)$", post_page), (rf"^{MEDIA_PATH}(?P<path>{FILE_PATH})$", media_file),
             (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json|csv)$", stream_table)]
+
+
+# Per Datasette instance, found at its startup: the names of the archives it serves, and the
+# metadata the plugin gives those of them that Datasette was given none for.
+_ARCHIVES: weakref.WeakKeyDictionary[Any, tuple[list[str], dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _archive_names(datasette: Any) -> list[str]:
+    return _ARCHIVES.get(datasette, ([], {}))[0]
+
+
+@hookimpl
+def startup(datasette: Any) -> Any:
+    async def find_archives() -> None:
+        names = [name for name, database in datasette.databases.items() if await is_archive(database)]
+        # `wparchive serve` gives Datasette the metadata of its --config; `datasette archive.db` gives
+        # none, and gets config/metadata.yml (or $WPARCHIVE_CONFIG's) from here. Metadata given for an
+        # archive (datasette -m) is taken as it is.
+        bare = [name for name in names if not datasette.metadata(database=name, fallback=False)]
+        metadata = {}
+        if bare:
+            metadata = for_archives(read_metadata(config_dir()), bare, base_url=datasette.setting("base_url"))
+        _ARCHIVES[datasette] = (names, metadata)
+
+    return find_archives
+
+
+@hookimpl
+def get_metadata(datasette: Any) -> dict[str, Any]:
+    # Not a copy (Datasette asks for it many times a page): Datasette merges what it is given in
+    # place, as it does its own metadata, and the result is the same each time.
+    return _ARCHIVES.get(datasette, ([], {}))[1]
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    return readable_redirect(datasette, lambda: _archive_names(datasette))
 
 
 @hookimpl
@@ -249,16 +316,28 @@ def prepare_connection(conn: Any) -> None:
 
 
 @hookimpl
-def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
+def render_cell(row: Any, value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
     if column == "snippet" and isinstance(value, str) and "\x02" in value:
         return highlight(value)  # the search canned query: escaped, then marked
-    if table == "posts" and column == "key" and isinstance(value, str):
+    if table != "posts" or database not in _archive_names(datasette):
+        return None
+    if column == "key" and isinstance(value, str):
         return Markup(f'{html.escape(value)} <a href="{html.escape(post_url(datasette, value))}">read</a>')
+    if column == "title" and isinstance(row["key"], str):
+        link = html.escape(post_url(datasette, row["key"]))
+        return Markup(f'<a href="{link}">{html.escape(str(value) if value not in (None, "") else "(no title)")}</a>')
+    if column in ("categories", "tags") and isinstance(value, str):
+        return Markup(", ".join(f'<a href="{html.escape(_terms_filter(datasette, database, column, name))}">'
+                                f'{html.escape(name)}</a>' for name in _json_list(value)) or "&nbsp;")
     return None
 
 
 @hookimpl
-def extra_template_vars(template: str, datasette: Any) -> Any:
+def extra_template_vars(template: str, database: str | None, table: str | None, request: Any, datasette: Any) -> Any:
+    if template == "table.html":
+        if table == "posts" and database in _archive_names(datasette) and request is not None:
+            return {"wparchive_columns": columns_choice(datasette, database, request)}
+        return None
     if template != "index.html":
         return None
 

@@ -14,6 +14,8 @@ from datasette.utils.asgi import Response
 from datasette.version import __version__
 from datasette.views.index import IndexView
 
+from .metadata import ARCHIVE_TABLES
+
 # The tables a reader of an archive starts from, listed on its home page; the rest are one link away.
 MAIN_TABLES = ("posts", "comments", "terms", "users", "media")
 
@@ -28,7 +30,7 @@ class ArchiveIndexView(IndexView):  # type: ignore[misc]  # Datasette is untyped
         shown = [db for name, db in self.ds.databases.items()
                  if (await self.ds.check_visibility(request.actor, "view-database", name))[0]]
         names = set(await shown[0].table_names()) if len(shown) == 1 else set()
-        if not {"posts", "harvest_runs"} <= names:
+        if not ARCHIVE_TABLES <= names:
             return await super().get(request)  # not an archive alone: Datasette's own page
         database = shown[0]
         tables = [{"name": table} for table in MAIN_TABLES if table in names and
