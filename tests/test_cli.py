@@ -147,7 +147,8 @@ def test_status_shows_what_the_home_page_shows_as_text_and_json(server, db_path,
     lines = text.stdout.splitlines()
     assert lines[0] == f"Site 1: The Allotment?[31m Almanac ({server.home})"
     assert lines[1] == "  posts 21, pages 5, book 2; comments 0, media 4; deleted 1"
-    assert lines[2].startswith("  last harvest 20") and lines[2].endswith(f"(partial); open errors {failed}")
+    assert lines[2].startswith("  published 2023-02-01 to 2024-06-15; last harvest 20")
+    assert lines[2].endswith(f"(partial); open errors {failed}")
     assert lines[3] == "Last runs:" and lines[4].startswith("  run 1 20")
     assert f"partial: 53 new, 0 updated, 0 removed; errors {failed} - The Allotment?[31m Almanac" in lines[4]
     assert lines[5] == "Open errors (newest first):"

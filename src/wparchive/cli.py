@@ -387,7 +387,8 @@ def status(db_path: str, fmt: str) -> None:
         lines += [f"Site {site['id']}: {site['name'] or site['home']} ({site['home']})",
                   f"  posts {site['posts']:,}, pages {site['pages']:,}{others}; comments {site['comments']:,}, "
                   f"media {site['media']:,}; deleted {site['deleted']:,}",
-                  f"  last harvest {_when(site['last_harvest'])} ({site['last_status'] or 'none'}); "
+                  f"  published {(site['first_date'] or '?')[:10]} to {(site['last_date'] or '?')[:10]}; "
+                  f"last harvest {_when(site['last_harvest'])} ({site['last_status'] or 'none'}); "
                   f"open errors {site['open_errors']:,}"]
     lines += [] if state["sites"] else [f"{db_path} holds no site yet."]
     lines += ["Last runs:" if state["runs"] else "No runs yet."]
