@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import shlex
 
 import click
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 
 from wparchive.cli import EXIT_FAILED, EXIT_PARTIAL, cli
 from wparchive.sample.site import Item, Site, TermItem
+from wparchive.serve import build_datasette
 
 
 def _run(*args: str):  # type: ignore[no-untyped-def]
@@ -195,3 +198,47 @@ def test_full_refetches(server, db_path) -> None:
     assert result.exit_code == 0
     assert sum("/wp/v2/posts" in p for p in server.requests) == 1
     assert "_fields" not in next(p for p in server.requests if "/wp/v2/posts" in p)
+
+
+def test_status_shows_what_the_home_page_shows_as_text_and_json(server, db_path, tmp_path) -> None:
+    server.fault = lambda path, query: (500, {}, b"oops") if path.endswith("/wp/v2/comments") else None
+    assert _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--retries", "0").exit_code == 3
+    with sqlite_utils.Database(db_path).conn as conn:
+        conn.execute("UPDATE posts SET type = 'book' WHERE wp_id IN (1001, 1003)")
+        conn.execute("UPDATE posts SET deleted_at = '2025-01-01T00:00:00+00:00' WHERE wp_id = 1002")
+        conn.execute("UPDATE sites SET name = 'The Allotment\x1b[31m Almanac'")  # from the site: no escapes pass
+
+    failed = sqlite_utils.Database(db_path).execute("SELECT count(*) FROM harvest_errors").fetchone()[0]
+    assert failed >= 1
+    text = _run("status", "--db", db_path)
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"Site 1: The Allotment?[31m Almanac ({server.home})"
+    assert lines[1] == "  posts 21, pages 5, book 2; comments 0, media 4; deleted 1"
+    assert lines[2].startswith("  published 2023-02-01 to 2024-06-15; last harvest 20")
+    assert lines[2].endswith(f"(partial); open errors {failed}")
+    assert lines[3] == "Last runs:" and lines[4].startswith("  run 1 20")
+    assert f"partial: 53 new, 0 updated, 0 removed; errors {failed} - The Allotment?[31m Almanac" in lines[4]
+    assert lines[5] == "Open errors (newest first):"
+    assert len(lines) == 6 + failed
+    assert all(line.startswith("  run 1 comments: 500 http_500") and "/wp/v2/comments" in line for line in lines[6:])
+
+    state = json.loads(_run("status", "--db", db_path, "--format", "json").stdout)
+    site = state["sites"][0]
+    assert (site["posts"], site["pages"], site["other_types"], site["media"], site["deleted"]) == (21, 5, {"book": 2},
+                                                                                                   4, 1)
+    assert [(run["run_id"], run["status"]) for run in state["runs"]] == [(1, "partial")]
+    assert [(error["collection"], error["status"]) for error in state["errors"]] == [("comments", 500)] * failed
+
+    async def home() -> str:
+        ds = build_datasette(db_path)
+        await ds.invoke_startup()
+        return (await ds.client.get("/")).text
+    page = asyncio.run(home())
+    assert re.search(r"<td>21</td><td>5</td>\s*<td>book 2</td>\s*<td>0</td><td>4</td><td>1</td>", page)
+    assert "<h2>Last harvests</h2>" in page and "<td>partial</td>" in page
+    assert "<h2>Open errors</h2>" in page and "/wp/v2/comments" in page
+
+    missing = _run("status", "--db", str(tmp_path / "missing.db"))
+    assert missing.exit_code == EXIT_FAILED and len(missing.stderr.splitlines()) == 1
+    assert "missing.db does not exist" in missing.stderr

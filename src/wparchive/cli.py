@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -264,7 +266,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
               help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT; "
                    "wxr writes OUT.xml for the WordPress Importer.")
-@click.option("--site", help="Only this site: its id, or part of its name or address.")
+@click.option("--site", help="Only this site: its id, name, address or host, whole (not a part of one).")
 @click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
 @click.option("--media-dir", type=_Path(file_okay=False),
@@ -276,13 +278,14 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
               help="With wxr: start a new file (OUT-001.xml, OUT-002.xml …) before one passes this size.")
 @click.option("--include-deleted", is_flag=True,
               help="With wxr: also the items the site no longer serves.")
+@click.option("--bom", is_flag=True, help="With csv: start with a byte order mark, by which Excel knows it is UTF-8.")
 @click.option("--media-url", metavar="URL",
               help="With wxr: where the media folder is served; the importer then fetches the files downloaded "
                    "with --media from there, not from the old site.")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
-           media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, media_url: str | None,
-           quiet: bool) -> None:
+           media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, bom: bool,
+           media_url: str | None, quiet: bool) -> None:
     """Export posts and pages as CSV, JSON, JSONL, Markdown files for Hugo and Jekyll, or WXR for WordPress.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
@@ -298,6 +301,11 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     pages, custom types, attachments, terms, authors and threaded comments. Harvested signed in,
     it carries the raw block markup; anonymous, the rendered HTML. Past --max-mb it is split into
     files each importable on its own. Items only partly harvested are left out, and said.
+
+    \b
+    Exit codes: 0 done; 1 failed, or nothing to export (the filters leave
+    no item); 2 a filter names what the archive does not have (the message
+    lists what it has) or --since is no YYYY-MM-DD date.
 
     \b
     Examples:
@@ -326,7 +334,7 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
     count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
-                           media_dir=images if _is_dir(images) else None, layouts=not no_layouts,
+                           media_dir=images if _is_dir(images) else None, layouts=not no_layouts, bom=bom,
                            progress=_progress(quiet))
     if not quiet:
         click.echo(f"Exported {count} items to {out}", err=True)
@@ -401,6 +409,58 @@ def rebuild(db_path: str, quiet: bool) -> None:
         counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
     if not quiet:
         click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
+
+
+@cli.command()
+@db_option
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text to read, json for scripts.")
+def status(db_path: str, fmt: str) -> None:
+    """What the archive holds, its last harvests and its open errors: what its home page in Datasette shows.
+
+    Per site: live posts, pages and items of other types, comments and media, what the site no
+    longer serves (deleted), the last harvest and its outcome, and the errors no later harvest
+    has mended. Then the last five runs, and the ten newest open errors.
+
+    \b
+    Example:
+        wparchive status --db example.db
+    """
+    from .db import archive_status
+
+    _require_archive(db_path)
+    state = archive_status(open_db(db_path))
+    if fmt == "json":
+        click.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        return
+    lines = []
+    for site in state["sites"]:
+        others = "".join(f", {kind} {count:,}" for kind, count in site["other_types"].items())
+        lines += [f"Site {site['id']}: {site['name'] or site['home']} ({site['home']})",
+                  f"  posts {site['posts']:,}, pages {site['pages']:,}{others}; comments {site['comments']:,}, "
+                  f"media {site['media']:,}; deleted {site['deleted']:,}",
+                  f"  published {(site['first_date'] or '?')[:10]} to {(site['last_date'] or '?')[:10]}; "
+                  f"last harvest {_when(site['last_harvest'])} ({site['last_status'] or 'none'}); "
+                  f"open errors {site['open_errors']:,}"]
+    lines += [] if state["sites"] else [f"{db_path} holds no site yet."]
+    lines += ["Last runs:" if state["runs"] else "No runs yet."]
+    lines += [f"  run {run['run_id']} {_when(run['started_at'])} {run['status'] or 'running'}: {run['new']} new, "
+              f"{run['updated']} updated, {run['removed']} removed; errors {run['errors']} - {run['site'] or run['site_url']}"
+              for run in state["runs"]]
+    lines += ["Open errors (newest first):" if state["errors"] else "No open errors."]
+    lines += [f"  run {error['run_id']} {error['collection'] or ''}: "
+              + " ".join(str(part) for part in (error["status"], error["reason"], error["message"], error["url"]) if part)
+              for error in state["errors"]]
+    for line in lines:  # names, messages and addresses come from the sites: no control character reaches the terminal
+        click.echo(_CONTROLS.sub("?", line)[:500])
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _when(iso: str | None) -> str:
+    """A stored time as people read it: 2024-05-01 10:00."""
+    return (iso or "never")[:16].replace("T", " ")
 
 
 @cli.command()
@@ -629,13 +689,14 @@ def _sample_server(port: int, option: str, **options: Any) -> Any:
     """The bundled sample site's server, not yet started; a port in use is a message, not a traceback."""
     from .sample.content import sample_site
     from .sample.server import WordPressServer
+    from .serve import port_hint
 
     try:
         return WordPressServer(sample_site(), port=port, **options)
     except OSError as exc:
         # sample/ raises the socket's own error; it is the user's choice of port that failed
         raise PortUnavailable(f"cannot start the sample site on port {port}: {exc.strerror}",
-                              hint=f"Choose another port with {option}.") from None
+                              hint=port_hint(port, option)) from None
 
 
 def _configured_sites(config: str | None) -> list[SiteConfig]:

@@ -241,6 +241,20 @@ class ExportError(WPArchiveError):
     hint = "Check the path given, that its folder exists, that you may write there and that the disk has room."
 
 
+class BadFilter(WPArchiveError):
+    """An export's --site, --type or --since names what the archive does not have, or is no date:
+    a usage error, whose message lists what there is to choose from."""
+
+    hint = ""
+    exit_code = 2  # as click's own usage errors
+
+
+class NothingToExport(WPArchiveError):
+    """The filters are valid, but no item matches them all: nothing was written."""
+
+    hint = "Each filter names what the archive holds, but together they leave nothing: widen one of them."
+
+
 def archive_error(exc: Exception, label: str = "the database") -> WPArchiveError:
     """The WPArchiveError that an error SQLite raised on an archive means, to raise in its place."""
     code = getattr(exc, "sqlite_errorname", "")  # sqlite3 errors carry it since Python 3.11
