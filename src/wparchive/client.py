@@ -158,6 +158,8 @@ class Client:
                     origin = origin_of(url)
                     raise HostUnreachable(f"{not_there} ({show_origin(origin) if origin else url})", url=url,
                                           reason=type(exc).__name__) from None
+                # the next request, a retry or the next page, must not go out on the connection that broke
+                self._drop_idle_connections()
                 if attempt >= self.retries:
                     raise FetchError(
                         f"{describe_network_error(exc)} (after {attempt + 1} attempts)", url=url,
@@ -165,7 +167,6 @@ class Client:
                     ) from exc
                 wait = self._backoff(attempt)
                 log.info("%s failed (%s); retrying in %.1fs", url, describe_network_error(exc), wait)
-                self._drop_idle_connections()
             else:
                 if self.recorder is not None and not stream:
                     with self._lock:
