@@ -17,10 +17,8 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import parse_qs, urljoin, urlsplit
-
-from bs4 import BeautifulSoup, Tag
 
 from sqlite_utils.db import Database
 
@@ -29,6 +27,9 @@ from .db import record_error
 from .errors import FetchError
 from .pages import ItemPage
 from .rows import Provenance, utc_now
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 NS = {"content": "http://purl.org/rss/1.0/modules/content/", "dc": "http://purl.org/dc/elements/1.1/",
       "sm": "http://www.sitemaps.org/schemas/sitemap/0.9", "atom": "http://www.w3.org/2005/Atom"}
@@ -183,6 +184,8 @@ def read_items(client: Client, listed: list[Listed], run_id: int, *, on_failed: 
 
 def locate_feed(client: Client, page_url: str) -> tuple[str, str]:
     """The site's RSS feed URL and its home, from the page's <link rel=alternate> or the usual places."""
+    from bs4 import BeautifulSoup  # here: only a site without its REST API needs it
+
     response = client.get(page_url)
     soup = BeautifulSoup(response.content, "html.parser")
     link = soup.find("link", rel="alternate", type=re.compile(r"application/(rss|atom)\+xml"))
@@ -278,6 +281,8 @@ def read_sitemaps(client: Client, home: str, origin: Origin,
 
 def read_page(html_bytes: bytes, url: str) -> dict[str, Any]:
     """A post or page as a REST-like item, read from the theme's HTML."""
+    from bs4 import BeautifulSoup, Tag
+
     soup = BeautifulSoup(html_bytes, "html.parser")
     body = soup.find("body")
     classes = " ".join(body.get("class") or []) if isinstance(body, Tag) else ""
