@@ -21,7 +21,7 @@ from . import MAX_CONCURRENCY, __version__
 from .db import archive_lock, open_db
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
 from .db.queries import SORTS
-from .export import DEFAULT_MAX_MB, FORMATS, WRITERS, export_archive, export_wxr
+from .export import DEFAULT_MAX_MB, FORMATS, WRITERS, export_archive, export_wacz, export_wxr
 from .paths import config_dir, media_folder
 from .progress import Progress, SilentProgress
 
@@ -261,7 +261,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
 @db_option
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
               help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT; "
-                   "wxr writes OUT.xml for the WordPress Importer.")
+                   "wxr writes OUT.xml for the WordPress Importer; wacz packages the --warc captures as OUT.wacz.")
 @click.option("--site", help="Only this site: its id, or part of its name or address.")
 @click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
@@ -277,11 +277,13 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
 @click.option("--media-url", metavar="URL",
               help="With wxr: where the media folder is served; the importer then fetches the files downloaded "
                    "with --media from there, not from the old site.")
+@click.option("--warc", "warc_dir", type=_Path(file_okay=False),
+              help="With wacz: the folder harvest --warc wrote WARC files to.")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
            media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, media_url: str | None,
-           quiet: bool) -> None:
-    """Export posts and pages as CSV, JSON, JSONL, Markdown files for Hugo and Jekyll, or WXR for WordPress.
+           warc_dir: str | None, quiet: bool) -> None:
+    """Export posts and pages as CSV, JSON, JSONL, Markdown for Hugo and Jekyll, WXR for WordPress, or WACZ.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
     serves are left out. Markdown gives one file per item with YAML front matter (title, date
@@ -297,14 +299,19 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     it carries the raw block markup; anonymous, the rendered HTML. Past --max-mb it is split into
     files each importable on its own. Items only partly harvested are left out, and said.
 
+    WACZ (1.1.1) packages the WARC files that harvests with --warc wrote to a folder, for replay
+    tools such as ReplayWeb.page: the WARC files, a CDXJ index of them, and a list of pages, one
+    per post and page at the API response that holds it, with its title and text to search by.
+
     \b
     Examples:
         wparchive export posts.jsonl
         wparchive export --format csv --type post --since 2024-01-01 recent.csv
         wparchive export --format markdown --site example.org content/
         wparchive export --format wxr --site example.org example.xml
+        wparchive export --format wacz --warc warc/ example.wacz
     """
-    if fmt in ("markdown", "wxr") and out == "-":
+    if fmt in ("markdown", "wxr", "wacz") and out == "-":
         raise click.BadParameter(f"{fmt} export needs a {'folder' if fmt == 'markdown' else 'file'}, not -",
                                  param_hint="OUT")
     _require_archive(db_path)
@@ -320,6 +327,15 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
         if not quiet:
             files = ", ".join(str(f) for f in result.files)
             click.echo(f"Exported {result.items} items and {result.comments} comments to {files}", err=True)
+        return
+    if fmt == "wacz":
+        package = export_wacz(open_db(db_path), Path(out), Path(warc_dir) if warc_dir else None, site=site,
+                              post_type=post_type, since=since, progress=_progress(quiet))
+        if package.uncaptured:
+            click.echo(f"{package.uncaptured} items are in none of the WARC files, and so not in the pages list "
+                       "(to capture them, harvest with --warc and --full)", err=True)
+        if not quiet:
+            click.echo(f"Exported {package.pages} items and {len(package.warcs)} WARC files to {out}", err=True)
         return
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open

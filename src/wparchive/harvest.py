@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from sqlite_utils.db import Database
 
@@ -34,7 +33,7 @@ from .fallback import feed_channel, list_items, locate_feed, read_items, record_
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
 from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
-from .paths import config_dir
+from .paths import config_dir, warc_prefix
 from .progress import Progress, SilentProgress
 from .records import TABLE_ORDER, SiteContext
 from .rows import utc_now
@@ -416,8 +415,7 @@ def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, r
         try:
             if settings.warc_dir:
                 try:
-                    client.recorder = WarcRecorder(settings.warc_dir,
-                                                   prefix=f"wparchive-{urlsplit(site.url).hostname}")
+                    client.recorder = WarcRecorder(settings.warc_dir, prefix=warc_prefix(site.url))
                 except OSError as exc:
                     raise WPArchiveError(f"cannot write a WARC file in {settings.warc_dir}: {exc.strerror or exc}",
                                          hint="Choose a folder you may write to with --warc.") from None

@@ -248,13 +248,17 @@ POSTS_PER_MONTH_SQL = """
     WHERE type = 'post' AND deleted_at IS NULL AND date_gmt IS NOT NULL GROUP BY month ORDER BY month"""
 
 
+# --site: a site's id, or part of its address or name.
+_SITE_MATCHES = "(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name LIKE '%' || :site || '%')"
+
+
 def export_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
     """SQL streaming the live posts to export, oldest first, with their author's and site's names;
     posts of which only part arrived (incomplete) are left out."""
     conditions = ["p.deleted_at IS NULL", "p.incomplete IS NULL"]
     params: dict[str, Any] = {}
     if site:
-        conditions.append("(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name LIKE '%' || :site || '%')")
+        conditions.append(_SITE_MATCHES)
         params["site"] = site
     if post_type:
         conditions.append("p.type = :type")
@@ -282,6 +286,14 @@ def export_places_sql(*, site: str | None, post_type: str | None, since: str | N
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]
     return (f"SELECT key, site_id, wp_id, type, slug, date, link, site_home FROM ({unsorted}) "
             f"ORDER BY date_gmt, key"), params
+
+
+def harvested_addresses_sql(*, site: str | None) -> tuple[str, dict[str, Any]]:
+    """SQL for the addresses harvests of the sites that match --site were started from, and the
+    sites' names (a WARC file is named after the host of the address its harvest was given)."""
+    where = f"WHERE {_SITE_MATCHES}" if site else ""
+    return (f"SELECT DISTINCT r.site_url, s.name FROM harvest_runs r JOIN sites s ON s.id = r.site_id {where} "
+            f"ORDER BY r.site_url"), ({"site": site} if site else {})
 
 
 MEDIA_FILES_SQL = "SELECT url, path FROM files WHERE sha256 IS NOT NULL"
