@@ -4,6 +4,7 @@ py-wacz's own validator."""
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import shutil
 import sqlite3
@@ -174,3 +175,61 @@ def test_without_cdxj_indexer_it_says_what_to_install(harvested, tmp_path, monke
     assert result.exit_code == 1
     assert "needs the warcio and cdxj-indexer packages" in result.output
     assert "pip install 'wparchive[wacz]'" in result.output and "Traceback" not in result.output
+
+
+def test_with_pages_the_html_of_each_item_is_captured_and_the_pages_list_points_at_it(make_server, tmp_path) -> None:
+    server = make_server()
+    db_path, warcs = str(tmp_path / "a.db"), tmp_path / "warc"
+    harvest = run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--warc", str(warcs), "--pages")
+    assert harvest.exit_code == 0, harvest.output
+    assert "Pages: 29 captured, 0 failed" in harvest.output
+    out = tmp_path / "site.wacz"
+    result = run("export", "-f", "wacz", "--warc", str(warcs), "--db", db_path, "-q", str(out))
+    assert result.exit_code == 0, result.output
+    validated = subprocess.run([wacz_command(), "validate", "-f", str(out)], capture_output=True, text=True,
+                               timeout=300)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+
+    links = dict(sqlite3.connect(db_path).execute("SELECT key, link FROM posts WHERE deleted_at IS NULL"))
+    served = {}
+    for path in warcs.glob("*.warc.gz"):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type == "response" and record.http_headers.get_header("Content-Type", "").startswith(
+                        "text/html"):
+                    served[record.rec_headers.get_header("WARC-Target-URI")] = (
+                        record.rec_headers.get_header("WARC-Date"), html.unescape(record.content_stream().read().decode()))
+    with zipfile.ZipFile(out) as package:
+        pages = [json.loads(line) for line in package.read("pages/pages.jsonl").decode().splitlines()[1:]]
+        index = gzip.decompress(package.read("indexes/index.cdx.gz")).decode()
+    assert len(pages) == len(links) == 29
+    for page in pages:
+        assert page["url"] == links[page["id"]]
+        when, body = served[page["url"]]
+        assert page["ts"] == when
+        assert page["title"].split(":")[0] in body  # the page the site served for that item
+        assert f'"url": "{page["url"]}", "mime": "text/html"' in index
+
+
+def test_pages_needs_warc() -> None:
+    result = run("harvest", "http://127.0.0.1:9/", "--pages")
+    assert result.exit_code == 2
+    assert "give --warc DIR too" in result.output
+
+
+def test_pages_fetches_only_the_sites_own_host(make_server, tmp_path) -> None:
+    from wparchive.sample.content import sample_site
+    from wparchive.sample.site import Site
+
+    site = sample_site()
+    first = next(item for item in site.items if item.type == "post" and item.status == "publish")
+    # a link the site may send for an item: to another host (one it could use to make us fetch it)
+    site.permalink = lambda item, home: (  # type: ignore[method-assign]
+        "http://127.0.0.2:9/elsewhere/" if item.id == first.id else Site.permalink(site, item, home))
+    server = make_server(site)
+    db_path, warcs = str(tmp_path / "a.db"), tmp_path / "warc"
+    result = run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--warc", str(warcs), "--pages")
+    assert result.exit_code == 0, result.output
+    assert "Page not captured: http://127.0.0.2:9/elsewhere/: not on the site's host" in result.output
+    assert "Pages: 28 captured, 1 failed" in result.output
+    assert not any("elsewhere" in path for path in server.requests)

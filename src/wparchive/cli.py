@@ -138,6 +138,9 @@ def cli() -> None:
 @click.option("--revisions", is_flag=True, help="Signed in: keep every revision of posts and pages in versions.")
 @click.option("--warc", "warc_dir", type=_Path(file_okay=False),
               help="Also write every API response to a WARC file in this folder (needs warcio).")
+@click.option("--pages", "pages", is_flag=True,
+              help="With --warc: also capture the HTML page of each post and page this run stores into the WARC, "
+                   "so that a replay of export --format wacz opens them (their HTML only).")
 @click.option("--media", "media", is_flag=True,
               help="Also download attachments and in-content images (content-addressed, SHA-256 names).")
 @click.option("--media-dir", type=_Path(file_okay=False),
@@ -151,7 +154,7 @@ def cli() -> None:
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
             timeout: float, max_response_mb: int, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
-            revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
+            revisions: bool, warc_dir: str | None, pages: bool, media: bool, media_dir: str | None, media_max_mb: int,
             workers: int, quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
@@ -196,6 +199,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     from .harvest import HarvestSettings, harvest_sites
 
     _setup_logging(verbose, quiet)
+    if pages and not warc_dir:
+        raise click.UsageError("--pages captures pages into the WARC file: give --warc DIR too")
     if site_url is not None:
         site_url = check_site_url(site_url)  # before anything is written
     sites = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
@@ -207,7 +212,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     settings = HarvestSettings(
         delay=delay, timeout=timeout, max_response_bytes=max_response_mb * 1024 * 1024, concurrency=concurrency,
         retries=retries, full=full, limit=limit,
-        workers=workers, config=config, warc_dir=warc_dir,
+        workers=workers, config=config, warc_dir=warc_dir, pages=pages,
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )
     worst = EXIT_OK
@@ -509,7 +514,7 @@ def _progress(quiet: bool) -> Progress:
 
 class _ClickBars:
     """A Progress drawn as a bar per task on stderr: collections of a harvest (sized from X-WP-Total),
-    media, tables of a rebuild, rows of an export."""
+    media, pages captured into a WARC, tables of a rebuild, rows of an export."""
 
     def __init__(self) -> None:
         self._bar: Any = None
@@ -551,6 +556,12 @@ def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings
             media = outcome.media
             click.echo(f"Media: {media.downloaded} downloaded ({media.bytes / 1e6:.1f} MB), "
                        f"{media.already} already there, {media.failed} failed → {settings.media_dir}", err=True)
+    if outcome.pages is not None:
+        for error in outcome.pages.errors:
+            click.echo(f"Page not captured: {error}", err=True)
+        if not quiet:
+            click.echo(f"Pages: {outcome.pages.captured} captured, {outcome.pages.failed} failed → {settings.warc_dir}",
+                       err=True)
     if result is not None:
         if not quiet:
             _print_summary(result, db_path, outcome.requests)

@@ -41,6 +41,25 @@ class WaczUnavailable(WPArchiveError):
 
 
 @dataclass
+class Captures:
+    """The responses of the WARC files: each one's URL and time by WARC-Record-ID (API responses,
+    which rows name), and the time of the latest HTML page at each URL (captured by --pages)."""
+
+    responses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    html_pages: dict[str, str] = field(default_factory=dict)
+
+    def add(self, record: Any) -> None:
+        """Note a warcio response record."""
+        headers, http = record.rec_headers, record.http_headers
+        url, when = str(headers.get_header("WARC-Target-URI")), str(headers.get_header("WARC-Date"))
+        self.responses[str(headers.get_header("WARC-Record-ID"))] = (url, when)
+        if http is None or http.get_statuscode() != "200":
+            return
+        if (http.get_header("Content-Type") or "").split(";")[0].strip().lower() == "text/html":
+            self.html_pages[url] = max(when, self.html_pages.get(url, when))  # ISO 8601 in UTC: sorts by time
+
+
+@dataclass
 class WaczExport:
     """What a WACZ export wrote: the pages listed, the WARC files packaged, and how many items matched
     the filters but are in none of those files (harvested without --warc), left out of the pages."""
@@ -55,10 +74,11 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
     """Package the WARC files in warc_dir of the sites that match site as the WACZ file out.
 
     pages/pages.jsonl lists each live post and page that matches the filters and whose API
-    response is in those files: at that response's URL and capture time (replay tools open a page
-    only at an address the archive holds), with its title and cleaned text, so that they find it
-    by its words. indexes/ holds a CDXJ index of every record (cdxj-indexer, compressed in blocks
-    as ReplayWeb.page reads them), datapackage.json the SHA-256 and size of every file.
+    response is in those files, with its title and cleaned text, so that replay tools find it by
+    its words; at an address and time the package holds (replay tools open nothing else): its HTML
+    page where harvest --pages captured it, else the API response that holds it. indexes/ holds
+    a CDXJ index of the responses (cdxj-indexer, compressed in blocks as ReplayWeb.page reads
+    them), datapackage.json the SHA-256 and size of every file.
     """
     try:
         import cdxj_indexer.main  # noqa: F401  (used by _write_package: missing, said before any work)
@@ -75,14 +95,12 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
                           hint="Harvest with --warc DIR first (add --full to capture what is already archived), "
                                "then export with the same --warc DIR.")
     warcs = _warc_files(db, warc_dir, site)
-    captures: dict[str, tuple[str, str]] = {}  # WARC-Record-ID of each response: its URL and time
+    captures = Captures()
     for path in warcs:
         with path.open("rb") as stream:
             for record in ArchiveIterator(stream):
                 if record.rec_type == "response":
-                    headers = record.rec_headers
-                    captures[str(headers.get_header("WARC-Record-ID"))] = (
-                        str(headers.get_header("WARC-Target-URI")), str(headers.get_header("WARC-Date")))
+                    captures.add(record)
     # Written beside out and renamed at the end: a failed export leaves no half-made package.
     partial = out.with_name(out.name + ".part")
     try:
@@ -94,7 +112,7 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
     return result
 
 
-def _write_package(db: Database, out: Path, warcs: list[Path], captures: dict[str, tuple[str, str]], *,
+def _write_package(db: Database, out: Path, warcs: list[Path], captures: Captures, *,
                    site: str | None, post_type: str | None, since: str | None, progress: Progress) -> WaczExport:
     """write_wacz's package, at out."""
     from cdxj_indexer.main import CDXJIndexer
@@ -120,9 +138,9 @@ def _write_package(db: Database, out: Path, warcs: list[Path], captures: dict[st
         with package.open(_text_entry("pages/pages.jsonl"), "w", force_zip64=True) as target:
             pages = _Hashing(target)
             try:
-                for line in _page_lines(db, captures, result, site=site, post_type=post_type, since=since):
+                for line in _page_lines(db, captures, result, progress, site=site, post_type=post_type,
+                                        since=since):
                     pages.write(line.encode("utf-8"))
-                    progress.advance(1)
             finally:
                 progress.end("export")
         resources.append(pages.resource("pages/pages.jsonl"))
@@ -158,9 +176,10 @@ def _warc_files(db: Database, warc_dir: Path, site: str | None) -> list[Path]:
     return files
 
 
-def _page_lines(db: Database, captures: dict[str, tuple[str, str]], result: WaczExport, *, site: str | None,
+def _page_lines(db: Database, captures: Captures, result: WaczExport, progress: Progress, *, site: str | None,
                 post_type: str | None, since: str | None) -> Iterator[str]:
-    """pages.jsonl line by line: its header, then each item whose response was captured."""
+    """pages.jsonl line by line: its header, then each item whose API response was captured;
+    progress told of the rows read a batch at a time."""
     yield json.dumps(PAGES_HEADER) + "\n"
     sql, params = export_sql(site=site, post_type=post_type, since=since)
     cursor = db.execute(sql, params)
@@ -168,14 +187,17 @@ def _page_lines(db: Database, captures: dict[str, tuple[str, str]], result: Wacz
     while rows := cursor.fetchmany(500):
         for values in rows:
             row = dict(zip(columns, values, strict=True))
-            capture = captures.get(row.get("warc_record_id") or "")
+            capture = captures.responses.get(row.get("warc_record_id") or "")
             if capture is None:
                 result.uncaptured += 1
                 continue
             url, when = capture
+            if row.get("link") in captures.html_pages:  # its HTML page: the site as it looked
+                url, when = row["link"], captures.html_pages[row["link"]]
             yield json.dumps({"id": row["key"], "url": url, "ts": when, "title": row.get("title") or "",
                               "text": row.get("content_text") or ""}, ensure_ascii=False) + "\n"
             result.pages += 1
+        progress.advance(len(rows))
     if result.pages == 0:
         raise ExportError("the WARC files that hold the items' captures are not in the --warc folder",
                           hint="Give --warc the folder that harvest --warc wrote them to.")
