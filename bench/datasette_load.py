@@ -15,7 +15,8 @@ at random from the mix:
 - table.json: the posts table as JSON;
 - post: a random post's reader page (/-/wparchive/post/<key>);
 - search rare / search common: the search page (/-/wparchive/search?q=…) for a word in about
-  0.1 % of posts, and for one in over half of them;
+  0.1 % of posts, and for one in over half of them, each drawn from up to --words words of that
+  kind (so that an answer kept by `serve -i` is not simply every answer asked for);
 - search.json rare / search.json common: the same words through /-/wparchive/search.json.
 Latency is each request's wall time in the client; an error is a status other than 200 or a
 failed request. p50/p95/p99 per kind and overall, and the rate, are the medians over --runs.
@@ -41,9 +42,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from search_speed import build, percentile, queries  # noqa: E402
 
 
-def url_mix(path: Path, posts: int) -> dict[str, object]:
+def url_mix(path: Path, posts: int, per_kind: int) -> dict[str, object]:
     """The kinds of request, each a function of a random generator giving a path."""
-    words = queries(path)
+    words = queries(path, per_kind)
     rare = [w for kind, w in words if kind.startswith("rare")]
     common = [w for kind, w in words if kind.startswith("over half")]
     table = f"/{path.stem}/posts"
@@ -143,6 +144,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds of load per run.")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--words", type=int, default=200, help="Words of each kind the searches draw from.")
     parser.add_argument("--mutable", action="store_true", help="Serve without -i (as while a harvest may run).")
     parser.add_argument("--config", type=Path, help="serve --config: a folder of metadata.yml and settings.json to try.")
     args = parser.parse_args()
@@ -156,7 +158,7 @@ def main() -> None:
 
     with sqlite3.connect(path) as conn:
         posts = conn.execute("SELECT max(wp_id) FROM posts").fetchone()[0]
-    mix = url_mix(path, posts)
+    mix = url_mix(path, posts, args.words)
     server, base = start_server(path, immutable=not args.mutable, config=args.config)
     try:
         warm = requests.Session()
@@ -172,8 +174,9 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
+    rare, common = (len({make(random.Random(n)) for n in range(5000)}) for make in (mix["search rare"], mix["search common"]))
     print(f"{args.clients} clients, {args.duration:.0f} s, {posts:,} posts, serve{'' if args.mutable else ' -i'}, "
-          f"medians of {args.runs} runs\n")
+          f"searches among {rare} rare and {common} common words, medians of {args.runs} runs\n")
     print("| kind | requests | p50 ms | p95 ms | p99 ms | errors | req/s |\n|---|---|---|---|---|---|---|")
     for kind in [*mix, "overall"]:
         cells = [statistics.median([r[kind][i] for r in runs])

@@ -105,8 +105,9 @@ def build(path: Path, posts: int) -> None:
     ensure_db_shape(db)
 
 
-def queries(path: Path) -> list[tuple[str, str]]:
-    """Query words picked by the share of posts they occur in, with phrases, quotes and hyphens."""
+def queries(path: Path, per_kind: int = 3) -> list[tuple[str, str]]:
+    """Query words picked by the share of posts they occur in (per_kind of each share), with phrases,
+    quotes and hyphens."""
     import sqlite3
 
     db = sqlite3.connect(path)
@@ -118,12 +119,13 @@ def queries(path: Path) -> list[tuple[str, str]]:
                           "ORDER BY doc DESC LIMIT ?", [int(low * posts), int(high * posts), n]).fetchall()
         return [r[0] for r in rows]
 
-    rare, mid, common, very = words(0.0002, 0.001), words(0.005, 0.02), words(0.05, 0.2), words(0.5, 1.0)
+    rare, mid, common = words(0.0002, 0.001, per_kind), words(0.005, 0.02, per_kind), words(0.05, 0.2, per_kind)
+    very = words(0.5, 1.0, max(2, per_kind))
     db.close()
     return ([("rare (< 0.1 % of posts)", w) for w in rare] + [("1 % of posts", w) for w in mid] +
             [("5–20 % of posts", w) for w in common] + [("two words", f"{mid[0]} {common[0]}")] +
             [("phrase, quotes, hyphen", f'"{common[0]} {common[1]}"'), ("phrase, quotes, hyphen", f"{mid[1]}-{mid[2]}"),
-             ("unbalanced quote", f'"{mid[0]}')] + [("over half the posts", w) for w in very[:2]])
+             ("unbalanced quote", f'"{mid[0]}')] + [("over half the posts", w) for w in very[:max(2, per_kind)]])
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from wparchive.cli import EXIT_FAILED, cli
 from wparchive.client import Client
 from wparchive.config import load_credentials
-from wparchive.errors import AuthenticationFailed, ConfigError
+from wparchive.errors import AuthenticationFailed, ConfigError, NotSignedIn
 from wparchive.harvest import harvest_site
 from wparchive.sample.content import sample_site
 
@@ -86,18 +86,48 @@ def test_a_user_who_may_not_edit_gets_what_readers_see(make_server, db) -> None:
     assert not db.execute("SELECT 1 FROM raw_json WHERE json_extract(json, '$.content.raw') IS NOT NULL").fetchall()
 
 
-def test_stripped_authorization_is_said_and_the_harvest_goes_on_anonymously(make_server, db) -> None:
+def test_credentials_answered_as_anonymous_stop_the_harvest(make_server, db) -> None:
+    # WordPress answers so when the Authorization header is stripped (Apache with PHP as CGI), and
+    # when the site has no application password in use or allows none: a wrong password then looks
+    # like no password at all, and harvesting on would quietly archive only what is public.
     server = make_server(_signed_in_site(), credentials=(USER, PASSWORD), strip_authorization=True)
-    result = harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/", private=True)
-    assert result.status == "ok"
-    assert any("Authorization header was stripped" in note for note in result.notes)
-    assert {row[0] for row in db.execute("SELECT status FROM posts")} == {"publish"}
+    with pytest.raises(NotSignedIn, match="rest_not_logged_in") as raised:
+        harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/", private=True)
+    assert "Authorization header" in raised.value.hint and "application password" in raised.value.hint
+    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    assert db.execute("SELECT status FROM harvest_runs").fetchone()[0] == "failed"
+
+
+def test_credentials_that_do_not_get_past_a_disabled_rest_api_stop_the_harvest(make_server, db) -> None:
+    # Without them the feed and pages would be read instead; with them, the API was what was asked for.
+    server = make_server(credentials=(USER, PASSWORD), rest_disabled=True, strip_authorization=True)
+    with pytest.raises(NotSignedIn, match="refuses anonymous visitors .*, and the credentials did not sign in"):
+        harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), server.home + "/")
+    assert db.execute("SELECT count(*) FROM posts").fetchone()[0] == 0
+    signed_in = make_server(credentials=(USER, PASSWORD), rest_disabled=True)
+    result = harvest_site(db, Client(delay=0, auth=(USER, PASSWORD)), signed_in.home + "/")
+    assert result.status == "ok" and "signed in as Margit Okafor" in result.notes
 
 
 def test_wrong_credentials_fail_with_a_clear_error(make_server, db) -> None:
     server = make_server(credentials=(USER, PASSWORD))
     with pytest.raises(AuthenticationFailed, match="incorrect_password"):
         harvest_site(db, Client(delay=0, auth=(USER, "wrong")), server.home + "/")
+
+
+@pytest.mark.parametrize("strip_authorization", [False, True], ids=["refused", "answered-as-anonymous"])
+def test_wrong_credentials_are_an_error_even_when_quiet(make_server, tmp_path, monkeypatch,
+                                                        strip_authorization) -> None:
+    server = make_server(credentials=(USER, PASSWORD), strip_authorization=strip_authorization)
+    monkeypatch.setenv("WP_AUTH", f"{USER}:wrong password")
+    result = CliRunner().invoke(cli, ["harvest", server.home + "/", "--db", str(tmp_path / "a.db"), "--delay", "0",
+                                      "--auth-env", "WP_AUTH", "-q"])
+    assert result.exit_code == EXIT_FAILED
+    error, hint = result.stderr.splitlines()
+    assert error.startswith("Error: ") and ("incorrect_password" in error or "rest_not_logged_in" in error)
+    assert "application password" in hint
+    assert "wrong password" not in result.output
+    assert not any("/wp/v2/posts" in path for path in server.requests)  # stopped before any collection
 
 
 def test_without_credentials_private_is_explained_not_attempted(make_server, db) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+import lxml.html
 import pytest
 
 from wparchive.clean import clean_content
+from wparchive.web import render_markdown
 
 BASE = "https://example.org/2024/01/post/"
 
@@ -126,6 +128,147 @@ def test_a_layout_table_of_one_column_is_its_content() -> None:
     cleaned = clean_content("<table><tr><td><p>First paragraph.</p><p>Second one.</p></td></tr>"
                             "<tr><td><p>Third.</p></td></tr></table>", BASE)
     assert cleaned.markdown == "First paragraph.\n\nSecond one.\n\nThird." and "|" not in cleaned.markdown
+
+
+# --- Tables as Markdown readers see them -------------------------------------------------------
+#
+# Each table below is shaped as WordPress (the table block, TablePress, the classic editor) or an
+# author writes it; its Markdown is rendered by the reader pages' own renderer, and the table that
+# comes out is compared cell by cell with what the browser showed.
+
+def _tables_read(markdown: str) -> list[list[list[str]]]:
+    """The tables a reader page shows for markdown: rows of cell texts."""
+    shown = lxml.html.fragment_fromstring(str(render_markdown(markdown)), create_parent="div")
+    return [[[" ".join(cell.text_content().split()) for cell in row if cell.tag in ("th", "td")]
+             for row in table.iter("tr")] for table in shown.iter("table")]
+
+
+def _words(text: str) -> list[str]:
+    return sorted(re.findall(r"\w+", text))
+
+
+WP_BLOCK_TABLE = (
+    '<figure class="wp-block-table is-style-stripes"><table class="has-fixed-layout"><thead><tr><th>Crop</th>'
+    '<th>Sow</th><th>Harvest</th></tr></thead><tbody><tr><td>Broad beans</td><td>November</td><td>June</td></tr>'
+    '<tr><td>Leeks</td><td>March</td><td>December</td></tr></tbody></table>'
+    '<figcaption class="wp-element-caption">Our sowing calendar</figcaption></figure>')
+TABLEPRESS = (
+    '<h2 class="tablepress-table-name tablepress-table-name-id-1">Seed suppliers</h2>'
+    '<table id="tablepress-1" class="tablepress tablepress-id-1"><thead><tr class="row-1 odd">'
+    '<th class="column-1">Supplier</th><th class="column-2">Ships to</th></tr></thead>'
+    '<tbody class="row-hover"><tr class="row-2 even"><td class="column-1"><a href="https://seeds.example/">Real '
+    'Seeds</a></td><td class="column-2">UK<br />Ireland</td></tr><tr class="row-3 odd"><td class="column-1">'
+    'Chiltern</td><td class="column-2">Europe</td></tr></tbody></table>'
+    '<span class="tablepress-table-description tablepress-table-description-id-1">Updated yearly</span>')
+CLASSIC_TABLE = (
+    '<table style="border-collapse: collapse; width: 100%;" border="1"><tbody><tr>'
+    '<td style="width: 33.3%;"><strong>Month</strong></td><td style="width: 33.3%;"><strong>Rain</strong></td>'
+    '<td style="width: 33.3%;"><strong>Sun</strong></td></tr><tr><td style="width: 33.3%;">April</td>'
+    '<td style="width: 33.3%;">41&nbsp;mm</td><td style="width: 33.3%;">&nbsp;</td></tr></tbody></table>')
+PLAIN = "<table><thead><tr><th>Name</th><th>Notes</th></tr></thead><tbody>{}</tbody></table>"
+
+
+@pytest.mark.parametrize("html, rows", [
+    (WP_BLOCK_TABLE, [["Crop", "Sow", "Harvest"], ["Broad beans", "November", "June"],
+                      ["Leeks", "March", "December"]]),
+    (TABLEPRESS, [["Supplier", "Ships to"], ["Real Seeds", "UK Ireland"], ["Chiltern", "Europe"]]),
+    # No <th>: the first row is the header, as GitHub-style tables must have one.
+    (CLASSIC_TABLE, [["Month", "Rain", "Sun"], ["April", "41 mm", ""]]),
+    # A list in a cell: its items on the cell's one line, each after a bullet (or its number).
+    (PLAIN.format("<tr><td>Beans</td><td><ul><li>climbing</li><li>dwarf</li></ul></td></tr>"
+                  '<tr><td>Peas</td><td><ol start="3"><li>sow</li><li>pick</li></ol></td></tr>'),
+     [["Name", "Notes"], ["Beans", "• climbing • dwarf"], ["Peas", "3. sow 4. pick"]]),
+    # Line breaks and paragraphs in a cell: spaces.
+    (PLAIN.format("<tr><td>Kale<br>curly</td><td><p>Hardy.</p><p>Sweet after frost.</p></td></tr>"),
+     [["Name", "Notes"], ["Kale curly", "Hardy. Sweet after frost."]]),
+    # A table inside a cell: its rows after bullets, its cells apart by semicolons.
+    (PLAIN.format("<tr><td>Onions</td><td><table><tr><td>red</td><td>mild</td></tr><tr><td>white</td>"
+                  "<td>strong</td></tr></table></td></tr>"),
+     [["Name", "Notes"], ["Onions", "• red; mild • white; strong"]]),
+    # Spanning cells: the columns they cover are empty cells, so that every row has them all.
+    ('<table><tr><th colspan="2">Bed one</th><th>Bed two</th></tr><tr><td rowspan="2">Early</td><td>radish</td>'
+     '<td>lettuce</td></tr><tr><td>rocket</td><td>spinach</td></tr></table>',
+     [["Bed one", "", "Bed two"], ["Early", "radish", "lettuce"], ["", "rocket", "spinach"]]),
+    # A header row shorter than the rows under it: the header gets empty cells, no cell is lost.
+    ("<table><tr><th>Tool</th></tr><tr><td>spade</td><td>fork</td><td>rake</td></tr></table>",
+     [["Tool", "", ""], ["spade", "fork", "rake"]]),
+    (PLAIN.format("<tr><td>a | b</td><td>x|y</td></tr><tr><td></td><td></td></tr><tr><td>c</td><td></td></tr>"),
+     [["Name", "Notes"], ["a | b", "x|y"], ["", ""], ["c", ""]]),
+    (PLAIN.format("<tr><td><pre>mkdir beds\ncd beds</pre></td><td><code>ls | sort</code> and <code>pwd</code></td>"
+                  "</tr>"),
+     [["Name", "Notes"], ["mkdir beds cd beds", "ls | sort and pwd"]]),
+    (PLAIN.format('<tr><td><img src="https://example.org/kale.jpg" alt="Kale"></td><td><a href="https://example.org/'
+                  'kale/">Growing <em>kale</em></a></td></tr>'),
+     [["Name", "Notes"], ["", "Growing kale"]]),
+    # A footer written before the body is shown after it.
+    ("<table><thead><tr><th>Item</th><th>Cost</th></tr></thead><tfoot><tr><td>Total</td><td>9</td></tr></tfoot>"
+     "<tbody><tr><td>Seeds</td><td>9</td></tr></tbody></table>",
+     [["Item", "Cost"], ["Seeds", "9"], ["Total", "9"]]),
+], ids=["wp-block-table", "tablepress", "classic-editor", "list-in-cell", "breaks-and-paragraphs", "nested-table",
+        "colspan-rowspan", "short-header", "pipes-and-empty-cells", "code-in-cells", "images-and-links", "tfoot"])
+def test_tables_read_as_tables_with_every_cell(html: str, rows: list[list[str]]) -> None:
+    cleaned = clean_content("<p>Before.</p>" + html + "<p>After.</p>", BASE)
+    assert _tables_read(cleaned.markdown) == [rows], cleaned.markdown
+    assert cleaned.markdown.startswith("Before.\n\n") and cleaned.markdown.endswith("\n\nAfter.")
+    tree = lxml.html.fragment_fromstring(html, create_parent="div")
+    page = " ".join(tree.itertext())
+    shown = lxml.html.fragment_fromstring(str(render_markdown(cleaned.markdown)), create_parent="div")
+    assert [(i.get("src"), i.get("alt")) for i in shown.iter("img")] == \
+        [(i.get("src"), i.get("alt")) for i in tree.iter("img")]
+    assert [a.get("href") for a in shown.iter("a")] == [a.get("href") for a in tree.iter("a")]
+    # Every word of the page stays, in the text and in what the Markdown shows, once: no more
+    # words come than the page had (but the numbers of the ordered list, 3 and 4).
+    numbers = " 3 4" if "<ol" in html else ""
+    assert _words(cleaned.text) == _words("Before. " + page + " After." + numbers), cleaned.text
+    assert _words(" ".join(shown.itertext())) == _words("Before. " + page + " After." + numbers), cleaned.markdown
+
+
+def test_a_caption_is_a_paragraph_before_its_table() -> None:
+    cleaned = clean_content("<table><caption>Yields in 2023</caption><tr><th>Crop</th><th>kg</th></tr>"
+                            "<tr><td>Potatoes</td><td>40</td></tr></table>", BASE)
+    assert cleaned.markdown.startswith("Yields in 2023\n\n| Crop")
+    assert _tables_read(cleaned.markdown) == [[["Crop", "kg"], ["Potatoes", "40"]]]
+    assert cleaned.text == "Yields in 2023\n\nCrop kg\nPotatoes 40"
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_table_in_a_quote_stays_a_table_in_the_quote(depth: int) -> None:
+    html = ("<blockquote>" * depth + "<p>They wrote:</p><table><tr><th>Crop</th><th>kg</th></tr>"
+            "<tr><td>&gt; Onions</td><td>12</td></tr></table><p>So there.</p>" + "</blockquote>" * depth +
+            "<p>Outside.</p>")
+    markdown = clean_content(html, BASE).markdown
+    shown = lxml.html.fragment_fromstring(str(render_markdown(markdown)), create_parent="div")
+    quote = shown.find("blockquote" + "/blockquote" * (depth - 1))
+    assert quote is not None, markdown
+    assert [e.tag for e in quote] == ["p", "table", "p"], markdown
+    assert _tables_read(markdown) == [[["Crop", "kg"], ["> Onions", "12"]]]
+    assert shown[-1].tag == "p" and shown[-1].text == "Outside."
+
+
+@pytest.mark.parametrize("html", [
+    "<ul><li>Yields<table><tr><th>Crop</th><th>kg</th></tr><tr><td>Onions</td><td>12</td></tr></table></li>"
+    "<li>Next</li></ul>",
+    "<div>Yields<table><tr><th>Crop</th><th>kg</th></tr><tr><td>Onions</td><td>12</td></tr></table>Next</div>",
+    "<p><strong>Yields<table><tr><th>Crop</th><th>kg</th></tr><tr><td>Onions</td><td>12</td></tr></table></strong>"
+    "Next</p>",
+], ids=["in-a-list-item", "in-a-div", "in-bold"])
+def test_text_beside_a_table_is_kept_and_stays_out_of_it(html: str) -> None:
+    markdown = clean_content(html, BASE).markdown
+    shown = lxml.html.fragment_fromstring(str(render_markdown(markdown)), create_parent="div")
+    assert _tables_read(markdown) == [[["Crop", "kg"], ["Onions", "12"]]], markdown
+    assert _words(shown.text_content()) == _words("Yields Crop kg Onions 12 Next"), markdown
+    assert "*" not in shown.text_content()  # no emphasis left open on one side of the table
+
+
+def test_spanning_cells_cannot_make_a_table_without_end() -> None:
+    # Each row's first cell spans all rows below and pushes the next rows' cells one column on,
+    # and each row's last asks for a thousand columns: browsers would lay out a table 1,200 columns wide.
+    html = "<table>" + "".join(f'<tr><td rowspan="0">r{i}</td><td colspan="1000">c{i}</td></tr>' for i in range(200))
+    cleaned = clean_content(html + "</table>", BASE)
+    rows = _tables_read(cleaned.markdown)[0]
+    assert len(rows) == 200 and {len(row) for row in rows} == {64}
+    assert _words(" ".join(cell for row in rows for cell in row)) == _words(" ".join(f"r{i} c{i}" for i in range(200)))
+    assert len(cleaned.markdown) < 200 * 64 * 8
 
 
 def test_empty_emphasis_and_glued_images_leave_no_defects() -> None:

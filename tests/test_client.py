@@ -13,7 +13,7 @@ from wparchive import USER_AGENT
 from wparchive.client import Client, route_url, with_params
 from wparchive.pagination import paginate
 from wparchive.responses import retry_after_seconds
-from wparchive.errors import AccessDenied, BadResponseError, FetchError, InvalidParam
+from wparchive.errors import AccessDenied, BadResponseError, FetchError, HostUnreachable, InvalidParam
 from wparchive.sample.site import CommentItem, Item, Site, TermItem
 
 
@@ -81,14 +81,27 @@ def test_html_instead_of_json_keeps_the_bytes(server, client) -> None:
     assert caught.value.body == b"<html>maintenance</html>"
 
 
-def test_connection_refused_is_retried_then_reported(sleeps) -> None:
+def test_connection_refused_fails_at_once(sleeps) -> None:
+    # A host that is down stays down for the minutes retries with backoff would wait.
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = Client(delay=0, retries=2, sleep=sleeps, timeout=2)
-    with pytest.raises(FetchError, match="connection refused"):
+    client = Client(delay=0, retries=5, sleep=sleeps, timeout=2)
+    with pytest.raises(HostUnreachable, match=f"^connection refused \\(http://127.0.0.1:{port}\\)$"):
         client.get(f"http://127.0.0.1:{port}/")
-    assert sleeps.calls == [1.0, 2.0]
+    assert sleeps.calls == []
+    assert client.requests_made == 1
+
+
+def test_a_host_name_not_found_fails_at_once(sleeps, monkeypatch) -> None:
+    def no_such_host(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_host)  # what the resolver says of a name that is no host
+    client = Client(delay=0, retries=5, sleep=sleeps, timeout=2)
+    with pytest.raises(HostUnreachable, match=r"^host name not found \(http://wp.example.invalid\)$"):
+        client.get("http://wp.example.invalid/")
+    assert sleeps.calls == []
 
 
 def test_every_request_has_a_timeout(sleeps) -> None:

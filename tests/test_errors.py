@@ -6,6 +6,7 @@ and demo start a new archive there, so for them the missing case is a folder tha
 
 from __future__ import annotations
 
+import re
 import socket
 import sqlite3
 from pathlib import Path
@@ -182,10 +183,24 @@ def test_a_port_in_use_is_one_line_for_serve_and_demo(server, client, db, db_pat
 
     harvest_site(db, client, server.home + "/")
     taken = f"cannot listen on 127.0.0.1:{taken_port}: Address already in use"
-    _one_line_error(_run(["serve", "--db", db_path, "--port", str(taken_port)]), taken)
+    serve = _run(["serve", "--db", db_path, "--port", str(taken_port)])
+    _one_line_error(serve, taken)
+    _suggests_a_free_port(serve.stderr, "--port")
+    assert "Serving" not in serve.output and "http://" not in serve.output  # nothing says where to go
     demo_db = tmp_path / "demo.db"
-    _one_line_error(_run(["demo", "--db", str(demo_db), "--port", str(taken_port), "--site-port", "0"]), taken)
+    demo = _run(["demo", "--db", str(demo_db), "--port", str(taken_port), "--site-port", "0"])
+    _one_line_error(demo, taken)
+    _suggests_a_free_port(demo.stderr, "--port")
+    assert "Open" not in demo.output and "Sample site running" not in demo.output
     assert not demo_db.exists() or sqlite_utils.Database(demo_db)["posts"].count == 0  # refused before harvesting
     sample = _run(["demo", "--db", str(demo_db), "--no-serve", "--site-port", str(taken_port)])
     _one_line_error(sample, f"cannot start the sample site on port {taken_port}: Address already in use")
-    assert "--site-port" in sample.stderr
+    _suggests_a_free_port(sample.stderr, "--site-port")
+
+
+def _suggests_a_free_port(stderr: str, option: str) -> None:
+    """The hint names option and a port that is free: one can listen on it."""
+    found = re.search(rf"Choose another port with {option}: (\d+) is free", stderr)
+    assert found is not None, stderr
+    with socket.create_server(("127.0.0.1", int(found.group(1)))):
+        pass

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 
 from wparchive.cli import cli
@@ -120,16 +122,18 @@ def _run(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def test_quiet_silences_export_and_rebuild(archive, db_path, tmp_path) -> None:
-    loud = _run("export", str(tmp_path / "a.jsonl"), "--db", db_path)
-    assert loud.exit_code == 0 and "export" in loud.stderr.splitlines()[0]  # the bar's label
-    assert "Exported 29 items" in loud.stderr
+def test_quiet_silences_export_and_rebuild_and_bars_are_drawn_on_a_terminal_only(archive, db_path, tmp_path) -> None:
+    loud = _run("export", str(tmp_path / "a.jsonl"), "--db", db_path)  # stderr is no terminal here
+    assert loud.exit_code == 0 and loud.stderr.splitlines() == [f"Exported 29 items to {tmp_path / 'a.jsonl'}"]
     quiet = _run("export", "-", "--db", db_path, "-q")
     assert quiet.exit_code == 0 and quiet.stderr == "" and len(quiet.stdout.splitlines()) == 29
     assert _run("rebuild", "--db", db_path, "--quiet").output == ""
     rebuilt = _run("rebuild", "--db", db_path)
-    *labels, summary = rebuilt.stderr.splitlines()
-    assert "posts" in {label.strip() for label in labels} and summary.startswith("Rebuilt ")
+    assert len(rebuilt.stderr.splitlines()) == 1 and rebuilt.stderr.startswith("Rebuilt ")
+    on_a_terminal = _on_a_terminal("export", str(tmp_path / "b.jsonl"), "--db", db_path)
+    assert re.search(r"29/29  100%(  [\d.,]+/s)?$", _last_state(on_a_terminal, "export"))
+    assert on_a_terminal[-1] == f"Exported 29 items to {tmp_path / 'b.jsonl'}"
+    assert re.search(r"29/29  100%(  [\d.,]+/s)?$", _last_state(_on_a_terminal("rebuild", "--db", db_path), "posts"))
 
 
 def test_quiet_silences_the_media_bar(make_server, tmp_path) -> None:
@@ -138,3 +142,79 @@ def test_quiet_silences_the_media_bar(make_server, tmp_path) -> None:
     quiet = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "--media", "-q")
     assert quiet.exit_code == 0 and quiet.output == ""
     assert len([p for p in Path(tmp_path / "garden-media").rglob("*") if p.is_file()]) == 4
+
+
+def _on_a_terminal(*args: str) -> list[str]:
+    """Run a command with stderr on a pseudo-terminal, as a person sees it: each state of the bars it
+    drew, and each line it wrote, in order."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    master, terminal = pty.openpty()
+    seen = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the terminal's other end closed
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "wparchive", *args],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=terminal, timeout=300)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=30)
+        os.close(master)
+    assert done.returncode == 0, seen.decode(errors="replace")
+    text = seen.decode("utf-8").replace("\x1b[?25l", "").replace("\x1b[?25h", "")
+    return [state.strip() for line in text.splitlines() for state in line.split("\r") if state.strip()]
+
+
+def _last_state(states: list[str], task: str) -> str:
+    return [state for state in states if state.startswith(task + " ")][-1]
+
+
+def test_a_bar_ends_full_at_what_was_served(make_server, tmp_path) -> None:
+    server = make_server()  # X-WP-Total of comments counts 2 the site then hides, as WordPress's does
+    states = _on_a_terminal("harvest", server.home + "/", "--db", str(tmp_path / "a.db"), "--delay", "0")
+    served = sqlite_utils.Database(tmp_path / "a.db").execute("SELECT count(*) FROM comments").fetchone()[0]
+    assert any(state.startswith("comments") and f"0/{served + 2}" in state for state in states)  # sized by the total
+    assert re.search(f"{served}/{served}  100%(  [\\d.,]+/s)?$", _last_state(states, "comments"))
+    for task in ("category", "post_tag", "users", "post", "page", "media"):
+        assert re.search(r"100%(  [\d.,]+/s)?$", _last_state(states, task)), task
+
+
+def test_a_long_collection_shows_its_rate_and_the_time_left(make_server, tmp_path) -> None:
+    from wparchive.sample.content import Item, Site
+
+    server = make_server(Site(items=[Item(i, "post", f"Post {i}", f"<p>Text {i}.</p>") for i in range(1, 351)]))
+    # Four pages of posts, at least 0.6 s apart: by the third the rate is known and 50 posts are left.
+    states = _on_a_terminal("harvest", server.home + "/", "--db", str(tmp_path / "a.db"), "--delay", "0.6")
+    posts = [state for state in states if state.startswith("post ")]
+    mid_way = next(state for state in posts if "300/350" in state)
+    assert re.search(r"300/350\s+85%\s+[\d.,]+/s, \d+ (s|min) left$", mid_way), mid_way
+    assert re.search(r"350/350\s+100%\s+[\d.,]+/s$", posts[-1]), posts[-1]  # nothing left to wait for
+    for post in server.site.items[:150]:
+        post.modified_gmt = "2030-01-01T00:00:00"
+    # An incremental run knows no total: a count and the rate, without a time left.
+    states = _on_a_terminal("harvest", server.home + "/", "--db", str(tmp_path / "a.db"), "--delay", "0.6")
+    assert re.search(r"^post\s+\[#+\]\s+150\s+[\d.,]+/s$", _last_state(states, "post")), states
+
+
+def test_no_bars_off_a_terminal_but_the_summary(server, db_path) -> None:
+    result = _run("harvest", server.home + "/", "--db", db_path, "--delay", "0")  # stderr is not a terminal
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [f"{server.home}/: run 1 ok: category 7 new; post_tag 10 new; users 3 new; "
+                                          f"post 24 new; page 5 new; media 4 new; comments 19 new (11 requests) "
+                                          f"→ {db_path}"]
+    assert _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "-q").output == ""

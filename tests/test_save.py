@@ -375,6 +375,7 @@ def test_every_archive_gets_the_indexes_its_pages_read(archive: Database) -> Non
     ensure_db_shape(archive)
     indexes = {tuple(c for c in index.columns) for table in ("posts", "comments", "post_terms")
                for index in archive.table(table).indexes}
+    assert ("site_id", "deleted_at") in {tuple(index.columns) for index in archive.table("media").indexes}
     # the year facet, the home page's counts per site and per month, the category and tag facets
     assert {("year",), ("type", "deleted_at", "date_gmt"), ("site_id", "deleted_at", "type", "date_gmt"),
             ("site_id", "deleted_at"), ("taxonomy", "term"), ("source",)} <= indexes

@@ -65,6 +65,20 @@ def test_all_well_exits_0_and_quiet_says_nothing(make_server, tmp_path) -> None:
     assert result.exit_code == EXIT_OK and result.output == ""
 
 
+def test_each_site_is_named_in_what_its_run_did(make_server, tmp_path) -> None:
+    one, two = make_server(), make_server(Site(name="Second", items=[Item(1, "post", "Only post", "<p>alone</p>")]))
+    config = _write(tmp_path / "config", f'[defaults]\ndelay = 0\n\n[[site]]\nurl = "{one.home}/"\n\n'
+                                         f'[[site]]\nurl = "{two.home}/"\ninclude = ["posts"]\n')
+    result = _run("harvest", "--config", config, "--db", str(tmp_path / "a.db"))
+    assert result.exit_code == EXIT_OK
+    first, second = result.stderr.splitlines()
+    assert first.startswith(f"{one.home}/: run 1 ok: category 7 new;")
+    assert second.startswith(f"{two.home}/: run 2 ok: post 1 new (")
+    again = _run("harvest", "--config", config, "--db", str(tmp_path / "a.db"))
+    assert [line.split(" (")[0] for line in again.stderr.splitlines()] == [
+        f"{one.home}/: run 3 ok: nothing changed", f"{two.home}/: run 4 ok: nothing changed"]
+
+
 def test_no_url_and_no_sites_says_what_to_do(tmp_path) -> None:
     config = _write(tmp_path / "config", "[defaults]\ndelay = 1\n")
     result = _run("harvest", "--config", config, "--db", str(tmp_path / "a.db"))

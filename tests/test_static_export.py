@@ -4,8 +4,10 @@ can be), old addresses redirected, links between items and to media leading to t
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from click.testing import CliRunner
@@ -228,3 +230,41 @@ def test_no_layouts_writes_content_front_matter_and_maps_only(server, client, db
     assert {REDIRECTS_NETLIFY, REDIRECTS_NGINX, REDIRECTS_APACHE} <= plain
     assert all(name.endswith(".md") for name in plain - {REDIRECTS_NETLIFY, REDIRECTS_NGINX, REDIRECTS_APACHE})
     assert _meta(tmp_path / "plain" / COMPOST)["url"] == "/2023/03/the-compost-question/"
+
+
+# WordPress keeps a slug in another script percent-encoded (lower case), as its permalink has it.
+GREEK, RUSSIAN, CHINESE = "αθήνα-και-πειραιάς", "привет-мир", "你好世界"
+
+
+def _non_latin_site() -> Site:
+    def item(n: int, slug: str, post_type: str = "post") -> Item:
+        return Item(n, post_type, f"Title {n}", f"<p>Text {n}.</p>", slug=quote(slug).lower(),
+                    date_gmt="2024-05-01T10:00:00")
+    # NFD: the letters of the Greek slug, decomposed; and a slug too long to be a name.
+    return Site(items=[item(1, GREEK), item(2, RUSSIAN), item(3, CHINESE), item(4, CHINESE, "page"),
+                       item(5, unicodedata.normalize("NFD", GREEK)), item(6, "日本語/" * 40)])
+
+
+def test_non_latin_slugs_stay_readable_in_names_and_their_old_addresses_keep_working(make_server, client, db,
+                                                                                     db_path, tmp_path) -> None:
+    server = make_server(_non_latin_site())
+    harvest_site(db, client, server.home + "/")
+    out = tmp_path / "site"
+    _export(db_path, out)
+
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.md"))
+    assert f"_posts/2024-05-01-{GREEK}.md" in names and f"_posts/2024-05-01-{RUSSIAN}.md" in names
+    assert f"_posts/2024-05-01-{CHINESE}.md" in names and f"pages/{CHINESE}.md" in names
+    # The decomposed slug is the same name once composed (NFC): the later item gets its id added.
+    assert f"_posts/2024-05-01-{GREEK}-5.md" in names
+    cut = next(Path(n) for n in names if "日本語" in n)  # "/" became "-", and the name was cut between characters
+    assert cut.parent.name == "_posts" and len(cut.name.encode("utf-8")) <= 255
+    assert cut.stem.startswith("2024-05-01-日本語-日本語-") and unicodedata.is_normalized("NFC", cut.name)
+    greek = _meta(out / f"_posts/2024-05-01-{GREEK}.md")
+    assert greek["slug"] == GREEK and greek["url"] == f"/2024/05/{GREEK}/"  # its permalink, as readers see it
+    # The old address as browsers send it, percent-encoded, leads to the item's URL in every map.
+    moved = _meta(out / f"_posts/2024-05-01-{GREEK}-5.md")
+    old, new = quote(f"/2024/05/{unicodedata.normalize('NFD', GREEK)}/").lower(), quote(moved["url"]).lower()
+    assert f"{old} {new} 301" in (out / REDIRECTS_NETLIFY).read_text().lower()
+    assert f'"{old}" "{new}";' in (out / REDIRECTS_NGINX).read_text().lower()
+    assert f"/ p=1 {quote(greek['url'])} 301" in (out / REDIRECTS_NETLIFY).read_text()

@@ -117,7 +117,8 @@ def test_facets_narrow_a_search(archive) -> None:
 def test_home_page_says_what_the_archive_is(archive) -> None:
     page = _get(archive, "/").text
     assert "The Allotment Almanac" in page
-    assert re.search(r"<td>25</td><td>5</td><td>19</td>", page)  # posts, pages, comments
+    # posts, pages, other types (none), comments, media, deleted
+    assert re.search(r"<td>25</td><td>5</td>\s*<td></td>\s*<td>19</td><td>4</td><td>0</td>", page)
     assert "2023-02-01" in page and "2024-07-01" in page  # the date range
     assert '<svg class="wparchive-chart"' in page and "2023-03: 2 posts" in page
     assert 'action="/-/wparchive/search"' in page
@@ -237,6 +238,23 @@ def test_whole_tables_and_views_stream_as_json_and_jsonl(archive, monkeypatch) -
     csv_text = _get(archive, "/archive/posts.csv?_stream=on&_size=max").text
     assert len(list(csv.DictReader(io.StringIO(csv_text)))) == 30
     assert _get(archive, "/-/wparchive/stream/nope.json").status_code == 404
+
+
+def test_whole_tables_stream_as_csv_that_spreadsheets_open_without_running_formulas(archive, db, monkeypatch) -> None:
+    monkeypatch.setattr("wparchive.web.stream.CHUNK", 7)
+    with db.conn:
+        db.execute("UPDATE posts SET title = '=HYPERLINK(\"https://example.org\")' WHERE wp_id = 1001")
+        db.execute("UPDATE posts SET title = '@SUM(A1)', excerpt_text = '-1+2' WHERE wp_id = 1002")
+        db.execute("UPDATE posts SET title = 'Κήποι – 東京' WHERE wp_id = 1003")
+    plain = _get(archive, "/-/wparchive/stream/posts.csv")
+    assert plain.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = {row["wp_id"]: row for row in csv.DictReader(io.StringIO(plain.text))}
+    assert len(rows) == 30 and "__position" not in rows["1001"]
+    assert rows["1001"]["title"] == "'=HYPERLINK(\"https://example.org\")"
+    assert (rows["1002"]["title"], rows["1002"]["excerpt_text"]) == ("'@SUM(A1)", "'-1+2")
+    assert rows["1003"]["title"] == "Κήποι – 東京"
+    excel = _get(archive, "/-/wparchive/stream/posts.csv?bom=1").content
+    assert excel == "\ufeff".encode("utf-8") + plain.content
 
 
 def test_the_search_page_leaves_datasette_search_all_its_route(archive) -> None:

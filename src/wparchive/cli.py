@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -123,7 +126,8 @@ def cli() -> None:
               help="Read no response larger than this (counted decompressed): a page over it is read again "
                    "in smaller pages, an item over it is recorded as failed, and the harvest goes on.")
 @click.option("--retries", default=5, show_default=True, type=click.IntRange(min=0),
-              help="Retries of a failed request (connection errors, 429, 500-504), with backoff.")
+              help="Retries of a failed request (timeouts, broken connections, 429, 500-504), with backoff. "
+                   "A refused connection or an unknown host name fails at once.")
 @click.option("--full", is_flag=True,
               help="Fetch every item again instead of only what changed since the last run.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop each collection after N items (a trial run).")
@@ -180,8 +184,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 
     Signed in with an application password (--auth-env or --auth-file, which keep it out of
     the shell history; or user:password@ in SITE_URL), --private adds drafts and private items
-    and --revisions every revision. The credentials are checked first; if the server strips
-    them, you are told, and the harvest goes on anonymously. They are sent only to the scheme,
+    and --revisions every revision. The credentials are checked first: if they sign in as
+    nobody (refused, or stripped by the server), the harvest stops. They are sent only to the scheme,
     host and port of the site (an API root elsewhere is harvested anonymously, and redirects
     elsewhere never carry them), and never written to the archive, the logs or a WARC.
 
@@ -267,7 +271,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
               help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT; "
                    "wxr writes OUT.xml for the WordPress Importer; wacz packages the --warc captures as OUT.wacz.")
-@click.option("--site", help="Only this site: its id, or part of its name or address.")
+@click.option("--site", help="Only this site: its id, name, address or host, whole (not a part of one).")
 @click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
 @click.option("--media-dir", type=_Path(file_okay=False),
@@ -279,6 +283,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
               help="With wxr: start a new file (OUT-001.xml, OUT-002.xml …) before one passes this size.")
 @click.option("--include-deleted", is_flag=True,
               help="With wxr: also the items the site no longer serves.")
+@click.option("--bom", is_flag=True, help="With csv: start with a byte order mark, by which Excel knows it is UTF-8.")
 @click.option("--media-url", metavar="URL",
               help="With wxr: where the media folder is served; the importer then fetches the files downloaded "
                    "with --media from there, not from the old site.")
@@ -286,8 +291,8 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
               help="With wacz: the folder harvest --warc wrote WARC files to.")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
-           media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, media_url: str | None,
-           warc_dir: str | None, quiet: bool) -> None:
+           media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, bom: bool,
+           media_url: str | None, warc_dir: str | None, quiet: bool) -> None:
     """Export posts and pages as CSV, JSON, JSONL, Markdown for Hugo and Jekyll, WXR for WordPress, or WACZ.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
@@ -307,6 +312,11 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     WACZ (1.1.1) packages the WARC files that harvests with --warc wrote to a folder, for replay
     tools such as ReplayWeb.page: the WARC files, a CDXJ index of them, and a list of pages, one
     per post and page at the API response that holds it, with its title and text to search by.
+
+    \b
+    Exit codes: 0 done; 1 failed, or nothing to export (the filters leave
+    no item); 2 a filter names what the archive does not have (the message
+    lists what it has) or --since is no YYYY-MM-DD date.
 
     \b
     Examples:
@@ -345,7 +355,7 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
     count = export_archive(open_db(db_path), target, fmt, site=site, post_type=post_type, since=since,
-                           media_dir=images if _is_dir(images) else None, layouts=not no_layouts,
+                           media_dir=images if _is_dir(images) else None, layouts=not no_layouts, bom=bom,
                            progress=_progress(quiet))
     if not quiet:
         click.echo(f"Exported {count} items to {out}", err=True)
@@ -423,6 +433,58 @@ def rebuild(db_path: str, quiet: bool) -> None:
 
 
 @cli.command()
+@db_option
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text to read, json for scripts.")
+def status(db_path: str, fmt: str) -> None:
+    """What the archive holds, its last harvests and its open errors: what its home page in Datasette shows.
+
+    Per site: live posts, pages and items of other types, comments and media, what the site no
+    longer serves (deleted), the last harvest and its outcome, and the errors no later harvest
+    has mended. Then the last five runs, and the ten newest open errors.
+
+    \b
+    Example:
+        wparchive status --db example.db
+    """
+    from .db import archive_status
+
+    _require_archive(db_path)
+    state = archive_status(open_db(db_path))
+    if fmt == "json":
+        click.echo(json.dumps(state, ensure_ascii=False, indent=2))
+        return
+    lines = []
+    for site in state["sites"]:
+        others = "".join(f", {kind} {count:,}" for kind, count in site["other_types"].items())
+        lines += [f"Site {site['id']}: {site['name'] or site['home']} ({site['home']})",
+                  f"  posts {site['posts']:,}, pages {site['pages']:,}{others}; comments {site['comments']:,}, "
+                  f"media {site['media']:,}; deleted {site['deleted']:,}",
+                  f"  published {(site['first_date'] or '?')[:10]} to {(site['last_date'] or '?')[:10]}; "
+                  f"last harvest {_when(site['last_harvest'])} ({site['last_status'] or 'none'}); "
+                  f"open errors {site['open_errors']:,}"]
+    lines += [] if state["sites"] else [f"{db_path} holds no site yet."]
+    lines += ["Last runs:" if state["runs"] else "No runs yet."]
+    lines += [f"  run {run['run_id']} {_when(run['started_at'])} {run['status'] or 'running'}: {run['new']} new, "
+              f"{run['updated']} updated, {run['removed']} removed; errors {run['errors']} - {run['site'] or run['site_url']}"
+              for run in state["runs"]]
+    lines += ["Open errors (newest first):" if state["errors"] else "No open errors."]
+    lines += [f"  run {error['run_id']} {error['collection'] or ''}: "
+              + " ".join(str(part) for part in (error["status"], error["reason"], error["message"], error["url"]) if part)
+              for error in state["errors"]]
+    for line in lines:  # names, messages and addresses come from the sites: no control character reaches the terminal
+        click.echo(_CONTROLS.sub("?", line)[:500])
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _when(iso: str | None) -> str:
+    """A stored time as people read it: 2024-05-01 10:00."""
+    return (iso or "never")[:16].replace("T", " ")
+
+
+@cli.command()
 @click.option("--db", "db_path", default="demo.db", show_default=True, type=_Path(dir_okay=False),
               help="Where the demo archive is written.")
 @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
@@ -449,8 +511,8 @@ def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     with _sample_server(site_port, "--site-port") as server:
         click.echo(f"Sample site running at {server.home}/", err=True)
         client = Client(delay=0)
-        result = harvest_site(db, client, server.home + "/", progress=_ClickBars())
-    _print_summary(result, db_path, client.requests_made)
+        result = harvest_site(db, client, server.home + "/", progress=_progress(quiet=False))
+    _print_summary(result, server.home + "/", db_path, client.requests_made)
     if listening is not None:
         click.echo(f"Open http://127.0.0.1:{listening.getsockname()[1]}/ to search the archive (Ctrl-C to stop).",
                    err=True)
@@ -470,8 +532,6 @@ def sample_site_command(port: int, permalinks: str) -> None:
         wparchive sample-site --port 8080 &
         wparchive harvest http://127.0.0.1:8080/ --db sample.db
     """
-    import time
-
     with _sample_server(port, "--port", permalinks=permalinks) as server:
         click.echo(f"Sample WordPress site at {server.home}/ (API root {server.api_root}); Ctrl-C to stop", err=True)
         try:
@@ -508,20 +568,29 @@ def _stopped_by_signals() -> Iterator[None]:
 
 
 def _progress(quiet: bool) -> Progress:
-    """Bars on stderr, or nothing with --quiet."""
-    return SilentProgress() if quiet else _ClickBars()
+    """Bars on stderr when it is a terminal (notes alone when it is not), or nothing with --quiet."""
+    return SilentProgress() if quiet else _ClickBars(drawn=sys.stderr.isatty())
 
 
 class _ClickBars:
     """A Progress drawn as a bar per task on stderr: collections of a harvest (sized from X-WP-Total),
-    media, pages captured into a WARC, tables of a rebuild, rows of an export."""
+    media, pages captured into a WARC, tables of a rebuild, rows of an export; with the rate and, when the
+    total is known, the time left."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, drawn: bool = True) -> None:
+        self._drawn = drawn  # bars only on a terminal: in a log file they are noise
         self._bar: Any = None
+        self._started = 0.0
 
     def begin(self, task: str, total: int | None) -> None:
-        self._bar = click.progressbar(length=total or 0, label=f"{task:<12}", file=sys.stderr, show_pos=True)
+        if not self._drawn:
+            return
+        self._bar = click.progressbar(length=total or 0, label=f"{task:<12}", file=sys.stderr, show_pos=True,
+                                      show_percent=total is not None, show_eta=False, item_show_func=self._pace)
+        if total is None:
+            self._bar.length = None  # a count, not "N/0" (click asks for a length even when none is known)
         self._bar.__enter__()
+        self._started = time.monotonic()
 
     def advance(self, count: int) -> None:
         if self._bar is not None:
@@ -529,20 +598,51 @@ class _ClickBars:
 
     def end(self, task: str) -> None:
         if self._bar is not None:
+            # X-WP-Total may count what WordPress then hides (comments of protected posts):
+            # what was served is all there was, and the bar ends full there.
+            if self._bar.length is not None:
+                self._bar.length = self._bar.pos
+            self._bar.finished = True
+            self._bar.render_progress()
             self._bar.__exit__(None, None, None)
             self._bar = None
 
     def note(self, message: str) -> None:
         click.echo(f"Note: {message}", err=True)
 
+    def _pace(self, _item: Any) -> str | None:
+        """The rate so far and, with a known total, the time left at that rate."""
+        elapsed, done = time.monotonic() - self._started, self._bar.pos
+        if elapsed < 1 or not done:
+            return None
+        rate = done / elapsed
+        pace = f"{rate:,.0f}/s" if rate >= 10 else f"{rate:.1f}/s"
+        if self._bar.length and self._bar.length > done and not self._bar.finished:
+            pace += f", {_duration((self._bar.length - done) / rate)} left"
+        return pace
 
-def _print_summary(result: HarvestResult, db_path: str, requests_made: int) -> None:
-    parts = []
-    for name, counts in result.counts.items():
-        changed = counts["new"] + counts["updated"]
-        parts.append(f"{name} {counts['seen']}" + (f" ({changed} new or changed)" if changed != counts["seen"] else ""))
-    click.echo(f"Run {result.run_id} {result.status}: " + ", ".join(parts) + f"; {requests_made} requests → {db_path}",
-               err=True)
+
+def _duration(seconds: float) -> str:
+    """A time to wait as people say it: 40 s, 12 min, 2 h 05 min."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def _print_summary(result: HarvestResult, site: str, db_path: str, requests_made: int) -> None:
+    """The site, then what the run changed in each collection, or that it changed nothing."""
+    changes = [f"{name} {change}" for name, counts in result.counts.items() if (change := _changes(counts))]
+    click.echo(f"{site}: run {result.run_id} {result.status}: " + ("; ".join(changes) or "nothing changed")
+               + f" ({requests_made} requests) → {db_path}", err=True)
+
+
+def _changes(counts: dict[str, Any]) -> str:
+    """What a run changed in one collection ("3 new, 1 removed"); empty when nothing."""
+    said = (("new", counts["new"] + counts["revived"]), ("updated", counts["updated"]),
+            ("removed", counts["deleted"]), ("failed", counts["invalid"]), ("kept incomplete", counts["incomplete"]),
+            ("failed page{s}", counts["failed_pages"]), ("revision{s}", counts["revisions"]))
+    return ", ".join(f"{number} {what.format(s='' if number == 1 else 's')}" for what, number in said if number)
 
 
 def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings, *, quiet: bool,
@@ -564,7 +664,7 @@ def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings
                        err=True)
     if result is not None:
         if not quiet:
-            _print_summary(result, db_path, outcome.requests)
+            _print_summary(result, outcome.url, db_path, outcome.requests)
         for error in result.errors:
             click.secho(f"Error: {error}", fg="red", err=True)
         if result.status == "partial":
@@ -617,13 +717,14 @@ def _sample_server(port: int, option: str, **options: Any) -> Any:
     """The bundled sample site's server, not yet started; a port in use is a message, not a traceback."""
     from .sample.content import sample_site
     from .sample.server import WordPressServer
+    from .serve import port_hint
 
     try:
         return WordPressServer(sample_site(), port=port, **options)
     except OSError as exc:
         # sample/ raises the socket's own error; it is the user's choice of port that failed
         raise PortUnavailable(f"cannot start the sample site on port {port}: {exc.strerror}",
-                              hint=f"Choose another port with {option}.") from None
+                              hint=port_hint(port, option)) from None
 
 
 def _configured_sites(config: str | None) -> list[SiteConfig]:

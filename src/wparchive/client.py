@@ -26,10 +26,12 @@ import urllib3.connection
 import urllib3.exceptions
 
 from . import USER_AGENT
-from .errors import BadResponseError, Blocked, FetchError, RedirectedElsewhere, ResponseTooLarge, error_for_code
+from .errors import (
+    BadResponseError, Blocked, FetchError, HostUnreachable, RedirectedElsewhere, ResponseTooLarge, error_for_code,
+)
 from .responses import (
     BodyDecoder, DeadlinePassed, NotJSON, UnsupportedEncoding, decode_json, describe_network_error, firewall_of,
-    retry_after_seconds, same_site,
+    host_not_there, retry_after_seconds, same_site,
 )
 
 log = logging.getLogger("wparchive.client")
@@ -151,6 +153,11 @@ class Client:
                 response = self._follow_redirects(url, stream)
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as exc:
+                not_there = host_not_there(exc)
+                if not_there is not None:  # a host that is down stays down for the seconds retries would wait
+                    origin = origin_of(url)
+                    raise HostUnreachable(f"{not_there} ({show_origin(origin) if origin else url})", url=url,
+                                          reason=type(exc).__name__) from None
                 if attempt >= self.retries:
                     raise FetchError(
                         f"{describe_network_error(exc)} (after {attempt + 1} attempts)", url=url,

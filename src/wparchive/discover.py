@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 from .client import Client, route_url, split_credentials, url_problem
 from .errors import (
     AccessDenied, AuthenticationFailed, BadSiteUrl, Blocked, DiscoveryError, FetchError, RedirectedElsewhere,
-    RestDisabled,
+    NotSignedIn, RestDisabled,
     SiteUnreachable, WordPressError,
 )
 from .models import PostType, SiteIndex, Taxonomy
@@ -165,18 +165,21 @@ def find_api_root(client: Client, url: str, known_root: str | None = None, *,
     raise DiscoveryError(f"no WordPress REST API found from {url} (tried {', '.join(sorted(tried))})")
 
 
-def check_authentication(client: Client, api_root: str) -> str | None:
-    """Who the client's credentials log in as, or None when the server never saw them.
+def check_authentication(client: Client, api_root: str) -> str:
+    """Who the client's credentials sign in as; AuthenticationFailed when they sign in as nobody.
 
-    Apache with PHP as CGI drops the Authorization header unless told to pass it on; WordPress
-    then answers rest_not_logged_in, exactly as to an anonymous visitor, and every request
-    silently becomes anonymous. Refused credentials raise AuthenticationFailed.
+    WordPress answers credentials it does not take as it answers an anonymous visitor
+    (rest_not_logged_in) when the site has no application password in use, allows none (not
+    https and not a local site), or never saw them (Apache with PHP as CGI drops the
+    Authorization header unless told to pass it on). Harvesting on would silently archive only
+    what is public, so that is refused as plainly as a wrong password.
     """
     try:
         _, me = client.get_json(route_url(api_root, "/wp/v2/users/me"))
     except AccessDenied as exc:
         if exc.code == "rest_not_logged_in":
-            return None
+            raise NotSignedIn("the credentials did not sign in: the site answered as to an anonymous visitor "
+                              "(rest_not_logged_in)") from exc
         raise AuthenticationFailed(f"{exc.code}: the site refused the credentials") from exc
     except WordPressError as exc:
         if exc.status == 401:

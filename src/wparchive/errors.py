@@ -72,6 +72,12 @@ class FetchError(WPArchiveError):
         self.reason = reason or message
 
 
+class HostUnreachable(FetchError):
+    """No connection could be opened at all (refused, or no such host name): retrying would only wait."""
+
+    hint = "Check the address (host name and port) and that the site is up, then run again."
+
+
 class Blocked(FetchError):
     """A firewall or a bot challenge answered instead of WordPress."""
 
@@ -185,6 +191,14 @@ class AuthenticationFailed(WPArchiveError):
             "WordPress only accepts application passwords over https unless the site is a local one.")
 
 
+class NotSignedIn(AuthenticationFailed):
+    """The credentials signed in as nobody: WordPress answered as it answers an anonymous visitor."""
+
+    hint = ("Check the user name and the application password (Users → Profile → Application Passwords), that the "
+            "site allows application passwords (only over https, or on a local site), and that the server passes "
+            "the Authorization header on (Apache with PHP as CGI drops it unless .htaccess passes it).")
+
+
 class DatabaseLocked(WPArchiveError):
     """Another process holds the archive database."""
 
@@ -225,6 +239,20 @@ class ExportError(WPArchiveError):
     """The export could not be written."""
 
     hint = "Check the path given, that its folder exists, that you may write there and that the disk has room."
+
+
+class BadFilter(WPArchiveError):
+    """An export's --site, --type or --since names what the archive does not have, or is no date:
+    a usage error, whose message lists what there is to choose from."""
+
+    hint = ""
+    exit_code = 2  # as click's own usage errors
+
+
+class NothingToExport(WPArchiveError):
+    """The filters are valid, but no item matches them all: nothing was written."""
+
+    hint = "Each filter names what the archive holds, but together they leave nothing: widen one of them."
 
 
 def archive_error(exc: Exception, label: str = "the database") -> WPArchiveError:

@@ -19,8 +19,10 @@ import yaml
 from sqlite_utils.db import Database
 
 from .db.queries import LINK_TARGETS_SQL, export_count_sql, export_places_sql, export_sql
-from .errors import ExportError, archive_error
+from .errors import ExportError, NothingToExport, archive_error
 from .progress import Progress, SilentProgress
+from .selection import select
+from .spreadsheet import BOM, spreadsheet_safe
 from .wacz import WaczExport, write_wacz
 from .wxr import DEFAULT_MAX_MB, WxrExport, write_wxr
 from .static_site import (NAME_CHARS, Placed, SitePlan, address_of, copy_media, fit, inside, safe_name,
@@ -35,13 +37,17 @@ MAX_CATEGORIES = 20  # Jekyll nests a post in a folder per category: 20 keep its
 
 def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | None = None,
                    post_type: str | None = None, since: str | None = None, media_dir: Path | None = None,
-                   layouts: bool = True, warc_dir: Path | None = None, progress: Progress | None = None) -> int:
+                   layouts: bool = True, bom: bool = False, warc_dir: Path | None = None,
+                   progress: Progress | None = None) -> int:
     """Write the live posts and pages that match the filters to out in a format of FORMATS; returns how many.
 
-    out is a folder for markdown, and a file or an open stream (stdout) for the others. progress
-    hears of one task, "export", sized by a count of the rows beforehand. layouts: with markdown,
-    also the files that make the folder a site Hugo and Jekyll build as it is (see write_markdown).
-    warc_dir: with wacz, the folder of the WARC files to package.
+    out is a folder for markdown, and a file or an open stream (stdout) for the others. The
+    filters are checked first (see selection.select), and an export they leave empty is
+    NothingToExport, with nothing written. progress hears of one task, "export", sized by a
+    count of the rows beforehand. layouts: with markdown, also the files that make the folder a
+    site Hugo and Jekyll build as it is (see write_markdown). bom: CSV starts with a byte order
+    mark, by which spreadsheets know it is UTF-8. warc_dir: with wacz, the folder of the WARC
+    files to package.
     """
     progress = progress or SilentProgress()
     if fmt == "wxr":  # its own options, and what it wrote: see export_wxr
@@ -53,13 +59,18 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
             raise ExportError("a WACZ export is written to a file, not to a stream")
         return export_wacz(db, out, warc_dir, site=site, post_type=post_type, since=since, progress=progress).pages
     with _errors_said(out), ExitStack() as stack:
-        stream = _open_output(out, fmt, stack)  # first: a wrong path is said before any work is done
-        count_sql, params = export_count_sql(site=site, post_type=post_type, since=since)
-        progress.begin("export", db.execute(count_sql, params).fetchone()[0])
+        chosen = select(db, site=site, post_type=post_type, since=since)
+        filters: dict[str, Any] = {"site_ids": chosen.site_ids, "post_type": post_type, "since": since}
+        count_sql, params = export_count_sql(**filters)
+        total = db.execute(count_sql, params).fetchone()[0]
+        if not total:
+            raise NothingToExport(f"nothing to export: no live item {chosen.described()}")
+        stream = _open_output(out, fmt, stack, bom=bom)
+        progress.begin("export", total)
         stack.callback(progress.end, "export")
-        rows = _reported(export_rows(db, site=site, post_type=post_type, since=since), progress)
+        rows = _reported(export_rows(db, **filters), progress)
         if stream is None:
-            places_sql, params = export_places_sql(site=site, post_type=post_type, since=since)
+            places_sql, params = export_places_sql(**filters)
             places = _records(db.execute(places_sql, params))
             return write_markdown(rows, cast(Path, out), db=db, media_dir=media_dir, places=places, layouts=layouts)
         count = WRITERS[fmt](rows, stream)
@@ -105,20 +116,25 @@ def _errors_said(out: Path | IO[str]) -> Iterator[None]:
         raise archive_error(exc, "the archive") from exc
 
 
-def _open_output(out: Path | IO[str], fmt: str, stack: ExitStack) -> IO[str] | None:
-    """The stream to write, opened; for markdown None, its folder made instead."""
+def _open_output(out: Path | IO[str], fmt: str, stack: ExitStack, *, bom: bool = False) -> IO[str] | None:
+    """The stream to write, opened (a CSV's starting with a byte order mark if bom); for markdown
+    None, its folder made instead."""
     if fmt == "markdown":
         if not isinstance(out, Path) or out.is_file():
             raise ExportError(f"markdown export fills a folder, and {_name(out)} is not one")
         out.mkdir(parents=True, exist_ok=True)
         return None
-    return stack.enter_context(out.open("w", encoding="utf-8")) if isinstance(out, Path) else out
+    stream = stack.enter_context(out.open("w", encoding="utf-8")) if isinstance(out, Path) else out
+    if bom and fmt == "csv":
+        stream.write(BOM)
+    return stream
 
 
-def export_rows(db: Database, *, site: str | None = None, post_type: str | None = None,
+def export_rows(db: Database, *, site_ids: list[int] | None = None, post_type: str | None = None,
                 since: str | None = None, batch: int = 500) -> Iterator[dict[str, Any]]:
-    """Live posts and pages as dicts, streamed: memory does not grow with the archive."""
-    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    """Live posts and pages as dicts, streamed: memory does not grow with the archive (site_ids:
+    only these sites', as selection.select chose them)."""
+    sql, params = export_sql(site_ids=site_ids, post_type=post_type, since=since)
     for record in _records(db.execute(sql, params), batch):
         for name in _JSON_COLUMNS & record.keys():
             record[name] = json.loads(record[name]) if record[name] else []
@@ -154,7 +170,8 @@ def write_json(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
 
 
 def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
-    """CSV with a header from the first row; lists become JSON text."""
+    """CSV with a header from the first row; lists become JSON text. Text a spreadsheet would run
+    as a formula is neutralised (see spreadsheet.spreadsheet_safe)."""
     writer: csv.DictWriter[str] | None = None
     count = 0
     for row in rows:
@@ -162,7 +179,8 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
         if writer is None:
             writer = csv.DictWriter(out, fieldnames=list(row), extrasaction="ignore")
             writer.writeheader()
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in row.items()})
+        writer.writerow({k: spreadsheet_safe(json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v)
+                         for k, v in row.items()})
     return count
 
 

@@ -26,8 +26,8 @@ from .db import (
 )
 from .discover import Collection, check_authentication, find_api_root, is_wpcom, list_collections
 from .errors import (
-    AccessDenied, ConfigError, DiscoveryError, FetchError, NoRoute, RestDisabled, SiteUnreachable,
-    WPArchiveError, archive_error,
+    AccessDenied, ConfigError, DiscoveryError, FetchError, HostUnreachable, NoRoute, NotSignedIn, RestDisabled,
+    SiteUnreachable, WPArchiveError, archive_error,
 )
 from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
@@ -109,6 +109,9 @@ def harvest_site(
             result.api_root, index = find_api_root(client, site_url, known_api_root(db, site_url),
                                                    wpcom=options.wpcom)
         except (RestDisabled, DiscoveryError) as exc:
+            if isinstance(exc, RestDisabled) and client.auth is not None:
+                # signed requests were answered as anonymous ones: the credentials signed in as nobody
+                raise NotSignedIn(f"{exc}, and the credentials did not sign in") from exc
             if isinstance(exc, SiteUnreachable) or not _harvest_without_api(db, client, site_url, result, options,
                                                                               progress, exc):
                 raise
@@ -214,6 +217,8 @@ def _harvest_collection(
         # reads: that is the site's choice, not a harvest failure.
         _note(result, progress, f"skipped {collection.name}: {exc.code or exc.status} (not public)")
         return
+    except HostUnreachable:
+        raise  # the site went away: every collection after would fail the same way
     except FetchError as exc:
         pages.error(exc)
     _collection_done(db, result, pages)
@@ -268,18 +273,12 @@ def _api_elsewhere(client: Client, site_url: str, result: HarvestResult, options
 
 
 def _authenticate(client: Client, result: HarvestResult, options: HarvestOptions, progress: Progress) -> None:
-    """Check credentials before relying on them; without them, say what is left out."""
+    """Check that the credentials sign in before relying on them; without them, say what is left out."""
     if client.auth is None:
         if options.private or options.revisions:
             _note(result, progress, "private items and revisions need credentials: harvesting what is public")
         return
-    user = check_authentication(client, result.api_root)
-    if user is None:
-        client.drop_auth()
-        _note(result, progress, "the server did not receive the credentials (the Authorization header was "
-              "stripped, as Apache with PHP as CGI does unless .htaccess passes it on): harvesting anonymously")
-    else:
-        _note(result, progress, f"signed in as {user}")
+    _note(result, progress, f"signed in as {check_authentication(client, result.api_root)}")
 
 
 def _rules(options: HarvestOptions) -> Boilerplate:

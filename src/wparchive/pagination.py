@@ -17,8 +17,8 @@ import requests
 
 from .client import Client, warc_record_id
 from .errors import (
-    BadResponseError, FetchError, InvalidPageNumber, InvalidParam, ItemCutOff, PageNarrowed, PaginationStopped,
-    ResponseTooLarge, WordPressError,
+    BadResponseError, FetchError, HostUnreachable, InvalidPageNumber, InvalidParam, ItemCutOff, PageNarrowed,
+    PaginationStopped, ResponseTooLarge, WordPressError,
 )
 from .rows import utc_now
 from .salvage import Salvage, salvage_list
@@ -187,7 +187,10 @@ class _Paging:
 
     def _may_skip(self, exc: FetchError) -> bool:
         """Whether paging may go on past a failed page: once the collection has answered, always;
-        before, only past a broken answer (not a refusal, a firewall, a redirect or silence)."""
+        before, only past a broken answer (not a refusal, a firewall, a redirect or silence). Never
+        once the host is gone: every page after would fail the same way."""
+        if isinstance(exc, HostUnreachable):
+            return False
         return self.answered or (exc.status is not None and
                                  type(exc) in (FetchError, BadResponseError, WordPressError, ResponseTooLarge))
 

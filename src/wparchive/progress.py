@@ -1,6 +1,7 @@
 """How long work reports as it goes: harvests, media downloads, rebuilds and exports alike.
 
-The library calls a Progress; the CLI draws bars from it (or stays quiet), tests record it.
+The library calls a Progress; the CLI draws bars from it (with the rate and the time left, on a
+terminal only) or stays quiet, tests record it.
 A task is a collection of a harvest, a table of a rebuild, the files of a media pass, the rows
 of an export.
 """
@@ -14,13 +15,14 @@ class Progress(Protocol):
     """What long work reports as it goes."""
 
     def begin(self, task: str, total: int | None) -> None:
-        """A task starts; total is how many items it will do, when known."""
+        """A task starts; total is how many items it will do, when known (a harvest's comes from
+        X-WP-Total, which may count items WordPress then hides)."""
 
     def advance(self, count: int) -> None:
         """count more items of the current task are done."""
 
     def end(self, task: str) -> None:
-        """The task is finished."""
+        """The task is finished: what was done is all there was, whatever total begin said."""
 
     def note(self, message: str) -> None:
         """Something the user should know that is not an error."""

@@ -7,6 +7,7 @@ import email.utils
 import json
 import math
 import re
+import socket
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import requests
+import urllib3.exceptions
 
 # PHP prints notices and warnings into the response when display_errors is on, before the JSON.
 _PHP_NOISE = re.compile(
@@ -251,6 +253,26 @@ def describe_network_error(exc: Exception) -> str:
         if needle in text:
             return reason
     return type(exc).__name__
+
+
+def host_not_there(exc: BaseException) -> str | None:
+    """Why no connection could even be opened, when retrying cannot help: "connection refused"
+    (nothing listens on that port) or "host name not found"; None for what may pass (a timeout, a
+    reset, a body cut short)."""
+    seen: set[int] = set()
+    causes: list[object] = [exc]
+    while causes:
+        cause = causes.pop()
+        if not isinstance(cause, BaseException) or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
+            return "host name not found"
+        # requests wraps urllib3's MaxRetryError, whose reason wraps the socket's own error
+        causes += [cause.__cause__, cause.__context__, getattr(cause, "reason", None), *cause.args]
+    return None
 
 
 class UnsupportedEncoding(ValueError):

@@ -73,7 +73,23 @@ def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
         return sock
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}") from None
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}",
+                              hint=port_hint(port, "--port", host)) from None
+
+
+def port_hint(port: int, option: str, host: str = "127.0.0.1") -> str:
+    """What to do about a port that cannot be had: choose another with option, such as the first
+    free one after it (free when looked at, which is the best a suggestion can do)."""
+    for candidate in [*range(port + 1, min(port + 100, 65536)), 0]:  # 0: any the system has free
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                if os.name != "nt":  # as listen() binds
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return f"Choose another port with {option}: {probe.getsockname()[1]} is free, for one."
+    return f"Choose another port with {option}."
 
 
 def run_server(ds: Datasette, listening: socket.socket) -> None:

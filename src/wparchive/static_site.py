@@ -266,8 +266,12 @@ class SitePlan:
             if not encoded or encoded in self.redirects:
                 continue  # nothing a server can match, or an earlier item's old address (the first keeps it)
             path, _, query = old.partition("?")
-            if not query and _url_key(unquote(path)) in self._urls:
-                continue  # its own URL, another item's, a folder's list or the home page: never redirected
+            decoded = unquote(path)
+            # Its own URL, another item's, a folder's list or the home page: never redirected. But a
+            # path whose letters are decomposed (NFD, as some sites' slugs are) is another address to
+            # a server, even where it names the same page as the composed one to a person: redirected.
+            if not query and _url_key(decoded) in self._urls and unicodedata.is_normalized("NFC", decoded):
+                continue
             self.redirects[encoded] = new
             # A page stands at each clean old path, once: /caf%C3%A9/ and /caf%c3%a9/ are one.
             if (clean := clean_path(old)) is not None and _url_key(clean) not in self._aliases:

@@ -22,9 +22,10 @@ from sqlite_utils.db import Database
 
 from . import __version__
 from .db.queries import export_count_sql, export_sql, harvested_addresses_sql
-from .errors import ExportError, WPArchiveError
+from .errors import ExportError, NothingToExport, WPArchiveError
 from .paths import warc_prefix
 from .progress import Progress, SilentProgress
+from .selection import Selection, select
 
 WACZ_VERSION = "1.1.1"
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
@@ -86,15 +87,15 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
     except ImportError as exc:
         raise WaczUnavailable("a WACZ export needs the warcio and cdxj-indexer packages") from exc
     progress = progress or SilentProgress()
-    count_sql, params = export_count_sql(site=site, post_type=post_type, since=since)
+    chosen = select(db, site=site, post_type=post_type, since=since)
+    count_sql, params = export_count_sql(site_ids=chosen.site_ids, post_type=post_type, since=since)
     if db.execute(count_sql, params).fetchone()[0] == 0:
-        raise ExportError("no live item of the archive matches the filters: there is nothing to package",
-                          hint="Check --site, --type and --since.")
+        raise NothingToExport(f"nothing to export: no live item {chosen.described()}")
     if db.execute(f"{count_sql} WHERE warc_record_id IS NOT NULL", params).fetchone()[0] == 0:
         raise ExportError("no item to export was harvested with --warc: there is no WARC capture to package",
                           hint="Harvest with --warc DIR first (add --full to capture what is already archived), "
                                "then export with the same --warc DIR.")
-    warcs = _warc_files(db, warc_dir, site)
+    warcs = _warc_files(db, warc_dir, chosen)
     captures = Captures()
     for path in warcs:
         with path.open("rb") as stream:
@@ -104,16 +105,15 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
     # Written beside out and renamed at the end: a failed export leaves no half-made package.
     partial = out.with_name(out.name + ".part")
     try:
-        result = _write_package(db, partial, warcs, captures, site=site, post_type=post_type, since=since,
-                                progress=progress)
+        result = _write_package(db, partial, warcs, captures, chosen, progress)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
     return result
 
 
-def _write_package(db: Database, out: Path, warcs: list[Path], captures: Captures, *,
-                   site: str | None, post_type: str | None, since: str | None, progress: Progress) -> WaczExport:
+def _write_package(db: Database, out: Path, warcs: list[Path], captures: Captures, chosen: Selection,
+                   progress: Progress) -> WaczExport:
     """write_wacz's package, at out."""
     from cdxj_indexer.main import CDXJIndexer
 
@@ -132,21 +132,21 @@ def _write_package(db: Database, out: Path, warcs: list[Path], captures: Capture
                         data_out_name="index.cdx.gz", lines=CDX_BLOCK_LINES).process_all()
         resources.append(blocks.resource(blocks_name))
         resources.append(_written(package, "indexes/index.idx", block_index.getvalue().encode()))
-        count_sql, params = export_count_sql(site=site, post_type=post_type, since=since)
+        count_sql, params = export_count_sql(site_ids=chosen.site_ids, post_type=chosen.post_type,
+                                             since=chosen.since)
         progress.begin("export", db.execute(count_sql, params).fetchone()[0])
         # Streamed: memory does not grow with the archive (ZIP64, as the text may pass 4 GB).
         with package.open(_text_entry("pages/pages.jsonl"), "w", force_zip64=True) as target:
             pages = _Hashing(target)
             try:
-                for line in _page_lines(db, captures, result, progress, site=site, post_type=post_type,
-                                        since=since):
+                for line in _page_lines(db, captures, result, chosen, progress):
                     pages.write(line.encode("utf-8"))
             finally:
                 progress.end("export")
         resources.append(pages.resource("pages/pages.jsonl"))
         datapackage = json.dumps({
             "profile": "data-package",
-            "title": _title(db, site),
+            "title": _title(chosen),
             "resources": resources,
             "wacz_version": WACZ_VERSION,
             "created": _now_iso(),
@@ -158,30 +158,30 @@ def _write_package(db: Database, out: Path, warcs: list[Path], captures: Capture
     return result
 
 
-def _warc_files(db: Database, warc_dir: Path, site: str | None) -> list[Path]:
-    """The WARC files in warc_dir of the harvests of the sites that match site, oldest first."""
+def _warc_files(db: Database, warc_dir: Path, chosen: Selection) -> list[Path]:
+    """The WARC files in warc_dir of the harvests of the sites chosen, oldest first."""
     if not warc_dir.is_dir():
         raise ExportError(f"{warc_dir} is not a folder",
                           hint="Give --warc the folder that harvest --warc wrote WARC files to.")
-    sql, params = harvested_addresses_sql(site=site)
-    prefixes = {warc_prefix(address) for address, _ in db.execute(sql, params)}
+    sql, params = harvested_addresses_sql(site_ids=chosen.site_ids)
+    prefixes = {warc_prefix(address) for (address,) in db.execute(sql, params)}
     # a name's time stamp sorts it by time: the index then lists a URL's captures oldest first
     files = sorted({path for prefix in prefixes for path in warc_dir.glob(f"{prefix}-*.warc.gz") if path.is_file()},
                    key=lambda path: path.name)
     if not files:
-        which = f"of {site} " if site else ""
+        which = "of site " + ", ".join(str(s["id"]) for s in chosen.sites) + " " if chosen.site_ids else ""
         raise ExportError(f"{warc_dir} holds no WARC file of a harvest {which}in this archive",
                           hint="Harvest with --warc DIR first (add --full to capture what is already archived), "
                                "then export with the same --warc DIR.")
     return files
 
 
-def _page_lines(db: Database, captures: Captures, result: WaczExport, progress: Progress, *, site: str | None,
-                post_type: str | None, since: str | None) -> Iterator[str]:
+def _page_lines(db: Database, captures: Captures, result: WaczExport, chosen: Selection,
+                progress: Progress) -> Iterator[str]:
     """pages.jsonl line by line: its header, then each item whose API response was captured;
     progress told of the rows read a batch at a time."""
     yield json.dumps(PAGES_HEADER) + "\n"
-    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    sql, params = export_sql(site_ids=chosen.site_ids, post_type=chosen.post_type, since=chosen.since)
     cursor = db.execute(sql, params)
     columns = [d[0] for d in cursor.description]
     while rows := cursor.fetchmany(500):
@@ -203,9 +203,8 @@ def _page_lines(db: Database, captures: Captures, result: WaczExport, progress: 
                           hint="Give --warc the folder that harvest --warc wrote them to.")
 
 
-def _title(db: Database, site: str | None) -> str:
-    sql, params = harvested_addresses_sql(site=site)
-    names = sorted({name for _, name in db.execute(sql, params) if name})
+def _title(chosen: Selection) -> str:
+    names = sorted({str(s["name"]) for s in chosen.sites if s["name"]})
     return f"{', '.join(names) or 'WordPress'}: archived with wparchive"
 
 

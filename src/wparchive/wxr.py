@@ -24,8 +24,9 @@ from xml.sax.saxutils import escape, quoteattr
 from sqlite_utils.db import Database
 
 from .db.queries import WXR_COMMENTS_SQL, WXR_ITEM_SQL, WXR_TERMS_SQL, WXR_USERS_SQL, wxr_item_sql
-from .errors import ExportError
+from .errors import ExportError, NothingToExport
 from .progress import Progress, SilentProgress
+from .selection import select
 
 WXR_VERSION = "1.2"
 DEFAULT_MAX_MB = 15  # below the upload limits hosts commonly set (and PHP's default of 2 MB raised)
@@ -63,11 +64,15 @@ def write_wxr(db: Database, out: Path, *, site: str | None = None, post_type: st
     each importable on its own. media_url is where the archive's media folder is served: a file
     downloaded with --media is then fetched by the importer from there, not from the old site."""
     progress = progress or SilentProgress()
-    site_row = _one_site(db, site)
+    chosen = select(db, site=site, post_type=post_type, since=since, other_types=("attachment",))
+    site_row = _one_site(chosen.sites)
     queries = wxr_item_sql(site_id=site_row["id"], post_type=post_type, since=since, include_deleted=include_deleted)
+    total = sum(db.execute(count, params).fetchone()[0] for _, count, params in queries)
+    if not total and (post_type or since):  # a site without items still has authors and terms to import
+        raise NothingToExport(f"nothing to export: no {'' if include_deleted else 'live '}item {chosen.described()}")
     writer = _Writer(db, out, site_row, max_bytes=int(max_mb * 1024 * 1024), include_deleted=include_deleted,
                      media_url=media_url)
-    progress.begin("export", sum(db.execute(count, params).fetchone()[0] for _, count, params in queries))
+    progress.begin("export", total)
     try:
         # Posts and attachments share WordPress's ids: merged, they come in the order WordPress exports them.
         for row in heapq.merge(*(_rows(db, sql, params) for sql, _, params in queries), key=lambda r: r["wp_id"]):
@@ -80,18 +85,12 @@ def write_wxr(db: Database, out: Path, *, site: str | None = None, post_type: st
     return writer.result
 
 
-def _one_site(db: Database, wanted: str | None) -> dict[str, Any]:
-    """The site to export: a WXR file holds one blog."""
-    sites = [dict(zip(("id", "home", "name", "description"), row, strict=True)) for row in
-             db.execute("SELECT id, home, name, description FROM sites ORDER BY id")]
-    if wanted:
-        by_id = [s for s in sites if str(s["id"]) == wanted]  # an id is exact: "1" is in every 127.0.0.1
-        sites = by_id or [s for s in sites if wanted in (s["home"] or "") or wanted in (s["name"] or "")]
+def _one_site(sites: list[dict[str, Any]]) -> dict[str, Any]:
+    """The site to export, of those the filters chose: a WXR file holds one blog."""
     if len(sites) == 1:
         return sites[0]
     if not sites:
-        raise ExportError(f"no site in the archive matches {wanted!r}" if wanted else "the archive holds no site yet",
-                          hint="See the sites table (wparchive serve) for their ids and addresses.")
+        raise NothingToExport("nothing to export: the archive holds no site yet", hint="")
     listed = ", ".join(f"{s['id']} ({s['home']})" for s in sites)
     raise ExportError(f"a WXR file holds one site, and {len(sites)} match: {listed}",
                       hint="Choose one with --site ID, and export each site to a file of its own.")

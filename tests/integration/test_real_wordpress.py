@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 from sqlite_utils.db import Database
 
+from wparchive.cli import EXIT_FAILED, cli
 from wparchive.clean import title_text
 from wparchive.client import Client
 from wparchive.db import open_db
@@ -183,3 +185,17 @@ def test_a_harvest_with_concurrency_stores_the_same(harvest: Harvest, tmp_path) 
         query = f"SELECT DISTINCT {columns} FROM {table} ORDER BY 1, 2"
         assert db.execute(query).fetchall() == harvest.db.execute(query).fetchall(), table
     assert db.execute("SELECT count(*) FROM posts").fetchone()[0] > 50
+
+
+@pytest.mark.parametrize("user", ["admin", "nobody-of-that-name"])  # admin: the administrator of install.php
+def test_wrong_credentials_stop_a_quiet_harvest_with_an_error(wordpress, tmp_path, monkeypatch, user) -> None:  # type: ignore[no-untyped-def]
+    # Before the site has an application password in use, WordPress takes none and answers a wrong
+    # one as it answers an anonymous visitor; after, it refuses it. Neither may pass in silence.
+    for _ in range(2):
+        monkeypatch.setenv("WP_AUTH", f"{user}:abcd efgh ijkl mnop qrst uvwx")
+        result = CliRunner().invoke(cli, ["harvest", wordpress.home + "/", "--db", str(tmp_path / "a.db"),
+                                          "--delay", "0", "--auth-env", "WP_AUTH", "-q"])
+        assert result.exit_code == EXIT_FAILED, result.output
+        assert result.stderr.startswith("Error: ") and "application password" in result.stderr
+        assert "abcd efgh" not in result.output
+        wordpress.app_password()  # now one is in use

@@ -32,6 +32,7 @@ def builders() -> None:
 
 
 NEW_SLUG = "hot-or-cold-compost"
+GREEK_SLUG = quote("κήποι-της-αθήνας").lower()  # as WordPress keeps a slug in another script
 LINKS = "\n".join([
     '<p><a href="/?p=1005">by id</a> <a href="{home}/?p=1007">by guid</a>',
     '<a href="/2023/03/the-compost-question/#top">by the old permalink</a>',
@@ -48,6 +49,8 @@ def migrated(builders, server, client, db, db_path, tmp_path) -> Path:  # type: 
     compost.slug, compost.modified_gmt = NEW_SLUG, "2024-07-01T00:00:00"
     server.site.items.append(Item(1030, "post", "Links of every kind", LINKS.format(home=server.home),
                                   date_gmt="2024-07-02T10:00:00", terms={"category": [2]}))
+    server.site.items.append(Item(1031, "post", "Κήποι της Αθήνας", "<p>Ντομάτες.</p>", slug=GREEK_SLUG,
+                                  date_gmt="2024-07-03T10:00:00"))
     harvest_site(db, client, server.home + "/")
     download_media(db, client, result.site_id, Path(db_path).with_name("archive-media"))
     folder = tmp_path / "site"
@@ -95,7 +98,9 @@ def _check_site(built: Path, items: dict[int, dict], home: str, dead: set[str]) 
 def test_hugo_and_jekyll_build_the_export_as_it_is_and_break_no_old_address(migrated: Path, db, server,
                                                                            tmp_path: Path) -> None:
     items = _items(migrated)
-    assert len(items) == 30
+    assert len(items) == 31
+    assert (migrated / "_posts/2024-07-03-κήποι-της-αθήνας.md").is_file()
+    assert items[1031]["url"] == "/2024/07/κήποι-της-αθήνας/"  # its permalink, readable
     compost = items[1002]
     assert compost["url"] == f"/2023/03/{NEW_SLUG}/" and compost["aliases"] == ["/2023/03/the-compost-question/"]
     # The sample's About page links to /about/committee/, which WordPress never had either.

@@ -67,7 +67,10 @@ _FORM_PLUGINS = re.compile(r"wpcf7|mc4wp|mailchimp|newsletter|subscri|search|com
 _ARTICLE_IN_FORM = 200  # characters of text outside labels and controls that make a form an article's wrapper
 _CELL_BLOCKS = frozenset({"p", "div", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                           "section", "figure", "figcaption", "dl", "dt", "dd", "table", "tbody", "thead", "tr",
-                          "td", "th", "pre", "hr"})
+                          "td", "th", "pre", "hr", "caption", "tfoot"})
+# The most columns a table's spanning cells make it (a row with more cells of its own makes it
+# wider): tables that wide are no data but a page's bytes, and each column costs a cell on every row.
+_MAX_SPANNED_COLUMNS = 64
 
 PROVIDERS = {
     "youtube.com": "YouTube", "youtu.be": "YouTube", "vimeo.com": "Vimeo", "twitter.com": "Twitter",
@@ -539,31 +542,132 @@ def _forms(root: HtmlElement, survey: _Survey) -> bool:
 
 
 def _tables(root: HtmlElement, survey: _Survey) -> bool:
-    """Tables that Markdown can hold as rows of cells: a cell's paragraphs, lists and line breaks
-    run together on its one line; a table of one column (a layout, not data) gives way to its content."""
+    """Tables as GitHub-style Markdown can hold them (render.py writes them between pipes, the first
+    row the header, as that Markdown has no table without one), and no word of theirs lost:
+    - a cell's content runs together on its one line: paragraphs, headings and line breaks become
+      spaces, a list's items follow a bullet ("• ", or their number in an ordered list), and a table
+      inside a cell keeps its rows after bullets and its cells apart by "; ";
+    - a caption becomes a paragraph before its table, a footer row comes after the body;
+    - the columns that a cell spans (colspan, rowspan) are empty cells, and every row has as many
+      cells as the widest, since readers drop the cells of a row past the header's;
+    - a table of one column (a layout, not data) gives way to its content."""
     changed = False
     for table in survey.tables:
-        if not _alive(table, root) or any(a.tag in ("td", "th", "pre") for a in table.iterancestors()):
-            continue  # a table inside a cell runs together with the cell's other content
+        ancestors = list(table.iterancestors())
+        if not any(a is root for a in ancestors) or any(a.tag in ("td", "th", "pre") for a in ancestors):
+            continue  # taken out; or inside a cell, where it runs together with the cell's other content
+        for emphasis in (a for a in ancestors if a.tag in _EMPHASIS):
+            emphasis.drop_tag()  # its marks would stand apart from its text, one before the table, one after
+            changed = True
         rows = [row for row in table.iter("tr") if next(row.iterancestors("table")) is table]
-        if all(len([c for c in row if c.tag in ("td", "th")]) <= 1 for row in rows):
+        cells_of = [[c for c in row if c.tag in ("td", "th")] for row in rows]
+        if all(len(cells) <= 1 for cells in cells_of):
             parts = [e for e in table.iterdescendants("tbody", "thead", "tfoot", "tr", "td", "th", "caption")
                      if next(e.iterancestors("table")) is table]
             for element in [table, *parts]:
                 _as_block(element)
             changed = True
             continue
-        for cell in (c for row in rows for c in row if c.tag in ("td", "th")):
-            for inner in [e for e in cell.iterdescendants(_ELEMENTS) if e.tag in _CELL_BLOCKS or e.tag == "br"][::-1]:
-                inner.tail = " " + (inner.tail or "")
-                if inner.tag in ("br", "hr"):
-                    inner.drop_tree()
-                else:
-                    inner.text = " " + (inner.text or "")
-                    inner.drop_tag()
-                changed = True
-            cell.text = (cell.text or "").lstrip() or None
+        for caption in [e for e in table.iter("caption") if next(e.iterancestors("table")) is table]:
+            caption.tag, caption.tail = "p", None
+            table.addprevious(caption)
+            changed = True
+        for footer in [e for e in table if e.tag == "tfoot" and e.getnext() is not None]:
+            table.append(footer)
+            changed = True
+        for row in (row for row, cells in zip(rows, cells_of, strict=True) if not cells):
+            row.drop_tag()  # no cells: shown as nothing, and as a row it would end the header
+            changed = True
+        rows, cells_of = [row for row in rows if row.getparent() is not None], [cells for cells in cells_of if cells]
+        for cell in (cell for cells in cells_of for cell in cells):
+            changed = _run_together(cell) or changed
+        changed = _fill_columns(rows, cells_of) or changed
     return changed
+
+
+def _run_together(cell: HtmlElement) -> bool:
+    """A cell's blocks (and a table inside it) on the cell's one line; True when there were any."""
+    inner = [e for e in cell.iterdescendants(_ELEMENTS) if e.tag in _CELL_BLOCKS or e.tag == "br"]
+    numbers: dict[HtmlElement, int] = {}  # an ordered list: the number of its next item
+    for element in inner:  # marked while the lists and rows are whole, to number items and tell cells apart
+        name = element.tag
+        element.tail = ("; " if name in ("td", "th") and element.getnext() is not None else " ") + (element.tail or "")
+        if name in ("br", "hr"):
+            continue
+        mark = ""
+        if name == "tr" or name == "li":
+            parent = element.getparent()
+            if name == "li" and parent is not None and parent.tag == "ol":
+                number = numbers.get(parent, _list_start(parent))
+                numbers[parent] = number + 1
+                mark = f"{number}. "
+            else:
+                mark = "• "
+        element.text = f" {mark}" + (element.text or "")
+    for element in reversed(inner):
+        if element.tag in ("br", "hr"):
+            element.drop_tree()
+        else:
+            element.drop_tag()
+    cell.text = (cell.text or "").lstrip() or None
+    return bool(inner)
+
+
+def _list_start(ordered: HtmlElement) -> int:
+    """The number of an ordered list's first item."""
+    start = re.match(r"\s*(-?[0-9]{1,9})", ordered.get("start") or "")
+    return int(start.group(1)) if start else 1
+
+
+def _fill_columns(rows: list[HtmlElement], cells_of: list[list[HtmlElement]]) -> bool:
+    """The columns spanned by a cell filled with empty cells, and every row as wide as the widest,
+    as the browser lays the table out; True when a cell was added. A rowspan reaches no further
+    than its row group (thead, tbody, tfoot), and no row gets wider than its widest row's cells or
+    _MAX_SPANNED_COLUMNS: past that, spans are not followed (every cell stays, out of line)."""
+    widths = [len(cells) for cells in cells_of]
+    if not any(cell.get("colspan") or cell.get("rowspan") for cells in cells_of for cell in cells):
+        return _widen(rows, widths, max(widths, default=0))  # most tables: no spans to follow
+    below = [0] * len(rows)  # rows after each in its group
+    for index in range(len(rows) - 2, -1, -1):
+        if rows[index].getparent() is rows[index + 1].getparent():
+            below[index] = below[index + 1] + 1
+    most = max(_MAX_SPANNED_COLUMNS, *widths)
+    added = False
+    covered: dict[int, int] = {}  # column: how many rows below this one a rowspan covers it in
+    width = 0
+    for cells, rows_below in zip(cells_of, below, strict=True):
+        spanned, covered = covered, {c: n - 1 for c, n in covered.items() if n > 1}  # this row's; the next's
+        spare = most - len(cells)  # the empty cells this row can take
+        column = 0
+        for cell in cells:
+            while column in spanned and spare:
+                cell.addprevious(lxml.html.Element(cell.tag))
+                column, spare, added = column + 1, spare - 1, True
+            columns = min(_span(cell.get("colspan")), spare + 1)
+            rowspan = min(_span(cell.get("rowspan"), zero=rows_below + 1) - 1, rows_below)
+            for _ in range(columns - 1):
+                cell.addnext(lxml.html.Element(cell.tag))
+            spare, added = spare - (columns - 1), added or columns > 1
+            if rowspan > 0:
+                covered.update(dict.fromkeys(range(column, column + columns), rowspan))
+            column += columns
+        width = max(width, min(most, max(column, max(spanned, default=-1) + 1)))  # with columns spanned from above
+    return _widen(rows, [len([c for c in row if c.tag in ("td", "th")]) for row in rows], width) or added
+
+
+def _widen(rows: list[HtmlElement], widths: list[int], width: int) -> bool:
+    """Rows of fewer cells than width given empty cells at their end; True when any was."""
+    for row, cells in zip(rows, widths, strict=True):
+        for _ in range(width - cells):
+            row.append(lxml.html.Element("td"))
+    return any(cells < width for cells in widths)
+
+
+def _span(value: str | None, zero: int = 1) -> int:
+    """A colspan or rowspan as browsers read it (leading digits; rowspan="0" runs to the group's end)."""
+    digits = re.match(r"\s*([0-9]{1,5})", value or "")
+    number = int(digits.group(1)) if digits else 1
+    return zero if number == 0 else number
 
 
 def _as_block(element: HtmlElement) -> None:

@@ -6,7 +6,8 @@ import re
 from urllib.parse import quote
 
 import html2text
-from html2text.utils import pad_tables_in_text
+from html2text.config import TABLE_MARKER_FOR_PAD
+from html2text.utils import reformat_table
 from lxml.html import HtmlElement
 
 # Private-use characters stand for the breaks we insert, so that the whitespace of the HTML
@@ -257,7 +258,7 @@ class _InertConverter(html2text.HTML2Text):
             stack.append((element, True))
             stack.extend((child, False) for child in reversed(element))
         markdown = self.optwrap(self.finish())
-        return pad_tables_in_text(markdown) if self.pad_tables else markdown
+        return _tables_between_pipes(markdown) if self.pad_tables else markdown
 
     def _out(self, s: str) -> None:  # named as html2text names it
         if self._fence_language is not None and s.endswith("```"):  # the opening fence of a <pre>
@@ -299,6 +300,54 @@ class _InertConverter(html2text.HTML2Text):
         # Two code spans side by side would read as one delimiter run: a space keeps them apart.
         touching = last == "`" and not (self.p_p or self.space or self.start)
         self.o((" " if touching else "") + code_span(code))
+
+
+# html2text writes a table as its rows of cells (normalisation left each cell one line) between
+# a line with its start marker and one with its end marker; its own pad_tables_in_text pads the rows
+# but drops both lines whole, with any text html2text wrote before the marker, and knows nothing of
+# quotes. In a quote html2text quotes the rows but the first (written right after the start marker),
+# as its delimiter row shows, and writes the quote's next line after the end marker blank.
+_TABLE_START, _TABLE_END = f"<{TABLE_MARKER_FOR_PAD}>", f"</{TABLE_MARKER_FOR_PAD}>"
+_LIST_MARK = re.compile(r"^(?:[*+-]|[0-9]+\.)[ \t]*")
+
+
+def _tables_between_pipes(markdown: str) -> str:
+    """html2text's tables as padded rows between pipes, each a block of its own: quoted on every
+    line inside a quote, and the text html2text wrote on the line the table starts (a list item's)
+    kept on a line of its own before it."""
+    if _TABLE_START not in markdown:
+        return markdown
+    out: list[str] = []
+    rows: list[str] | None = None  # the lines of the table being read
+    quoted_blank: str | None = None  # after a table in a quote: its blank line
+    for line in markdown.split("\n"):
+        if rows is None:
+            if _TABLE_START in line:
+                before = line.split(_TABLE_START, 1)[0]
+                marks = len(before) - len(before.lstrip(" >"))
+                if _LIST_MARK.sub("", before[marks:]).strip(" *_"):  # words, not only marks
+                    out += [before.rstrip(), ""]
+                rows = []
+            elif not (quoted_blank and not line):  # html2text's blank line after a table in a quote
+                out.append(line)
+            quoted_blank = None
+            continue
+        if _TABLE_END not in line:
+            rows.append(line)
+            continue
+        delimiter = next((row for row in rows[1:] if "-" in row and not row.strip(" >|-")), "")  # html2text's own
+        depth = delimiter[:len(delimiter) - len(delimiter.lstrip(" >"))].count(">")
+        if depth:
+            unquoted = re.compile(rf"^(?:> ?){{1,{depth}}}")
+            rows[1:] = [unquoted.sub("", row) for row in rows[1:]]  # not the first: "> 5" may be a cell's
+            if out and not out[-1]:
+                out[-1] = ">" * depth  # the blank line before the table, written outside the quote above
+        quote = "> " * depth
+        out += [quote + row for row in reformat_table(rows, 1)] if rows else []
+        quoted_blank = quote.rstrip()
+        out.append(quoted_blank)
+        rows = None
+    return "\n".join(out + (rows or []))
 
 
 def _serialised(tag: str, name: str, value: str) -> str:

@@ -6,7 +6,7 @@ save.py writes pages of records with their versions, changes and tombstones.
 
 from .lock import archive_lock
 from .runs import (
-    finish_run, get_sync_state, known_api_root, mark_killed_runs, pending_retries, record_error, record_failure,
+    archive_status, finish_run, get_sync_state, known_api_root, mark_killed_runs, pending_retries, record_error, record_failure,
     resolve_errors, save_collection_counts, save_site, set_site_taxonomies, set_sync_state, site_contexts, start_run,
     SyncState, term_names,
 )
@@ -19,8 +19,8 @@ from .schema import (
 )
 
 __all__ = [
-    "MODIFIED_TABLES", "archive_lock", "checkpoint", "clear_seen", "ensure_db_shape", "ensure_tables",
-    "fetched_links", "finish_run", "FTS_CONFIG", "get_sync_state", "known_api_root", "known_files",
+    "MODIFIED_TABLES", "archive_lock", "archive_status", "checkpoint", "clear_seen", "ensure_db_shape",
+    "ensure_tables", "fetched_links", "finish_run", "FTS_CONFIG", "get_sync_state", "known_api_root", "known_files",
     "live_signatures", "mark_deleted",
     "mark_killed_runs", "media_sources", "open_db", "pending_retries", "raw_records", "record_error",
     "record_failure", "resolve_errors", "rewrite_derived", "save_collection_counts", "save_file", "save_page",

@@ -6,6 +6,8 @@ SQL from here so that it lives in one package.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # FTS5 snippet markers: control characters that never occur in harvested text, replaced by
@@ -232,34 +234,67 @@ POST_FILES_SQL = """
 # The type a downloaded file was served with, by its path in the media folder.
 FILE_TYPE_SQL = "SELECT content_type FROM files WHERE path = :path AND sha256 IS NOT NULL LIMIT 1"
 
+# The state of an archive, as its home page and `wparchive status` show it: per site what it holds
+# (posts, pages, each other type, comments, media; deleted: what the site no longer serves), its
+# last harvest and its open errors (not yet retried with success); then the last runs and the
+# newest open errors. Counted from the indexes on (site_id, deleted_at, type).
 SITES_SUMMARY_SQL = """
     SELECT s.id, s.name, s.home, s.description,
            (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type = 'post') AS posts,
-           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type != 'post') AS pages,
+           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL AND p.type = 'page') AS pages,
+           (SELECT json_group_object(type, n) FROM (
+                SELECT p.type, count(*) AS n FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL
+                AND p.type NOT IN ('post', 'page') GROUP BY p.type ORDER BY p.type)) AS other_types,
            (SELECT count(*) FROM comments c WHERE c.site_id = s.id AND c.deleted_at IS NULL) AS comments,
+           (SELECT count(*) FROM media m WHERE m.site_id = s.id AND m.deleted_at IS NULL) AS media,
+           (SELECT count(*) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NOT NULL)
+           + (SELECT count(*) FROM comments c WHERE c.site_id = s.id AND c.deleted_at IS NOT NULL)
+           + (SELECT count(*) FROM media m WHERE m.site_id = s.id AND m.deleted_at IS NOT NULL) AS deleted,
            (SELECT min(date_gmt) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL) AS first_date,
            (SELECT max(date_gmt) FROM posts p WHERE p.site_id = s.id AND p.deleted_at IS NULL) AS last_date,
            (SELECT max(finished_at) FROM harvest_runs r WHERE r.site_id = s.id) AS last_harvest,
-           (SELECT status FROM harvest_runs r WHERE r.site_id = s.id ORDER BY r.id DESC LIMIT 1) AS last_status
+           (SELECT status FROM harvest_runs r WHERE r.site_id = s.id ORDER BY r.id DESC LIMIT 1) AS last_status,
+           (SELECT count(*) FROM harvest_errors e WHERE e.site_id = s.id AND e.resolved_run_id IS NULL) AS open_errors
     FROM sites s ORDER BY s.name"""
+RECENT_RUNS_SQL = """
+    SELECT run_id, site, site_url, started_at, finished_at, seconds, status, new, updated, removed, revived, errors,
+           requests
+    FROM run_summary ORDER BY run_id DESC LIMIT :runs"""
+OPEN_ERRORS_SQL = """
+    SELECT e.id, e.run_id, s.name AS site, e.collection, e.url, e.status, e.reason, e.message, e.at
+    FROM harvest_errors e LEFT JOIN sites s ON s.id = e.site_id WHERE e.resolved_run_id IS NULL
+    ORDER BY e.id DESC LIMIT :errors"""
+STATUS_SQL = {"sites": SITES_SUMMARY_SQL, "runs": RECENT_RUNS_SQL, "errors": OPEN_ERRORS_SQL}
+STATUS_PARAMS = {"runs": 5, "errors": 10}  # the last runs and the newest open errors shown
+
+
+def status_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a STATUS_SQL query as dicts, each site's other types as {type: count}."""
+    decoded = [dict(row) for row in rows]
+    for row in decoded:
+        if "other_types" in row:
+            row["other_types"] = json.loads(row["other_types"] or "{}")
+    return decoded
+
 
 POSTS_PER_MONTH_SQL = """
     SELECT substr(date_gmt, 1, 7) AS month, count(*) AS posts FROM posts
     WHERE type = 'post' AND deleted_at IS NULL AND date_gmt IS NOT NULL GROUP BY month ORDER BY month"""
 
 
-# --site: a site's id, or part of its address or name.
-_SITE_MATCHES = "(CAST(s.id AS TEXT) = :site OR s.home LIKE '%' || :site || '%' OR s.name LIKE '%' || :site || '%')"
+# What an export's --site and --type may name (see selection.py).
+EXPORT_SITES_SQL = "SELECT id, home, url, name, description FROM sites ORDER BY id"
+EXPORT_TYPES_SQL = "SELECT DISTINCT type FROM posts WHERE type IS NOT NULL ORDER BY type"
 
 
-def export_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+def export_sql(*, site_ids: list[int] | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
     """SQL streaming the live posts to export, oldest first, with their author's and site's names;
-    posts of which only part arrived (incomplete) are left out."""
+    posts of which only part arrived (incomplete) are left out. site_ids: only these sites' (None: every site's)."""
     conditions = ["p.deleted_at IS NULL", "p.incomplete IS NULL"]
     params: dict[str, Any] = {}
-    if site:
-        conditions.append(_SITE_MATCHES)
-        params["site"] = site
+    if site_ids is not None:
+        conditions.append("p.site_id IN (SELECT value FROM json_each(:sites))")
+        params["sites"] = json.dumps(site_ids)
     if post_type:
         conditions.append("p.type = :type")
         params["type"] = post_type
@@ -272,28 +307,31 @@ def export_sql(*, site: str | None, post_type: str | None, since: str | None) ->
     return sql, params
 
 
-def export_count_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+def export_count_sql(*, site_ids: list[int] | None, post_type: str | None,
+                     since: str | None) -> tuple[str, dict[str, Any]]:
     """SQL counting the rows export_sql streams (its own query, unsorted), to size a progress bar."""
-    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    sql, params = export_sql(site_ids=site_ids, post_type=post_type, since=since)
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]  # sorted, SQLite would read every row's text only to count it
     return f"SELECT count(*) FROM ({unsorted})", params
 
 
-def export_places_sql(*, site: str | None, post_type: str | None, since: str | None) -> tuple[str, dict[str, Any]]:
+def export_places_sql(*, site_ids: list[int] | None, post_type: str | None,
+                      since: str | None) -> tuple[str, dict[str, Any]]:
     """SQL for what a Markdown export needs to place the rows export_sql streams before it writes
     any (a link may lead to an item written later): the same rows in the same order, without their text."""
-    sql, params = export_sql(site=site, post_type=post_type, since=since)
+    sql, params = export_sql(site_ids=site_ids, post_type=post_type, since=since)
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]
     return (f"SELECT key, site_id, wp_id, type, slug, date, link, site_home FROM ({unsorted}) "
             f"ORDER BY date_gmt, key"), params
 
 
-def harvested_addresses_sql(*, site: str | None) -> tuple[str, dict[str, Any]]:
-    """SQL for the addresses harvests of the sites that match --site were started from, and the
-    sites' names (a WARC file is named after the host of the address its harvest was given)."""
-    where = f"WHERE {_SITE_MATCHES}" if site else ""
-    return (f"SELECT DISTINCT r.site_url, s.name FROM harvest_runs r JOIN sites s ON s.id = r.site_id {where} "
-            f"ORDER BY r.site_url"), ({"site": site} if site else {})
+def harvested_addresses_sql(*, site_ids: list[int] | None) -> tuple[str, dict[str, Any]]:
+    """SQL for the addresses the harvests of these sites (None: every site) were started from (a
+    WARC file is named after the host of the address its harvest was given)."""
+    if site_ids is None:
+        return "SELECT DISTINCT site_url FROM harvest_runs WHERE site_id IS NOT NULL ORDER BY site_url", {}
+    return ("SELECT DISTINCT site_url FROM harvest_runs WHERE site_id IN (SELECT value FROM json_each(:sites)) "
+            "ORDER BY site_url"), {"sites": json.dumps(site_ids)}
 
 
 MEDIA_FILES_SQL = "SELECT url, path FROM files WHERE sha256 IS NOT NULL"

@@ -9,6 +9,7 @@ from typing import Any
 from sqlite_utils.db import Database
 
 from ..errors import FetchError
+from .queries import STATUS_PARAMS, STATUS_SQL, status_rows
 from .schema import scope
 
 
@@ -176,3 +177,14 @@ def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
     last_pk = db.table(table).insert(row).last_pk
     assert last_pk is not None
     return int(last_pk)
+
+
+def archive_status(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """What the archive holds per site, its last runs and its newest open errors (see STATUS_SQL):
+    the same as its home page in Datasette shows."""
+    status = {}
+    for name, sql in STATUS_SQL.items():
+        cursor = db.execute(sql, STATUS_PARAMS)
+        columns = [d[0] for d in cursor.description]
+        status[name] = status_rows(dict(zip(columns, row, strict=True)) for row in cursor.fetchall())
+    return status

@@ -131,7 +131,8 @@ INDEXES = {
               ["site_id", "deleted_at", "type", "date_gmt"], ["source"]],
     "terms": [["site_id", "wp_id"], ["taxonomy"]],
     "users": [["site_id", "wp_id"]],
-    "media": [["site_id", "wp_id"], ["post"]],
+    # (site_id, deleted_at): the home page and `status` count each site's live and deleted media
+    "media": [["site_id", "wp_id"], ["post"], ["site_id", "deleted_at"]],
     "comments": [["site_id", "wp_id"], ["post"], ["parent"], ["deleted_at"], ["incomplete", "deleted_at"],
                  ["site_id", "deleted_at"]],
     # (taxonomy, term): the posts table's category and tag facets (wparchive.web.facets)

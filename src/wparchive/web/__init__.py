@@ -26,10 +26,11 @@ from mdit_py_plugins.footnote import footnote_plugin
 from ..db.queries import (
     FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, PLAIN_MARK_END, PLAIN_MARK_START, POST_COMMENTS_SQL, POST_SQL,
     POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME, SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE,
-    SITES_SUMMARY_SQL, SORTS,
+    SORTS, STATUS_PARAMS, STATUS_SQL, status_rows,
 )
 from ..paths import config_dir
 from ..search import RESULT_FIELDS, BadSearch, SearchRequest, add_search_functions, plain_snippet, result_steps
+from .cache import response_cache
 from .chart import month_bars
 from .facets import TermsFacet
 from .home import home_page
@@ -290,7 +291,7 @@ def register_routes() -> list[tuple[str, Any]]:
     return [(r"^/(?P<format>)$", home_page), (rf"^{SEARCH_PATH}$", search_page), (rf"^{SEARCH_PATH}\.json$", search_json),
             (rf"^{ROUTE_PREFIX}post/(?P<key>[^/]+)$", post_page), (rf"^{MEDIA_PATH}(?P<path>{FILE_PATH})$", media_file),
             (rf"^{RESULTS_PATH}\.(?P<format>csv|jsonl|json)$", search_results),
-            (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json)$", stream_table)]
+            (rf"^{ROUTE_PREFIX}stream/(?P<table>[^/]+)\.(?P<format>jsonl|json|csv)$", stream_table)]
 
 
 # Per Datasette instance, found at its startup: the names of the archives it serves, and the
@@ -327,7 +328,8 @@ def get_metadata(datasette: Any) -> dict[str, Any]:
 
 @hookimpl
 def asgi_wrapper(datasette: Any) -> Any:
-    return readable_redirect(datasette, lambda: _archive_names(datasette))
+    redirect, cache = readable_redirect(datasette, lambda: _archive_names(datasette)), response_cache(datasette)
+    return lambda app: cache(redirect(app))
 
 
 @hookimpl
@@ -392,11 +394,12 @@ def extra_template_vars(template: str, database: str | None, table: str | None, 
     async def archive_summary() -> dict[str, Any]:
         database = _archive(datasette)
         try:
-            sites = [dict(r) for r in (await database.execute(SITES_SUMMARY_SQL)).rows]
+            status = {name: status_rows((await database.execute(sql, STATUS_PARAMS)).rows)
+                      for name, sql in STATUS_SQL.items()}
             months = [(r["month"], r["posts"]) for r in (await database.execute(POSTS_PER_MONTH_SQL)).rows]
         except Exception:  # not an archive (Datasette serving something else): the plain home page
             return {"archive": None}
-        return {"archive": {"sites": sites, "database": database.name, "chart": month_bars(months),
+        return {"archive": {**status, "database": database.name, "chart": month_bars(months),
                             "search_url": datasette.urls.path(SEARCH_PATH)}}
 
     return archive_summary

@@ -1,5 +1,6 @@
-"""Whole tables and views as streamed JSON or JSONL, which Datasette 0.65 offers only as CSV; and
-every row of a search as CSV, JSON or JSONL."""
+"""Whole tables and views as streamed JSON or JSONL, which Datasette 0.65 offers only as CSV, and
+as CSV that spreadsheets open safely, which Datasette's own is not (its CSV has no hook for cells);
+and every row of a search as CSV, JSON or JSONL."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from datasette.utils.asgi import AsgiStream, Response
 
 from ..db.queries import stream_sql
+from ..spreadsheet import BOM, spreadsheet_safe
 
 CHUNK = 1000
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8",
@@ -27,16 +29,19 @@ def _jsonable(value: Any) -> Any:
 
 class _Encoder:
     """Rows as text in one format, a batch at a time: a CSV header or a JSON array's brackets
-    and commas where they belong. With columns known ahead, a CSV of no rows still has its header."""
+    and commas where they belong. With columns known ahead, a CSV of no rows still has its header.
+    CSV cells are made safe for spreadsheets (bytes as base64); bom starts a CSV with a byte order
+    mark, for Excel."""
 
-    def __init__(self, fmt: str, columns: tuple[str, ...] = ()) -> None:
-        self.fmt, self.columns, self.first = fmt, columns, True
+    def __init__(self, fmt: str, columns: tuple[str, ...] = (), *, bom: bool = False) -> None:
+        self.fmt, self.columns, self.first, self.bom = fmt, columns, True, bom and fmt == "csv"
 
     def start(self) -> str:
+        mark = BOM if self.bom else ""
         if self.fmt == "csv" and self.columns:
             self.first = False
-            return self._csv([list(self.columns)])
-        return "[" if self.fmt == "json" else ""
+            return mark + self._csv([list(self.columns)])
+        return "[" if self.fmt == "json" else mark
 
     @staticmethod
     def _csv(rows: list[list[Any]]) -> str:
@@ -48,7 +53,8 @@ class _Encoder:
         if self.fmt == "csv":
             header = [list(rows[0])] if self.first and rows else []
             self.first = self.first and not rows
-            return self._csv(header + [list(row.values()) for row in rows])
+            return self._csv(header + [[spreadsheet_safe(base64.b64encode(v).decode("ascii") if isinstance(v, bytes)
+                                                          else v) for v in row.values()] for row in rows])
         lines = []
         for row in rows:
             text = json.dumps({c: _jsonable(v) for c, v in row.items()}, ensure_ascii=False)
@@ -70,7 +76,8 @@ def _attachment(send: Any, fmt: str, name: str) -> AsgiStream:
 
 
 async def stream_table(request: Any, datasette: Any) -> Any:
-    """/-/wparchive/stream/TABLE.jsonl or .json: every row, in chunks, with memory that does not grow."""
+    """/-/wparchive/stream/TABLE.jsonl, .json or .csv (?bom=1: with a byte order mark, for Excel): every
+    row, in chunks, with memory that does not grow."""
     table, fmt = request.url_vars["table"], request.url_vars["format"]
     database = datasette.get_database()
     is_view = table in await database.view_names()
@@ -81,7 +88,7 @@ async def stream_table(request: Any, datasette: Any) -> Any:
 
     async def send(writer: Any) -> None:
         position: Any = 0
-        encoder = _Encoder(fmt)
+        encoder = _Encoder(fmt, bom=bool(request.args.get("bom")))
         await writer.write(encoder.start())
         while True:
             sql, params = stream_sql(table, is_view=is_view, after=position, limit=CHUNK)
