@@ -46,9 +46,9 @@ def harvested(make_server, tmp_path):  # type: ignore[no-untyped-def]
 
 
 def responses_in(folder: Path) -> dict[str, tuple[str, str]]:
-    """Every response record of the WARC files in folder: its id, URL and WARC-Date."""
+    """Every response record of the WARC files in folder a harvest wrote: its id, URL and WARC-Date."""
     found = {}
-    for path in folder.glob("*.warc.gz"):
+    for path in folder.glob("wparchive-127.0.0.1-2*.warc.gz"):
         with path.open("rb") as stream:
             for record in ArchiveIterator(stream):
                 if record.rec_type == "response":
@@ -60,6 +60,9 @@ def responses_in(folder: Path) -> dict[str, tuple[str, str]]:
 
 def test_a_wacz_export_is_valid_indexes_every_response_and_lists_each_item_with_its_text(harvested, tmp_path) -> None:
     db_path, warcs = harvested
+    warc_names = {f"archive/{p.name}" for p in warcs.glob("*.warc.gz")}
+    # another host's file, whose name starts as this one's do
+    (warcs / "wparchive-127.0.0.1-shop.example-20240101000000.warc.gz").write_bytes(b"not this site's")
     out = tmp_path / "site.wacz"
     result = run("export", "--format", "wacz", "--warc", str(warcs), "--db", db_path, str(out))
     assert result.exit_code == 0, result.output
@@ -74,7 +77,6 @@ def test_a_wacz_export_is_valid_indexes_every_response_and_lists_each_item_with_
     assert responses
     with zipfile.ZipFile(out) as package:
         names = set(package.namelist())
-        warc_names = {f"archive/{p.name}" for p in warcs.glob("*.warc.gz")}
         assert names == warc_names | {"indexes/index.cdx.gz", "indexes/index.idx", "pages/pages.jsonl",
                                       "datapackage.json", "datapackage-digest.json"}
         for name in warc_names:  # stored, so that replay tools read a record at its offset
@@ -197,8 +199,9 @@ def test_with_pages_the_html_of_each_item_is_captured_and_the_pages_list_points_
             for record in ArchiveIterator(stream):
                 if record.rec_type == "response" and record.http_headers.get_header("Content-Type", "").startswith(
                         "text/html"):
+                    body = html.unescape(record.content_stream().read().decode())
                     served[record.rec_headers.get_header("WARC-Target-URI")] = (
-                        record.rec_headers.get_header("WARC-Date"), html.unescape(record.content_stream().read().decode()))
+                        record.rec_headers.get_header("WARC-Date"), body)
     with zipfile.ZipFile(out) as package:
         pages = [json.loads(line) for line in package.read("pages/pages.jsonl").decode().splitlines()[1:]]
         index = gzip.decompress(package.read("indexes/index.cdx.gz")).decode()
@@ -233,3 +236,17 @@ def test_pages_fetches_only_the_sites_own_host(make_server, tmp_path) -> None:
     assert "Page not captured: http://127.0.0.2:9/elsewhere/: not on the site's host" in result.output
     assert "Pages: 28 captured, 1 failed" in result.output
     assert not any("elsewhere" in path for path in server.requests)
+
+
+@pytest.mark.parametrize("damage", ["cut short", "no WARC at all"])
+def test_a_broken_warc_file_is_one_clear_line(harvested, tmp_path, damage) -> None:
+    db_path, warcs = harvested
+    (written,) = warcs.glob("*.warc.gz")
+    data = written.read_bytes()
+    # cut short: as a harvest killed while writing it leaves it
+    written.write_bytes(data[:len(data) // 2] if damage == "cut short" else b"<html>not a WARC</html>")
+    result = run("export", "-f", "wacz", "--warc", str(warcs), "--db", db_path, str(tmp_path / "a.wacz"))
+    assert result.exit_code == 1, result.output
+    assert f"{written} is no whole WARC file" in result.output and "Traceback" not in result.output
+    assert "Move it out of the --warc folder" in result.output
+    assert list(tmp_path.glob("*.wacz*")) == []

@@ -8,11 +8,13 @@ that other exports start without them.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
 import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,9 +83,9 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
     a CDXJ index of the responses (cdxj-indexer, compressed in blocks as ReplayWeb.page reads
     them), datapackage.json the SHA-256 and size of every file.
     """
-    try:
-        import cdxj_indexer.main  # noqa: F401  (used by _write_package: missing, said before any work)
-        from warcio.archiveiterator import ArchiveIterator
+    try:  # used by _read_captures and _write_package: when missing, said before any work
+        import cdxj_indexer.main  # noqa: F401
+        import warcio.archiveiterator  # noqa: F401
     except ImportError as exc:
         raise WaczUnavailable("a WACZ export needs the warcio and cdxj-indexer packages") from exc
     progress = progress or SilentProgress()
@@ -96,12 +98,7 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
                           hint="Harvest with --warc DIR first (add --full to capture what is already archived), "
                                "then export with the same --warc DIR.")
     warcs = _warc_files(db, warc_dir, chosen)
-    captures = Captures()
-    for path in warcs:
-        with path.open("rb") as stream:
-            for record in ArchiveIterator(stream):
-                if record.rec_type == "response":
-                    captures.add(record)
+    captures = _read_captures(warcs)  # all read before any is packaged: a broken one stops the export here
     # Written beside out and renamed at the end: a failed export leaves no half-made package.
     partial = out.with_name(out.name + ".part")
     try:
@@ -140,7 +137,7 @@ def _write_package(db: Database, out: Path, warcs: list[Path], captures: Capture
             pages = _Hashing(target)
             try:
                 for line in _page_lines(db, captures, result, chosen, progress):
-                    pages.write(line.encode("utf-8"))
+                    pages.write(line.encode("utf-8", "replace"))  # a lone surrogate UTF-8 cannot hold: "?"
             finally:
                 progress.end("export")
         resources.append(pages.resource("pages/pages.jsonl"))
@@ -165,9 +162,9 @@ def _warc_files(db: Database, warc_dir: Path, chosen: Selection) -> list[Path]:
                           hint="Give --warc the folder that harvest --warc wrote WARC files to.")
     sql, params = harvested_addresses_sql(site_ids=chosen.site_ids)
     prefixes = {warc_prefix(address) for (address,) in db.execute(sql, params)}
-    # a name's time stamp sorts it by time: the index then lists a URL's captures oldest first
-    files = sorted({path for prefix in prefixes for path in warc_dir.glob(f"{prefix}-*.warc.gz") if path.is_file()},
-                   key=lambda path: path.name)
+    # PREFIX-YYYYMMDDHHMMSS.warc.gz exactly: wparchive-example-*.warc.gz would take example-shop.org's too
+    files = sorted({path for prefix in prefixes for path in warc_dir.glob(f"{prefix}-{'[0-9]' * 14}.warc.gz")
+                    if path.is_file()}, key=lambda path: (path.name[-len("YYYYMMDDHHMMSS.warc.gz"):], path.name))
     if not files:
         which = "of site " + ", ".join(str(s["id"]) for s in chosen.sites) + " " if chosen.site_ids else ""
         raise ExportError(f"{warc_dir} holds no WARC file of a harvest {which}in this archive",
@@ -192,7 +189,7 @@ def _page_lines(db: Database, captures: Captures, result: WaczExport, chosen: Se
                 result.uncaptured += 1
                 continue
             url, when = capture
-            if row.get("link") in captures.html_pages:  # its HTML page: the site as it looked
+            if row.get("link") in captures.html_pages:  # its HTML page, as the site served it
                 url, when = row["link"], captures.html_pages[row["link"]]
             yield json.dumps({"id": row["key"], "url": url, "ts": when, "title": row.get("title") or "",
                               "text": row.get("content_text") or ""}, ensure_ascii=False) + "\n"
@@ -201,6 +198,33 @@ def _page_lines(db: Database, captures: Captures, result: WaczExport, chosen: Se
     if result.pages == 0:
         raise ExportError("the WARC files that hold the items' captures are not in the --warc folder",
                           hint="Give --warc the folder that harvest --warc wrote them to.")
+
+
+def _read_captures(warcs: list[Path]) -> Captures:
+    """The responses of the WARC files; ExportError for one cut short or that is no WARC file."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    captures = Captures()
+    for path in warcs:
+        try:
+            _read_whole(path)  # warcio stops quietly where a file is cut short; WACZ readers do not
+            with path.open("rb") as stream:
+                for record in ArchiveIterator(stream):
+                    if record.rec_type == "response":
+                        captures.add(record)
+        except (ArchiveLoadFailed, EOFError, gzip.BadGzipFile, ValueError, zlib.error) as exc:
+            raise ExportError(f"{path} is no whole WARC file: {exc}",
+                              hint="Move it out of the --warc folder (a harvest killed while writing it can "
+                                   "leave its last record cut short), then export again.") from None
+    return captures
+
+
+def _read_whole(path: Path) -> None:
+    """Decompress a gzipped file to its end: EOFError where it is cut short, OSError where it is no gzip."""
+    with gzip.open(path, "rb") as stream:
+        while stream.read(_CHUNK):
+            pass
 
 
 def _title(chosen: Selection) -> str:
