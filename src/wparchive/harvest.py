@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from sqlite_utils.db import Database
 
@@ -34,10 +33,11 @@ from .fallback import feed_channel, list_items, locate_feed, read_items, record_
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
 from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
-from .paths import config_dir
+from .paths import config_dir, warc_prefix
 from .progress import Progress, SilentProgress
 from .records import TABLE_ORDER, SiteContext
 from .rows import utc_now
+from .snapshots import PageCaptures, capture_pages
 from .sync import CollectionSync, sync_collection
 from .warc import WarcRecorder
 
@@ -338,6 +338,7 @@ class HarvestSettings:
     workers: int = 1  # processes that clean large collections
     config: str | Path | None = None  # the folder of boilerplate.toml; None: $WPARCHIVE_CONFIG or the bundled one
     warc_dir: str | Path | None = None  # also write every response to a WARC file in this folder
+    pages: bool = False  # with warc_dir: also capture the HTML page of each post and page stored into the WARC
     media_dir: str | Path | None = None  # also download media into this folder; None: no media
     media_max_bytes: int = DEFAULT_MAX_BYTES  # larger files are skipped and recorded
 
@@ -350,6 +351,7 @@ class SiteOutcome:
     result: HarvestResult | None = None  # None when an error stopped the harvest
     error: WPArchiveError | None = None  # what stopped the harvest, or the media download after it
     media: MediaCounts | None = None  # with media_dir, when the harvest got that far
+    pages: PageCaptures | None = None  # with warc_dir and pages, when the harvest got that far
     requests: int = 0  # HTTP requests made for the site, media included
 
     @property
@@ -415,12 +417,14 @@ def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, r
         try:
             if settings.warc_dir:
                 try:
-                    client.recorder = WarcRecorder(settings.warc_dir,
-                                                   prefix=f"wparchive-{urlsplit(site.url).hostname}")
+                    client.recorder = WarcRecorder(settings.warc_dir, prefix=warc_prefix(site.url))
                 except OSError as exc:
                     raise WPArchiveError(f"cannot write a WARC file in {settings.warc_dir}: {exc.strerror or exc}",
                                          hint="Choose a folder you may write to with --warc.") from None
             outcome.result = harvest_site(db, client, site.url, progress=progress, options=options)
+            if settings.pages and client.recorder is not None and outcome.result.site_id is not None:
+                outcome.pages = capture_pages(db, client, outcome.result.site_id, outcome.result.run_id,
+                                              progress=progress)
         finally:
             if isinstance(client.recorder, WarcRecorder):
                 client.recorder.close()
