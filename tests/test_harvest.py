@@ -312,6 +312,10 @@ def test_once_the_workers_run_they_clean_collections_of_any_size() -> None:
         assert pool.wanted(3)  # the model lives in the workers now, not in this process
     finally:
         pool.close()
+    ready = CleaningPool(2)
+    ready.warm_up()  # a first harvest gets the workers' process ready while its first pages download
+    assert ready.wanted(3)
+    ready.close()
 
 
 def test_a_page_is_saved_whole_or_not_at_all(server, client, db) -> None:

@@ -2,8 +2,8 @@
 
 Cleaning (parsing HTML, html2text, language) is most of a harvest's work; fetching and saving
 stay in the harvest's own process, which cleans the next page's items in the workers while it
-saves the last one's. The pool starts only when a collection is large enough to repay it; until
-then the harvest's own process cleans, and its language model may load in a thread meanwhile.
+saves the last one's. The pool starts only when a collection is large enough to repay it, or
+when a first harvest got it ready while its first pages downloaded (warm_up).
 
 The workers never outlive the harvest. A stop signal (Ctrl-C reaches every process of the
 terminal's group, systemd's SIGTERM every process of the service) is left to the harvest, which
@@ -14,6 +14,7 @@ worker also watches a pipe whose only writer is the harvest, and exits when it c
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -41,15 +42,25 @@ class CleaningPool:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._lifeline: tuple[Connection, Connection] | None = None  # (the workers' end, ours)
+        self._ready = False  # warmed up: the workers clean every post-type collection
 
     def warm_up(self) -> None:
-        """Load the language model of this process in a thread, while the first pages download: a
-        small site is cleaned here, and its first post would otherwise wait most of a second for it."""
-        threading.Thread(target=load_language_model, name="wparchive-language-model", daemon=True).start()
+        """Get cleaning ready while the first pages download (a first harvest cleans everything).
+        With workers, start the process they are forked from, which loads the parsers and the
+        language model (most of a second), and let them clean every post-type collection however
+        small; without, load this process's model in a thread. Either way the first post does not
+        wait for the model, and the process tree holds one."""
+        if self.workers > 1:
+            with _stop_signals_blocked():  # the forkserver inherits them blocked, as the workers do
+                _forkserver_context()
+                multiprocessing.forkserver.ensure_running()
+            self._ready = True
+        else:
+            threading.Thread(target=load_language_model, name="wparchive-language-model", daemon=True).start()
 
     def wanted(self, total: int | None) -> bool:
-        """Whether a collection of this size is worth cleaning in the workers (any size, once they run)."""
-        return self.workers > 1 and (self._executor is not None or (total or 0) >= POOL_THRESHOLD)
+        """Whether a collection of this size is cleaned in the workers (any size, once they are ready)."""
+        return self.workers > 1 and (self._ready or self._executor is not None or (total or 0) >= POOL_THRESHOLD)
 
     def submit(self, table: str, items: list[Any], ctx: SiteContext,
                provenance: Provenance | list[Provenance]) -> list[Future[Any]]:
@@ -61,9 +72,7 @@ class CleaningPool:
                 # From now on the workers clean every post, with the forkserver's model: this
                 # process's own copy (if it loaded one) would only hold 120 MB more.
                 release_language_model()
-                context = multiprocessing.get_context("forkserver")
-                # The workers are forked from the forkserver: what it loads first, they share.
-                context.set_forkserver_preload(["wparchive.records", "wparchive.clean.preload"])
+                context = _forkserver_context()
                 self._lifeline = context.Pipe(duplex=False)
                 # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
@@ -83,6 +92,13 @@ class CleaningPool:
             for end in self._lifeline:
                 end.close()
             self._lifeline = None
+
+
+def _forkserver_context() -> Any:
+    context = multiprocessing.get_context("forkserver")
+    # The workers are forked from the forkserver: what it loads first, they share.
+    context.set_forkserver_preload(["wparchive.records", "wparchive.clean.preload"])
+    return context
 
 
 @contextmanager
