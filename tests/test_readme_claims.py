@@ -26,7 +26,7 @@ import test_crash_safety
 import test_search_bounds
 from wparchive import cli as cli_module
 from wparchive import client as client_module
-from wparchive import export, pagination, responses, search, static_site, wxr
+from wparchive import export, pagination, responses, search, static_site, web, wxr
 from wparchive.cli import cli
 from wparchive.db import queries, schema
 from wparchive.fallback import MAX_SKIPPED_KEPT
@@ -316,6 +316,13 @@ def test_every_address_the_readme_gives_answers(archive) -> None:
     assert not failed, failed
 
 
+def test_the_plugin_s_pages_are_where_the_readme_says() -> None:
+    assert said("The plugin's own pages, but for the home page, are all under `/-/wparchive/`")
+    patterns = [pattern for pattern, _ in web.register_routes()]
+    assert r"^/(?P<format>)$" in patterns and len(patterns) > 5
+    assert all(pattern.startswith("^" + web.ROUTE_PREFIX) for pattern in patterns if pattern != r"^/(?P<format>)$")
+
+
 def test_the_search_data_is_as_the_readme_says(archive) -> None:
     answers = _get(archive, ["/-/wparchive/search.json?q=compost", "/-/wparchive/search.json?q=NEAR(compost&advanced=1",
                              "/-/wparchive/results.csv?q=compost", "/archive/posts"])
@@ -363,6 +370,14 @@ def test_the_markdown_export_is_laid_out_as_the_readme_says(archive, tmp_path) -
     assert {"title", "date", "slug", "url_original", "categories", "tags", "author", "wordpress_id"} <= keys
     assert re.search(r'^date: "\d{4}-\d{2}-\d{2}T[\d:]{8}[+-]\d{2}:\d{2}"$', front, re.M)
     assert said("(title, date with the site's UTC offset, slug, original URL, categories, tags, author, WordPress id)")
+
+    bare = tmp_path / "bare"
+    result = CliRunner().invoke(cli, ["export", "--format", "markdown", "--no-layouts", "--db", archive, str(bare)])
+    assert result.exit_code == 0, result.output
+    assert said("`--no-layouts` leaves these out")
+    left_out = ["config.toml", "_config.yml", "_layouts", "layouts", "index.html"]
+    assert all((out / name).exists() and not (bare / name).exists() for name in left_out)
+    assert sorted(path.name for path in (bare / "_posts").iterdir()) == [post.name for post in posts]
 
 
 # ---------------------------------------------------------------------------------------------
