@@ -342,6 +342,15 @@ def test_the_search_data_is_as_the_readme_says(archive) -> None:
     assert said("title (a link to the post's page), date, type, author, categories and tags")
 
 
+def test_the_search_page_s_links_download_its_search(archive) -> None:
+    assert said("The page's *CSV* and *JSON* links download every result of the search it shows, with its filters "
+                "and in its order")
+    page = _get(archive, ["/-/wparchive/search?q=compost&type=post&sort=newest"])
+    links = re.findall(r'href="([^"]*/results\.[a-z]+\?[^"]*)"[^>]*>(CSV|JSON)<', page.popitem()[1].text)
+    assert sorted(links) == [("/-/wparchive/results.csv?q=compost&amp;type=post&amp;sort=newest", "CSV"),
+                             ("/-/wparchive/results.json?q=compost&amp;type=post&amp;sort=newest", "JSON")]
+
+
 def test_the_command_line_search_writes_what_the_page_downloads(archive) -> None:
     assert said("`--format csv`, `json` or `jsonl` writes the rows a download from the page has, with the same columns")
     result = CliRunner().invoke(cli, ["search", "--db", archive, "--format", "csv", "compost"])
