@@ -29,7 +29,7 @@ from wparchive.serve import build_datasette
 from wparchive.web.search import SnippetMaker
 
 BIG = 50_000_000  # characters of the hostile post's text
-BOUND = 10.0  # seconds: generous; measured well under one (see the report in the README)
+BOUND = 10.0  # seconds: generous; measured well under one when the bound was set
 
 
 def _archive(path: str, big_text: str | None = None, posts: int = 300, word_every: int = 30) -> None:
