@@ -506,8 +506,14 @@ def demo(db_path: str, port: int, site_port: int, no_serve: bool) -> None:
     from .harvest import harvest_site
     from .serve import build_datasette, listen, run_server
 
-    db = open_db(db_path)  # a wrong --db or a port in use is refused before the sample site starts
-    listening = None if no_serve else listen(port)
+    # A port in use, then a wrong --db, is refused before anything is made: no empty archive is left.
+    listening = None if no_serve else listen(port, keep_free=(site_port,))
+    try:
+        db = open_db(db_path)
+    except BaseException:
+        if listening is not None:
+            listening.close()
+        raise
     with _sample_server(site_port, "--site-port") as server:
         click.echo(f"Sample site running at {server.home}/", err=True)
         client = Client(delay=0)

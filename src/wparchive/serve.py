@@ -55,8 +55,9 @@ def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = Non
     return Datasette(metadata=metadata, settings=settings, **files)
 
 
-def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
-    """A socket listening on host:port for run_server; PortUnavailable when it cannot be had."""
+def listen(port: int, host: str = "127.0.0.1", *, keep_free: tuple[int, ...] = ()) -> socket.socket:
+    """A socket listening on host:port for run_server; PortUnavailable when it cannot be had (its
+    hint names a free port, never one of keep_free: those the command is about to take itself)."""
     try:
         # Made by hand, as TCP (not create_server's protocol 0): asyncio then sets TCP_NODELAY on the
         # connections it accepts. Without it, each response after the first on a kept-alive connection
@@ -74,13 +75,15 @@ def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise PortUnavailable(f"cannot listen on {host}:{port}: {reason}",
-                              hint=port_hint(port, "--port", host)) from None
+                              hint=port_hint(port, "--port", host, keep_free=keep_free)) from None
 
 
-def port_hint(port: int, option: str, host: str = "127.0.0.1") -> str:
+def port_hint(port: int, option: str, host: str = "127.0.0.1", *, keep_free: tuple[int, ...] = ()) -> str:
     """What to do about a port that cannot be had: choose another with option, such as the first
     free one after it (free when looked at, which is the best a suggestion can do)."""
     for candidate in [*range(port + 1, min(port + 100, 65536)), 0]:  # 0: any the system has free
+        if candidate in keep_free:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 if os.name != "nt":  # as listen() binds
