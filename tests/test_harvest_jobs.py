@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from warcio.archiveiterator import ArchiveIterator
 
+from wparchive import harvest as harvest_module
 from wparchive.cli import EXIT_FAILED, EXIT_OK, cli
 from wparchive.config import SiteConfig
 from wparchive.db.schema import SCHEMA
@@ -151,3 +153,32 @@ def test_each_site_harvested_at_once_reports_under_its_own_name(make_server, tmp
     assert sorted(o.url for o in outcomes) == sorted(s.url for s in sites)  # in the order they ended
     assert [o.status for o in outcomes] == ["ok"] * 3
     assert sorted(progress.tasks) == sorted(f"{s.url} post" for s in sites)
+
+
+def test_an_unexpected_error_of_one_site_ends_that_site_only(make_server, tmp_path, monkeypatch) -> None:
+    one, two = make_server(), make_server()
+    real = harvest_module.harvest_site
+
+    def flawed(db: Any, client: Any, site_url: str, **options: Any) -> Any:
+        if site_url == two.home + "/":
+            raise RuntimeError("a flaw")
+        return real(db, client, site_url, **options)
+
+    monkeypatch.setattr(harvest_module, "harvest_site", flawed)
+    sites = [SiteConfig(url=one.home + "/", include=["posts"]), SiteConfig(url=two.home + "/")]
+    outcomes = {o.url: o for o in harvest_sites(str(tmp_path / "a.db"), sites, HarvestSettings(delay=0, jobs=2))}
+    assert outcomes[one.home + "/"].status == "ok"
+    assert outcomes[two.home + "/"].status == "failed"
+    assert "RuntimeError: a flaw" in str(outcomes[two.home + "/"].error)
+
+
+def test_sites_of_one_host_harvested_at_once_write_warc_files_of_their_own(make_server, tmp_path) -> None:
+    servers = [make_server(), make_server()]
+    sites = [SiteConfig(url=s.home + "/", include=["users"]) for s in servers]
+    warcs = tmp_path / "warc"
+    outcomes = list(harvest_sites(str(tmp_path / "a.db"), sites, HarvestSettings(delay=0, jobs=2, warc_dir=warcs)))
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    for server in servers:
+        [warc] = warcs.glob(f"wparchive-127.0.0.1-{server.port}-*.warc.gz")
+        with open(warc, "rb") as stream:
+            assert [r.rec_type for r in ArchiveIterator(stream)].count("response") == len(server.requests)
