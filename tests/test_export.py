@@ -56,7 +56,11 @@ def _refused(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, ["export", *args])
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "markdown", "wxr"])
+# A WACZ export also names the folder of the WARC files it packages (the filters are checked first).
+_FORMAT_OPTIONS = {"wacz": ["--warc", "warc"]}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "markdown", "wxr", "wacz"])
 def test_filters_naming_nothing_in_the_archive_are_usage_errors_that_list_what_there_is(archive, server, tmp_path,
                                                                                        fmt) -> None:
     out = tmp_path / "out"
@@ -67,16 +71,17 @@ def test_filters_naming_nothing_in_the_archive_are_usage_errors_that_list_what_t
                                   ("--site", " ", f"one of: 1 ({server.home})"),
                                   ("--site", f"{server.home}:1", f"one of: 1 ({server.home})"),  # a second port
                                   ("--type", "recipe", "it holds: page, post")]:
-        result = _refused(str(out), "--db", archive, "--format", fmt, option, value)
+        result = _refused(str(out), "--db", archive, "--format", fmt, option, value, *_FORMAT_OPTIONS.get(fmt, []))
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith(f"Error: {option} {value!r}") and listed in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "markdown", "wxr"])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "markdown", "wxr", "wacz"])
 def test_filters_that_leave_nothing_say_so_and_write_nothing(archive, tmp_path, fmt) -> None:
     out = tmp_path / "out"
-    result = _refused(str(out), "--db", archive, "--format", fmt, "--type", "page", "--since", "2099-01-01")
+    result = _refused(str(out), "--db", archive, "--format", fmt, "--type", "page", "--since", "2099-01-01",
+                      *_FORMAT_OPTIONS.get(fmt, []))
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: nothing to export: no live item of type page since 2099-01-01")
     assert not out.exists() and not out.with_suffix(".xml").exists()

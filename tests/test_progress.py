@@ -14,7 +14,9 @@ from wparchive.cli import cli
 from wparchive.export import FORMATS, export_archive
 from wparchive.harvest import harvest_site
 from wparchive.media import download_media
+from wparchive.paths import warc_prefix
 from wparchive.rebuild import rebuild_archive
+from wparchive.warc import WarcRecorder
 
 
 class Recording:
@@ -50,10 +52,17 @@ def archive(server, client, db, db_path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_every_export_format_reports_its_rows(archive, tmp_path, fmt) -> None:
+def test_every_export_format_reports_its_rows(server, client, db, tmp_path, fmt) -> None:
+    warcs = tmp_path / "warc" if fmt == "wacz" else None
+    if warcs is not None:  # a WACZ packages what the harvest captured in WARC files
+        client.recorder = WarcRecorder(warcs, prefix=warc_prefix(server.home))
+    harvest_site(db, client, server.home + "/")
+    if client.recorder is not None:
+        client.recorder.close()
+    archive = db
     progress = Recording()
     out = tmp_path / "out" if fmt == "markdown" else tmp_path / f"out.{fmt}"
-    count = export_archive(archive, out, fmt, progress=progress)
+    count = export_archive(archive, out, fmt, warc_dir=warcs, progress=progress)
     expected = 29
     if fmt == "wxr":  # the attachments too, as items of their own; the protected post left out (anonymous)
         expected += archive.execute("SELECT count(*) FROM media").fetchone()[0]

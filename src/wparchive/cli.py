@@ -24,7 +24,7 @@ from . import MAX_CONCURRENCY, MAX_JOBS, __version__
 from .db import archive_lock, open_db
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
 from .db.queries import SORTS
-from .export import DEFAULT_MAX_MB, FORMATS, WRITERS, export_archive, export_wxr
+from .export import DEFAULT_MAX_MB, FORMATS, WRITERS, export_archive, export_wacz, export_wxr
 from .paths import config_dir, media_folder
 from .progress import Progress, SilentProgress
 
@@ -142,6 +142,9 @@ def cli() -> None:
 @click.option("--revisions", is_flag=True, help="Signed in: keep every revision of posts and pages in versions.")
 @click.option("--warc", "warc_dir", type=_Path(file_okay=False),
               help="Also write every API response to a WARC file in this folder (needs warcio).")
+@click.option("--pages", "pages", is_flag=True,
+              help="With --warc: also capture the HTML page of each post and page this run stores into the WARC, "
+                   "so that a replay of export --format wacz opens them (their HTML only).")
 @click.option("--media", "media", is_flag=True,
               help="Also download attachments and in-content images (content-addressed, SHA-256 names).")
 @click.option("--media-dir", type=_Path(file_okay=False),
@@ -158,7 +161,7 @@ def cli() -> None:
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
             timeout: float, max_response_mb: int, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
-            revisions: bool, warc_dir: str | None, media: bool, media_dir: str | None, media_max_mb: int,
+            revisions: bool, warc_dir: str | None, pages: bool, media: bool, media_dir: str | None, media_max_mb: int,
             workers: int, jobs: int, quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
@@ -204,6 +207,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     from .harvest import HarvestSettings, harvest_sites
 
     _setup_logging(verbose, quiet)
+    if pages and not warc_dir:
+        raise click.UsageError("--pages captures pages into the WARC file: give --warc DIR too")
     if site_url is not None:
         site_url = check_site_url(site_url)  # before anything is written
     sites = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
@@ -215,7 +220,7 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     settings = HarvestSettings(
         delay=delay, timeout=timeout, max_response_bytes=max_response_mb * 1024 * 1024, concurrency=concurrency,
         retries=retries, full=full, limit=limit,
-        workers=workers, jobs=jobs, config=config, warc_dir=warc_dir,
+        workers=workers, jobs=jobs, config=config, warc_dir=warc_dir, pages=pages,
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )
     worst = EXIT_OK
@@ -270,7 +275,7 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
 @db_option
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
               help="csv, json and jsonl write one file (OUT, or - for stdout); markdown fills the folder OUT; "
-                   "wxr writes OUT.xml for the WordPress Importer.")
+                   "wxr writes OUT.xml for the WordPress Importer; wacz packages the --warc captures as OUT.wacz.")
 @click.option("--site", help="Only this site: its id, name, address or host, whole (not a part of one).")
 @click.option("--type", "post_type", help="Only this post type: post, page, or a custom one.")
 @click.option("--since", help="Only items published on or after this date (YYYY-MM-DD).")
@@ -287,11 +292,13 @@ def serve(db_path: str, port: int, config: str | None, immutable: bool, media_di
 @click.option("--media-url", metavar="URL",
               help="With wxr: where the media folder is served; the importer then fetches the files downloaded "
                    "with --media from there, not from the old site.")
+@click.option("--warc", "warc_dir", type=_Path(file_okay=False),
+              help="With wacz: the folder harvest --warc wrote WARC files to.")
 @quiet_option
 def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | None, since: str | None,
            media_dir: str | None, no_layouts: bool, max_mb: float, include_deleted: bool, bom: bool,
-           media_url: str | None, quiet: bool) -> None:
-    """Export posts and pages as CSV, JSON, JSONL, Markdown files for Hugo and Jekyll, or WXR for WordPress.
+           media_url: str | None, warc_dir: str | None, quiet: bool) -> None:
+    """Export posts and pages as CSV, JSON, JSONL, Markdown for Hugo and Jekyll, WXR for WordPress, or WACZ.
 
     Rows are streamed, so memory does not grow with the archive. Items the site no longer
     serves are left out. Markdown gives one file per item with YAML front matter (title, date
@@ -307,6 +314,10 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     it carries the raw block markup; anonymous, the rendered HTML. Past --max-mb it is split into
     files each importable on its own. Items only partly harvested are left out, and said.
 
+    WACZ (1.1.1) packages the WARC files that harvests with --warc wrote to a folder, for replay
+    tools such as ReplayWeb.page: the WARC files, a CDXJ index of them, and a list of pages, one
+    per post and page at the API response that holds it, with its title and text to search by.
+
     \b
     Exit codes: 0 done; 1 failed, or nothing to export (the filters leave
     no item); 2 a filter names what the archive does not have (the message
@@ -318,8 +329,9 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
         wparchive export --format csv --type post --since 2024-01-01 recent.csv
         wparchive export --format markdown --site example.org content/
         wparchive export --format wxr --site example.org example.xml
+        wparchive export --format wacz --warc warc/ example.wacz
     """
-    if fmt in ("markdown", "wxr") and out == "-":
+    if fmt in ("markdown", "wxr", "wacz") and out == "-":
         raise click.BadParameter(f"{fmt} export needs a {'folder' if fmt == 'markdown' else 'file'}, not -",
                                  param_hint="OUT")
     _require_archive(db_path)
@@ -335,6 +347,15 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
         if not quiet:
             files = ", ".join(str(f) for f in result.files)
             click.echo(f"Exported {result.items} items and {result.comments} comments to {files}", err=True)
+        return
+    if fmt == "wacz":
+        package = export_wacz(open_db(db_path), Path(out), Path(warc_dir) if warc_dir else None, site=site,
+                              post_type=post_type, since=since, progress=_progress(quiet))
+        if package.uncaptured:
+            click.echo(f"{package.uncaptured} items are in none of the WARC files, and so not in the pages list "
+                       "(to capture them, harvest with --warc and --full)", err=True)
+        if not quiet:
+            click.echo(f"Exported {package.pages} items and {len(package.warcs)} WARC files to {out}", err=True)
         return
     images = media_folder(db_path, media_dir)
     target = click.open_file("-", "w", encoding="utf-8") if out == "-" else Path(out)  # stdout, left open
@@ -559,7 +580,8 @@ def _progress(quiet: bool, *, side_by_side: bool = False) -> Progress:
 
 class _ClickBars:
     """A Progress drawn as a bar per task on stderr: collections of a harvest (sized from X-WP-Total),
-    media, tables of a rebuild, rows of an export; with the rate and, when the total is known, the time left."""
+    media, pages captured into a WARC, tables of a rebuild, rows of an export; with the rate and, when the
+    total is known, the time left."""
 
     def __init__(self, *, drawn: bool = True, side_by_side: bool = False) -> None:
         self._drawn = drawn  # bars only on a terminal: in a log file they are noise
@@ -646,6 +668,12 @@ def _print_outcome(outcome: SiteOutcome, db_path: str, settings: HarvestSettings
             media = outcome.media
             click.echo(f"Media: {media.downloaded} downloaded ({media.bytes / 1e6:.1f} MB), "
                        f"{media.already} already there, {media.failed} failed → {settings.media_dir}", err=True)
+    if outcome.pages is not None:
+        for error in outcome.pages.errors:
+            click.echo(f"Page not captured: {error}", err=True)
+        if not quiet:
+            click.echo(f"Pages: {outcome.pages.captured} captured, {outcome.pages.failed} failed → {settings.warc_dir}",
+                       err=True)
     if result is not None:
         if not quiet:
             _print_summary(result, outcome.url, db_path, outcome.requests)

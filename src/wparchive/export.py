@@ -1,6 +1,6 @@
 """Exports: CSV, JSON and JSONL streamed row by row, Markdown files with YAML front matter
-that Hugo and Jekyll take as content and build as a site (see static_site), and WXR for
-WordPress (see wxr)."""
+that Hugo and Jekyll take as content and build as a site (see static_site), WXR for
+WordPress (see wxr), and WACZ for web-archive replay tools (see wacz)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ from .errors import ExportError, NothingToExport, archive_error
 from .progress import Progress, SilentProgress
 from .selection import select
 from .spreadsheet import BOM, spreadsheet_safe
+from .wacz import WaczExport, write_wacz
 from .wxr import DEFAULT_MAX_MB, WxrExport, write_wxr
 from .static_site import (NAME_CHARS, Placed, SitePlan, address_of, copy_media, fit, inside, safe_name,
                           write_redirect_maps, write_site_files)
 
-FORMATS = ("csv", "json", "jsonl", "markdown", "wxr")
+FORMATS = ("csv", "json", "jsonl", "markdown", "wxr", "wacz")
 # Big and rarely wanted in a spreadsheet: left out of CSV unless asked for.
 _JSON_COLUMNS = frozenset({"categories", "tags", "headings", "shortcodes"})
 TERM_BYTES = 100  # a category or tag name: a folder of Jekyll's and Hugo's, after they add to it
@@ -36,7 +37,8 @@ MAX_CATEGORIES = 20  # Jekyll nests a post in a folder per category: 20 keep its
 
 def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | None = None,
                    post_type: str | None = None, since: str | None = None, media_dir: Path | None = None,
-                   layouts: bool = True, bom: bool = False, progress: Progress | None = None) -> int:
+                   layouts: bool = True, bom: bool = False, warc_dir: Path | None = None,
+                   progress: Progress | None = None) -> int:
     """Write the live posts and pages that match the filters to out in a format of FORMATS; returns how many.
 
     out is a folder for markdown, and a file or an open stream (stdout) for the others. The
@@ -44,13 +46,18 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
     NothingToExport, with nothing written. progress hears of one task, "export", sized by a
     count of the rows beforehand. layouts: with markdown, also the files that make the folder a
     site Hugo and Jekyll build as it is (see write_markdown). bom: CSV starts with a byte order
-    mark, by which spreadsheets know it is UTF-8.
+    mark, by which spreadsheets know it is UTF-8. warc_dir: with wacz, the folder of the WARC
+    files to package.
     """
     progress = progress or SilentProgress()
     if fmt == "wxr":  # its own options, and what it wrote: see export_wxr
         if not isinstance(out, Path):
             raise ExportError("a WXR export is written to a file (or files), not to a stream")
         return export_wxr(db, out, site=site, post_type=post_type, since=since, progress=progress).items
+    if fmt == "wacz":  # what it wrote: see export_wacz
+        if not isinstance(out, Path):
+            raise ExportError("a WACZ export is written to a file, not to a stream")
+        return export_wacz(db, out, warc_dir, site=site, post_type=post_type, since=since, progress=progress).pages
     with _errors_said(out), ExitStack() as stack:
         chosen = select(db, site=site, post_type=post_type, since=since)
         filters: dict[str, Any] = {"site_ids": chosen.site_ids, "post_type": post_type, "since": since}
@@ -80,6 +87,19 @@ def export_wxr(db: Database, out: Path, *, site: str | None = None, post_type: s
             raise ExportError(f"a WXR export is a file, and {out} is a folder")
         return write_wxr(db, out, site=site, post_type=post_type, since=since, include_deleted=include_deleted,
                          max_mb=max_mb, media_url=media_url, progress=progress)
+
+
+def export_wacz(db: Database, out: Path, warc_dir: Path | None, *, site: str | None = None,
+                post_type: str | None = None, since: str | None = None,
+                progress: Progress | None = None) -> WaczExport:
+    """Package the WARC files harvests wrote to warc_dir as a WACZ file (see wacz.write_wacz)."""
+    with _errors_said(out):
+        if out.is_dir():
+            raise ExportError(f"a WACZ export is a file, and {out} is a folder")
+        if warc_dir is None:
+            raise ExportError("a WACZ export packages the WARC files of harvests run with --warc DIR",
+                              hint="Name that folder: wparchive export --format wacz --warc DIR OUT.wacz")
+        return write_wacz(db, out, warc_dir, site=site, post_type=post_type, since=since, progress=progress)
 
 
 @contextmanager

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from sqlite_utils.db import Database
 
@@ -37,10 +36,11 @@ from .fallback import feed_channel, list_items, locate_feed, read_items, record_
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
 from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
-from .paths import config_dir
+from .paths import config_dir, warc_prefix
 from .progress import Progress, SilentProgress, SiteProgress
 from .records import TABLE_ORDER, SiteContext
 from .rows import utc_now
+from .snapshots import PageCaptures, capture_pages
 from .sync import CollectionSync, sync_collection
 from .warc import WarcRecorder
 
@@ -352,6 +352,7 @@ class HarvestSettings:
     workers: int = 1  # processes that clean large collections
     config: str | Path | None = None  # the folder of boilerplate.toml; None: $WPARCHIVE_CONFIG or the bundled one
     warc_dir: str | Path | None = None  # also write every response to a WARC file in this folder
+    pages: bool = False  # with warc_dir: also capture the HTML page of each post and page stored into the WARC
     media_dir: str | Path | None = None  # also download media into this folder; None: no media
     media_max_bytes: int = DEFAULT_MAX_BYTES  # larger files are skipped and recorded
     jobs: int = 1  # sites harvested at once, each with its own delay and concurrency
@@ -365,6 +366,7 @@ class SiteOutcome:
     result: HarvestResult | None = None  # None when an error stopped the harvest
     error: WPArchiveError | None = None  # what stopped the harvest, or the media download after it
     media: MediaCounts | None = None  # with media_dir, when the harvest got that far
+    pages: PageCaptures | None = None  # with warc_dir and pages, when the harvest got that far
     requests: int = 0  # HTTP requests made for the site, media included
 
     @property
@@ -480,11 +482,14 @@ def _harvest_one(db: Database, db_path: str, site: SiteConfig, auth: tuple[str, 
         try:
             if settings.warc_dir:
                 try:
-                    client.recorder = WarcRecorder(settings.warc_dir, prefix=_warc_prefix(site.url, settings))
+                    client.recorder = WarcRecorder(settings.warc_dir, prefix=warc_prefix(site.url))
                 except OSError as exc:
                     raise WPArchiveError(f"cannot write a WARC file in {settings.warc_dir}: {exc.strerror or exc}",
                                          hint="Choose a folder you may write to with --warc.") from None
             outcome.result = harvest_site(db, client, site.url, progress=progress, options=options, pool=pool)
+            if settings.pages and client.recorder is not None and outcome.result.site_id is not None:
+                outcome.pages = capture_pages(db, client, outcome.result.site_id, outcome.result.run_id,
+                                              progress=progress)
         finally:
             if isinstance(client.recorder, WarcRecorder):
                 client.recorder.close()
@@ -498,15 +503,6 @@ def _harvest_one(db: Database, db_path: str, site: SiteConfig, auth: tuple[str, 
         return SiteOutcome(url=site.url, error=archive_error(exc, db_path))
     outcome.requests = client.requests_made
     return outcome
-
-
-def _warc_prefix(site_url: str, settings: HarvestSettings) -> str:
-    """A WARC file's name starts with the site's host; with sites harvested at once, its port too, so that
-    two sites of one host never write into one file."""
-    parts = urlsplit(site_url)
-    if settings.jobs > 1 and parts.port is not None:
-        return f"wparchive-{parts.hostname}-{parts.port}"
-    return f"wparchive-{parts.hostname}"
 
 
 _T = TypeVar("_T")

@@ -1,5 +1,5 @@
-"""Where wparchive's files are: the configuration folder, the media folder beside an archive, and
-the extensions its files may have.
+"""Where wparchive's files are: the configuration folder, the media folder beside an archive, the
+names of the WARC files a harvest writes, and the extensions its files may have.
 
 A leaf module, so that serving and exporting an archive can find their files without loading
 the harvester.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -26,6 +27,12 @@ def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 def media_folder(db_path: str | os.PathLike[str], given: str | os.PathLike[str] | None = None) -> Path:
     """Where --media puts files: as given, else beside the archive (archive.db → archive-media)."""
     return Path(given) if given else Path(os.path.splitext(db_path)[0] + "-media")
+
+
+def warc_prefix(site_url: str) -> str:
+    """How the WARC files of a harvest of site_url are named (PREFIX-YYYYMMDDHHMMSS.warc.gz): by its
+    host, so that a WACZ export finds a site's files among others in the same folder."""
+    return f"wparchive-{urlsplit(site_url).hostname}"
 
 
 # The extensions a downloaded media file may be named with: formats that browsers and site

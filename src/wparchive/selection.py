@@ -1,5 +1,5 @@
 """What an export takes: its --site, --type and --since checked against the archive once, the same
-way for every format (CSV, JSON, JSONL, Markdown, WXR).
+way for every format (CSV, JSON, JSONL, Markdown, WXR, WACZ).
 
 A site is named whole, never by a part ("1" is not every site on 127.0.0.1): by its id, its name,
 its address (home page or the URL it was harvested from, with or without scheme, "www." and the

@@ -11,16 +11,17 @@ from .runs import (
     SyncState, term_names,
 )
 from .save import (
-    MODIFIED_TABLES, clear_seen, known_files, live_signatures, mark_deleted, media_sources, raw_records,
-    rewrite_derived, save_file, save_page, save_revisions, unseen_live_keys,
+    MODIFIED_TABLES, clear_seen, fetched_links, known_files, live_signatures, mark_deleted, media_sources,
+    raw_records, rewrite_derived, save_file, save_page, save_revisions, unseen_live_keys,
 )
 from .schema import (
     checkpoint, ensure_db_shape, ensure_tables, FTS_CONFIG, open_db, SCHEMA, SCHEMA_VERSION, scope, VIEWS,
 )
 
 __all__ = [
-    "MODIFIED_TABLES", "archive_lock", "archive_status", "checkpoint", "clear_seen", "ensure_db_shape", "ensure_tables", "finish_run",
-    "FTS_CONFIG", "get_sync_state", "known_api_root", "known_files", "live_signatures", "mark_deleted",
+    "MODIFIED_TABLES", "archive_lock", "archive_status", "checkpoint", "clear_seen", "ensure_db_shape",
+    "ensure_tables", "fetched_links", "finish_run", "FTS_CONFIG", "get_sync_state", "known_api_root", "known_files",
+    "live_signatures", "mark_deleted",
     "mark_killed_runs", "media_sources", "open_db", "pending_retries", "raw_records", "record_error",
     "record_failure", "resolve_errors", "rewrite_derived", "save_collection_counts", "save_file", "save_page",
     "save_revisions", "save_site", "SCHEMA", "SCHEMA_VERSION", "scope", "set_site_taxonomies", "set_sync_state",

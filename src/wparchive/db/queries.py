@@ -325,6 +325,15 @@ def export_places_sql(*, site_ids: list[int] | None, post_type: str | None,
             f"ORDER BY date_gmt, key"), params
 
 
+def harvested_addresses_sql(*, site_ids: list[int] | None) -> tuple[str, dict[str, Any]]:
+    """SQL for the addresses the harvests of these sites (None: every site) were started from (a
+    WARC file is named after the host of the address its harvest was given)."""
+    if site_ids is None:
+        return "SELECT DISTINCT site_url FROM harvest_runs WHERE site_id IS NOT NULL ORDER BY site_url", {}
+    return ("SELECT DISTINCT site_url FROM harvest_runs WHERE site_id IN (SELECT value FROM json_each(:sites)) "
+            "ORDER BY site_url"), {"sites": json.dumps(site_ids)}
+
+
 MEDIA_FILES_SQL = "SELECT url, path FROM files WHERE sha256 IS NOT NULL"
 # The page of each attachment (?attachment_id=101, or a permalink), and its file.
 MEDIA_PAGES_SQL = "SELECT link, source_url FROM media WHERE link IS NOT NULL AND source_url IS NOT NULL"

@@ -260,6 +260,14 @@ def media_sources(db: Database, site_id: int) -> list[str]:
     return list(dict.fromkeys(row[0] for row in db.execute(sql, [site_id, site_id])))
 
 
+def fetched_links(db: Database, site_id: int, run_id: int) -> tuple[str | None, list[str]]:
+    """A site's home and the addresses of its live posts and pages that a run stored, oldest first."""
+    home = db.execute("SELECT home FROM sites WHERE id = ?", [site_id]).fetchone()
+    sql = ("SELECT link FROM posts WHERE site_id = ? AND run_id = ? AND deleted_at IS NULL AND link LIKE 'http%' "
+           "ORDER BY date_gmt, key")
+    return (home[0] if home else None), list(dict.fromkeys(row[0] for row in db.execute(sql, [site_id, run_id])))
+
+
 def known_files(db: Database) -> set[str]:
     """URLs already downloaded (failures are tried again)."""
     return {row[0] for row in db.execute("SELECT url FROM files WHERE sha256 IS NOT NULL")}
