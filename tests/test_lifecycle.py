@@ -262,6 +262,45 @@ def test_a_killed_harvest_leaves_no_workers_and_the_next_run_marks_it(make_serve
     assert _count(db_path, "SELECT count(*) FROM posts WHERE deleted_at IS NULL") == POSTS
 
 
+def test_ctrl_c_stops_every_site_harvested_at_once_and_a_rerun_completes(make_server, tmp_path) -> None:
+    servers = [make_server(_site()) for _ in range(3)]
+    for server in servers:
+        _slow(server)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sites.toml").write_text("".join(f'[[site]]\nurl = "{s.home}/"\n' for s in servers))
+    db_path = str(tmp_path / "archive.db")
+    command = [sys.executable, "-m", "wparchive", "harvest", "--config", str(config), "--db", db_path,
+               "--delay", "0", "--workers", "2", "--jobs", "3", "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while _count(db_path, "SELECT count(DISTINCT site_id) FROM posts") < 3:  # every site mid-run
+            assert process.poll() is None, f"the harvest ended ({process.returncode}) before it could be stopped"
+            assert time.monotonic() < deadline, "the sites did not all get going"
+            time.sleep(0.05)
+        tree = descendants(process.pid)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == EXIT_INTERRUPTED, err
+    assert err.strip() == INTERRUPTED  # one line: no traceback from any site's thread or from a worker
+    assert not survivors(tree, within=10), _describe(tree)
+    assert _runs(db_path) == [(1, "interrupted", True), (2, "interrupted", True), (3, "interrupted", True)]
+    assert _count(db_path, "SELECT count(*) FROM posts") < 3 * POSTS
+    assert _count(db_path, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check != 'ok'") == 0
+    for server in servers:
+        server.fault = None
+    again = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert [status for _, status, _ in _runs(db_path)] == ["interrupted"] * 3 + ["ok"] * 3
+    assert _count(db_path, "SELECT count(*) FROM posts WHERE deleted_at IS NULL") == 3 * POSTS
+
+
 def test_a_stop_while_the_run_is_being_recorded_still_records_it(server, client, db, monkeypatch) -> None:
     from wparchive import harvest as harvest_module
 

@@ -218,3 +218,21 @@ def test_no_bars_off_a_terminal_but_the_summary(server, db_path) -> None:
                                           f"post 24 new; page 5 new; media 4 new; comments 19 new (11 requests) "
                                           f"→ {db_path}"]
     assert _run("harvest", server.home + "/", "--db", db_path, "--delay", "0", "-q").output == ""
+
+
+def test_sites_harvested_at_once_report_each_collection_in_lines_named_after_the_site(make_server, tmp_path) -> None:
+    one, two = make_server(), make_server()
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sites.toml").write_text(f'[[site]]\nurl = "{one.home}/"\n\n[[site]]\nurl = "{two.home}/"\n')
+    states = _on_a_terminal("harvest", "--config", str(config), "--db", str(tmp_path / "a.db"), "--delay", "0",
+                            "--jobs", "2")
+    assert not [state for state in states if "[#" in state or "%" in state]  # no bars: they would mix
+    for server in (one, two):
+        site = f"{server.home}/"
+        assert f"{site} comments: 21 to do" in states and f"{site} comments: done" in states
+        assert states.index(f"{site} post: 24 to do") < states.index(f"{site} post: done")
+        assert len([state for state in states if state.startswith(f"{site}: run ")]) == 1  # its summary
+    # One site given, --jobs has nothing to share out: bars as ever.
+    states = _on_a_terminal("harvest", f"{one.home}/", "--db", str(tmp_path / "b.db"), "--delay", "0", "--jobs", "2")
+    assert re.search(r"100%(  [\d.,]+/s)?$", _last_state(states, "post"))

@@ -20,7 +20,7 @@ import click
 # Only what reading an archive needs is imported here. harvest, rebuild and demo import the
 # harvester and the cleaner (requests, lxml, html2text, pydantic, bs4) inside themselves, so that
 # serve and export start without loading them; tests/test_startup.py holds them to it.
-from . import MAX_CONCURRENCY, __version__
+from . import MAX_CONCURRENCY, MAX_JOBS, __version__
 from .db import archive_lock, open_db
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
 from .db.queries import SORTS
@@ -153,19 +153,23 @@ def cli() -> None:
               help="Skip (and record) files larger than this.")
 @click.option("--workers", type=click.IntRange(min=1), default=_every_core, show_default="every core",
               help="Processes that clean large collections (1: clean in the harvest's own process).")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, MAX_JOBS),
+              help="Sites of sites.toml harvested at once, each still with its own delay and concurrency; "
+                   "they share the --workers.")
 @quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
             timeout: float, max_response_mb: int, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
             revisions: bool, warc_dir: str | None, pages: bool, media: bool, media_dir: str | None, media_max_mb: int,
-            workers: int, quiet: bool, verbose: bool) -> None:
+            workers: int, jobs: int, quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
     SITE_URL is any page of the site, its home page, or its REST API root. The API is found
     from the page's Link header or <link> tag, then /wp-json/, then ?rest_route=/. With no
     SITE_URL, the sites listed in sites.toml of the configuration folder are harvested one
-    after the other; one that fails does not stop the others.
+    after the other, or --jobs of them at once (each then reported as it ends, on lines named
+    after it instead of bars); one that fails does not stop the others.
 
     Every public collection is fetched: posts, pages and other public post types, categories,
     tags and other taxonomies, users, media metadata and comments. Each page of 100 items is
@@ -216,12 +220,13 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     settings = HarvestSettings(
         delay=delay, timeout=timeout, max_response_bytes=max_response_mb * 1024 * 1024, concurrency=concurrency,
         retries=retries, full=full, limit=limit,
-        workers=workers, config=config, warc_dir=warc_dir, pages=pages,
+        workers=workers, jobs=jobs, config=config, warc_dir=warc_dir, pages=pages,
         media_dir=media_folder(db_path, media_dir) if media else None, media_max_bytes=media_max_mb * 1024 * 1024,
     )
     worst = EXIT_OK
     with _stopped_by_signals():
-        for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet)):
+        at_once = jobs > 1 and len(sites) > 1
+        for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet, side_by_side=at_once)):
             _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
             worst = max(worst, _exit_code(outcome), key=_severity)
     sys.exit(worst)
@@ -573,9 +578,10 @@ def _stopped_by_signals() -> Iterator[None]:
                 signal.signal(number, handler)
 
 
-def _progress(quiet: bool) -> Progress:
-    """Bars on stderr when it is a terminal (notes alone when it is not), or nothing with --quiet."""
-    return SilentProgress() if quiet else _ClickBars(drawn=sys.stderr.isatty())
+def _progress(quiet: bool, *, side_by_side: bool = False) -> Progress:
+    """Bars on stderr when it is a terminal (notes alone when it is not), or nothing with --quiet.
+    Tasks that run side by side (sites harvested at once) are a line as each begins and ends: bars would mix."""
+    return SilentProgress() if quiet else _ClickBars(drawn=sys.stderr.isatty(), side_by_side=side_by_side)
 
 
 class _ClickBars:
@@ -583,13 +589,17 @@ class _ClickBars:
     media, pages captured into a WARC, tables of a rebuild, rows of an export; with the rate and, when the
     total is known, the time left."""
 
-    def __init__(self, *, drawn: bool = True) -> None:
+    def __init__(self, *, drawn: bool = True, side_by_side: bool = False) -> None:
         self._drawn = drawn  # bars only on a terminal: in a log file they are noise
+        self._side_by_side = side_by_side  # several tasks at once: a line as each begins and ends
         self._bar: Any = None
         self._started = 0.0
 
     def begin(self, task: str, total: int | None) -> None:
         if not self._drawn:
+            return
+        if self._side_by_side:
+            click.echo(f"{task}: {'' if total is None else f'{total:,} '}to do", err=True)
             return
         self._bar = click.progressbar(length=total or 0, label=f"{task:<12}", file=sys.stderr, show_pos=True,
                                       show_percent=total is not None, show_eta=False, item_show_func=self._pace)
@@ -603,6 +613,8 @@ class _ClickBars:
             self._bar.update(count)
 
     def end(self, task: str) -> None:
+        if self._drawn and self._side_by_side:
+            click.echo(f"{task}: done", err=True)
         if self._bar is not None:
             # X-WP-Total may count what WordPress then hides (comments of protected posts):
             # what was served is all there was, and the bar ends full there.

@@ -92,6 +92,9 @@ class Client:
     # more only for servers that allow it. delay then spaces the requests of each connection.
     concurrency: int = 1
     requests_made: int = 0
+    # Set by another thread to stop this client's harvest (harvest --jobs, on Ctrl-C): its next request,
+    # or the wait before it, raises KeyboardInterrupt as Ctrl-C would in the main thread.
+    stop: threading.Event | None = None
     # What was forgiven in bodies (URL, what, the raw bytes), for the harvest to record.
     repairs: list[tuple[str, str, bytes]] = field(default_factory=list)
     _last_request_at: float = 0.0
@@ -147,6 +150,8 @@ class Client:
         url = with_params(url, params or {})
         attempt = 0
         while True:
+            if self.stop is not None and self.stop.is_set():
+                raise KeyboardInterrupt
             self._be_polite()
             log.debug("GET %s", url)
             try:
@@ -192,7 +197,7 @@ class Client:
                         self._hold_until = max(self._hold_until, time.monotonic() + wait)
                 log.info("%s answered %s; retrying in %.1fs", url, response.status_code, wait)
             attempt += 1
-            self.sleep(wait)
+            self._pause(wait)
 
     def _drop_idle_connections(self) -> None:
         """Close the kept-alive connections. After a broken transfer the server may be closing the
@@ -347,7 +352,14 @@ class Client:
                 start = max(start, self._last_request_at + self.delay / self.concurrency)
             self._last_request_at = start
         if start > now:
-            self.sleep(start - now)
+            self._pause(start - now)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait, unless a stop is asked meanwhile: then KeyboardInterrupt at once."""
+        if self.stop is None:
+            self.sleep(seconds)
+        elif self.stop.wait(seconds):
+            raise KeyboardInterrupt
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * (2**attempt), self.max_backoff)

@@ -1,11 +1,14 @@
 """A harvest: of one site (harvest_site: discover → fetch → clean → store, page by page), or of
-many in turn (harvest_sites: what `wparchive harvest` runs)."""
+many, in turn or some at once (harvest_sites: what `wparchive harvest` runs)."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -34,7 +37,7 @@ from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
 from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
 from .paths import config_dir, warc_prefix
-from .progress import Progress, SilentProgress
+from .progress import Progress, SilentProgress, SiteProgress
 from .records import TABLE_ORDER, SiteContext
 from .rows import utc_now
 from .snapshots import PageCaptures, capture_pages
@@ -48,6 +51,12 @@ PRIVATE_STATUS = {"posts": {"status": PRIVATE_STATUSES}, "comments": {"status": 
 # of content, title and excerpt, and what only editors see (users' e-mail, comments' authors),
 # which a migration back into WordPress needs. A user without the right gets the readers' view.
 EDIT_CONTEXT = {"context": "edit"}
+
+log = logging.getLogger(__name__)
+
+# Sites harvested at once shape the archive one at a time at the end of their runs: two would
+# both find its full-text search missing, and the second would fail to create it.
+_shaping = threading.Lock()
 
 
 @dataclass
@@ -85,6 +94,7 @@ def harvest_site(
     *,
     progress: Progress | None = None,
     options: HarvestOptions | None = None,
+    pool: CleaningPool | None = None,
     **option_values: Any,
 ) -> HarvestResult:
     """Harvest every public collection of a site into the archive; returns what the run did.
@@ -93,7 +103,8 @@ def harvest_site(
     discovery failures and interruptions end the run ("failed", "interrupted") and re-raise.
     The client's credentials (or a user:password@ in site_url, taken out of it before anything is
     stored) go to the site's origin only: an API root on another origin is harvested anonymously,
-    with a note.
+    with a note. pool, when given, is the cleaning workers the caller shares between sites and
+    closes; without it the run has its own (options.workers), closed as it ends.
     """
     progress = progress or SilentProgress()
     options = options or HarvestOptions(**option_values)
@@ -101,7 +112,8 @@ def harvest_site(
     client.bind_credentials(site_url)  # the site asked for, until its API root is known
     first_harvest = options.full or known_api_root(db, site_url) is None
     result = HarvestResult(run_id=start_run(db, site_url, utc_now(), __version__))
-    pool = CleaningPool(options.workers)
+    own_pool = pool is None
+    pool = pool or CleaningPool(options.workers)
     if first_harvest:  # everything is to be cleaned; a re-harvest may clean nothing
         pool.warm_up()
     try:
@@ -151,12 +163,12 @@ def harvest_site(
         result.status = "failed"
         raise
     finally:
-        _end_run(db, client, result, pool)
+        _end_run(db, client, result, pool if own_pool else None)
     return result
 
 
-def _end_run(db: Database, client: Client, result: HarvestResult, pool: CleaningPool) -> None:
-    """Stop the workers, shape the archive and record how the run ended, whatever happens meanwhile.
+def _end_run(db: Database, client: Client, result: HarvestResult, pool: CleaningPool | None) -> None:
+    """Stop the run's own workers (if it has any), shape the archive and record how the run ended, whatever happens meanwhile.
 
     The run's row must not stay `running`: a stop (KeyboardInterrupt) during this makes the run
     `interrupted` and is raised once the row is written; a SQLite error (a full disk) makes a run
@@ -165,9 +177,11 @@ def _end_run(db: Database, client: Client, result: HarvestResult, pool: Cleaning
     ending_well = result.status in ("ok", "partial")
     problem: BaseException | None = None
     try:
-        pool.close()
+        if pool is not None:
+            pool.close()
         if result.status != "interrupted":
-            ensure_db_shape(db)
+            with _shaping:
+                ensure_db_shape(db)
     except KeyboardInterrupt as exc:
         result.status, problem = "interrupted", exc
     except sqlite3.Error as exc:
@@ -319,7 +333,7 @@ def _harvest_without_api(db: Database, client: Client, site_url: str, result: Ha
     return True
 
 
-# Many sites, one after the other: what `wparchive harvest` runs, with or without a URL.
+# Many sites, one after the other or some at once: what `wparchive harvest` runs, with or without a URL.
 
 
 
@@ -341,6 +355,7 @@ class HarvestSettings:
     pages: bool = False  # with warc_dir: also capture the HTML page of each post and page stored into the WARC
     media_dir: str | Path | None = None  # also download media into this folder; None: no media
     media_max_bytes: int = DEFAULT_MAX_BYTES  # larger files are skipped and recorded
+    jobs: int = 1  # sites harvested at once, each with its own delay and concurrency
 
 
 @dataclass
@@ -369,7 +384,7 @@ def harvest_sites(
     *,
     progress: Progress | None = None,
 ) -> Iterator[SiteOutcome]:
-    """Harvest the sites in turn into the archive at db_path, yielding each one's SiteOutcome as it ends.
+    """Harvest the sites into the archive at db_path, yielding each one's SiteOutcome as it ends.
 
     Before anything is written, the boilerplate rules and every site's credentials are read: a
     mistake in either raises ConfigError and nothing is harvested. Then the archive is locked
@@ -377,8 +392,11 @@ def harvest_sites(
     closed; ArchiveUnavailable when the lock file cannot be made) and opened (NotAnArchive for
     another file), and runs left `running` by a killed harvest are marked `killed`. Each site gets
     its own Client and WARC file; an error of one site (a WPArchiveError, SQLite's own errors
-    included) is yielded in its outcome and the next site goes on. Ctrl-C (KeyboardInterrupt) ends
-    the whole harvest, its run marked `interrupted`.
+    included) is yielded in its outcome and the other sites go on. Ctrl-C (KeyboardInterrupt) ends
+    the whole harvest, its runs marked `interrupted`.
+
+    With settings.jobs 1 the sites are harvested in turn, in their order; with more, that many at
+    once (see _harvest_at_once), their outcomes yielded in the order they end.
     """
     settings = settings or HarvestSettings()
     progress = progress or SilentProgress()
@@ -394,21 +412,68 @@ def harvest_sites(
                               "marked killed; this run continues where it stopped")
         except sqlite3.Error as exc:
             raise archive_error(exc, db_path) from exc
+        if settings.jobs > 1 and len(sites) > 1:
+            db.close()  # each site writes through a connection of its own
+            yield from _harvest_at_once(db_path, list(zip(sites, credentials, strict=True)), rules, settings,
+                                        progress)
+            return
         for site, auth in zip(sites, credentials, strict=True):
-            try:
-                outcome = _harvest_one(db, site, auth, rules, settings, progress)
-            except sqlite3.Error as exc:  # a full disk, read-only storage: a message, not a traceback
-                outcome = SiteOutcome(url=site.url, error=archive_error(exc, db_path))
-            yield outcome
+            yield _harvest_one(db, db_path, site, auth, rules, settings, progress)
 
 
-def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, rules: Boilerplate,
-                 settings: HarvestSettings, progress: Progress) -> SiteOutcome:
-    """One site of harvest_sites: its harvest, then its media; a WPArchiveError ends in the outcome."""
+def _harvest_at_once(db_path: str, sites: list[tuple[SiteConfig, tuple[str, str] | None]], rules: Boilerplate,
+                     settings: HarvestSettings, progress: Progress) -> Iterator[SiteOutcome]:
+    """harvest_sites with settings.jobs sites at a time, each in a thread of its own.
+
+    Each thread has its own connection to the archive: in WAL mode nothing waits to read, and each
+    page's short transaction waits for the write lock its turn (busy timeout). The sites share one
+    pool of cleaning workers (the process tree stays settings.workers large) and report through
+    SiteProgress. A KeyboardInterrupt here (Ctrl-C in the main thread), in a site's thread, or the
+    generator closed early, stops every site at its next request: each run is recorded
+    `interrupted`, then the interrupt goes on. Another exception of one site ends that site only.
+    """
+    stop = threading.Event()
+    pool = CleaningPool(settings.workers)
+    reporting = threading.Lock()
+
+    def one_site(site: SiteConfig, auth: tuple[str, str] | None) -> SiteOutcome:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a site still waiting for its turn does not start
+        own_progress = SiteProgress(progress, split_credentials(site.url)[0], reporting)
+        try:
+            db = open_db(db_path)
+        except sqlite3.Error as exc:
+            return SiteOutcome(url=site.url, error=archive_error(exc, db_path))
+        except WPArchiveError as exc:
+            return SiteOutcome(url=site.url, error=exc)
+        try:
+            return _harvest_one(db, db_path, site, auth, rules, settings, own_progress, pool=pool, stop=stop)
+        except Exception as exc:  # a fault of this site's harvest (its run is recorded `failed`): the others go on
+            log.error("%s: the harvest stopped on an unexpected error", site.url, exc_info=True)
+            return SiteOutcome(url=site.url, error=WPArchiveError(f"the harvest stopped on an unexpected error: "
+                                                                  f"{type(exc).__name__}: {exc}"))
+        finally:
+            db.close()
+
+    threads = ThreadPoolExecutor(max_workers=settings.jobs, thread_name_prefix="wparchive-site")
+    try:
+        for done in as_completed([threads.submit(one_site, site, auth) for site, auth in sites]):
+            yield done.result()  # a KeyboardInterrupt of the site's thread is raised here
+    finally:
+        stop.set()  # nothing to stop once every site has ended; else each records its run and ends
+        threads.shutdown(wait=True, cancel_futures=True)
+        pool.close()
+
+
+def _harvest_one(db: Database, db_path: str, site: SiteConfig, auth: tuple[str, str] | None, rules: Boilerplate,
+                 settings: HarvestSettings, progress: Progress, *, pool: CleaningPool | None = None,
+                 stop: threading.Event | None = None) -> SiteOutcome:
+    """One site of harvest_sites: its harvest, then its media; a WPArchiveError or SQLite's error ends in the
+    outcome. pool and stop are those of sites harvested at once."""
     max_bytes = settings.max_response_bytes if site.max_response_mb is None else site.max_response_mb * 1024 * 1024
     client = Client(delay=_own(site.delay, settings.delay), timeout=_own(site.timeout, settings.timeout),
                     concurrency=_own(site.concurrency, settings.concurrency), retries=settings.retries, auth=auth,
-                    max_response_bytes=max_bytes)
+                    max_response_bytes=max_bytes, stop=stop)
     options = HarvestOptions(full=settings.full, limit=settings.limit, include=site.include, exclude=site.exclude,
                              private=site.private, revisions=site.revisions, wpcom=site.wpcom,
                              workers=settings.workers, boilerplate=rules)
@@ -421,7 +486,7 @@ def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, r
                 except OSError as exc:
                     raise WPArchiveError(f"cannot write a WARC file in {settings.warc_dir}: {exc.strerror or exc}",
                                          hint="Choose a folder you may write to with --warc.") from None
-            outcome.result = harvest_site(db, client, site.url, progress=progress, options=options)
+            outcome.result = harvest_site(db, client, site.url, progress=progress, options=options, pool=pool)
             if settings.pages and client.recorder is not None and outcome.result.site_id is not None:
                 outcome.pages = capture_pages(db, client, outcome.result.site_id, outcome.result.run_id,
                                               progress=progress)
@@ -434,6 +499,8 @@ def _harvest_one(db: Database, site: SiteConfig, auth: tuple[str, str] | None, r
                                            progress=progress)
     except WPArchiveError as exc:
         outcome.error = exc
+    except sqlite3.Error as exc:  # a full disk, read-only storage: a message, not a traceback
+        return SiteOutcome(url=site.url, error=archive_error(exc, db_path))
     outcome.requests = client.requests_made
     return outcome
 

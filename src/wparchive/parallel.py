@@ -36,13 +36,17 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
 
 
 class CleaningPool:
-    """Worker processes that build records; started on first use, shut down by close()."""
+    """Worker processes that build records; started on first use, shut down by close().
+
+    Sites harvested at once (harvest --jobs) share one: submit may be called from several threads.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._lifeline: tuple[Connection, Connection] | None = None  # (the workers' end, ours)
         self._ready = False  # warmed up: the workers clean every post-type collection
+        self._starting = threading.Lock()  # two sites' first large collections start one pool
 
     def warm_up(self) -> None:
         """Get cleaning ready while the first pages download (a first harvest cleans everything).
@@ -67,7 +71,7 @@ class CleaningPool:
         """Futures of (records, failures) for the items, split across the workers, in order."""
         # Processes start inside submit (the forkserver on the first call, workers as needed):
         # they inherit the stop signals blocked, so none dies of one before it can ignore it.
-        with _stop_signals_blocked():
+        with _stop_signals_blocked(), self._starting:
             if self._executor is None:
                 # From now on the workers clean every post, with the forkserver's model: this
                 # process's own copy (if it loaded one) would only hold 120 MB more.

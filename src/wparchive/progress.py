@@ -3,11 +3,13 @@
 The library calls a Progress; the CLI draws bars from it (with the rate and the time left, on a
 terminal only) or stays quiet, tests record it.
 A task is a collection of a harvest, a table of a rebuild, the files of a media pass, the rows
-of an export.
+of an export. Sites harvested at once report from threads of their own, each through a
+SiteProgress: their tasks then overlap, and advance counts for the current task of the calling thread.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 
@@ -42,3 +44,27 @@ class SilentProgress:
 
     def note(self, message: str) -> None:
         pass
+
+
+class SiteProgress:
+    """One site's share of a Progress that sites harvested at once report to (harvest --jobs): its tasks
+    and notes carry the site's name, and reach the shared Progress one report at a time."""
+
+    def __init__(self, progress: Progress, site: str, lock: threading.Lock) -> None:
+        self._progress, self._site, self._lock = progress, site, lock
+
+    def begin(self, task: str, total: int | None) -> None:
+        with self._lock:
+            self._progress.begin(f"{self._site} {task}", total)
+
+    def advance(self, count: int) -> None:
+        with self._lock:
+            self._progress.advance(count)
+
+    def end(self, task: str) -> None:
+        with self._lock:
+            self._progress.end(f"{self._site} {task}")
+
+    def note(self, message: str) -> None:
+        with self._lock:
+            self._progress.note(f"{self._site}: {message}")

@@ -7,9 +7,9 @@ request that asked for it; the request's Authorization header is never written.
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import requests
@@ -28,6 +28,19 @@ class WarcUnavailable(WPArchiveError):
     hint = "Install it with: pip install 'wparchive[warc]'"
 
 
+def _new_file(folder: Path, prefix: str) -> tuple[Path, BinaryIO]:
+    """A new file of this recorder's own, named PREFIX-YYYYMMDDHHMMSS.warc.gz: two sites of one host
+    harvested at once (harvest --jobs) may start in the same second, and the later one takes the
+    next free second rather than write into the other's file."""
+    moment = datetime.now(timezone.utc)
+    while True:
+        path = folder / f"{prefix}-{moment:%Y%m%d%H%M%S}.warc.gz"
+        try:
+            return path, open(path, "xb")
+        except FileExistsError:
+            moment += timedelta(seconds=1)
+
+
 class WarcRecorder:
     """Appends request and response records to one gzipped WARC file per harvest."""
 
@@ -38,9 +51,7 @@ class WarcRecorder:
             raise WarcUnavailable("--warc needs the warcio package") from exc
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
-        self.path = folder / f"{prefix}-{stamp}.warc.gz"
-        self._file = open(self.path, "ab")
+        self.path, self._file = _new_file(folder, prefix)
         self._writer = WARCWriter(self._file, gzip=True)
         self._writer.write_record(self._writer.create_warcinfo_record(
             self.path.name, {"software": f"wparchive/{__version__}", "format": "WARC File Format 1.1"}))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -200,6 +202,30 @@ def scope(table: str, collection: str, site_id: int) -> tuple[str, list[Any]]:
 BUSY_TIMEOUT_MS = 60_000
 
 
+class _Archive(Database):
+    """sqlite-utils' Database, whose transactions take the write lock as they begin (BEGIN IMMEDIATE).
+
+    Sites harvested at once (harvest --jobs) write through connections of their own. A transaction
+    that read first and then writes cannot wait its turn once another connection has written
+    meanwhile (SQLite says "database is locked" at once); one that starts as a writer waits up to
+    the busy timeout, like any other.
+    """
+
+    @contextmanager
+    def atomic(self) -> Iterator[Database]:
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoint
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()  # a no-op if the error already ended the transaction
+            raise
+
+
 def open_db(path: str, *, immutable: bool = False) -> Database:
     """Open (creating if needed) an archive database with its tables in place, in WAL mode.
 
@@ -208,10 +234,10 @@ def open_db(path: str, *, immutable: bool = False) -> Database:
     """
     try:
         if immutable:
-            db = Database(sqlite3.connect(f"file:{quote(os.path.abspath(path))}?immutable=1", uri=True,
+            db = _Archive(sqlite3.connect(f"file:{quote(os.path.abspath(path))}?immutable=1", uri=True,
                                           check_same_thread=False))
         else:
-            db = Database(path)
+            db = _Archive(path)
     except sqlite3.OperationalError as exc:
         raise ArchiveUnavailable.opening(path, str(exc)) from None
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
