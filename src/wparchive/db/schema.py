@@ -115,6 +115,11 @@ SCHEMA = {
     "files": """
         url TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), fetched_url TEXT, sha256 TEXT, size INTEGER,
         content_type TEXT, path TEXT, error TEXT, fetched_at TEXT, run_id INTEGER REFERENCES harvest_runs(id)""",
+    # Vectors of posts and pages (`wparchive embed`): float32, normalised, from the text whose SHA-256
+    # is text_sha256, by the model named (with its version); another text or model is embedded again.
+    "embeddings": """
+        key TEXT PRIMARY KEY REFERENCES posts(key), model TEXT, dims INTEGER, vector BLOB, text_sha256 TEXT,
+        generation INTEGER""",
     # Raw JSON lives apart from the hot tables: it is most of the bytes and rarely read.
     "raw_json": """
         "table" TEXT, key TEXT, json TEXT, sha256 TEXT, PRIMARY KEY ("table", key)""",

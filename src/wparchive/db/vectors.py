@@ -1,0 +1,66 @@
+"""Embeddings of posts and pages: which need (re)computing, saving them, and what reading them takes.
+
+The vectors are computed elsewhere (wparchive.meaning); storage sees only their bytes and hashes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlite_utils import Database
+
+# Live posts and pages with the text embedded, and the hash of what their stored vector (of the
+# model asked) was computed from, if any. Every text is read and hashed: a rebuild changes the
+# cleaned text without changing the raw JSON, so raw_sha256 or modified_gmt cannot tell.
+_CANDIDATES = """
+    SELECT p.key, p.title, substr(p.content_text, 1, :chars) AS content_text, e.text_sha256 AS stored_sha256
+    FROM posts p LEFT JOIN embeddings e ON e.key = p.key AND e.model = :model
+    WHERE p.deleted_at IS NULL AND p.incomplete IS NULL ORDER BY p.rowid"""
+
+# Vectors of posts the archive no longer holds live, or of a model not asked for.
+_STALE = """
+    DELETE FROM embeddings WHERE model IS NOT :model
+       OR key NOT IN (SELECT key FROM posts WHERE deleted_at IS NULL AND incomplete IS NULL)"""
+
+
+_TEXTS = """
+    SELECT p.key, p.title, substr(p.content_text, 1, :chars) AS content_text
+    FROM json_each(:keys) wanted JOIN posts p ON p.key = wanted.value"""
+
+
+def embedding_candidates(db: Database, model: str, chars: int) -> Iterator[dict[str, Any]]:
+    """Every live post and page: key, title, the first chars of content_text, and stored_sha256,
+    the text hash of its vector by model (None when it has none)."""
+    return _rows(db, _CANDIDATES, {"model": model, "chars": chars})
+
+
+def texts_of(db: Database, keys: list[str], chars: int) -> list[dict[str, Any]]:
+    """The key, title and first chars of content_text of these posts."""
+    return list(_rows(db, _TEXTS, {"keys": json.dumps(keys), "chars": chars}))
+
+
+def _rows(db: Database, sql: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
+
+
+def save_embeddings(db: Database, rows: Iterable[dict[str, Any]]) -> int:
+    """Write vectors (key, model, dims, vector bytes, text_sha256, generation) in one transaction."""
+    rows = list(rows)
+    with db.atomic():
+        db.conn.executemany("INSERT INTO embeddings (key, model, dims, vector, text_sha256, generation) "
+                       "VALUES (:key, :model, :dims, :vector, :text_sha256, :generation) "
+                       "ON CONFLICT (key) DO UPDATE SET model = excluded.model, dims = excluded.dims, "
+                       "vector = excluded.vector, text_sha256 = excluded.text_sha256, "
+                       "generation = excluded.generation", rows)
+    return len(rows)
+
+
+def drop_stale_embeddings(db: Database, model: str) -> int:
+    """Delete the vectors of posts no longer live and of other models; how many went."""
+    with db.atomic():
+        return int(db.execute(_STALE, {"model": model}).rowcount)

@@ -1,0 +1,199 @@
+"""Finding by meaning: a static word-embedding model that ships inside its Python package (wordllama,
+its 256-dimension weights and tokenizer in the wheel), run offline; the vectors of posts and pages,
+computed incrementally into the archive; and the nearest of them to a query.
+
+The model is loaded lazily, on the first text embedded, and never downloads anything: a wordllama
+without its weights is an error, not a fetch. Reading the archive imports this module only when a
+search asks for meaning, so serving starts without numpy or the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .db.vectors import drop_stale_embeddings, embedding_candidates, save_embeddings, texts_of
+from .errors import WPArchiveError
+from .progress import Progress, SilentProgress
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sqlite_utils import Database
+
+CONFIG, DIMS = "l2_supercat", 256  # the model wordllama's wheel carries
+# What is embedded of a post: its title and the start of its text. A static model averages its
+# words, so the opening says what a post is about; the cap bounds the memory a batch takes.
+TEXT_CHARS = 20_000
+MAX_TOKENS = 4_096
+BATCH = 64  # texts embedded at once
+SAVE_EVERY = 256  # vectors per transaction: an interruption loses at most these
+
+
+class MeaningUnavailable(WPArchiveError):
+    """Finding by meaning needs the optional model package, and it is not installed (or not whole)."""
+
+    hint = "Install it with: pip install 'wparchive[meaning]'"
+
+
+@dataclass(frozen=True)
+class Embedder:
+    """The model: its name (with its package's version, so that another version embeds again) and
+    the function from texts to normalised float32 vectors."""
+
+    name: str
+    dims: int
+    inference: Any
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """One unit-length float32 vector per text (an empty text gives a vector of zeros)."""
+        import numpy as np
+
+        vectors = self.inference.embed(texts, norm=False, batch_size=BATCH).astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+def model_name() -> str:
+    """The name recorded beside each vector: package, version, configuration and dimensions. Read
+    from the installed package's metadata, without loading the model."""
+    try:
+        version = metadata.version("wordllama")
+    except metadata.PackageNotFoundError:
+        raise MeaningUnavailable("Finding by meaning needs the wordllama package, which is not installed.") from None
+    return f"wordllama-{version}/{CONFIG}-{DIMS}"
+
+
+_loaded: Embedder | None = None
+_loading = threading.Lock()
+
+
+def load_embedder() -> Embedder:
+    """The model, loaded once per process from the files its package ships; nothing is downloaded."""
+    global _loaded
+    with _loading:
+        if _loaded is None:
+            _loaded = _load()
+        return _loaded
+
+
+def _load() -> Embedder:
+    name = model_name()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import wordllama
+    except ImportError as exc:
+        raise MeaningUnavailable(f"The wordllama package cannot be imported ({exc}).") from None
+    finally:
+        # wordllama calls logging.basicConfig on import: the command line's logging stays ours.
+        for handler in root.handlers[:]:
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+    package = Path(wordllama.__file__).parent
+    try:
+        # The package's own folder as the cache: its weights/ and tokenizers/ are where wordllama
+        # looks in a cache, and with downloads off a missing file is an error instead of a fetch.
+        inference = wordllama.WordLlama.load(config=CONFIG, dim=DIMS, cache_dir=package, disable_download=True)
+    except (OSError, ValueError) as exc:
+        raise MeaningUnavailable(f"wordllama's model files could not be loaded ({exc}).") from None
+    inference.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    return Embedder(name=name, dims=DIMS, inference=inference)
+
+
+def text_of(title: str | None, content_text: str | None) -> str:
+    """What is embedded of a post: its title, then the start of its text."""
+    return f"{title or ''}\n\n{(content_text or '')[:TEXT_CHARS]}".strip()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class EmbedCounts:
+    """What an embedding pass did."""
+
+    embedded: int = 0
+    unchanged: int = 0
+    dropped: int = 0
+
+
+def embed_archive(db: Database, *, embedder: Embedder | None = None,
+                  progress: Progress | None = None) -> EmbedCounts:
+    """Embed the live posts and pages whose text (or the model) changed since their vector was made;
+    drop the vectors of posts gone and of other models."""
+    embedder = embedder or load_embedder()
+    progress = progress or SilentProgress()
+    counts = EmbedCounts()
+    # Hashes first, texts again for those to embed: only keys are held, not every post's text.
+    stale: list[str] = []
+    for row in embedding_candidates(db, embedder.name, TEXT_CHARS):
+        if text_sha256(text_of(row["title"], row["content_text"])) == row["stored_sha256"]:
+            counts.unchanged += 1
+        else:
+            stale.append(row["key"])
+    generation = time.time_ns()  # with their count, tells readers that the set of vectors changed
+    progress.begin("embeddings", len(stale))
+    for start in range(0, len(stale), SAVE_EVERY):
+        texts = [(row["key"], text_of(row["title"], row["content_text"]))
+                 for row in texts_of(db, stale[start:start + SAVE_EVERY], TEXT_CHARS)]
+        vectors = embedder.embed([text for _, text in texts])
+        counts.embedded += save_embeddings(db, (
+            {"key": key, "model": embedder.name, "dims": embedder.dims, "vector": vector.tobytes(),
+             "text_sha256": text_sha256(text), "generation": generation}
+            for (key, text), vector in zip(texts, vectors, strict=True)))
+        progress.advance(len(texts))
+    counts.dropped = drop_stale_embeddings(db, embedder.name)
+    progress.end("embeddings")
+    return counts
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    """The vectors of one archive's posts, in memory, searched by brute force (a matrix product)."""
+
+    rids: np.ndarray
+    matrix: np.ndarray
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The rowids of the k posts nearest to vector, nearest first, with their cosine similarity."""
+        import numpy as np
+
+        if not len(self.rids) or k < 1:
+            return []
+        scores = self.matrix @ vector
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((self.rids[top], -scores[top]))]
+        return [(int(rid), float(score)) for rid, score in zip(self.rids[top], scores[top], strict=True)]
+
+
+# The indexes read, by (model, how many vectors, their last generation): a process serving several
+# archives keeps one for each; a new `wparchive embed` changes the key, and the index is read again.
+_indexes: dict[tuple[str, int, int], VectorIndex] = {}
+KEPT_INDEXES = 4
+
+
+def cached_index(key: tuple[str, int, int]) -> VectorIndex | None:
+    """The index read before under this key, if it is still kept."""
+    return _indexes.get(key)
+
+
+def remember_index(key: tuple[str, int, int], rows: list[dict[str, Any]], dims: int) -> VectorIndex:
+    """An index of rows (rid, vector bytes), kept under key (the oldest kept one goes)."""
+    import numpy as np
+
+    rows = [row for row in rows if row["vector"] is not None and len(row["vector"]) == dims * 4]
+    matrix = np.frombuffer(b"".join(row["vector"] for row in rows), dtype=np.float32).reshape(len(rows), dims)
+    index = VectorIndex(rids=np.array([row["rid"] for row in rows], dtype=np.int64), matrix=matrix)
+    while len(_indexes) >= KEPT_INDEXES:
+        del _indexes[next(iter(_indexes))]
+    _indexes[key] = index
+    return index
