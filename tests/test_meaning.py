@@ -107,7 +107,7 @@ def test_the_model_loads_and_embeds_with_the_network_unreachable(tmp_path: Path)
 
     embedded = _wparchive("embed", "--db", db, env=env)
     assert embedded.returncode == 0, embedded.stderr
-    assert f"Embedded {len(POSTS)} posts and pages (0 unchanged)" in embedded.stderr
+    assert f"Embedded {len(POSTS)} posts and pages (0 unchanged);" in embedded.stderr
     found = _wparchive("search", "--db", db, "--mode", "meaning", "--format", "csv", "car mechanic", env=env)
     assert found.returncode == 0, found.stderr
     assert [row["key"] for row in csv.DictReader(io.StringIO(found.stdout))][0] == "1-1"
@@ -117,14 +117,14 @@ def test_the_model_loads_and_embeds_with_the_network_unreachable(tmp_path: Path)
 def test_embed_is_incremental_and_a_new_model_embeds_everything_again(tmp_path: Path) -> None:
     db = _make_archive(tmp_path / "archive.db")
     first = _wparchive("embed", "--db", db)
-    assert "Embedded 5 posts and pages (0 unchanged)" in first.stderr, first.stderr
+    assert "Embedded 5 posts and pages (0 unchanged);" in first.stderr, first.stderr
     vectors = _vectors(db)
     assert sorted(vectors) == [key for key, *_ in POSTS]
     (model, generation), = set(vectors.values())
     assert model.startswith("wordllama-") and model.endswith("/l2_supercat-256")
 
     again = _wparchive("embed", "--db", db)
-    assert "Embedded 0 posts and pages (5 unchanged)" in again.stderr, again.stderr
+    assert "Embedded 0 posts and pages (5 unchanged) in" in again.stderr, again.stderr
     assert _vectors(db) == vectors
 
     conn = sqlite3.connect(db)
@@ -132,7 +132,7 @@ def test_embed_is_incremental_and_a_new_model_embeds_everything_again(tmp_path: 
         conn.execute("UPDATE posts SET content_text = 'Pruning apple trees in winter.' WHERE key = '1-3'")
         conn.execute("UPDATE posts SET deleted_at = '2026-01-01' WHERE key = '1-2'")  # the site no longer has it
     changed = _wparchive("embed", "--db", db)
-    assert "Embedded 1 posts and pages (3 unchanged)" in changed.stderr, changed.stderr
+    assert "Embedded 1 posts and pages (3 unchanged);" in changed.stderr, changed.stderr
     after = _vectors(db)
     assert sorted(after) == ["1-1", "1-3", "1-4", "1-5"]
     assert after["1-3"][1] > generation and after["1-1"] == vectors["1-1"]
@@ -142,7 +142,7 @@ def test_embed_is_incremental_and_a_new_model_embeds_everything_again(tmp_path: 
         conn.execute("UPDATE embeddings SET model = 'wordllama-0.1/l2_supercat-256'")
     conn.close()
     other = _wparchive("embed", "--db", db)
-    assert "Embedded 4 posts and pages (0 unchanged)" in other.stderr, other.stderr
+    assert "Embedded 4 posts and pages (0 unchanged);" in other.stderr, other.stderr
     assert {model for model, _ in _vectors(db).values()} == {model}
 
 
@@ -222,3 +222,53 @@ def test_the_page_and_its_json_search_by_the_mode_asked(served: str) -> None:
         row["key"] for row in meaning["rows"]]
     wrong = requests.get(f"{served}/-/wparchive/search.json", params={"q": "car", "mode": "vibes"}, timeout=60)
     assert wrong.status_code == 400 and "hybrid, words, meaning" in wrong.json()["error"]
+
+
+# A second site: a post on the subject of 1-1 in other words, and one on bread.
+OTHER_SITE = [("2-1", "Garage work", "Our garage fixes cars: engine repair, brake repair and oil changes for every automobile."),
+              ("2-2", "Rye bread", "Baking rye bread with a sourdough starter.")]
+
+
+def _related(db: str) -> dict[str, list[str]]:
+    conn = sqlite3.connect(db)
+    try:
+        found: dict[str, list[str]] = {}
+        for key, related in conn.execute("SELECT key, related FROM related ORDER BY key, rank"):
+            found.setdefault(key, []).append(related)
+        return found
+    finally:
+        conn.close()
+
+
+def test_related_posts_of_both_sites_are_on_the_reader_page(tmp_path: Path) -> None:
+    db = _make_archive(tmp_path / "archive.db")
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO sites (id, home, name) VALUES (2, 'https://other.example', 'Other Garage')")
+        conn.executemany("INSERT INTO posts (key, site_id, wp_id, type, title, content_text) VALUES (?, 2, ?, 'post', ?, ?)",
+                         [(key, n, title, text) for n, (key, title, text) in enumerate(OTHER_SITE, start=1)])
+    result = _wparchive("embed", "--db", db)
+    assert result.returncode == 0, result.stderr
+    related = _related(db)
+    assert related["1-1"][0] == "2-1" and "1-4" in related["1-1"]  # the other site's garage, this site's van
+    assert related["1-2"] == ["2-2"]  # bread with bread, nothing else
+    assert "1-3" not in related  # tomatoes are like nothing here
+    assert all(key not in others for key, others in related.items())
+
+    with serve_archive(db) as address:
+        page = requests.get(f"{address}/-/wparchive/post/1-1", timeout=60)
+        assert page.status_code == 200
+        items = lxml.html.fromstring(page.text).xpath("//ul[@class='wparchive-related']/li")
+        shown = [(" ".join(li.xpath("string(a)").split()), " ".join(li.xpath("string(span)").split())) for li in items]
+        assert shown[0] == ("Garage work", "Other Garage")
+        assert ("Servicing your vehicle", "this site · 2024-04-01") in shown
+        assert "Sourdough" not in page.text
+        tomatoes = requests.get(f"{address}/-/wparchive/post/1-3", timeout=60)
+        assert tomatoes.status_code == 200 and "wparchive-related" not in tomatoes.text
+
+    with conn:  # the other site's garage post is gone: it is nobody's related post any more
+        conn.execute("UPDATE posts SET deleted_at = '2026-01-01' WHERE key = '2-1'")
+    conn.close()
+    again = _wparchive("embed", "--db", db)
+    assert "Embedded 0 posts and pages (6 unchanged);" in again.stderr, again.stderr
+    assert all("2-1" not in others for others in _related(db).values()) and "2-1" not in _related(db)

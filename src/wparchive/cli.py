@@ -445,7 +445,8 @@ def embed(db_path: str, quiet: bool) -> None:
 
     The model ships inside the optional wordllama package (pip install 'wparchive[meaning]') and
     runs offline. A post whose title or text changed, or every post after a change of the model,
-    is embedded again; the others are left as they are.
+    is embedded again; the others are left as they are. Then each post's related posts (its
+    reader page lists them) are found again when any vector changed.
 
     \b
     Example:
@@ -457,7 +458,9 @@ def embed(db_path: str, quiet: bool) -> None:
     with _stopped_by_signals(), archive_lock(db_path):
         counts = embed_archive(open_db(db_path), progress=_progress(quiet))
     if not quiet:
-        click.echo(f"Embedded {counts.embedded} posts and pages ({counts.unchanged} unchanged) in {db_path}", err=True)
+        related = "" if counts.related is None else f"; {counts.related} related posts listed"
+        click.echo(f"Embedded {counts.embedded} posts and pages ({counts.unchanged} unchanged){related} in {db_path}",
+                   err=True)
 
 
 @cli.command()

@@ -248,6 +248,11 @@ POST_SQL = """
     FROM posts p LEFT JOIN users u ON u.key = p.author LEFT JOIN sites s ON s.id = p.site_id
     WHERE p.key = :key"""
 
+# The posts most like one (the related table, made by `wparchive embed`), live, with their site's name.
+RELATED_SQL = """
+    SELECT r.related AS key, p.title, p.site_id, s.name AS site_name, p.date_gmt, r.similarity
+    FROM related r JOIN posts p ON p.key = r.related LEFT JOIN sites s ON s.id = p.site_id
+    WHERE r.key = :key AND p.deleted_at IS NULL ORDER BY r.rank"""
 POST_COMMENTS_SQL = """
     SELECT key, parent, author_name, date_gmt, content_text FROM comments
     WHERE post = :key AND deleted_at IS NULL ORDER BY date_gmt, key"""

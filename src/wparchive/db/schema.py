@@ -120,6 +120,10 @@ SCHEMA = {
     "embeddings": """
         key TEXT PRIMARY KEY REFERENCES posts(key), model TEXT, dims INTEGER, vector BLOB, text_sha256 TEXT,
         generation INTEGER""",
+    # For each embedded post, the most similar others (rank 1 the nearest), of its site and of the others.
+    "related": """
+        key TEXT REFERENCES posts(key), rank INTEGER, related TEXT REFERENCES posts(key), similarity REAL,
+        PRIMARY KEY (key, rank)""",
     # Raw JSON lives apart from the hot tables: it is most of the bytes and rarely read.
     "raw_json": """
         "table" TEXT, key TEXT, json TEXT, sha256 TEXT, PRIMARY KEY ("table", key)""",

@@ -64,3 +64,27 @@ def drop_stale_embeddings(db: Database, model: str) -> int:
     """Delete the vectors of posts no longer live and of other models; how many went."""
     with db.atomic():
         return int(db.execute(_STALE, {"model": model}).rowcount)
+
+
+_LIVE_VECTORS = """
+    SELECT e.key, p.site_id, e.vector FROM embeddings e JOIN posts p ON p.key = e.key
+    WHERE e.model = :model AND e.dims = :dims AND p.deleted_at IS NULL AND p.incomplete IS NULL ORDER BY p.rowid"""
+
+
+def live_vectors(db: Database, model: str, dims: int) -> list[tuple[str, int, bytes]]:
+    """Every live post's vector by model: key, site id, vector bytes."""
+    return [(key, site_id, vector) for key, site_id, vector
+            in db.execute(_LIVE_VECTORS, {"model": model, "dims": dims})]
+
+
+def replace_related(db: Database, rows: Iterable[tuple[str, int, str, float]]) -> int:
+    """Replace the related table with rows (key, rank, related key, similarity), in one transaction."""
+    with db.atomic():
+        db.execute("DELETE FROM related")
+        return int(db.conn.executemany("INSERT INTO related (key, rank, related, similarity) VALUES (?, ?, ?, ?)",
+                                       rows).rowcount)
+
+
+def has_related(db: Database) -> bool:
+    """Whether the related table holds any row."""
+    return db.execute("SELECT EXISTS (SELECT 1 FROM related)").fetchone()[0] == 1

@@ -25,7 +25,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 
 from ..db.queries import (
     FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, PLAIN_MARK_END, PLAIN_MARK_START, POST_COMMENTS_SQL, POST_SQL,
-    POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME, SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE,
+    POSTS_PER_MONTH_SQL, RELATED_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME, SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE,
     SORTS, STATUS_PARAMS, STATUS_SQL, status_rows,
 )
 from ..paths import config_dir
@@ -261,9 +261,14 @@ async def post_page(request: Any, datasette: Any) -> Response:
                            "status": 404}, request=request), status=404)
     post = dict(found)
     comments = [dict(c) for c in (await database.execute(POST_COMMENTS_SQL, {"key": key})).rows]
+    try:
+        related = [dict(r) for r in (await database.execute(RELATED_SQL, {"key": key})).rows]
+    except sqlite3.OperationalError:
+        related = []  # an archive of an older wparchive, served read-only: no related table
     files = await archived_files(datasette, key, lambda path: datasette.urls.path(f"{MEDIA_PATH}{path}"))
     context = {
         "post": post, "body": render_markdown(post["content_markdown"], files), "comments": comments,
+        "related": related, "post_link": lambda other: post_url(datasette, other),
         "original_link": safe_href(post.get("link")),
         "database": database.name, "row_link": datasette.urls.row(database.name, "posts", tilde_encode(key)),
         "history_link": datasette.urls.query(database.name, "post_versions") + "?" + urlencode({"key": key}),
