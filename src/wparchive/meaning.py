@@ -9,6 +9,7 @@ search asks for meaning, so serving starts without numpy or the model.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import logging
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .db.vectors import (
-    drop_stale_embeddings, embedding_candidates, has_related, live_vectors, replace_related, save_embeddings, texts_of,
+    drop_stale_embeddings, embedding_candidates, ensure_vector_index, has_related, live_vectors, replace_related, save_embeddings, texts_of,
 )
 from .errors import WPArchiveError
 from .progress import Progress, SilentProgress
@@ -68,6 +69,7 @@ class Embedder:
         return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
+@functools.cache
 def model_name() -> str:
     """The name recorded beside each vector: package, version, configuration and dimensions. Read
     from the installed package's metadata, without loading the model."""
@@ -142,6 +144,7 @@ def embed_archive(db: Database, *, embedder: Embedder | None = None,
     embedder = embedder or load_embedder()
     progress = progress or SilentProgress()
     counts = EmbedCounts()
+    ensure_vector_index(db)
     # Hashes first, texts again for those to embed: only keys are held, not every post's text.
     stale: list[str] = []
     for row in embedding_candidates(db, embedder.name, TEXT_CHARS):

@@ -30,6 +30,12 @@ _TEXTS = """
     FROM json_each(:keys) wanted JOIN posts p ON p.key = wanted.value"""
 
 
+def ensure_vector_index(db: Database) -> None:
+    """Index the embeddings by model: a search counts them (and reads their last generation) on
+    every query, which without it reads every vector's row."""
+    db.execute("CREATE INDEX IF NOT EXISTS embeddings_model ON embeddings (model, dims, generation)")
+
+
 def embedding_candidates(db: Database, model: str, chars: int) -> Iterator[dict[str, Any]]:
     """Every live post and page: key, title, the first chars of content_text, and stored_sha256,
     the text hash of its vector by model (None when it has none)."""
