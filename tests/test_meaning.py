@@ -272,3 +272,32 @@ def test_related_posts_of_both_sites_are_on_the_reader_page(tmp_path: Path) -> N
     again = _wparchive("embed", "--db", db)
     assert "Embedded 0 posts and pages (6 unchanged);" in again.stderr, again.stderr
     assert all("2-1" not in others for others in _related(db).values()) and "2-1" not in _related(db)
+
+
+LONG = ("Sow tomato seeds indoors in March, six weeks before the last frost, in small pots of seed compost on "
+        "a warm windowsill. Prick them out into bigger pots when the first true leaves show, keep them moist "
+        "but never soggy, and plant them out in May against a sunny wall, staked, with a mulch of compost.")
+
+
+def test_near_duplicates_are_grouped_across_sites_and_listed_by_a_canned_query(tmp_path: Path) -> None:
+    db = _make_archive(tmp_path / "archive.db")
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO sites (id, home, name) VALUES (2, 'https://copy.example', 'Copycat')")
+        conn.execute("UPDATE posts SET content_text = ? WHERE key = '1-3'", [LONG])
+        conn.executemany("INSERT INTO posts (key, site_id, wp_id, type, title, content_text, date_gmt) "
+                         "VALUES (?, 2, ?, 'post', ?, ?, '2025-01-01')",
+                         [("2-1", 1, "Tomatoes", LONG.replace("windowsill", "sill", 1)),  # copied, one word changed
+                          ("2-2", 2, "Tomatoes", LONG[:len(LONG) // 3])])  # a third of it: not a duplicate
+    conn.close()
+    result = _wparchive("embed", "--db", db)
+    assert result.returncode == 0, result.stderr
+    assert "2 posts in groups of near-duplicates" in result.stderr, result.stderr
+
+    with serve_archive(db) as address:
+        answer = requests.get(f"{address}/archive/near_duplicates.json", params={"_shape": "array"}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()
+    assert [(row["group_key"], row["key"], row["site"]) for row in rows] == [
+        ("1-3", "1-3", "Example"), ("1-3", "2-1", "Copycat")]
+    assert rows[0]["similarity"] == 1.0 and 0.8 <= rows[1]["similarity"] < 1.0

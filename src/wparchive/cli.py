@@ -445,20 +445,25 @@ def embed(db_path: str, quiet: bool) -> None:
 
     The model ships inside the optional wordllama package (pip install 'wparchive[meaning]') and
     runs offline. A post whose title or text changed, or every post after a change of the model,
-    is embedded again; the others are left as they are. Then each post's related posts (its
-    reader page lists them) are found again when any vector changed.
+    is embedded again; the others are left as they are. Then, when any vector changed, each post's
+    related posts (its reader page lists them) and the groups of near-duplicates are found again.
 
     \b
     Example:
         wparchive embed --db example.db
     """
+    from .duplicates import find_duplicates
     from .meaning import embed_archive
 
     _require_archive(db_path, "nothing to embed")
     with _stopped_by_signals(), archive_lock(db_path):
-        counts = embed_archive(open_db(db_path), progress=_progress(quiet))
+        db = open_db(db_path)
+        counts = embed_archive(db, progress=_progress(quiet))
+        # Whenever the related posts are found again, so are the near-duplicates: both follow the texts.
+        duplicates = None if counts.related is None else find_duplicates(db)
     if not quiet:
-        related = "" if counts.related is None else f"; {counts.related} related posts listed"
+        related = "" if counts.related is None else (f"; {counts.related} related posts listed, "
+                                                     f"{duplicates} posts in groups of near-duplicates")
         click.echo(f"Embedded {counts.embedded} posts and pages ({counts.unchanged} unchanged){related} in {db_path}",
                    err=True)
 

@@ -124,6 +124,10 @@ SCHEMA = {
     "related": """
         key TEXT REFERENCES posts(key), rank INTEGER, related TEXT REFERENCES posts(key), similarity REAL,
         PRIMARY KEY (key, rank)""",
+    # Posts whose text is the same or nearly (shingles and MinHash), by group: group_key is the key of
+    # the group's first post, similarity the estimated share of shingles a post has in common with it.
+    "duplicates": """
+        key TEXT PRIMARY KEY REFERENCES posts(key), group_key TEXT REFERENCES posts(key), similarity REAL""",
     # Raw JSON lives apart from the hot tables: it is most of the bytes and rarely read.
     "raw_json": """
         "table" TEXT, key TEXT, json TEXT, sha256 TEXT, PRIMARY KEY ("table", key)""",

@@ -1,4 +1,5 @@
-"""Embeddings of posts and pages: which need (re)computing, saving them, and what reading them takes.
+"""Embeddings of posts and pages (which need (re)computing, saving them, what reading them takes), and
+what is derived from them or from the same texts: related posts, near-duplicates.
 
 The vectors are computed elsewhere (wparchive.meaning); storage sees only their bytes and hashes.
 """
@@ -94,3 +95,21 @@ def replace_related(db: Database, rows: Iterable[tuple[str, int, str, float]]) -
 def has_related(db: Database) -> bool:
     """Whether the related table holds any row."""
     return db.execute("SELECT EXISTS (SELECT 1 FROM related)").fetchone()[0] == 1
+
+
+_LIVE_TEXTS = """
+    SELECT key, title, substr(content_text, 1, :chars) AS content_text FROM posts
+    WHERE deleted_at IS NULL AND incomplete IS NULL ORDER BY rowid"""
+
+
+def live_texts(db: Database, chars: int) -> Iterator[dict[str, Any]]:
+    """Every live post and page: key, title and the first chars of content_text, in the order stored."""
+    return _rows(db, _LIVE_TEXTS, {"chars": chars})
+
+
+def replace_duplicates(db: Database, rows: Iterable[tuple[str, str, float]]) -> int:
+    """Replace the duplicates table with rows (key, group key, similarity), in one transaction."""
+    with db.atomic():
+        db.execute("DELETE FROM duplicates")
+        return int(db.conn.executemany("INSERT INTO duplicates (key, group_key, similarity) VALUES (?, ?, ?)",
+                                       rows).rowcount)
