@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -133,6 +135,28 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+@contextmanager
+def served(path: Path) -> Iterator[str]:
+    """`wparchive serve` on the archive, answering: its address."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", str(path), "--port", str(port)],
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                requests.get(base + "/-/versions.json", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=100_000)
@@ -144,20 +168,8 @@ def main() -> None:
     build(path, args.posts)
     print(f"built {args.posts:,} posts in {time.perf_counter() - started:.0f}s, {path.stat().st_size / 1e6:.0f} MB",
           file=sys.stderr)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", str(path), "--port", str(port)],
-                              stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
     query_set = queries(path)
-    try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/-/versions.json", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+    with served(path) as base:
         session = requests.Session()
         timings: dict[str, list[float]] = {"/-/wparchive/search.json": [], "/-/wparchive/search": [],
                                            "search.json": []}
@@ -186,9 +198,6 @@ def main() -> None:
             for (name, kind), kinds in by_kind.items():
                 if name == endpoint:
                     print(f"| {endpoint} | {kind} | {statistics.median(kinds):.1f} | {percentile(kinds, 0.95):.1f} |")
-    finally:
-        server.terminate()
-        server.wait()
 
 
 if __name__ == "__main__":

@@ -381,6 +381,9 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
 @click.option("--tag", help="Only items with this tag (its name).")
 @click.option("--sort", type=click.Choice(list(SORTS)), default="relevance", show_default=True,
               help="Best first (relevance), or by date: newest or oldest first.")
+@click.option("--mode", type=click.Choice(["hybrid", "words", "meaning"]), default="hybrid", show_default=True,
+              help="Rank by the words, by meaning (after 'wparchive embed'), or both fused; hybrid is words alone "
+                   "in an archive without vectors.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N results (default: all).")
 @click.option("--advanced", is_flag=True, help="QUERY in FTS5 syntax: AND, OR, NOT, NEAR(a b), prefix*, \"a phrase\".")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "csv", "json", "jsonl"]), default="text",
@@ -388,7 +391,7 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
               help="text: a few lines per result, the words found in bold on a terminal, else in [[ ]].")
 def search(query: str, db_path: str, site: str | None, kind: str | None, date_from: str | None, date_to: str | None,
            year: str | None, author: str | None, category: str | None, tag: str | None, sort: str, limit: int | None,
-           advanced: bool, fmt: str) -> None:
+           mode: str, advanced: bool, fmt: str) -> None:
     """Search the archive as the search page does: same ranking, filters and order.
 
     \b
@@ -396,13 +399,15 @@ def search(query: str, db_path: str, site: str | None, kind: str | None, date_fr
         wparchive search compost
         wparchive search --site example.org --from 2023-01-01 --sort newest "compost heap"
         wparchive search --advanced --format csv 'compos* NOT rats'
+        wparchive search --mode meaning "car mechanic"
     """
     from .search import SearchRequest, result_text, search_archive
 
     _require_archive(db_path, "nothing to search")
     filters = {"site": site, "type": kind, "from": date_from, "to": date_to, "year": year, "author": author,
                "category": category, "tag": tag}
-    request = SearchRequest(query, advanced=advanced, filters={k: v for k, v in filters.items() if v}, sort=sort)
+    request = SearchRequest(query, advanced=advanced, filters={k: v for k, v in filters.items() if v}, sort=sort,
+                            mode=mode)
     rows = search_archive(open_db(db_path).conn, request, limit=limit)
     out = sys.stdout
     if fmt != "text":
@@ -435,6 +440,37 @@ def rebuild(db_path: str, quiet: bool) -> None:
         counts = rebuild_archive(open_db(db_path), progress=_progress(quiet))
     if not quiet:
         click.echo("Rebuilt " + ", ".join(f"{n} {t}" for t, n in counts.items()) + f" in {db_path}", err=True)
+
+
+@cli.command()
+@db_option
+@quiet_option
+def embed(db_path: str, quiet: bool) -> None:
+    """Compute the vectors that search by meaning uses, for posts and pages new or changed since the last run.
+
+    The model ships inside the optional wordllama package (pip install 'wparchive[meaning]') and
+    runs offline. A post whose title or text changed, or every post after a change of the model,
+    is embedded again; the others are left as they are. Then, when any vector changed, each post's
+    related posts (its reader page lists them) and the groups of near-duplicates are found again.
+
+    \b
+    Example:
+        wparchive embed --db example.db
+    """
+    from .duplicates import find_duplicates
+    from .meaning import embed_archive
+
+    _require_archive(db_path, "nothing to embed")
+    with _stopped_by_signals(), archive_lock(db_path):
+        db = open_db(db_path)
+        counts = embed_archive(db, progress=_progress(quiet))
+        # Whenever the related posts are found again, so are the near-duplicates: both follow the texts.
+        duplicates = None if counts.related is None else find_duplicates(db)
+    if not quiet:
+        related = "" if counts.related is None else (f"; {counts.related} related posts listed, "
+                                                     f"{duplicates} posts in groups of near-duplicates")
+        click.echo(f"Embedded {counts.embedded} posts and pages ({counts.unchanged} unchanged){related} in {db_path}",
+                   err=True)
 
 
 @cli.command()

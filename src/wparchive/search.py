@@ -13,7 +13,7 @@ import itertools
 import json
 import re
 import sqlite3
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,7 +22,8 @@ from typing import Any, NamedTuple
 from .db.queries import (
     FACET_NAMES, FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, NAMES_SQL, PLAIN_MARK_END, PLAIN_MARK_START,
     SNIPPET_CHUNK_CHARS, SNIPPET_CLEAR_SQL, SNIPPET_INSERT_SQL, SNIPPET_SOURCE_CHARS, SNIPPET_SQL,
-    SNIPPET_TABLE_SQL, SNIPPETS_SQL, SORTS, live_count_sql, ranked_hits_sql,
+    SNIPPET_TABLE_SQL, SNIPPETS_SQL, SORTS, VECTORS_SQL, VECTORS_STATE_SQL, live_count_sql, nearest_hits_sql,
+    ranked_hits_sql,
 )
 from .errors import WPArchiveError
 
@@ -34,6 +35,18 @@ _PHRASE = re.compile(r'"([^"]*)"')
 _TERM = re.compile(r"\w+(?:[-.'’]\w+)*")
 _WORD = re.compile(r"\w+")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+# How a search ranks: by the words (bm25), by meaning (the nearest vectors), or both fused by their
+# ranks (reciprocal rank fusion, k=60 as its authors found best). Hybrid is the default; an archive
+# without vectors (or without the model installed) is searched by its words.
+MODES = ("hybrid", "words", "meaning")
+MODE_LABELS = {"hybrid": "words and meaning", "words": "words", "meaning": "meaning"}
+RRF_K = 60
+MEANING_DEPTH = FACET_SAMPLE  # the nearest posts a search by meaning considers, and the best hits by words fused
+# Posts less similar than this to a query are not hits by meaning: with wordllama's model, a post on
+# the subject scores 0.5 or more, one on another about 0.1 or less (a few hand-made examples; bench/meaning.py).
+MIN_SIMILARITY = 0.3
+NO_MEANING = ("This archive has no vectors to search by meaning: run 'wparchive embed' (with "
+              "pip install 'wparchive[meaning]'), or search by words.")
 
 # The columns of a download, in order (CSV, JSON and JSON lines alike).
 RESULT_FIELDS = ("kind", "key", "title", "type", "date_gmt", "site_id", "site_name", "author", "author_name",
@@ -81,6 +94,7 @@ class SearchRequest:
     advanced: bool = False
     filters: dict[str, str] = field(default_factory=dict)
     sort: str = "relevance"
+    mode: str = "hybrid"
 
     @property
     def match(self) -> str:
@@ -91,6 +105,8 @@ class SearchRequest:
         """What is wrong with the request before it runs (an empty string when nothing is)."""
         if self.sort not in SORTS:
             return f"Sort by {', '.join(SORTS)}, not {self.sort!r}."
+        if self.mode not in MODES:
+            return f"Search by {', '.join(MODES)}, not {self.mode!r}."
         for name in ("from", "to"):
             value = self.filters.get(name)
             if value is not None and not _is_date(value):
@@ -156,13 +172,14 @@ def page_steps(request: SearchRequest, page: int = 1) -> Steps:
         yield results
         return
     offset = (page - 1) * PAGE_SIZE
-    hits_sql, params = ranked_hits_sql(request.filters, request.sort)
-    params["q"] = results.fts
     try:
-        hits = yield Query(hits_sql, {**params, "wanted": max(FACET_SAMPLE, offset + PAGE_SIZE)})
-        results.total = next(iter((yield Query(live_count_sql(request.filters), params))[0].values()))
+        hits, results.total = yield from _ranked_steps(request, max(FACET_SAMPLE, offset + PAGE_SIZE))
         shown = hits[offset:offset + PAGE_SIZE]
         snippets = yield _snippets_query(results.fts, shown)
+    except BadSearch as exc:
+        results.error = str(exc)
+        yield results
+        return
     except sqlite3.OperationalError as exc:
         if not request.advanced:
             raise
@@ -183,6 +200,19 @@ def result_steps(request: SearchRequest, *, limit: int | None = None, chunk: int
     problem = request.problem() or ("" if request.match else "Give the words to search for.")
     if problem:
         raise BadSearch(problem)
+    nearest = yield from _nearest_or_none(request)
+    if nearest is not None:
+        try:
+            hits = yield from _meaning_ranked_steps(request, nearest)
+        except sqlite3.OperationalError as exc:
+            if not request.advanced:
+                raise
+            raise BadSearch(advanced_error(exc)) from None
+        # By meaning the hits are few (MEANING_DEPTH at most, with as many by words): ranked at once, sent in chunks.
+        hits = hits[:limit]
+        for start in range(0, len(hits), chunk):
+            yield (yield from _result_rows(request, hits[start:start + chunk]))
+        return
     key_of = (lambda hit: hit["score"]) if request.sort == "relevance" else (lambda hit: hit["date_gmt"] or "")
     after: dict[str, Any] = {}
     sent = 0
@@ -197,15 +227,104 @@ def result_steps(request: SearchRequest, *, limit: int | None = None, chunk: int
             raise BadSearch(advanced_error(exc)) from None
         if not hits:
             return
-        snippets = yield _snippets_query(request.match, hits)
-        names = yield _names_query(hits)
-        yield [{name: row[name] for name in RESULT_FIELDS} | {"snippet": plain_snippet(row["snippet"])}
-               for row in _described(hits, snippets, names)]
+        yield (yield from _result_rows(request, hits))
         sent += len(hits)
         if len(hits) < wanted:
             return
         last = hits[-1]
         after = {"after_key": key_of(last), "after_kind": last["kind"], "after_rid": last["rid"]}
+
+
+def _result_rows(request: SearchRequest, hits: Rows) -> Generator[Query, Rows, Rows]:
+    """The hits as rows of a download (RESULT_FIELDS), with their snippets and names."""
+    snippets = yield _snippets_query(request.match, hits)
+    names = yield _names_query(hits)
+    return [{name: row[name] for name in RESULT_FIELDS} | {"snippet": plain_snippet(row["snippet"])}
+            for row in _described(hits, snippets, names)]
+
+
+def _ranked_steps(request: SearchRequest, wanted: int) -> Generator[Query, Rows, tuple[Rows, int]]:
+    """The steps ranking a search: its first `wanted` hits in the order asked (at least; by meaning,
+    every hit) and how many there are. BadSearch when it is by meaning and the archive has no vectors."""
+    nearest = yield from _nearest_or_none(request)
+    if nearest is not None:
+        hits = yield from _meaning_ranked_steps(request, nearest)
+        return hits, len(hits)
+    sql, params = ranked_hits_sql(request.filters, request.sort)
+    params["q"] = request.match
+    hits = yield Query(sql, {**params, "wanted": wanted})
+    total = next(iter((yield Query(live_count_sql(request.filters), params))[0].values()))
+    return hits, total
+
+
+def _nearest_or_none(request: SearchRequest) -> Generator[Query, Rows, list[tuple[int, float]] | None]:
+    """The posts nearest in meaning to a search that asks for meaning (None when it is by words alone,
+    or hybrid in an archive without vectors); BadSearch when it is by meaning alone and there are none."""
+    if request.mode == "words":
+        return None
+    nearest = yield from _nearest_steps(request.text)
+    if nearest is None and request.mode == "meaning":
+        raise BadSearch(NO_MEANING)
+    return nearest
+
+
+def _meaning_ranked_steps(request: SearchRequest, nearest: list[tuple[int, float]]) -> Generator[Query, Rows, Rows]:
+    """Every hit of a search by meaning or hybrid, in the order asked: the nearest posts the filters
+    keep (scored by their similarity, negated: lower is better, as bm25's), fused with the best by words."""
+    similarity = dict(nearest)
+    sql, params = nearest_hits_sql(request.filters)
+    hits = yield Query(sql, {**params, "rids": json.dumps([rid for rid, _ in nearest])})
+    for hit in hits:
+        hit["score"] = -similarity[hit["rid"]]
+    if request.mode == "hybrid":
+        sql, params = ranked_hits_sql(request.filters)
+        by_words = yield Query(sql, {**params, "q": request.match, "wanted": MEANING_DEPTH})
+        hits = fused(by_words, hits)
+    if request.sort != "relevance":
+        _, direction = SORTS[request.sort]
+        hits.sort(key=lambda hit: (hit["date_gmt"] or "", hit["kind"], hit["rid"]), reverse=direction == "DESC")
+    return hits
+
+
+def fused(*rankings: Rows) -> Rows:
+    """Rankings of hits (each best first) as one, by reciprocal rank fusion: a hit scores the sum of
+    1 / (RRF_K + its place) over the rankings it is in. Its score is that sum, negated (lower is
+    better, as bm25's); ties go by kind and rowid."""
+    best: dict[tuple[str, int], dict[str, Any]] = {}
+    score: dict[tuple[str, int], float] = defaultdict(float)
+    for ranking in rankings:
+        for place, hit in enumerate(ranking, start=1):
+            key = (hit["kind"], hit["rid"])
+            best.setdefault(key, hit)
+            score[key] += 1 / (RRF_K + place)
+    order = sorted(best, key=lambda key: (-score[key], key))
+    return [dict(best[key], score=-score[key]) for key in order]
+
+
+def _nearest_steps(text: str) -> Generator[Query, Rows, list[tuple[int, float]] | None]:
+    """The steps finding the posts nearest in meaning to text: their rowids and similarities, nearest
+    first (MEANING_DEPTH at most); None when the model is not installed or the archive has no vectors."""
+    from . import meaning
+
+    try:
+        params = {"model": meaning.model_name(), "dims": meaning.DIMS}
+        state = (yield Query(VECTORS_STATE_SQL, params))[0]
+    except meaning.MeaningUnavailable:
+        return None
+    except sqlite3.OperationalError:
+        return None  # an archive of an older wparchive, served read-only: no embeddings table
+    if not state["n"]:
+        return None
+    try:
+        embedder = meaning.load_embedder()  # the model is loaded only when there are vectors to compare
+    except meaning.MeaningUnavailable:
+        return None
+    key = (embedder.name, state["n"], state["generation"])
+    index = meaning.cached_index(key)
+    if index is None:
+        index = meaning.remember_index(key, (yield Query(VECTORS_SQL, params)), embedder.dims)
+    return [(rid, similarity) for rid, similarity in index.nearest(embedder.embed([text])[0], MEANING_DEPTH)
+            if similarity >= MIN_SIMILARITY]
 
 
 def _snippets_query(fts: str, hits: Rows) -> Query:
@@ -225,7 +344,9 @@ def _described(hits: Rows, snippets: Rows, names: Rows) -> Rows:
     """The hits with their snippets (marked with control characters) and their author's and site's names."""
     label = _labels(names)
     snippet_of = {(row["kind"], row["rid"]): row["snippet"] for row in snippets}
-    return [dict(hit, snippet=snippet_of.get((hit["kind"], hit["rid"])), author_name=label.get(("user", hit["author"])),
+    # A hit found by meaning alone has none of the words: the opening of its text stands for a snippet.
+    return [dict(hit, snippet=snippet_of.get((hit["kind"], hit["rid"])) or _opening(hit.get("opening") or "") or None,
+                 author_name=label.get(("user", hit["author"])),
                  site_name=label.get(("site", str(hit["site_id"])))) for hit in hits]
 
 

@@ -208,6 +208,31 @@ def ranked_hits_sql(filters: dict[str, str], sort: str = "relevance", *,
             f"ORDER BY {key} {direction}, kind {direction}, rid {direction} LIMIT :wanted"), params
 
 
+# Search by meaning: the posts' vectors of a model (what changes when `wparchive embed` writes any,
+# so that a server reads them again), the vectors themselves, and the nearest posts as hits.
+VECTORS_STATE_SQL = ("SELECT count(*) AS n, max(generation) AS generation FROM embeddings "
+                     "WHERE model = :model AND dims = :dims")
+VECTORS_SQL = ("SELECT p.rowid AS rid, e.vector FROM embeddings e JOIN posts p ON p.key = e.key "
+               "WHERE e.model = :model AND e.dims = :dims")
+# The nearest posts (:rids, a JSON list of rowids, nearest first) that are live, as hits: their
+# score is their place in that list; opening stands for a snippet where the words are not in them.
+_NEAREST = f"""
+    SELECT 'post' AS kind, p.rowid AS rid, p.key, substr(p.title, 1, {TITLE_CHARS}) AS title, p.type, p.date_gmt,
+           substr(p.date_gmt, 1, 4) AS year, p.site_id, p.author, p.categories, p.tags, p.link,
+           CAST(nearest.key AS REAL) AS score,
+           substr(coalesce(nullif(p.excerpt_text, ''), p.content_text), 1, 400) AS opening
+    FROM json_each(:rids) nearest JOIN posts p ON p.rowid = nearest.value
+    WHERE p.deleted_at IS NULL AND p.incomplete IS NULL"""
+
+
+def nearest_hits_sql(filters: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """SQL for the live posts among :rids (nearest first) that the filters keep, in that order; and the
+    filters' parameters."""
+    where = " AND ".join(_FILTERS[name] for name in filters if name in _FILTERS) or "1"
+    params = {name: value for name, value in filters.items() if name in _FILTERS}
+    return f"WITH nearest_hits AS ({_NEAREST}) SELECT * FROM nearest_hits WHERE {where} ORDER BY score", params
+
+
 def live_count_sql(filters: dict[str, str]) -> str:
     """SQL counting the live hits with the filters applied."""
     where = " AND ".join(_FILTERS[name] for name in filters if name in _FILTERS)
@@ -223,6 +248,11 @@ POST_SQL = """
     FROM posts p LEFT JOIN users u ON u.key = p.author LEFT JOIN sites s ON s.id = p.site_id
     WHERE p.key = :key"""
 
+# The posts most like one (the related table, made by `wparchive embed`), live, with their site's name.
+RELATED_SQL = """
+    SELECT r.related AS key, p.title, p.site_id, s.name AS site_name, p.date_gmt, r.similarity
+    FROM related r JOIN posts p ON p.key = r.related LEFT JOIN sites s ON s.id = p.site_id
+    WHERE r.key = :key AND p.deleted_at IS NULL ORDER BY r.rank"""
 POST_COMMENTS_SQL = """
     SELECT key, parent, author_name, date_gmt, content_text FROM comments
     WHERE post = :key AND deleted_at IS NULL ORDER BY date_gmt, key"""

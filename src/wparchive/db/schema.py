@@ -117,6 +117,19 @@ SCHEMA = {
     "files": """
         url TEXT PRIMARY KEY, site_id INTEGER REFERENCES sites(id), fetched_url TEXT, sha256 TEXT, size INTEGER,
         content_type TEXT, path TEXT, error TEXT, fetched_at TEXT, run_id INTEGER REFERENCES harvest_runs(id)""",
+    # Vectors of posts and pages (`wparchive embed`): float32, normalised, from the text whose SHA-256
+    # is text_sha256, by the model named (with its version); another text or model is embedded again.
+    "embeddings": """
+        key TEXT PRIMARY KEY REFERENCES posts(key), model TEXT, dims INTEGER, vector BLOB, text_sha256 TEXT,
+        generation INTEGER""",
+    # For each embedded post, the most similar others (rank 1 the nearest), of its site and of the others.
+    "related": """
+        key TEXT REFERENCES posts(key), rank INTEGER, related TEXT REFERENCES posts(key), similarity REAL,
+        PRIMARY KEY (key, rank)""",
+    # Posts whose text is the same or nearly (shingles and MinHash), by group: group_key is the key of
+    # the group's first post, similarity the estimated share of shingles a post has in common with it.
+    "duplicates": """
+        key TEXT PRIMARY KEY REFERENCES posts(key), group_key TEXT REFERENCES posts(key), similarity REAL""",
     # Raw JSON lives apart from the hot tables: it is most of the bytes and rarely read.
     "raw_json": """
         "table" TEXT, key TEXT, json TEXT, sha256 TEXT, PRIMARY KEY ("table", key)""",

@@ -25,11 +25,11 @@ from mdit_py_plugins.footnote import footnote_plugin
 
 from ..db.queries import (
     FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, PLAIN_MARK_END, PLAIN_MARK_START, POST_COMMENTS_SQL, POST_SQL,
-    POSTS_PER_MONTH_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME, SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE,
+    POSTS_PER_MONTH_SQL, RELATED_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME, SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE,
     SORTS, STATUS_PARAMS, STATUS_SQL, status_rows,
 )
 from ..paths import config_dir
-from ..search import RESULT_FIELDS, BadSearch, SearchRequest, add_search_functions, plain_snippet, result_steps
+from ..search import MODE_LABELS, RESULT_FIELDS, BadSearch, SearchRequest, add_search_functions, plain_snippet, result_steps
 from .cache import response_cache
 from .chart import month_bars
 from .facets import TermsFacet
@@ -141,7 +141,7 @@ def asked_search(args: Any) -> tuple[SearchRequest, int]:
     """The search a page's query string asks for, and the page of it."""
     request = SearchRequest(args.get("q", ""), advanced=args.get("advanced") == "1",
                             filters={name: args[name] for name in FILTER_NAMES if args.get(name)},
-                            sort=args.get("sort") or "relevance")
+                            sort=args.get("sort") or "relevance", mode=args.get("mode") or "hybrid")
     try:
         page = max(1, int(args.get("page", "1")))
     except ValueError:
@@ -153,7 +153,8 @@ def search_link(datasette: Any, path: str, request: SearchRequest, **changes: An
     """The address of the search page (or of one of its downloads) for a request, with changes
     (a value of None drops that argument)."""
     args = {"q": request.text, "advanced": "1" if request.advanced else None, **request.filters,
-            "sort": None if request.sort == "relevance" else request.sort} | changes
+            "sort": None if request.sort == "relevance" else request.sort,
+            "mode": None if request.mode == "hybrid" else request.mode} | changes
     return datasette.urls.path(path) + "?" + urlencode({k: v for k, v in args.items() if v is not None})
 
 
@@ -170,7 +171,7 @@ async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, S
     started = time.monotonic()
     try:
         results = await run_search(_archive(datasette), asked.text, advanced=asked.advanced, filters=asked.filters,
-                                   page=page, sort=asked.sort)
+                                   page=page, sort=asked.sort, mode=asked.mode)
     except QueryInterrupted:
         results = None
     except sqlite3.OperationalError as exc:
@@ -185,7 +186,8 @@ async def search_page(request: Any, datasette: Any) -> Response:
     database = _archive(datasette)
     context = {
         "results": results, "text": asked.text, "advanced": asked.advanced, "filters": asked.filters,
-        "sort": asked.sort, "sorts": SORTS, "page": page, "page_size": PAGE_SIZE, "database": database.name,
+        "sort": asked.sort, "sorts": SORTS, "mode": asked.mode, "modes": MODE_LABELS,
+        "page": page, "page_size": PAGE_SIZE, "database": database.name,
         "search_url": datasette.urls.path(SEARCH_PATH), "facet_sample": FACET_SAMPLE,
         "facet_link": lambda name, value: search_link(datasette, SEARCH_PATH, asked, **{name: value}),
         "remove_link": lambda name: search_link(datasette, SEARCH_PATH, asked, **{name: None}),
@@ -220,6 +222,7 @@ async def search_json(request: Any, datasette: Any) -> Response:
                                                           "snippet_html": str(row["snippet_html"])}
             for row in results.rows]
     return Response.json({"q": results.query, "fts": results.fts, "filters": asked.filters, "sort": asked.sort,
+                          "mode": asked.mode,
                           "page": page, "page_size": PAGE_SIZE, "total": results.total, "rows": rows,
                           "facets": results.facets})
 
@@ -258,9 +261,14 @@ async def post_page(request: Any, datasette: Any) -> Response:
                            "status": 404}, request=request), status=404)
     post = dict(found)
     comments = [dict(c) for c in (await database.execute(POST_COMMENTS_SQL, {"key": key})).rows]
+    try:
+        related = [dict(r) for r in (await database.execute(RELATED_SQL, {"key": key})).rows]
+    except sqlite3.OperationalError:
+        related = []  # an archive of an older wparchive, served read-only: no related table
     files = await archived_files(datasette, key, lambda path: datasette.urls.path(f"{MEDIA_PATH}{path}"))
     context = {
         "post": post, "body": render_markdown(post["content_markdown"], files), "comments": comments,
+        "related": related, "post_link": lambda other: post_url(datasette, other),
         "original_link": safe_href(post.get("link")),
         "database": database.name, "row_link": datasette.urls.row(database.name, "posts", tilde_encode(key)),
         "history_link": datasette.urls.query(database.name, "post_versions") + "?" + urlencode({"key": key}),

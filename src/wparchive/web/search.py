@@ -37,10 +37,11 @@ async def run_steps(database: Any, steps: Steps) -> AsyncIterator[Any]:
 
 
 async def run_search(database: Any, text: str, *, advanced: bool, filters: dict[str, str], page: int = 1,
-                     sort: str = "relevance") -> SearchResults:
+                     sort: str = "relevance", mode: str = "hybrid") -> SearchResults:
     """One page of a search of a Datasette database, with snippets as HTML (snippet_html); errors
-    (a wrong date, FTS5 syntax in advanced mode) come back as a message."""
-    request = SearchRequest(text, advanced=advanced, filters=filters, sort=sort)
+    (a wrong date, FTS5 syntax in advanced mode, meaning asked of an archive without vectors) come
+    back as a message."""
+    request = SearchRequest(text, advanced=advanced, filters=filters, sort=sort, mode=mode)
     results = SearchResults()
     async for output in run_steps(database, page_steps(request, page)):  # one page: its steps output one
         results = output
