@@ -10,7 +10,9 @@ of the runs, the commands taking turns:
 - plain fetch: a Python process that reads the REST index and then every page (100 items a page)
   of each collection wparchive harvests anonymously (posts, pages, media, comments, categories,
   tags, users), decoding the JSON and nothing else: the floor of a harvest;
-- fresh harvest: `wparchive harvest URL --delay 0 -q` into a new archive;
+- fresh harvest: `wparchive harvest URL --delay 0 -q` into a new archive (its cleaning workers,
+  one a core, get ready while the first pages download); and the same with `--workers 1` (cleaned
+  in the harvest's own process, its language model loading in a thread meanwhile);
 - no-change harvest: the same again into that archive;
 - `wparchive --help`.
 
@@ -89,6 +91,9 @@ def main() -> None:
             "plain fetch": lambda run: [sys.executable, __file__, "--plain-fetch", site.home],
             "fresh harvest": lambda run: [*wparchive, "harvest", site.home + "/", "--db", str(workdir / f"{run}.db"),
                                           "--delay", "0", "-q"],
+            "fresh harvest, --workers 1": lambda run: [*wparchive, "harvest", site.home + "/", "--db",
+                                                       str(workdir / f"{run}-1.db"), "--delay", "0", "-q",
+                                                       "--workers", "1"],
             "no-change harvest": lambda run: [*wparchive, "harvest", site.home + "/", "--db",
                                               str(workdir / f"{run}.db"), "--delay", "0", "-q"],
             "wparchive --help": lambda run: [*wparchive, "--help"],
