@@ -154,7 +154,8 @@ INDEXES = {
     "post_terms": [["term"], ["taxonomy", "term"]],
     "links": [["href"], ["target"], ["href_norm"], ["host"]],
     "embeds": [["provider"]],
-    "files": [["sha256"]],
+    # (path): a reader page's archived picture is looked up by its path (web.media_files)
+    "files": [["sha256"], ["path"]],
     "harvest_errors": [["run_id"], ["site_id", "collection"]],
     "versions": [["table", "key"]],
     "changes": [["run_id"], ["key"]],
