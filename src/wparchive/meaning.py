@@ -42,7 +42,11 @@ SAVE_EVERY = 256  # vectors per transaction: an interruption loses at most these
 # servicing, a bicycle's repair) 0.3-0.5, unrelated below 0.2: a first guess, to be calibrated on real archives.
 RELATED_PER_SIDE = 3
 MIN_RELATED = 0.4
-RELATE_BLOCK = 1024  # posts compared with every other at once: a block's similarities take 4 bytes × posts each
+# What comparing a block of posts with every other may hold at once: per post of the block and of the
+# archive, its similarity, a masked copy and its negation (4 bytes each), the rank argpartition
+# returns (8) and the same-site mask (1). 1,024 posts at a time took 3.4 GB at 100,000 posts.
+RELATE_BYTES = 128 * 1024 * 1024
+RELATE_BYTES_PER_PAIR = 4 + 4 + 4 + 8 + 1
 
 
 class MeaningUnavailable(WPArchiveError):
@@ -183,11 +187,12 @@ def relate_archive(db: Database, embedder: Embedder, *, progress: Progress | Non
                                                                                                   embedder.dims)
     rows: list[tuple[str, int, str, float]] = []
     progress.begin("related", len(keys))
-    for start in range(0, len(keys), RELATE_BLOCK):
-        similarity = matrix[start:start + RELATE_BLOCK] @ matrix.T
+    block_size = max(1, RELATE_BYTES // (RELATE_BYTES_PER_PAIR * max(1, len(keys))))
+    for start in range(0, len(keys), block_size):
+        similarity = matrix[start:start + block_size] @ matrix.T
         block = np.arange(similarity.shape[0])
         similarity[block, start + block] = -np.inf  # not related to itself
-        same_site = sites[start:start + RELATE_BLOCK, None] == sites[None, :]
+        same_site = sites[start:start + block_size, None] == sites[None, :]
         for side in (same_site, ~same_site):
             masked = np.where(side, similarity, -np.inf)
             for n, columns in enumerate(_top(masked, RELATED_PER_SIDE)):
