@@ -91,9 +91,12 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
     progress = progress or SilentProgress()
     chosen = select(db, site=site, post_type=post_type, since=since)
     count_sql, params = export_count_sql(site_ids=chosen.site_ids, post_type=post_type, since=since)
-    if db.execute(count_sql, params).fetchone()[0] == 0:
+    total = db.execute(count_sql, params).fetchone()[0]
+    if total == 0:
         raise NothingToExport(f"nothing to export: no live item {chosen.described()}")
-    if db.execute(f"{count_sql} WHERE warc_record_id IS NOT NULL", params).fetchone()[0] == 0:
+    captured_sql, params = export_count_sql(site_ids=chosen.site_ids, post_type=post_type, since=since,
+                                            captured_only=True)
+    if db.execute(captured_sql, params).fetchone()[0] == 0:
         raise ExportError("no item to export was harvested with --warc: there is no WARC capture to package",
                           hint="Harvest with --warc DIR first (add --full to capture what is already archived), "
                                "then export with the same --warc DIR.")
@@ -102,7 +105,7 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
     # Written beside out and renamed at the end: a failed export leaves no half-made package.
     partial = out.with_name(out.name + ".part")
     try:
-        result = _write_package(db, partial, warcs, captures, chosen, progress)
+        result = _write_package(db, partial, warcs, captures, chosen, total, progress)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
@@ -110,8 +113,8 @@ def write_wacz(db: Database, out: Path, warc_dir: Path, *, site: str | None = No
 
 
 def _write_package(db: Database, out: Path, warcs: list[Path], captures: Captures, chosen: Selection,
-                   progress: Progress) -> WaczExport:
-    """write_wacz's package, at out."""
+                   total: int, progress: Progress) -> WaczExport:
+    """write_wacz's package, at out; total: the items chosen, for the progress bar."""
     from cdxj_indexer.main import CDXJIndexer
 
     result = WaczExport(warcs=warcs)
@@ -129,9 +132,7 @@ def _write_package(db: Database, out: Path, warcs: list[Path], captures: Capture
                         data_out_name="index.cdx.gz", lines=CDX_BLOCK_LINES).process_all()
         resources.append(blocks.resource(blocks_name))
         resources.append(_written(package, "indexes/index.idx", block_index.getvalue().encode()))
-        count_sql, params = export_count_sql(site_ids=chosen.site_ids, post_type=chosen.post_type,
-                                             since=chosen.since)
-        progress.begin("export", db.execute(count_sql, params).fetchone()[0])
+        progress.begin("export", total)
         # Streamed: memory does not grow with the archive (ZIP64, as the text may pass 4 GB).
         with package.open(_text_entry("pages/pages.jsonl"), "w", force_zip64=True) as target:
             pages = _Hashing(target)

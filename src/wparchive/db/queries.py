@@ -337,12 +337,13 @@ def export_sql(*, site_ids: list[int] | None, post_type: str | None, since: str 
     return sql, params
 
 
-def export_count_sql(*, site_ids: list[int] | None, post_type: str | None,
-                     since: str | None) -> tuple[str, dict[str, Any]]:
-    """SQL counting the rows export_sql streams (its own query, unsorted), to size a progress bar."""
+def export_count_sql(*, site_ids: list[int] | None, post_type: str | None, since: str | None,
+                     captured_only: bool = False) -> tuple[str, dict[str, Any]]:
+    """SQL counting the rows export_sql streams (its own query, unsorted), to size a progress bar;
+    captured_only: only those whose API response is in a WARC file (harvested with --warc)."""
     sql, params = export_sql(site_ids=site_ids, post_type=post_type, since=since)
     unsorted = sql.rsplit(" ORDER BY ", 1)[0]  # sorted, SQLite would read every row's text only to count it
-    return f"SELECT count(*) FROM ({unsorted})", params
+    return f"SELECT count(*) FROM ({unsorted})" + (" WHERE warc_record_id IS NOT NULL" if captured_only else ""), params
 
 
 def export_places_sql(*, site_ids: list[int] | None, post_type: str | None,
