@@ -443,6 +443,85 @@ def rebuild(db_path: str, quiet: bool) -> None:
 
 
 @cli.command()
+@click.argument("sources", nargs=-1, required=True, type=_Path(dir_okay=False), metavar="ARCHIVE...")
+@db_option
+@quiet_option
+def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
+    """Fold archives into one (--db): sites harvested into files of their own, on other machines, or at once.
+
+    Every id is renumbered so that none collides; a site the archive already holds (the same home
+    page or API root) stays one site. Runs, sync state, provenance, versions, tombstones and errors
+    come along. Nothing is brought in twice: merging a file again changes nothing, and merging a
+    newer harvest of it brings in its new runs and what they found, where the record seen last wins.
+    Full-text search is kept current; vectors of another model than the archive's are left out
+    (`wparchive embed` computes them anew), and related posts and near-duplicates are found again
+    by the next `wparchive embed`.
+
+    Each ARCHIVE is read as it stands (one snapshot, even while a harvest writes it) and never
+    changed; each is merged in one transaction, whole or not at all. One that is not an archive,
+    or written by a newer wparchive, is said and left out; the others are merged.
+
+    \b
+    Exit codes: 0 done; 1 some ARCHIVE could not be merged (see the message);
+    75 a harvest holds the archive; 130 interrupted (the archives merged until
+    then are kept; run the same command again).
+
+    \b
+    Example:
+        wparchive merge sites/*.db --db archive.db
+    """
+    from .db import ensure_db_shape
+    from .db.merge import merge_archive, open_source
+
+    progress = _progress(quiet)
+    worst, merged, embed_again = EXIT_OK, 0, False
+    itself = [path for path in sources if _same_file(path, db_path)]
+    if itself and not quiet:
+        click.echo(f"Note: {itself[0]} is the archive merged into: left as it is", err=True)
+    sources = tuple(path for path in dict.fromkeys(sources) if path not in itself)
+    with _stopped_by_signals(), archive_lock(db_path):
+        db = open_db(db_path)
+        for path in sources:
+            try:
+                source = open_source(path)
+                try:
+                    counts = merge_archive(db, source, label=path, progress=progress)
+                finally:
+                    source.close()
+            except WPArchiveError as exc:
+                _report(exc)
+                worst = max(worst, exc.exit_code, key=_severity)
+                continue
+            merged += 1
+            embed_again = embed_again or counts.derived_emptied or counts.vectors > 0
+            if not quiet:
+                for model, number in counts.other_vectors.items():
+                    click.echo(f"Note: {path}: {number} vectors of the model {model} left out; the archive's are of "
+                               f"{counts.model} ('wparchive embed' computes those posts' vectors anew)", err=True)
+                click.echo(f"{path}: {counts.sites} site{'s' * (counts.sites != 1)} ({counts.new_sites} new); "
+                           f"items {counts.new} new, {counts.updated} updated, {counts.tombstones} deleted, "
+                           f"{counts.revived} revived; runs {counts.runs}, versions {counts.versions}, "
+                           f"errors {counts.errors}, files {counts.files}, vectors {counts.vectors} → {db_path}",
+                           err=True)
+        if merged:
+            ensure_db_shape(db)  # full-text search of an archive new, indexes, views, links between sites
+    if embed_again and not quiet:
+        click.echo(f"Note: run 'wparchive embed --db {db_path}' to find related posts and near-duplicates across "
+                   "the merged sites", err=True)
+    if not quiet and len(sources) > 1:
+        click.echo(f"Merged {merged} of {len(sources)} archives into {db_path}", err=True)
+    sys.exit(worst)
+
+
+def _same_file(path: str, other: str) -> bool:
+    """Whether two paths name one file (both existing)."""
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
+
+
+@cli.command()
 @db_option
 @quiet_option
 def embed(db_path: str, quiet: bool) -> None:

@@ -1,7 +1,8 @@
 """The archive database: the only package that writes SQL.
 
 schema.py creates and checks the tables; runs.py keeps sites, runs, errors and sync state;
-save.py writes pages of records with their versions, changes and tombstones.
+save.py writes pages of records with their versions, changes and tombstones; merge.py folds one
+archive into another.
 """
 
 from .lock import archive_lock

@@ -22,6 +22,16 @@ def signature_column(table: str) -> str:
     return "modified_gmt" if table in MODIFIED_TABLES else "raw_sha256"
 
 
+def keeps_stored(table: str, signature: Any, incomplete: Any, row: dict[str, Any]) -> bool:
+    """Whether a row arriving for a stored record leaves it as it is (signature and incomplete are the
+    stored one's): the same change signature, or only part of an item where the whole one is kept."""
+    cut = row.get("incomplete") is not None
+    # Part of an item is no news about it, whatever it says (the whole item is kept); the whole
+    # item replaces its part, though its modified_gmt is the same.
+    return (cut and incomplete is None) or (signature == row.get(signature_column(table))
+                                            and (cut or incomplete is None))
+
+
 def save_page(
     db: Database, records: Iterable[Record], *, run_id: int, at: str, site_id: int, table: str,
     collection: str, track_seen: bool = False, resume_page: int | None = None,
@@ -54,11 +64,7 @@ def save_page(
             if deleted_at is not None:
                 counts["revived"] += 1
                 log.append((record.key, "revived"))
-            cut = record.row.get("incomplete") is not None
-            # Part of an item is no news about it, whatever it says (the whole item is kept); the whole
-            # item replaces its part, though its modified_gmt is the same.
-            if (cut and incomplete is None) or (signature == record.row.get(signature_column(table))
-                                                and (cut or incomplete is None)):
+            if keeps_stored(table, signature, incomplete, record.row):
                 counts["unchanged"] += 1
                 if deleted_at is not None:
                     revived_unchanged.append(record.key)
@@ -68,7 +74,7 @@ def save_page(
             log.append((record.key, "updated"))
         updated = [key for key, change in log if change == "updated"]
         if updated:
-            _keep_versions(db, table, updated, run_id, at)
+            keep_versions(db, table, updated, run_id=run_id, at=at)
         if changed:
             _write(db, table, changed)
         if revived_unchanged:
@@ -165,26 +171,34 @@ def _existing(db: Database, table: str, keys: list[str]) -> dict[str, tuple[Any,
 def _log_changes(db: Database, table: str, log: list[tuple[str, str]], *, run_id: int, site_id: int,
                  at: str) -> None:
     """One changes row per (key, change): new, updated, revived, deleted."""
-    _insert(db, "changes", [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": change,
+    write_rows(db, "changes", [{"run_id": run_id, "site_id": site_id, "table": table, "key": key, "change": change,
                              "at": at} for key, change in log])
 
 
-def _keep_versions(db: Database, table: str, keys: list[str], run_id: int, at: str) -> None:
+def keep_versions(db: Database, table: str, keys: list[str], *, run_id: int | None, at: str | None,
+                  once: bool = False) -> None:
+    """Copy the stored state of records to versions before a newer one replaces it (by run_id, at at).
+
+    once leaves out a state versions already holds (the same run saw the same JSON): a merge meets
+    states that the archive merged in kept already.
+    """
     modified = "t.modified_gmt" if table in MODIFIED_TABLES else "NULL"
     marks = ",".join("?" * len(keys))
+    kept = ('AND NOT EXISTS (SELECT 1 FROM versions v WHERE v."table" = ? AND v.key = t.key '
+            "AND v.run_id IS t.run_id AND v.raw_sha256 IS t.raw_sha256)") if once else ""
     db.execute(
         f'INSERT INTO versions ("table", key, run_id, replaced_by_run_id, replaced_at, source, modified_gmt, '
         f"raw_sha256, json) SELECT ?, t.key, t.run_id, ?, ?, 'rest', {modified}, t.raw_sha256, r.json "
-        f'FROM "{table}" t LEFT JOIN raw_json r ON r."table" = ? AND r.key = t.key WHERE t.key IN ({marks})',
-        [table, run_id, at, table, *keys])
+        f'FROM "{table}" t LEFT JOIN raw_json r ON r."table" = ? AND r.key = t.key WHERE t.key IN ({marks}) {kept}',
+        [table, run_id, at, table, *keys, *([table] if once else [])])
 
 
 def _write(db: Database, table: str, records: list[Record], *, keep_tombstones: bool = False) -> None:
     revive = {} if keep_tombstones else {"deleted_at": None, "deleted_run_id": None}
     # incomplete is set on every row written, so that a whole item clears the mark of its part
-    _insert(db, table, [{**r.row, "incomplete": r.row.get("incomplete"), **revive} for r in records],
+    write_rows(db, table, [{**r.row, "incomplete": r.row.get("incomplete"), **revive} for r in records],
             upsert_on=("key",))
-    _insert(db, "raw_json",
+    write_rows(db, "raw_json",
             [{"table": table, "key": r.key, "json": r.raw_json, "sha256": r.row["raw_sha256"]} for r in records],
             upsert_on=("table", "key"))
     keys = [r.key for r in records]
@@ -192,10 +206,10 @@ def _write(db: Database, table: str, records: list[Record], *, keep_tombstones: 
         _where_in(db, f'DELETE FROM "{child_table}" WHERE post IN', keys)
         rows = [row for r in records for row in r.children.get(child_table, [])]
         if rows:
-            _insert(db, child_table, rows)
+            write_rows(db, child_table, rows)
 
 
-def _insert(db: Database, table: str, rows: list[dict[str, Any]], upsert_on: tuple[str, ...] = ()) -> None:
+def write_rows(db: Database, table: str, rows: list[dict[str, Any]], upsert_on: tuple[str, ...] = ()) -> None:
     """Insert rows (or update those whose upsert_on columns match) with one executemany.
 
     sqlite-utils' own upsert_all cost more than all the SQLite work of a page; it is still what

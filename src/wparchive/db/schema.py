@@ -383,12 +383,17 @@ def resolve_link_targets(db: Database) -> None:
             WHERE internal = 1 AND target IS NULL""")
 
 
-def ensure_db_shape(db: Database) -> None:
-    """Idempotently add indexes and full-text search; run at the end of every harvest."""
-    ensure_tables(db)
+def ensure_indexes(db: Database) -> None:
+    """Create any missing index of INDEXES."""
     for table, indexes in INDEXES.items():
         for columns in indexes:
             db.table(table).create_index(columns, if_not_exists=True)
+
+
+def ensure_db_shape(db: Database) -> None:
+    """Idempotently add indexes and full-text search; run at the end of every harvest."""
+    ensure_tables(db)
+    ensure_indexes(db)
     for name, sql in VIEWS.items():
         db.create_view(name, sql, replace=True)
     resolve_link_targets(db)

@@ -1,0 +1,284 @@
+"""wparchive merge: per-site archives, harvested by the real CLI from sample sites, folded into one."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from wparchive.cli import EXIT_FAILED, EXIT_LOCKED, cli
+from wparchive.db import archive_lock
+from wparchive.sample.content import sample_site
+from wparchive.sample.site import CommentItem, Item, Site, TermItem
+from wparchive.serve import build_datasette
+
+# Columns holding record keys ("<site id>-<WordPress id>") and run ids, compared by what they name.
+KEYS = {"key", "parent", "author", "featured_media", "post", "term", "target", "target_hint", "media", "group_key"}
+RUNS = {"run_id", "deleted_run_id", "replaced_by_run_id", "resolved_run_id", "complete_run_id", "pass_run_id"}
+# When a harvest happened differs between two harvests of one site; what it found does not.
+TIMES = {"fetched_at", "deleted_at", "at", "replaced_at", "started_at", "finished_at", "updated_at", "first_harvested",
+         "last_harvested", "requests"}
+COMPARED = ("sites", "harvest_runs", "run_collections", "users", "terms", "posts", "media", "comments", "post_terms",
+            "links", "images", "embeds", "versions", "changes", "raw_json", "sync_state", "harvest_errors", "files")
+
+
+def _run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _harvest(server, db: Path) -> None:  # type: ignore[no-untyped-def]
+    result = _run("harvest", server.home + "/", "--db", str(db), "--delay", "0", "--workers", "1")
+    assert result.exit_code == 0, result.output
+
+
+def _merge(target: Path, *sources: Path, quiet: bool = False):  # type: ignore[no-untyped-def]
+    return _run("merge", *map(str, sources), "--db", str(target), *(["-q"] if quiet else []))
+
+
+def _alpha() -> Site:
+    """The bundled sample site (users, media, comments, links), with a post of its own words."""
+    site = sample_site()
+    site.items.append(Item(9001, "post", "Aardvark burrows", "<p>The aardvark digs at night.</p>",
+                           date_gmt="2024-03-01T10:00:00", terms={"category": [next(
+                               t.id for t in site.terms if t.taxonomy == "category")]}))
+    return site
+
+
+def _beta() -> Site:
+    return Site(name="Beta", items=[Item(i, "post", f"Zebra note {i}", f"<p>Stripes of zebra number {i}.</p>",
+                                         date_gmt=f"2024-02-{i:02d}T08:00:00", terms={"category": [1]})
+                                    for i in range(1, 13)] + [Item(50, "page", "About", "<p>About the zebras.</p>")],
+                terms=[TermItem(1, "category", "Savanna"), TermItem(2, "post_tag", "stripes")],
+                comments=[CommentItem(i, i, f"Zebra comment {i}") for i in range(1, 4)])
+
+
+def _change(site: Site) -> None:
+    """An edit, a deletion, an addition and a new comment, as a site changes between harvests."""
+    edited = next(i for i in site.items if i.id == 9001)
+    edited.content, edited.modified_gmt = "<p>The aardvark digs at night, and sleeps by day.</p>", "2025-06-01T10:00:00"
+    gone = next(i for i in site.items if i.type == "post" and i.id != 9001)
+    site.items.remove(gone)
+    site.items.append(Item(9002, "post", "Aardvark diet", "<p>Ants and termites, mostly.</p>",
+                           date_gmt="2025-06-02T00:00:00"))
+    site.comments.append(CommentItem(9100, 9001, "Lovely aardvark"))
+
+
+def _snapshot(path: Path) -> dict[str, list]:
+    """Every compared table's rows, sorted, with sites named by home, runs by their place among the site's
+    runs, records by site and WordPress id, and the times of harvesting left out."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    homes = {row["id"]: row["home"] for row in conn.execute("SELECT id, home FROM sites")}
+    runs = {row["id"]: (homes.get(row["site_id"]), row["n"]) for row in conn.execute(
+        "SELECT id, site_id, row_number() OVER (PARTITION BY site_id ORDER BY started_at, id) AS n FROM harvest_runs")}
+
+    def named(column: str, value):  # type: ignore[no-untyped-def]
+        if column in KEYS and isinstance(value, str) and "-" in value and value.split("-")[0].isdigit():
+            head, _, rest = value.partition("-")
+            return f"{homes[int(head)]}#{rest}"
+        if column in RUNS and value is not None:
+            return runs[value]
+        if column == "site_id":
+            return homes.get(value)
+        if column == "deleted_at":
+            return value is not None
+        return value
+
+    snapshot = {}
+    for table in COMPARED:
+        rows = [tuple((column, named(column, row[column])) for column in row.keys()
+                      if column not in TIMES and column != "id") for row in conn.execute(f'SELECT * FROM "{table}"')]
+        snapshot[table] = sorted(rows, key=repr)
+    conn.close()
+    return snapshot
+
+
+def _content_hash(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    digest = hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
+    conn.close()
+    return digest
+
+
+def _settled_hash(path: Path) -> str:
+    """The SHA-256 of an archive's file once what its WAL holds is in it (as the last connection to close
+    leaves it): the harvests of these tests ran in this process, and their connections close when collected."""
+    gc.collect()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _count(path: Path, sql: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_merged_archive_equals_harvesting_both_sites_into_one(make_server, tmp_path) -> None:
+    alpha, beta = _alpha(), _beta()
+    server_a, server_b = make_server(alpha), make_server(beta)
+    direct, file_a, file_b = tmp_path / "direct.db", tmp_path / "a.db", tmp_path / "b.db"
+    for server, per_site in ((server_a, file_a), (server_b, file_b)):
+        _harvest(server, per_site)
+        _harvest(server, direct)
+    _change(alpha)
+    _harvest(server_a, file_a)
+    _harvest(server_a, direct)
+    sources = {file_a: _settled_hash(file_a), file_b: _settled_hash(file_b)}
+
+    merged = tmp_path / "merged.db"
+    result = _merge(merged, file_a, file_b)
+    assert result.exit_code == 0, result.output
+    assert f"{file_a}: 1 site (1 new); items " in result.stderr and "runs 2, versions 3," in result.stderr, result.stderr
+    assert f"{file_b}: 1 site (1 new); items " in result.stderr
+    assert f"Merged 2 of 2 archives into {merged}" in result.stderr
+
+    expected, got = _snapshot(direct), _snapshot(merged)
+    for table in COMPARED:
+        assert got[table] == expected[table], table
+    # what the comparison stands on: both sites, the run after the changes, its version and tombstone
+    assert _count(merged, "SELECT count(DISTINCT site_id) FROM posts") == 2
+    assert _count(merged, "SELECT count(*) FROM harvest_runs") == 3
+    assert _count(merged, "SELECT count(*) FROM versions WHERE \"table\" = 'posts'") == 1
+    assert _count(merged, "SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL") == 1
+    assert _count(merged, "SELECT count(*) FROM posts WHERE title = 'Aardvark diet'") == 1
+    assert {path: _file_hash(path) for path in sources} == sources  # the sources are never changed
+
+
+def test_merging_again_changes_nothing(make_server, tmp_path) -> None:
+    server_a, server_b = make_server(_alpha()), make_server(_beta())
+    file_a, file_b, merged = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "merged.db"
+    _harvest(server_a, file_a)
+    _harvest(server_b, file_b)
+    assert _merge(merged, file_a, file_b).exit_code == 0
+    before = _content_hash(merged)
+    again = _merge(merged, file_a, file_b)
+    assert again.exit_code == 0
+    assert f"{file_a}: 1 site (0 new); items 0 new, 0 updated, 0 deleted, 0 revived; runs 0, versions 0, errors 0" \
+        in again.stderr
+    assert _content_hash(merged) == before
+    # a site harvested straight into the archive is the same site as the one merged in
+    _harvest(server_a, merged)
+    assert _count(merged, "SELECT count(*) FROM sites") == 2
+    assert _count(merged, "SELECT count(*) FROM harvest_runs") == 3
+
+
+def test_a_newer_harvest_brings_in_only_what_is_new(make_server, tmp_path) -> None:
+    alpha = _alpha()
+    server = make_server(alpha)
+    file_a, merged = tmp_path / "a.db", tmp_path / "merged.db"
+    _harvest(server, file_a)
+    assert _merge(merged, file_a).exit_code == 0
+    assert _count(merged, "SELECT count(*) FROM harvest_runs") == 1
+    _change(alpha)
+    _harvest(server, file_a)
+    result = _merge(merged, file_a)
+    assert result.exit_code == 0
+    # the edited post, the deleted one, the new post and the new comment; the run that found them
+    assert "items 2 new, 3 updated, 1 deleted, 0 revived; runs 1, versions 3, errors 0" in result.stderr
+    assert _snapshot(merged) == _snapshot(file_a)
+    text = _count(merged, "SELECT content_text FROM posts WHERE title = 'Aardvark burrows'")
+    assert text == "The aardvark digs at night, and sleeps by day."
+    old = _count(merged, "SELECT json FROM versions WHERE \"table\" = 'posts'")
+    assert json.loads(old)["content"]["rendered"].startswith("<p>The aardvark digs at night.</p>")
+    before = _content_hash(merged)
+    assert _merge(merged, file_a).exit_code == 0
+    assert _content_hash(merged) == before
+
+
+def test_search_and_serve_find_posts_of_both_sites(make_server, tmp_path) -> None:
+    server_a, server_b = make_server(_alpha()), make_server(_beta())
+    file_a, file_b, merged = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "merged.db"
+    _harvest(server_a, file_a)
+    _harvest(server_b, file_b)
+    assert _merge(merged, file_a, file_b, quiet=True).stderr == ""
+    for word, home in (("aardvark", server_a.home), ("zebra", server_b.home)):
+        found = json.loads(_run("search", word, "--db", str(merged), "--format", "json").stdout)
+        assert found and all(row["link"].startswith(home + "/") for row in found), found
+    both = _run("search", "aardvark OR zebra", "--advanced", "--db", str(merged), "--format", "json")
+    assert len({row["site_id"] for row in json.loads(both.stdout)}) == 2
+
+    async def pages() -> tuple[int, str]:
+        ds = build_datasette(str(merged))
+        home = await ds.client.get("/")
+        search = await ds.client.get("/merged/posts?_search=zebra")
+        return home.status_code, search.text
+
+    status, search = asyncio.run(pages())
+    assert status == 200 and "Zebra note" in search
+
+
+def test_a_bad_file_is_one_line_and_the_others_merge(make_server, tmp_path) -> None:
+    file_a = tmp_path / "a.db"
+    _harvest(make_server(_alpha()), file_a)
+    text = tmp_path / "notes.db"
+    text.write_text("not an archive\n" * 100)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE things (x)").connection.commit()
+    newer = tmp_path / "newer.db"
+    conn = sqlite3.connect(newer)
+    conn.executescript("CREATE TABLE sites (id); CREATE TABLE harvest_runs (id); PRAGMA user_version = 99;")
+    conn.close()
+    merged = tmp_path / "merged.db"
+    result = _merge(merged, text, other, file_a, newer, tmp_path / "missing.db")
+    assert result.exit_code == EXIT_FAILED
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert errors == [f"Error: {text} is not a SQLite database: not merged",
+                      f"Error: {other} is not a wparchive archive (it has no harvest_runs table): not merged",
+                      f"Error: {newer} was written by a newer wparchive (schema 99): not merged",
+                      f"Error: {tmp_path / 'missing.db'} does not exist"]
+    assert "Traceback" not in result.output
+    assert f"Merged 1 of 5 archives into {merged}" in result.stderr
+    assert _count(merged, "SELECT count(*) FROM harvest_runs") == 1
+
+
+def test_the_archive_itself_is_left_out_and_a_harvest_holds_it_off(make_server, tmp_path) -> None:
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    _harvest(make_server(_beta()), folder / "b.db")
+    merged = folder / "all.db"
+    first = _merge(merged, folder / "b.db")
+    assert first.exit_code == 0
+    again = _merge(merged, *sorted(folder.glob("*.db")))  # sites/*.db names the archive too
+    assert again.exit_code == 0 and f"Note: {merged} is the archive merged into: left as it is" in again.stderr
+    with archive_lock(str(merged)):  # as a harvest holds it
+        locked = _merge(merged, folder / "b.db")
+    assert locked.exit_code == EXIT_LOCKED
+    assert "is being harvested by another process" in locked.stderr
+
+
+def test_vectors_of_the_archive_model_come_along_and_others_are_said(make_server, tmp_path) -> None:
+    file_a, file_b, merged = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "merged.db"
+    _harvest(make_server(_alpha()), file_a)
+    _harvest(make_server(_beta()), file_b)
+    assert _run("embed", "--db", str(file_a), "-q").exit_code == 0
+    conn = sqlite3.connect(file_b)  # vectors of another model than file_a's
+    conn.execute("INSERT INTO embeddings (key, model, dims, vector, text_sha256, generation) "
+                 "SELECT key, 'other-model', 2, x'00000000', 'x', 1 FROM posts")
+    conn.commit()
+    conn.close()
+    result = _merge(merged, file_a, file_b)
+    assert result.exit_code == 0
+    vectors = _count(file_a, "SELECT count(*) FROM embeddings")
+    assert vectors and f"vectors {vectors} →" in result.stderr
+    beta_posts = _count(file_b, "SELECT count(*) FROM posts")
+    assert f"Note: {file_b}: {beta_posts} vectors of the model other-model left out" in result.stderr
+    assert _count(merged, "SELECT count(DISTINCT model) FROM embeddings") == 1
+    assert "Note: run 'wparchive embed" in result.stderr
+    # embed then finds related posts across both sites, embedding only the posts without a vector
+    embedded = _run("embed", "--db", str(merged))
+    assert f"Embedded {beta_posts} posts and pages ({vectors} unchanged)" in embedded.stderr
+    assert _count(merged, "SELECT count(*) FROM related") > 0
