@@ -282,3 +282,40 @@ def test_vectors_of_the_archive_model_come_along_and_others_are_said(make_server
     embedded = _run("embed", "--db", str(merged))
     assert f"Embedded {beta_posts} posts and pages ({vectors} unchanged)" in embedded.stderr
     assert _count(merged, "SELECT count(*) FROM related") > 0
+
+
+def test_downloaded_media_files_are_copied_into_the_archive_media_folder(make_server, tmp_path) -> None:
+    file_a, merged = tmp_path / "a.db", tmp_path / "merged.db"
+    result = _run("harvest", make_server(_alpha()).home + "/", "--db", str(file_a), "--delay", "0", "--media")
+    assert result.exit_code == 0, result.output
+    downloaded = sorted(p.relative_to(tmp_path / "a-media") for p in (tmp_path / "a-media").rglob("*") if p.is_file())
+    assert downloaded
+    merging = _merge(merged, file_a)
+    assert f"files {len(downloaded)} ({len(downloaded)} copied)" in merging.stderr
+    folder = tmp_path / "merged-media"
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) == downloaded
+    assert all((folder / p).read_bytes() == (tmp_path / "a-media" / p).read_bytes() for p in downloaded)
+    paths = {row[0] for row in sqlite3.connect(merged).execute("SELECT path FROM files WHERE sha256 IS NOT NULL")}
+    assert paths == {p.as_posix() for p in downloaded}
+    # a file lost from the archive's folder comes back with the next merge; the others are left alone
+    (folder / downloaded[0]).unlink()
+    again = _merge(merged, file_a)
+    assert "files 0 (1 copied)" in again.stderr and (folder / downloaded[0]).is_file()
+
+
+def test_only_files_named_as_media_names_them_and_inside_the_folder_are_copied(make_server, tmp_path) -> None:
+    file_a, merged = tmp_path / "a.db", tmp_path / "merged.db"
+    _harvest(make_server(_beta()), file_a)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the archive")
+    link = f"ab/{'ab' * 32}.png"
+    (tmp_path / "a-media" / "ab").mkdir(parents=True)
+    (tmp_path / "a-media" / link).symlink_to(secret)  # a file of the folder that leads out of it
+    conn = sqlite3.connect(file_a)
+    conn.executemany("INSERT INTO files (url, sha256, path) VALUES (?, 'ab', ?)",
+                     [("http://127.0.0.1/a.png", link), ("http://127.0.0.1/b.png", "../secret.txt")])
+    conn.commit()
+    conn.close()
+    result = _merge(merged, file_a)
+    assert result.exit_code == 0 and "files 2 (0 copied)" in result.stderr
+    assert not (tmp_path / "merged-media").exists()

@@ -451,9 +451,10 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
 
     Every id is renumbered so that none collides; a site the archive already holds (the same home
     page or API root) stays one site. Runs, sync state, provenance, versions, tombstones and errors
-    come along. Nothing is brought in twice: merging a file again changes nothing, and merging a
-    newer harvest of it brings in its new runs and what they found, where the record seen last wins.
-    Full-text search is kept current; vectors of another model than the archive's are left out
+    come along, and the files downloaded with --media are copied from each ARCHIVE's media folder
+    (site.db's in site-media) into the archive's. Nothing is brought in twice: merging a file again
+    changes nothing, and merging a newer harvest of it brings in its new runs and what they found,
+    where the record seen last wins. Full-text search is kept current; vectors of another model than the archive's are left out
     (`wparchive embed` computes them anew), and related posts and near-duplicates are found again
     by the next `wparchive embed`.
 
@@ -472,6 +473,7 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
     """
     from .db import ensure_db_shape
     from .db.merge import merge_archive, open_source
+    from .media import copy_files
 
     progress = _progress(quiet)
     worst, merged, embed_again = EXIT_OK, 0, False
@@ -488,6 +490,7 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
                     counts = merge_archive(db, source, label=path, progress=progress)
                 finally:
                     source.close()
+                copied = copy_files(counts.file_paths, media_folder(path), media_folder(db_path))
             except WPArchiveError as exc:
                 _report(exc)
                 worst = max(worst, exc.exit_code, key=_severity)
@@ -501,7 +504,7 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
                 click.echo(f"{path}: {counts.sites} site{'s' * (counts.sites != 1)} ({counts.new_sites} new); "
                            f"items {counts.new} new, {counts.updated} updated, {counts.tombstones} deleted, "
                            f"{counts.revived} revived; runs {counts.runs}, versions {counts.versions}, "
-                           f"errors {counts.errors}, files {counts.files}, vectors {counts.vectors} → {db_path}",
+                           f"errors {counts.errors}, files {counts.files} ({copied} copied), vectors {counts.vectors} → {db_path}",
                            err=True)
         if merged:
             ensure_db_shape(db)  # full-text search of an archive new, indexes, views, links between sites

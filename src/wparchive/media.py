@@ -11,18 +11,19 @@ import hashlib
 import mimetypes
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterator, cast
+from typing import Iterable, Iterator, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlite_utils.db import Database
 
 from .client import Client
 from .db import known_files, media_sources, save_file
-from .errors import FetchError, WPArchiveError
-from .paths import MEDIA_EXTENSIONS
+from .errors import ArchiveUnavailable, FetchError, WPArchiveError
+from .paths import FILE_PATH, MEDIA_EXTENSIONS
 from .progress import Progress, SilentProgress
 from .rows import utc_now
 
@@ -167,3 +168,26 @@ def _write_capped(chunks: Iterator[bytes], folder: Path, max_bytes: int) -> tupl
 def _failed(url: str, candidate: str, error: str) -> dict[str, object]:
     return {"url": url, "fetched_url": candidate, "sha256": None, "size": None, "content_type": None,
             "path": None, "error": error}
+
+
+def copy_files(paths: Iterable[str], source: Path, target: Path) -> int:
+    """Copy downloaded files, named by their path in the files table, from another archive's media folder
+    into this one's; how many were copied. Those already there (the same name is the same bytes), missing,
+    or whose path is not a name this module gives (an archive's rows are no proof of anything) are not."""
+    copied = 0
+    for path in dict.fromkeys(paths):
+        found, kept = source / path, target / path
+        if (not re.fullmatch(FILE_PATH, path) or kept.exists() or not found.is_file()
+                or not found.resolve().is_relative_to(source.resolve())):
+            continue
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            with found.open("rb") as original, tempfile.NamedTemporaryFile(dir=kept.parent, delete=False) as copy:
+                shutil.copyfileobj(original, copy)
+            os.replace(copy.name, kept)
+        except OSError as exc:
+            raise ArchiveUnavailable(f"cannot copy {found} to {kept}: {exc.strerror or exc}", hint=(
+                "Check that the archive's media folder is writable and that the disk has room; the files "
+                "merged so far are kept, and merging again copies the rest.")) from None
+        copied += 1
+    return copied

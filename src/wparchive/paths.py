@@ -35,6 +35,10 @@ def warc_prefix(site_url: str) -> str:
     return f"wparchive-{urlsplit(site_url).hostname}"
 
 
+# The name media.py gives a file in the media folder: its SHA-256 in a folder of its first two digits,
+# and an extension (none when the type is not one of MEDIA_EXTENSIONS, such as SVG).
+FILE_PATH = r"[0-9a-f]{2}/[0-9a-f]{64}(?:\.[a-z0-9]{1,10})?"
+
 # The extensions a downloaded media file may be named with: formats that browsers and site
 # builders show, play or offer for download, and never run. HTML, SVG, XML, scripts and anything
 # else are kept without one, so that a site cannot plant a page in an export's images/ folder

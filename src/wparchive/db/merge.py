@@ -72,6 +72,7 @@ class MergeCounts:
     versions: int = 0
     errors: int = 0
     files: int = 0
+    file_paths: list[str] = field(default_factory=list)  # in the media folder, of every file the source has
     vectors: int = 0
     # Vectors of another model than the archive's, by model: not brought in (embed makes them anew).
     other_vectors: Counter[str] = field(default_factory=Counter)
@@ -449,6 +450,7 @@ class _Merge:
             return
         for batch in self._read("SELECT * FROM files"):
             rows = [self.ids.row("files", row) for row in batch]
+            self.counts.file_paths += [row["path"] for row in rows if row.get("path") and row.get("sha256")]
             marks = ",".join("?" * len(rows))
             known = {row["url"]: row for row in self._target(
                 f"SELECT url, sha256, fetched_at FROM files WHERE url IN ({marks})", [row["url"] for row in rows])}

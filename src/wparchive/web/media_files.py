@@ -18,11 +18,8 @@ from typing import Any
 from datasette.utils.asgi import AsgiFileDownload, Response
 
 from ..db.queries import FILE_TYPE_SQL, POST_FILES_SQL
-from ..paths import media_folder
+from ..paths import FILE_PATH, media_folder
 
-# The name media.py gives a file: its SHA-256 in a folder of its first two digits, and an extension
-# (none when the type is not one paths.MEDIA_EXTENSIONS allows, such as SVG).
-FILE_PATH = r"[0-9a-f]{2}/[0-9a-f]{64}(?:\.[a-z0-9]{1,10})?"
 # Types a browser shows in a page without running anything: as served, inline. SVG can hold scripts,
 # which the policy below (a sandbox, no script source) keeps from running, even when opened alone.
 _INLINE_TYPE = re.compile(
