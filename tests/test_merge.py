@@ -6,16 +6,21 @@ import asyncio
 import gc
 import hashlib
 import json
+import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from wparchive.cli import EXIT_FAILED, EXIT_LOCKED, cli
-from wparchive.db import archive_lock
+from wparchive.db import archive_lock, open_db
+from wparchive.db.merge import merge_archive, open_source
 from wparchive.sample.content import sample_site
 from wparchive.sample.site import CommentItem, Item, Site, TermItem
 from wparchive.serve import build_datasette
+
+from test_progress import _last_state, _on_a_terminal
 
 # Columns holding record keys ("<site id>-<WordPress id>") and run ids, compared by what they name.
 KEYS = {"key", "parent", "author", "featured_media", "post", "term", "target", "target_hint", "media", "group_key"}
@@ -57,8 +62,8 @@ def _beta() -> Site:
                 comments=[CommentItem(i, i, f"Zebra comment {i}") for i in range(1, 4)])
 
 
-def _change(site: Site) -> None:
-    """An edit, a deletion, an addition and a new comment, as a site changes between harvests."""
+def _change(site: Site) -> Item:
+    """An edit, a deletion, an addition and a new comment, as a site changes between harvests; the item deleted."""
     edited = next(i for i in site.items if i.id == 9001)
     edited.content, edited.modified_gmt = "<p>The aardvark digs at night, and sleeps by day.</p>", "2025-06-01T10:00:00"
     gone = next(i for i in site.items if i.type == "post" and i.id != 9001)
@@ -66,6 +71,7 @@ def _change(site: Site) -> None:
     site.items.append(Item(9002, "post", "Aardvark diet", "<p>Ants and termites, mostly.</p>",
                            date_gmt="2025-06-02T00:00:00"))
     site.comments.append(CommentItem(9100, 9001, "Lovely aardvark"))
+    return gone
 
 
 def _snapshot(path: Path) -> dict[str, list]:
@@ -183,7 +189,7 @@ def test_a_newer_harvest_brings_in_only_what_is_new(make_server, tmp_path) -> No
     _harvest(server, file_a)
     assert _merge(merged, file_a).exit_code == 0
     assert _count(merged, "SELECT count(*) FROM harvest_runs") == 1
-    _change(alpha)
+    gone = _change(alpha)
     _harvest(server, file_a)
     result = _merge(merged, file_a)
     assert result.exit_code == 0
@@ -197,6 +203,29 @@ def test_a_newer_harvest_brings_in_only_what_is_new(make_server, tmp_path) -> No
     before = _content_hash(merged)
     assert _merge(merged, file_a).exit_code == 0
     assert _content_hash(merged) == before
+    alpha.items.append(gone)  # served again: revived, in the per-site file and then in the archive
+    _harvest(server, file_a)
+    revived = _merge(merged, file_a)
+    assert "updated, 0 deleted, 1 revived; runs 1," in revived.stderr, revived.stderr
+    assert _count(merged, "SELECT count(*) FROM posts WHERE deleted_at IS NOT NULL") == 0
+    assert _snapshot(merged) == _snapshot(file_a)
+
+
+def test_an_interrupted_merge_leaves_the_archive_as_it_was(make_server, tmp_path, interrupt_after) -> None:
+    file_a, file_b, merged = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "merged.db"
+    _harvest(make_server(_alpha()), file_a)
+    _harvest(make_server(_beta()), file_b)
+    assert _merge(merged, file_a).exit_code == 0
+    before = _content_hash(merged)
+    db = open_db(str(merged))
+    source = open_source(str(file_b))
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C after the first batch of file_b's records
+        merge_archive(db, source, label="b", progress=interrupt_after("b", 1))
+    source.close()
+    db.close()
+    assert _content_hash(merged) == before
+    assert _merge(merged, file_b).exit_code == 0
+    assert _count(merged, "SELECT count(*) FROM sites") == 2
 
 
 def test_search_and_serve_find_posts_of_both_sites(make_server, tmp_path) -> None:
@@ -319,3 +348,17 @@ def test_only_files_named_as_media_names_them_and_inside_the_folder_are_copied(m
     result = _merge(merged, file_a)
     assert result.exit_code == 0 and "files 2 (0 copied)" in result.stderr
     assert not (tmp_path / "merged-media").exists()
+
+
+def test_each_file_has_a_bar_on_a_terminal_and_quiet_prints_nothing(make_server, tmp_path) -> None:
+    file_a, file_b, merged = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "merged.db"
+    _harvest(make_server(_alpha()), file_a)
+    _harvest(make_server(_beta()), file_b)
+    records = {path: sum(_count(path, f"SELECT count(*) FROM {table}")
+                         for table in ("users", "terms", "posts", "media", "comments")) for path in (file_a, file_b)}
+    states = _on_a_terminal("merge", str(file_a), str(file_b), "--db", str(merged))
+    for path, total in records.items():
+        assert re.search(f"{total}/{total}  100%(  [\\d.,]+/s)?$", _last_state(states, str(path))), states
+    assert states[-1] == f"Merged 2 of 2 archives into {merged}"
+    quiet = _merge(tmp_path / "quiet.db", file_a, file_b, quiet=True)
+    assert quiet.exit_code == 0 and quiet.output == ""

@@ -32,6 +32,7 @@ from ..errors import ArchiveMissing, NotAnArchive, WPArchiveError, archive_error
 from ..progress import Progress, SilentProgress
 from .save import keep_versions, keeps_stored, signature_column, write_rows
 from .schema import BUSY_TIMEOUT_MS, RECORD_TABLES, SCHEMA_VERSION, ensure_indexes
+from .vectors import ensure_vector_index
 
 BATCH = 500
 
@@ -340,9 +341,9 @@ class _Merge:
         """Merge one table of records, batch by batch; yields how many were looked at."""
         signature = signature_column(table)
         # When, and by which run, the source last saw each record change (new, updated, revived, deleted):
-        # one pass over its log. (SQLite takes run_id from the row of max(at).)
+        # one pass over its log, in order, the last of each key kept.
         changed = {key: (at, run_id) for key, at, run_id in self.source.execute(
-            'SELECT key, max(at), run_id FROM changes WHERE "table" = ? GROUP BY key', [table])} \
+            'SELECT key, at, run_id FROM changes WHERE "table" = ? ORDER BY at, run_id', [table])} \
             if "changes" in self.tables else {}
         columns = f'key, "{signature}" AS signature, incomplete, fetched_at, deleted_at, deleted_run_id, run_id'
         if "incomplete" not in self._source_columns(table):  # an archive of schema 1 or 2
@@ -401,7 +402,9 @@ class _Merge:
         if not source_keys:
             return
         marks = ",".join("?" * len(source_keys))
-        rows = [self.ids.row(table, row) for batch in self._read(
+        # incomplete is set on every row written (an archive of schema 1 or 2 has none): a whole item
+        # clears the mark of its part
+        rows = [{"incomplete": None, **self.ids.row(table, row)} for batch in self._read(
             f'SELECT * FROM "{table}" WHERE key IN ({marks})', source_keys) for row in batch]
         write_rows(self.db, table, rows, upsert_on=("key",))
         raw = [self.ids.row("raw_json", row) for batch in self._read(
@@ -471,6 +474,7 @@ class _Merge:
         if model is None:
             return
         self.counts.model = model[0]
+        ensure_vector_index(self.db)
         generation = time.time_ns()  # a new set of vectors: readers read them again (see meaning.py)
         for batch in self._read("SELECT * FROM embeddings"):
             rows = [self.ids.row("embeddings", row) for row in batch]
