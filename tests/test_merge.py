@@ -36,9 +36,10 @@ def _run(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def _harvest(server, db: Path) -> None:  # type: ignore[no-untyped-def]
+def _harvest(server, db: Path) -> str:  # type: ignore[no-untyped-def]
     result = _run("harvest", server.home + "/", "--db", str(db), "--delay", "0", "--workers", "1")
     assert result.exit_code == 0, result.output
+    return result.stderr
 
 
 def _merge(target: Path, *sources: Path, quiet: bool = False):  # type: ignore[no-untyped-def]
@@ -176,8 +177,9 @@ def test_merging_again_changes_nothing(make_server, tmp_path) -> None:
     assert f"{file_a}: 1 site (0 new); items 0 new, 0 updated, 0 deleted, 0 revived; runs 0, versions 0, errors 0" \
         in again.stderr
     assert _content_hash(merged) == before
-    # a site harvested straight into the archive is the same site as the one merged in
-    _harvest(server_a, merged)
+    # a site harvested straight into the archive is the same site as the one merged in, and its sync
+    # state came along: the harvest is incremental, and finds nothing new
+    assert f"{server_a.home}/: run 3 ok: nothing changed" in _harvest(server_a, merged)
     assert _count(merged, "SELECT count(*) FROM sites") == 2
     assert _count(merged, "SELECT count(*) FROM harvest_runs") == 3
 
@@ -362,3 +364,45 @@ def test_each_file_has_a_bar_on_a_terminal_and_quiet_prints_nothing(make_server,
     assert states[-1] == f"Merged 2 of 2 archives into {merged}"
     quiet = _merge(tmp_path / "quiet.db", file_a, file_b, quiet=True)
     assert quiet.exit_code == 0 and quiet.output == ""
+
+
+class _HarvestMeanwhile:
+    """A Progress that, as the merge reads the first batch of records, has the source change under it
+    as a harvest would: a post added, another one tombstoned, committed at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.done = path, False
+
+    def begin(self, task: str, total: int | None) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        if not self.done:
+            self.done = True
+            conn = sqlite3.connect(self.path)
+            conn.execute("INSERT INTO posts (key, site_id, wp_id, type, title) VALUES ('1-777777', 1, 777777, "
+                         "'post', 'Written meanwhile')")
+            conn.execute("UPDATE posts SET deleted_at = '2030-01-01T00:00:00+00:00' WHERE wp_id = 9001")
+            conn.commit()
+            conn.close()
+
+    def end(self, task: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+def test_a_source_is_read_as_one_snapshot_while_a_harvest_writes_it(make_server, tmp_path) -> None:
+    file_a, merged = tmp_path / "a.db", tmp_path / "merged.db"
+    _harvest(make_server(_alpha()), file_a)
+    before = _count(file_a, "SELECT count(*) FROM posts")
+    db = open_db(str(merged))
+    source = open_source(str(file_a))
+    meanwhile = _HarvestMeanwhile(file_a)
+    merge_archive(db, source, label="a", progress=meanwhile)
+    source.close()
+    db.close()
+    assert meanwhile.done
+    assert _count(merged, "SELECT count(*) FROM posts") == before
+    assert _count(merged, "SELECT count(*) FROM posts WHERE title = 'Written meanwhile' OR deleted_at IS NOT NULL") == 0

@@ -455,8 +455,8 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
     (site.db's in site-media) into the archive's. Nothing is brought in twice: merging a file again
     changes nothing, and merging a newer harvest of it brings in its new runs and what they found,
     where the record seen last wins. Full-text search is kept current; vectors of another model than the archive's are left out
-    (`wparchive embed` computes them anew), and related posts and near-duplicates are found again
-    by the next `wparchive embed`.
+    (`wparchive embed` computes them anew); related posts and near-duplicates, emptied when merged
+    posts change them, are found again by the next `wparchive embed`.
 
     Each ARCHIVE is read as it stands (one snapshot, even while a harvest writes it) and never
     changed; each is merged in one transaction, whole or not at all. One that is not an archive,

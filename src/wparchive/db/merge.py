@@ -184,7 +184,7 @@ class _Merge:
         before = {table: self._count(table) for table in ("harvest_runs", "versions", "harvest_errors")}
         self._sites()
         self._runs()
-        self._rows_by_identity("run_collections", ("run_id", "collection"), update=True)
+        self._run_collections()
         self._errors()
         # before the records: a state replaced is kept once, whichever side kept it
         self._log("versions", ("run_id", "source", "revision_id", "raw_sha256"))
@@ -280,15 +280,14 @@ class _Merge:
         if changed:
             self.db.table(table).update(pk_value, changed, alter=True)
 
-    def _rows_by_identity(self, table: str, identity: tuple[str, ...], *, update: bool) -> None:
-        """Rows whose primary key is identity (renumbered): inserted, or (update) replaced by the source's."""
-        if table not in self.tables:
+    def _run_collections(self) -> None:
+        """What each run did per collection, as the source says (the same run says the same)."""
+        if "run_collections" not in self.tables:
             return
-        for batch in self._read(f'SELECT * FROM "{table}"'):
-            rows = [self.ids.row(table, row) for row in batch]
-            rows = [row for row in rows if all(row.get(column) is not None for column in identity)]
+        for batch in self._read("SELECT * FROM run_collections"):
+            rows = [row for row in (self.ids.row("run_collections", row) for row in batch) if row["run_id"] is not None]
             if rows:
-                write_rows(self.db, table, rows, upsert_on=identity if update else ())
+                write_rows(self.db, "run_collections", rows, upsert_on=("run_id", "collection"))
 
     def _errors(self) -> None:
         if "harvest_errors" not in self.tables:
@@ -433,18 +432,18 @@ class _Merge:
         if "sync_state" not in self.tables:
             return
         for batch in self._read("SELECT * FROM sync_state"):
-            for row in map(lambda r: self.ids.row("sync_state", r), batch):
+            for state in batch:
+                row = self.ids.row("sync_state", state)
                 known = self._target("SELECT * FROM sync_state WHERE site_id = ? AND collection = ?",
                                      [row["site_id"], row["collection"]])
-                if known and _state_time(known[0]) >= _state_time(row):
+                if row["site_id"] is None or (known and _state_time(known[0]) >= _state_time(row)):
                     continue
                 write_rows(self.db, "sync_state", [row], upsert_on=("site_id", "collection"))
                 self.db.execute("DELETE FROM sweep_seen WHERE site_id = ? AND collection = ?",
                                 [row["site_id"], row["collection"]])
                 if "sweep_seen" in self.tables:
-                    source_site = next(old for old, new in self.ids.sites.items() if new == row["site_id"])
                     for seen in self._read("SELECT * FROM sweep_seen WHERE site_id = ? AND collection = ?",
-                                           [source_site, row["collection"]]):
+                                           [state["site_id"], state["collection"]]):
                         write_rows(self.db, "sweep_seen", [self.ids.row("sweep_seen", r) for r in seen])
 
     def _files(self) -> None:
