@@ -331,7 +331,7 @@ def test_a_page_is_saved_whole_or_not_at_all(server, client, db) -> None:
 
 def test_rows_of_one_page_may_differ_in_their_columns_and_types(db) -> None:
     # A plugin field in one item only; a list where the first row has nothing; a new column.
-    from wparchive.db.save import _insert
+    from wparchive.db.save import write_rows as _insert
 
     _insert(db, "embeds", [{"post": "1-1", "position": 0, "provider": None, "url": "a"},
                            {"post": "1-2", "position": 0, "provider": ["x", "y"], "url": "b", "wp_extra": 3},

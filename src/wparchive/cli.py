@@ -454,9 +454,10 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
     come along, and the files downloaded with --media are copied from each ARCHIVE's media folder
     (site.db's in site-media) into the archive's. Nothing is brought in twice: merging a file again
     changes nothing, and merging a newer harvest of it brings in its new runs and what they found,
-    where the record seen last wins. Full-text search is kept current; vectors of another model than the archive's are left out
-    (`wparchive embed` computes them anew); related posts and near-duplicates, emptied when merged
-    posts change them, are found again by the next `wparchive embed`.
+    where the record seen last wins. Full-text search is kept current; vectors of another model
+    than the archive's are left out (`wparchive embed` computes them anew); related posts and
+    near-duplicates, emptied when merged posts change them, are found again by the next
+    `wparchive embed`.
 
     Each ARCHIVE is read as it stands (one snapshot, even while a harvest writes it) and never
     changed; each is merged in one transaction, whole or not at all. One that is not an archive,
@@ -504,8 +505,8 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
                 click.echo(f"{path}: {counts.sites} site{'s' * (counts.sites != 1)} ({counts.new_sites} new); "
                            f"items {counts.new} new, {counts.updated} updated, {counts.tombstones} deleted, "
                            f"{counts.revived} revived; runs {counts.runs}, versions {counts.versions}, "
-                           f"errors {counts.errors}, files {counts.files} ({copied} copied), vectors {counts.vectors} → {db_path}",
-                           err=True)
+                           f"errors {counts.errors}, files {counts.files} ({copied} copied), "
+                           f"vectors {counts.vectors} → {db_path}", err=True)
         if merged:
             ensure_db_shape(db)  # full-text search of an archive new, indexes, views, links between sites
     if embed_again and not quiet:

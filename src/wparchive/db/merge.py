@@ -407,7 +407,8 @@ class _Merge:
             f'SELECT * FROM "{table}" WHERE key IN ({marks})', source_keys) for row in batch]
         write_rows(self.db, table, rows, upsert_on=("key",))
         raw = [self.ids.row("raw_json", row) for batch in self._read(
-            f'SELECT * FROM raw_json WHERE "table" = ? AND key IN ({marks})', [table, *source_keys]) for row in batch]
+            f'SELECT * FROM raw_json WHERE "table" = ? AND key IN ({marks})', [table, *source_keys]) for row in batch
+        ] if "raw_json" in self.tables else []
         if raw:
             write_rows(self.db, "raw_json", raw, upsert_on=("table", "key"))
         if table != "posts":
@@ -494,7 +495,8 @@ class _Merge:
 
     def _empty_derived(self) -> bool:
         """Empty the related posts and near-duplicates, found across every site: True if they held any."""
-        held = self.db.execute("SELECT EXISTS (SELECT 1 FROM related) OR EXISTS (SELECT 1 FROM duplicates)").fetchone()[0]
+        held = self.db.execute(
+            "SELECT EXISTS (SELECT 1 FROM related) OR EXISTS (SELECT 1 FROM duplicates)").fetchone()[0]
         if held:
             self.db.execute("DELETE FROM related")
             self.db.execute("DELETE FROM duplicates")
