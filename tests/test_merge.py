@@ -267,14 +267,18 @@ def test_a_bad_file_is_one_line_and_the_others_merge(make_server, tmp_path) -> N
     merged = tmp_path / "merged.db"
     result = _merge(merged, text, other, file_a, newer, tmp_path / "missing.db")
     assert result.exit_code == EXIT_FAILED
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    # every line but the summaries of what was merged: one for each file that was not
+    errors = [line for line in result.stderr.splitlines() if not line.startswith((f"{file_a}: ", "Merged "))]
     assert errors == [f"Error: {text} is not a SQLite database: not merged",
                       f"Error: {other} is not a wparchive archive (it has no harvest_runs table): not merged",
-                      f"Error: {newer} was written by a newer wparchive (schema 99): not merged",
+                      f"Error: {newer} was written by a newer wparchive (schema 99): not merged; a wparchive as "
+                      "new merges it",
                       f"Error: {tmp_path / 'missing.db'} does not exist"]
     assert "Traceback" not in result.output
     assert f"Merged 1 of 5 archives into {merged}" in result.stderr
     assert _count(merged, "SELECT count(*) FROM harvest_runs") == 1
+    nothing = _merge(tmp_path / "new.db", text)
+    assert nothing.exit_code == EXIT_FAILED and not (tmp_path / "new.db").exists()  # no empty archive left
 
 
 def test_the_archive_itself_is_left_out_and_a_harvest_holds_it_off(make_server, tmp_path) -> None:

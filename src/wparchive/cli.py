@@ -483,19 +483,26 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
         click.echo(f"Note: {itself[0]} is the archive merged into: left as it is", err=True)
     sources = tuple(path for path in dict.fromkeys(sources) if path not in itself)
     with _stopped_by_signals(), archive_lock(db_path):
-        db = open_db(db_path)
+        db = None  # opened (or made) once a first ARCHIVE is one
         for path in sources:
             try:
                 source = open_source(path)
-                try:
-                    counts = merge_archive(db, source, label=path, progress=progress)
-                finally:
-                    source.close()
-                copied = copy_files(counts.file_paths, media_folder(path), media_folder(db_path))
             except WPArchiveError as exc:
                 _report(exc)
                 worst = max(worst, exc.exit_code, key=_severity)
                 continue
+            try:
+                if db is None:
+                    db = open_db(db_path)  # the archive's own errors end the command
+                try:
+                    counts = merge_archive(db, source, label=path, progress=progress)
+                    copied = copy_files(counts.file_paths, media_folder(path), media_folder(db_path))
+                except WPArchiveError as exc:
+                    _report(exc)
+                    worst = max(worst, exc.exit_code, key=_severity)
+                    continue
+            finally:
+                source.close()
             merged += 1
             embed_again = embed_again or counts.derived_emptied or counts.vectors > 0
             if not quiet:
@@ -507,7 +514,7 @@ def merge(sources: tuple[str, ...], db_path: str, quiet: bool) -> None:
                            f"{counts.revived} revived; runs {counts.runs}, versions {counts.versions}, "
                            f"errors {counts.errors}, files {counts.files} ({copied} copied), "
                            f"vectors {counts.vectors} → {db_path}", err=True)
-        if merged:
+        if db is not None and merged:
             ensure_db_shape(db)  # full-text search of an archive new, indexes, views, links between sites
     if embed_again and not quiet:
         click.echo(f"Note: run 'wparchive embed --db {db_path}' to find related posts and near-duplicates across "

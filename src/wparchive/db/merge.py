@@ -94,8 +94,8 @@ def open_source(path: str) -> sqlite3.Connection:
         raise _source_error(exc, path) from None
     if version > SCHEMA_VERSION:
         conn.close()
-        raise NotAnArchive(f"{path} was written by a newer wparchive (schema {version}): not merged",
-                           hint="Merge it with that version of wparchive (pip install -U wparchive).")
+        raise NotAnArchive(f"{path} was written by a newer wparchive (schema {version}): not merged; "
+                           "a wparchive as new merges it", hint="")
     if not {"sites", "harvest_runs"} <= tables:
         conn.close()
         raise NotAnArchive(f"{path} is not a wparchive archive (it has no harvest_runs table): not merged", hint="")
