@@ -75,7 +75,7 @@ def _change(site: Site) -> Item:
     return gone
 
 
-def _snapshot(path: Path) -> dict[str, list]:
+def _snapshot(path: Path, tables: tuple[str, ...] = COMPARED) -> dict[str, list]:
     """Every compared table's rows, sorted, with sites named by home, runs by their place among the site's
     runs, records by site and WordPress id, and the times of harvesting left out."""
     conn = sqlite3.connect(path)
@@ -97,7 +97,7 @@ def _snapshot(path: Path) -> dict[str, list]:
         return value
 
     snapshot = {}
-    for table in COMPARED:
+    for table in tables:
         rows = [tuple((column, named(column, row[column])) for column in row.keys()
                       if column not in TIMES and column != "id") for row in conn.execute(f'SELECT * FROM "{table}"')]
         snapshot[table] = sorted(rows, key=repr)
@@ -430,3 +430,24 @@ def test_an_archive_of_an_older_schema_merges(make_server, tmp_path) -> None:
     assert _count(merged, "SELECT count(*) FROM posts WHERE incomplete IS NULL") == _count(
         file_a, "SELECT count(*) FROM posts") == 13
     assert _count(file_a, "PRAGMA user_version") == 2  # the source is left as it was
+
+
+def test_an_interrupted_harvest_continues_from_the_merged_archive_as_from_its_file(
+        make_server, client, tmp_path, interrupt_after) -> None:
+    from wparchive.harvest import harvest_site
+
+    server = make_server(Site(items=[Item(i, "post", f"Post {i}", f"<p>word{i}</p>") for i in range(1, 251)]))
+    file_a, merged = tmp_path / "a.db", tmp_path / "merged.db"
+    with pytest.raises(KeyboardInterrupt):  # after its first page of posts: a full pass half done
+        harvest_site(open_db(str(file_a)), client, server.home + "/", progress=interrupt_after("post", 1))
+    assert _count(file_a, "SELECT count(*) FROM sweep_seen") == 100
+    assert _merge(merged, file_a).exit_code == 0
+    for table in ("sync_state", "sweep_seen", "harvest_runs"):
+        assert _snapshot(merged, (table,)) == _snapshot(file_a, (table,)), table
+    requests = []
+    for archive in (merged, file_a):  # the same requests, from where the pass stopped
+        server.requests.clear()
+        assert "post 150 new" in _harvest(server, archive)
+        requests.append(list(server.requests))
+    assert requests[0] == requests[1]
+    assert _snapshot(merged) == _snapshot(file_a)
