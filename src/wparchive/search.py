@@ -313,13 +313,13 @@ def _nearest_steps(text: str) -> Generator[Query, Rows, list[tuple[int, float]] 
         return None
     except sqlite3.OperationalError:
         return None  # an archive of an older wparchive, served read-only: no embeddings table
-    if not state["n"]:
+    if state["generation"] is None:
         return None
     try:
         embedder = meaning.load_embedder()  # the model is loaded only when there are vectors to compare
     except meaning.MeaningUnavailable:
         return None
-    key = (embedder.name, state["n"], state["generation"])
+    key = (embedder.name, state["file"], state["generation"])
     index = meaning.cached_index(key)
     if index is None:
         index = meaning.remember_index(key, (yield Query(VECTORS_SQL, params)), embedder.dims)
