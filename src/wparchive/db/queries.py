@@ -164,9 +164,14 @@ SEARCH_QUERY_DESCRIPTION = (
     "{search_page}.")
 
 NAMES_SQL = """
-    SELECT 'user' AS kind, key, name FROM users WHERE key IN (SELECT value FROM json_each(:users))
+    SELECT 'user' AS kind, key, name, NULL AS home FROM users WHERE key IN (SELECT value FROM json_each(:users))
     UNION ALL
-    SELECT 'site', CAST(id AS TEXT), name FROM sites"""
+    SELECT 'site', CAST(id AS TEXT), name, home FROM sites"""
+
+# Whether an archive can be searched: it names every table and column a search reads, so it fails
+# (no such table, no such column) on an archive without a full-text index or of an older schema served
+# as it is. It reads nothing (the empty phrase :q matches nothing).
+SEARCHABLE_SQL = f"SELECT count(*) FROM ({_HITS}) WHERE 0"
 
 # A filter's value is a parameter of the same name. site: a site's id, or (not all digits) part of
 # its name or address; author: a user's key or name; from and to: dates (YYYY, YYYY-MM or YYYY-MM-DD,
