@@ -24,10 +24,10 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from .db.queries import (
-    FACET_NAMES, FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, NAMES_SQL, PLAIN_MARK_END, PLAIN_MARK_START,
-    SNIPPET_CHUNK_CHARS, SNIPPET_CLEAR_SQL, SNIPPET_INSERT_SQL, SNIPPET_SOURCE_CHARS, SNIPPET_SQL,
-    SEARCHABLE_SQL, SNIPPET_TABLE_SQL, SNIPPETS_SQL, SORTS, VECTORS_SQL, VECTORS_STATE_SQL, live_count_sql, nearest_hits_sql,
-    ranked_hits_sql,
+    FACET_NAMES, FACET_SAMPLE, FILTER_NAMES, FULL_TEXT_INDEXES_SQL, MARK_END, MARK_START, NAMES_SQL, PLAIN_MARK_END,
+    PLAIN_MARK_START, SEARCHABLE_SQL, SNIPPET_CHUNK_CHARS, SNIPPET_CLEAR_SQL, SNIPPET_INSERT_SQL, SNIPPET_SOURCE_CHARS,
+    SNIPPET_SQL, SNIPPET_TABLE_SQL, SNIPPETS_SQL, SORTS, VECTORS_SQL, VECTORS_STATE_SQL, live_count_sql,
+    nearest_hits_sql, ranked_hits_sql,
 )
 from .errors import WPArchiveError
 
@@ -356,12 +356,15 @@ def _ranked_everywhere(request: SearchRequest, archives: Sequence[str], wanted: 
 
 def _unsearchable(archive: str) -> Generator[Query, Rows, str]:
     """Why an archive cannot be searched (its tables or columns are not those a search reads), or ''."""
-    try:
-        yield Query(SEARCHABLE_SQL, {"q": '""'}, archive)
-    except sqlite3.OperationalError as exc:
-        return _skipped(archive, f"it has no full-text index or is of an older wparchive ({exc}); "
-                                 "'wparchive rebuild' on it brings it up to date.")
-    return ""
+    problem = ""
+    if (yield Query(FULL_TEXT_INDEXES_SQL, {}, archive))[0]["n"] < 2:
+        problem = "it has no full-text index"
+    else:
+        try:
+            yield Query(SEARCHABLE_SQL, {"q": '""'}, archive)
+        except sqlite3.OperationalError as exc:
+            problem = f"it is of an older wparchive ({exc})"
+    return _skipped(archive, f"{problem}; 'wparchive rebuild' on it brings it up to date.") if problem else ""
 
 
 def _skipped(archive: str, reason: str) -> str:

@@ -168,9 +168,11 @@ NAMES_SQL = """
     UNION ALL
     SELECT 'site', CAST(id AS TEXT), name, home FROM sites"""
 
-# Whether an archive can be searched: it names every table and column a search reads, so it fails
-# (no such table, no such column) on an archive without a full-text index or of an older schema served
-# as it is. It reads nothing (the empty phrase :q matches nothing).
+# Whether an archive can be searched: first whether it has both full-text indexes (a question that
+# cannot fail, so that a database without them, the usual case, leaves no error in the server's log),
+# then a query naming every table and column a search reads, which fails (no such column) on an
+# archive of an older schema served as it is. It reads nothing (the empty phrase :q matches nothing).
+FULL_TEXT_INDEXES_SQL = "SELECT count(*) AS n FROM sqlite_master WHERE name IN ('posts_fts', 'comments_fts')"
 SEARCHABLE_SQL = f"SELECT count(*) FROM ({_HITS}) WHERE 0"
 
 # A filter's value is a parameter of the same name. site: a site's id, or (not all digits) part of
