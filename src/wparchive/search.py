@@ -52,10 +52,10 @@ MIN_SIMILARITY = 0.3
 NO_MEANING = ("This archive has no vectors to search by meaning: run 'wparchive embed' (with "
               "pip install 'wparchive[meaning]'), or search by words.")
 
-# The columns of a download, in order (CSV, JSON and JSON lines alike). database: the archive a row is
-# from, by the name it is served under (its file's name without .db); score: its score in that archive.
-RESULT_FIELDS = ("database", "kind", "key", "title", "type", "date_gmt", "site_id", "site_name", "author",
-                 "author_name", "link", "score", "snippet")
+# The columns of a download, in order (CSV, JSON and JSON lines alike). score: a row's score in its
+# archive; database: that archive, by the name it is served under (its file's name without .db).
+RESULT_FIELDS = ("kind", "key", "title", "type", "date_gmt", "site_id", "site_name", "author", "author_name",
+                 "link", "score", "snippet", "database")
 # A search's filters: those of the SQL, and the database (one of the archives searched).
 SEARCH_FILTERS = (*FILTER_NAMES, "database")
 
