@@ -208,7 +208,7 @@ async def search_page(request: Any, datasette: Any) -> Response:
     context = {
         "results": results, "text": asked.text, "advanced": asked.advanced, "filters": asked.filters,
         "sort": asked.sort, "sorts": SORTS, "mode": asked.mode, "modes": MODE_LABELS,
-        "page": page, "page_size": PAGE_SIZE, "several": len(results.databases) > 1 if results else False,
+        "page": page, "page_size": PAGE_SIZE, "several": len(_searched(datasette)) > 1,
         "search_url": datasette.urls.path(SEARCH_PATH), "facet_sample": FACET_SAMPLE,
         "facet_link": lambda name, value: search_link(datasette, SEARCH_PATH, asked, **{name: value}),
         "remove_link": lambda name: search_link(datasette, SEARCH_PATH, asked, **{name: None}),
@@ -277,7 +277,10 @@ async def search_results(request: Any, datasette: Any) -> Any:
 async def post_page(request: Any, datasette: Any) -> Response:
     key = request.url_vars["key"]
     database = _database(datasette, request.args.get("database"))
-    found = None if database is None else (await database.execute(POST_SQL, {"key": key})).first()
+    try:
+        found = None if database is None else (await database.execute(POST_SQL, {"key": key})).first()
+    except sqlite3.OperationalError:
+        found = None  # a database served beside the archives that is none
     if found is None:
         return Response.html(await datasette.render_template(
             "error.html", {"ok": False, "error": f"No post {html.escape(key)} in this archive", "title": "Not found",
