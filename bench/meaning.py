@@ -118,7 +118,7 @@ def measure_scan(path: Path) -> None:
     db = open_db(str(path))
     rows = [{"rid": rid, "vector": vector} for rid, vector in db.execute("SELECT rowid, vector FROM embeddings")]
     started = time.perf_counter()
-    index = remember_index(("bench", str(path), 0), rows, embedder.dims)
+    index = remember_index(("bench", "bench", str(path), 0), rows, embedder.dims)
     read = time.perf_counter() - started
     query = embedder.embed(["compost heap"])[0]
     times = []

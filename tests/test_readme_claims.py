@@ -167,7 +167,7 @@ def test_make_targets_and_variables_exist() -> None:
     assert variables["SITE_PORT"] == str(_default("demo", "site_port"))
     assert said(f"http://127.0.0.1:{_default('serve', 'port')}/")
     assert said("into `demo.db`") and _default("demo", "db_path") == "demo.db"
-    assert said("(`--db`, `archive.db` by default)") and _default("search", "db_path") == "archive.db"
+    assert said("(`--db`, `archive.db` by default)") and _default("search", "db_path") == ["archive.db"]
 
 
 # ---------------------------------------------------------------------------------------------

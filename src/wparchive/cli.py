@@ -68,6 +68,20 @@ db_option = click.option(
     help="The archive database (SQLite).",
 )
 
+# serve and search take several archives: --db more than once, or their paths as arguments.
+archives_argument = click.argument("archives", nargs=-1, type=_Path(dir_okay=False))
+dbs_option = click.option(
+    "--db", "db_path", multiple=True, default=["archive.db"], show_default=True, type=_Path(dir_okay=False),
+    help="The archive database (SQLite); give several (or their paths as ARCHIVES) to have them as one.",
+)
+
+
+def _archive_paths(db_paths: tuple[str, ...], archives: tuple[str, ...]) -> list[str]:
+    """The archives a command was given, by --db or as arguments (archive.db when neither)."""
+    given_db = click.get_current_context().get_parameter_source("db_path") != click.core.ParameterSource.DEFAULT
+    return [*(db_paths if given_db or not archives else ()), *archives]
+
+
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 
 
@@ -233,7 +247,8 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
 
 
 @cli.command()
-@db_option
+@archives_argument
+@dbs_option
 @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
               help="Port on 127.0.0.1.")
 @click.option("--config", "config", type=_Path(file_okay=False, exists=True),
@@ -242,31 +257,37 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
               help="Serve an archive nothing writes, as immutable (faster counts). Refused while a harvest "
                    "runs, and harvests are refused while it serves; without -i, harvests may run meanwhile.")
 @click.option("--media-dir", type=_Path(file_okay=False),
-              help="Where --media put the files, shown on post pages instead of the site's.  "
-                   "[default: DB name + '-media']")
-def serve(db_path: str, port: int, config: str | None, immutable: bool, media_dir: str | None) -> None:
-    """Serve the archive in Datasette on 127.0.0.1: search, facets, CSV and JSON.
+              help="Where --media put the files (of the first archive), shown on post pages instead of the "
+                   "site's.  [default: DB name + '-media']")
+def serve(archives: tuple[str, ...], db_path: tuple[str, ...], port: int, config: str | None, immutable: bool,
+          media_dir: str | None) -> None:
+    """Serve archives in Datasette on 127.0.0.1: search, facets, CSV and JSON.
 
-    A harvest may run while the archive is served: readers see each page once it is saved,
-    and neither waits for the other.
+    A harvest may run while an archive is served: readers see each page once it is saved,
+    and neither waits for the other. Several archives are searched as one by the search page.
 
     \b
     Example:
         wparchive serve --db example.db --port 8001
         then open http://127.0.0.1:8001/
+        wparchive serve garden.db bees.db orchard.db
     """
     from .serve import build_datasette, listen, run_server
 
-    _require_archive(db_path)
+    paths = _archive_paths(db_path, archives)
+    for path in paths:
+        _require_archive(path)
     with ExitStack() as held:
-        if immutable:
-            # Datasette then reads the file alone, without locks or the WAL: no harvest may change it
-            # meanwhile (DatabaseLocked now if one runs; a harvest started later is refused).
-            held.enter_context(archive_lock(db_path, shared=True))
-        open_db(db_path, immutable=immutable)  # refuses what is not an archive, before Datasette starts
-        ds = build_datasette(db_path, config=config, immutable=immutable, media_dir=media_dir)
+        for path in paths:
+            if immutable:
+                # Datasette then reads the file alone, without locks or the WAL: no harvest may change it
+                # meanwhile (DatabaseLocked now if one runs; a harvest started later is refused).
+                held.enter_context(archive_lock(path, shared=True))
+            open_db(path, immutable=immutable)  # refuses what is not an archive, before Datasette starts
+        ds = build_datasette(paths, config=config, immutable=immutable, media_dir=media_dir)
         listening = listen(port)
-        click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+        click.echo(f"Serving {', '.join(paths)} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)",
+                   err=True)
         run_server(ds, listening)
 
 
@@ -368,7 +389,8 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
 
 @cli.command()
 @click.argument("query")
-@db_option
+@archives_argument
+@dbs_option
 @click.option("--site", help="Only this site: its id, or part of its name or address.")
 @click.option("--type", "kind", help="Only this type: post, page, comment, or a custom post type.")
 @click.option("--from", "--since", "date_from", metavar="DATE",
@@ -389,10 +411,13 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "csv", "json", "jsonl"]), default="text",
               show_default=True,
               help="text: a few lines per result, the words found in bold on a terminal, else in [[ ]].")
-def search(query: str, db_path: str, site: str | None, kind: str | None, date_from: str | None, date_to: str | None,
+def search(query: str, archives: tuple[str, ...], db_path: tuple[str, ...], site: str | None, kind: str | None, date_from: str | None, date_to: str | None,
            year: str | None, author: str | None, category: str | None, tag: str | None, sort: str, limit: int | None,
            mode: str, advanced: bool, fmt: str) -> None:
-    """Search the archive as the search page does: same ranking, filters and order.
+    """Search archives as the search page does: same ranking, filters and order.
+
+    Several archives (--db more than once, or ARCHIVES) are searched as one, as `wparchive serve`
+    serves them: each row names its database.
 
     \b
     Examples:
@@ -400,15 +425,23 @@ def search(query: str, db_path: str, site: str | None, kind: str | None, date_fr
         wparchive search --site example.org --from 2023-01-01 --sort newest "compost heap"
         wparchive search --advanced --format csv 'compos* NOT rats'
         wparchive search --mode meaning "car mechanic"
+        wparchive search compost garden.db bees.db orchard.db
     """
-    from .search import SearchRequest, result_text, search_archive
+    from .paths import database_names
+    from .search import SearchRequest, result_text, search_archives
 
-    _require_archive(db_path, "nothing to search")
+    paths = _archive_paths(db_path, archives)
+    for path in paths:
+        _require_archive(path, "nothing to search")
     filters = {"site": site, "type": kind, "from": date_from, "to": date_to, "year": year, "author": author,
                "category": category, "tag": tag}
     request = SearchRequest(query, advanced=advanced, filters={k: v for k, v in filters.items() if v}, sort=sort,
                             mode=mode)
-    rows = search_archive(open_db(db_path).conn, request, limit=limit)
+    conns = {name: open_db(path).conn for name, path in zip(database_names(paths), paths, strict=True)}
+    skipped: list[str] = []
+    rows = search_archives(conns, request, limit=limit, skipped=skipped)
+    for reason in skipped:
+        click.echo(f"Note: {reason}", err=True)
     out = sys.stdout
     if fmt != "text":
         WRITERS[fmt](rows, out)
@@ -416,7 +449,7 @@ def search(query: str, db_path: str, site: str | None, kind: str | None, date_fr
     bold = (lambda word: click.style(word, bold=True)) if out.isatty() else None
     count = 0
     for count, row in enumerate(rows, start=1):
-        click.echo(result_text(row, count, bold))
+        click.echo(result_text(row, count, bold, named=len(paths) > 1))
     click.echo(f"{count} result{'' if count == 1 else 's'}", err=True)
 
 

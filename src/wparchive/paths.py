@@ -29,6 +29,20 @@ def media_folder(db_path: str | os.PathLike[str], given: str | os.PathLike[str] 
     return Path(given) if given else Path(os.path.splitext(db_path)[0] + "-media")
 
 
+def database_names(paths: list[str]) -> list[str]:
+    """The names Datasette serves these archives under, in order: each file's name without its
+    extension, made unique as Datasette makes it (archive, archive_2, …), so that `wparchive search`
+    names the databases of its rows as `wparchive serve` does."""
+    names: list[str] = []
+    for path in paths:
+        stem = name = Path(path).stem
+        suffix = 2
+        while name in names:
+            name, suffix = f"{stem}_{suffix}", suffix + 1
+        names.append(name)
+    return names
+
+
 def warc_prefix(site_url: str) -> str:
     """How the WARC files of a harvest of site_url are named (PREFIX-YYYYMMDDHHMMSS.warc.gz): by its
     host, so that a WACZ export finds a site's files among others in the same folder."""

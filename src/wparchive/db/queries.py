@@ -164,9 +164,16 @@ SEARCH_QUERY_DESCRIPTION = (
     "{search_page}.")
 
 NAMES_SQL = """
-    SELECT 'user' AS kind, key, name FROM users WHERE key IN (SELECT value FROM json_each(:users))
+    SELECT 'user' AS kind, key, name, NULL AS home FROM users WHERE key IN (SELECT value FROM json_each(:users))
     UNION ALL
-    SELECT 'site', CAST(id AS TEXT), name FROM sites"""
+    SELECT 'site', CAST(id AS TEXT), name, home FROM sites"""
+
+# Whether an archive can be searched: first whether it has both full-text indexes (a question that
+# cannot fail, so that a database without them, the usual case, leaves no error in the server's log),
+# then a query naming every table and column a search reads, which fails (no such column) on an
+# archive of an older schema served as it is. It reads nothing (the empty phrase :q matches nothing).
+FULL_TEXT_INDEXES_SQL = "SELECT count(*) AS n FROM sqlite_master WHERE name IN ('posts_fts', 'comments_fts')"
+SEARCHABLE_SQL = f"SELECT count(*) FROM ({_HITS}) WHERE 0"
 
 # A filter's value is a parameter of the same name. site: a site's id, or (not all digits) part of
 # its name or address; author: a user's key or name; from and to: dates (YYYY, YYYY-MM or YYYY-MM-DD,
