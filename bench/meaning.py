@@ -188,6 +188,7 @@ def measure_http(path: Path, rounds: int) -> None:
     query_set = [q for kind, q in queries(path) if not kind.startswith("over")]
     with served(path) as base:
         session = requests.Session()
+        session.headers["Cache-Control"] = "no-cache"  # the search worked out each time, not an answer kept
         print("| search.json mode | queries | p50 ms | p95 ms |\n|---|---|---|---|")
         for mode in ("words", "meaning", "hybrid"):
             def url(q: str, mode: str = mode) -> str:

@@ -70,6 +70,8 @@ def test_an_immutable_archive_answers_the_same_address_from_memory() -> None:
      "GET"),
     ("a reader with a cookie", _datasette(mutable=False), _App(), [(b"cookie", b"ds_actor=x")], "GET"),
     ("a reader with credentials", _datasette(mutable=False), _App(), [(b"authorization", b"Basic x")], "GET"),
+    ("a reader asking for a fresh answer", _datasette(mutable=False), _App(), [(b"cache-control", b"no-cache")], "GET"),
+    ("a reload", _datasette(mutable=False), _App(), [(b"Cache-Control", b"max-age=0")], "GET"),
     ("an answer that is not 200", _datasette(mutable=False), _App(status=503), [], "GET"),
     ("an answer that sets a cookie", _datasette(mutable=False), _App(cookie=True), [], "GET"),
     ("an answer too large", _datasette(mutable=False), _App(size=cache.MAX_ANSWER_BYTES // 2, chunks=3), [], "GET"),

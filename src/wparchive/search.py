@@ -166,6 +166,15 @@ class Query(NamedTuple):
     archive: str = ""  # its name among the archives searched ("": the only one)
 
 
+class Work(NamedTuple):
+    """Work of the steps' own too long for an event loop (a scan of every vector of an archive), with the
+    queries to run meanwhile: a driver runs it off its loop while they run, and replies with its result
+    followed by each query's rows."""
+
+    run: Callable[[], Any]
+    queries: tuple[Query, ...] = ()
+
+
 Rows = list[dict[str, Any]]
 Steps = Generator[Any, Any, None]
 
@@ -280,10 +289,10 @@ def result_steps(request: SearchRequest, *, archives: Sequence[str] = ("",), lim
 
 def _archive_result_steps(request: SearchRequest, archive: str, *, limit: int | None, chunk: int) -> Steps:
     """The steps of a whole search of one archive, in the page's order: its rows, a chunk at a time."""
-    nearest = yield from _nearest_or_none(request, archive)
-    if nearest is not None:
+    find = yield from _nearest_finder(request, archive)
+    if find is not None:
         try:
-            hits = yield from _meaning_ranked_steps(request, nearest)
+            hits = yield from _meaning_ranked_steps(request, find)
         except sqlite3.OperationalError as exc:
             if not request.advanced:
                 raise
@@ -333,7 +342,7 @@ class _Answer:
 
 
 def _ranked_everywhere(request: SearchRequest, archives: Sequence[str], wanted: int,
-                       skipped: list[str]) -> Generator[Query, Rows, list[_Answer]]:
+                       skipped: list[str]) -> Generator[Query | Work, Any, list[_Answer]]:
     """The steps ranking a search in each archive it covers (_ranked_steps); those that cannot answer
     (no full-text index, an older schema, no vectors to search by meaning) are added to skipped, and
     BadSearch when none can."""
@@ -378,21 +387,25 @@ def _nothing_searched(skipped: list[str], archives: Sequence[str]) -> str:
     return " ".join(skipped) or "There is no archive to search."
 
 
-def _on(archive: str, steps: Generator[Any, Any, Any]) -> Generator[Query, Rows, Any]:
+def _on(archive: str, steps: Generator[Any, Any, Any]) -> Generator[Query | Work, Any, Any]:
     """Steps of one archive, each of their queries run on it: until they output something (which this
     returns), or end (what they return, None for steps that only output)."""
-    reply: Rows | None = None
+    reply: Any = None
     error: sqlite3.OperationalError | None = None
     while True:
         try:
             step = steps.throw(error) if error else steps.send(reply)
         except StopIteration as done:
             return done.value
-        if not isinstance(step, Query):
+        if isinstance(step, Work):
+            step = step._replace(queries=tuple(query._replace(archive=archive) for query in step.queries))
+        elif isinstance(step, Query):
+            step = step._replace(archive=archive)
+        else:
             return step
         reply, error = None, None
         try:
-            reply = yield step._replace(archive=archive)
+            reply = yield step
         except sqlite3.OperationalError as exc:
             error = exc
 
@@ -460,12 +473,12 @@ class Merge:
         return mine > theirs if self.newest_first else mine < theirs
 
 
-def _ranked_steps(request: SearchRequest, wanted: int, archive: str) -> Generator[Query, Rows, tuple[Rows, int]]:
+def _ranked_steps(request: SearchRequest, wanted: int, archive: str) -> Generator[Query | Work, Any, tuple[Rows, int]]:
     """The steps ranking a search of an archive: its first `wanted` hits in the order asked (at least; by
     meaning, every hit) and how many there are. NoVectors when it is by meaning and the archive has none."""
-    nearest = yield from _nearest_or_none(request, archive)
-    if nearest is not None:
-        hits = yield from _meaning_ranked_steps(request, nearest)
+    find = yield from _nearest_finder(request, archive)
+    if find is not None:
+        hits = yield from _meaning_ranked_steps(request, find)
         return _from(archive, hits), len(hits)
     sql, params = ranked_hits_sql(request.filters, request.sort)
     params["q"] = request.match
@@ -474,29 +487,35 @@ def _ranked_steps(request: SearchRequest, wanted: int, archive: str) -> Generato
     return _from(archive, hits), total
 
 
-def _nearest_or_none(request: SearchRequest, archive: str) -> Generator[Query, Rows, list[tuple[int, float]] | None]:
-    """The posts nearest in meaning to a search that asks for meaning (None when it is by words alone,
-    or hybrid in an archive without vectors); NoVectors when it is by meaning alone and there are none."""
+def _nearest_finder(request: SearchRequest, archive: str) -> Generator[Query, Rows, Nearest | None]:
+    """What finds the posts nearest in meaning to a search that asks for meaning (None when it is by
+    words alone, or hybrid in an archive without vectors); NoVectors when it is by meaning alone and
+    there are none."""
     if request.mode == "words":
         return None
-    nearest = yield from _nearest_steps(request.text, archive)
-    if nearest is None and request.mode == "meaning":
+    find = yield from _nearest_steps(request.text, archive)
+    if find is None and request.mode == "meaning":
         raise NoVectors(NO_MEANING)
-    return nearest
+    return find
 
 
-def _meaning_ranked_steps(request: SearchRequest, nearest: list[tuple[int, float]]) -> Generator[Query, Rows, Rows]:
+def _meaning_ranked_steps(request: SearchRequest, find: Nearest) -> Generator[Query | Work, Any, Rows]:
     """Every hit of a search by meaning or hybrid, in the order asked: the nearest posts the filters
-    keep (scored by their similarity, negated: lower is better, as bm25's), fused with the best by words."""
+    keep (scored by their similarity, negated: lower is better, as bm25's), fused with the best by words.
+    The nearest are found (a scan of every vector) while the best by words are ranked: the two take
+    about as long, and each its own core."""
+    words: tuple[Query, ...] = ()
+    if request.mode == "hybrid":
+        sql, params = ranked_hits_sql(request.filters)
+        words = (Query(sql, {**params, "q": request.match, "wanted": MEANING_DEPTH}),)
+    nearest, *by_words = yield Work(find, words)
     similarity = dict(nearest)
     sql, params = nearest_hits_sql(request.filters)
     hits = yield Query(sql, {**params, "rids": json.dumps([rid for rid, _ in nearest])})
     for hit in hits:
         hit["score"] = -similarity[hit["rid"]]
-    if request.mode == "hybrid":
-        sql, params = ranked_hits_sql(request.filters)
-        by_words = yield Query(sql, {**params, "q": request.match, "wanted": MEANING_DEPTH})
-        hits = fused(by_words, hits)
+    if by_words:
+        hits = fused(by_words[0], hits)
     if request.sort != "relevance":
         _, direction = SORTS[request.sort]
         hits.sort(key=lambda hit: (hit["date_gmt"] or "", hit["kind"], hit["rid"]), reverse=direction == "DESC")
@@ -518,9 +537,14 @@ def fused(*rankings: Rows) -> Rows:
     return [dict(best[key], score=-score[key]) for key in order]
 
 
-def _nearest_steps(text: str, archive: str) -> Generator[Query, Rows, list[tuple[int, float]] | None]:
-    """The steps finding the posts nearest in meaning to text: their rowids and similarities, nearest
-    first (MEANING_DEPTH at most); None when the model is not installed or the archive has no vectors."""
+# What finds the posts nearest in meaning to a search: their rowids and similarities, nearest first.
+Nearest = Callable[[], list[tuple[int, float]]]
+
+
+def _nearest_steps(text: str, archive: str) -> Generator[Query, Rows, Nearest | None]:
+    """The steps reading what finds the posts nearest in meaning to text (MEANING_DEPTH at most, at
+    least MIN_SIMILARITY alike): the archive's vectors, read once for as long as they do not change;
+    None when the model is not installed or the archive has no vectors."""
     from . import meaning
 
     try:
@@ -540,8 +564,8 @@ def _nearest_steps(text: str, archive: str) -> Generator[Query, Rows, list[tuple
     index = meaning.cached_index(key)
     if index is None:
         index = meaning.remember_index(key, (yield Query(VECTORS_SQL, params)), embedder.dims)
-    return [(rid, similarity) for rid, similarity in index.nearest(embedder.embed([text])[0], MEANING_DEPTH)
-            if similarity >= MIN_SIMILARITY]
+    return lambda: [(rid, similarity) for rid, similarity in index.nearest(embedder.embed([text])[0], MEANING_DEPTH)
+                    if similarity >= MIN_SIMILARITY]
 
 
 def _snippets_query(fts: str, hits: Rows) -> Query:
@@ -591,9 +615,11 @@ def facets_of(hits: Rows, *, several: bool = False) -> dict[str, list[dict[str, 
                 counters[name][value] += 1
         labels["site", site] = hit["site_name"] or site
         labels["author", author] = hit["author_name"] or author
-        for name, column in (("category", "categories"), ("tag", "tags")):
-            for value in set(_json_list(hit[column])):
-                counters[name][value] += 1
+    # Categories and tags are JSON lists, many of them the same list: each different one is read once.
+    for name, column in (("category", "categories"), ("tag", "tags")):
+        for terms, n in Counter(hit[column] for hit in hits).items():
+            for value in set(_json_list(terms)):
+                counters[name][value] += n
     facets = {}
     for name, counter in counters.items():
         values = [{"value": value, "label": labels.get((name, value)) or str(value), "n": n}
@@ -614,12 +640,13 @@ def _json_list(value: str | None) -> list[Any]:
 
 
 class Stepper:
-    """Search steps as a driver walks them: iterating gives each step in turn, a Query to answer
-    (with its rows, or with the SQL error it raised, which the steps say the meaning of) or an output."""
+    """Search steps as a driver walks them: iterating gives each step in turn, a Query to answer (with
+    its rows, or with the SQL error it raised, which the steps say the meaning of), Work to do (with
+    its result and its queries' rows) or an output."""
 
     def __init__(self, steps: Steps) -> None:
         self.steps = steps
-        self.reply: Rows | None = None
+        self.reply: Any = None
         self.error: sqlite3.OperationalError | None = None
 
     def __iter__(self) -> Stepper:
@@ -636,14 +663,20 @@ def run_sync(conns: sqlite3.Connection | Mapping[str, sqlite3.Connection], steps
     archive's by its name (a connection alone: the only archive, named ""): what they output, as they
     output it."""
     by_name = {"": conns} if isinstance(conns, sqlite3.Connection) else conns
+
+    def rows_of(query: Query) -> Rows:
+        cursor = by_name[query.archive].execute(query.sql, query.params)
+        return [dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor]
+
     stepper = Stepper(steps)
     for step in stepper:
-        if not isinstance(step, Query):
-            yield step
-            continue
         try:
-            cursor = by_name[step.archive].execute(step.sql, step.params)
-            stepper.reply = [dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor]
+            if isinstance(step, Query):
+                stepper.reply = rows_of(step)
+            elif isinstance(step, Work):  # one after the other: a command answers one search
+                stepper.reply = [step.run(), *(rows_of(query) for query in step.queries)]
+            else:
+                yield step
         except sqlite3.OperationalError as exc:
             stepper.error = exc
 

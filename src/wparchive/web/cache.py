@@ -8,12 +8,14 @@ connection of our own changes whenever any other connection or process commits t
 harvest, `embed`, `rebuild`), so an answer is kept only with the versions it was worked out at
 and never outlives a write. Only what is the same for everyone is kept: GET requests without
 cookies or credentials (an actor's pages may differ), whole answers of 200 with no cookie of
-their own, up to a size. The minute bounds how long an answer that lost a facet to the time
+their own, up to a size; a request that asks for a fresh answer (`Cache-Control: no-cache`, as a
+browser's reload sends) gets one. The minute bounds how long an answer that lost a facet to the time
 limit under load is shown so.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections import OrderedDict
@@ -32,6 +34,7 @@ MAX_TOTAL_BYTES = 64 * 1024 * 1024
 # Databases Datasette adds itself; they say nothing about whether the archive can change.
 _OWN_DATABASES = frozenset({"_internal", "_memory"})
 _PERSONAL_HEADERS = frozenset({b"cookie", b"authorization"})
+_FRESH_ANSWER = re.compile(rb"no-cache|no-store|max-age=0", re.IGNORECASE)
 
 
 Versions = tuple[tuple[str, int], ...]
@@ -152,6 +155,8 @@ def _key(scope: Scope) -> str | None:
         return None
     headers = dict((name.lower(), value) for name, value in scope.get("headers", []))
     if _PERSONAL_HEADERS & headers.keys():
+        return None
+    if _FRESH_ANSWER.search(headers.get(b"cache-control", b"")):  # a reader who asks for one (a reload, a benchmark)
         return None
     query = scope.get("query_string", b"").decode("latin-1")
     # the host too: Datasette writes absolute links (a JSON page's next_url) with the one asked for

@@ -4,6 +4,7 @@ database (none is attached to another), so that any number of them can be search
 
 from __future__ import annotations
 
+import asyncio
 import html
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -13,7 +14,7 @@ from markupsafe import Markup
 
 from ..db.queries import MARK_END, MARK_START
 from ..search import (  # noqa: F401 - the page's names, for the plugin and its tests
-    PAGE_SIZE, Query, SearchRequest, SearchResults, SnippetMaker, Stepper, Steps, fts_query, page_steps,
+    PAGE_SIZE, Query, SearchRequest, SearchResults, SnippetMaker, Stepper, Steps, Work, fts_query, page_steps,
 )
 
 
@@ -34,16 +35,21 @@ async def run_steps(databases: Any, steps: Steps) -> AsyncIterator[Any]:
     """Run search steps on Datasette databases (a list, or one alone), each archive's query on its
     own: what they output, as they output it. Datasette's time limit (QueryInterrupted) ends them."""
     named = by_name(databases)
+
+    async def rows_of(query: Query) -> list[dict[str, Any]]:
+        return [dict(row) for row in (await named[query.archive].execute(query.sql, query.params)).rows]
+
     stepper = Stepper(steps)
     for step in stepper:
-        if isinstance(step, Query):
-            try:
-                rows = (await named[step.archive].execute(step.sql, step.params)).rows
-                stepper.reply = [dict(row) for row in rows]
-            except sqlite3.OperationalError as exc:
-                stepper.error = exc
-        else:
-            yield step
+        try:
+            if isinstance(step, Query):
+                stepper.reply = await rows_of(step)
+            elif isinstance(step, Work):  # in a thread, off the loop, while its queries run on Datasette's
+                stepper.reply = list(await asyncio.gather(asyncio.to_thread(step.run), *map(rows_of, step.queries)))
+            else:
+                yield step
+        except sqlite3.OperationalError as exc:
+            stepper.error = exc
 
 
 async def run_search(databases: Any, text: str, *, advanced: bool, filters: dict[str, str], page: int = 1,
