@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from proctree import MB, peak_rss, pss, tree  # noqa: E402
+from proctree import sample_until_done  # noqa: E402
 from synthetic import SyntheticSite, _Handler  # noqa: E402
 
 
@@ -110,20 +110,8 @@ def drain(queue: str, out: Path, config: Path, workers: int) -> tuple[float, flo
                str(config), "--burst", "--quiet", "--workers", "1"]
     started = time.monotonic()
     processes = [subprocess.Popen(command) for _ in range(workers)]
-    peaks: dict[int, int] = {}
-    peak_pss = 0
-    while any(process.poll() is None for process in processes):
-        together = 0
-        for process in processes:
-            for pid in tree(process.pid):
-                peak = peak_rss(pid)
-                if peak is not None:
-                    peaks[pid] = max(peaks.get(pid, 0), peak)
-                together += pss(pid) or 0
-        peak_pss = max(peak_pss, together)
-        time.sleep(0.02)
-    seconds = time.monotonic() - started
-    return seconds, sum(peaks.values()) / MB, peak_pss / MB, [process.returncode for process in processes]
+    rss, peak_pss = sample_until_done(processes)
+    return time.monotonic() - started, rss, peak_pss, [process.returncode for process in processes]
 
 
 def archived_posts(out: Path) -> int:
