@@ -273,3 +273,15 @@ def test_a_job_not_of_wparchive_is_dropped_and_runs_nothing(server, tmp_path) ->
     assert not marker.exists() and not list((tmp_path / "out").iterdir())
     assert worked.stderr.count("dropped") == 3
 
+
+
+def test_a_failing_site_is_the_only_thing_quiet_prints_and_sets_the_exit_code(server, tmp_path) -> None:
+    good, down = server.home + "/", f"http://127.0.0.1:{free_port()}/"
+    config = write_sites(tmp_path / "config", [good, down])
+    queue = str(tmp_path / "jobs.sqlite")
+    assert wparchive("enqueue", "--queue", queue, "--config", str(config)).returncode == 0
+    worked = subprocess.run(worker_command(queue, tmp_path / "out", config, "--burst", "--quiet"), capture_output=True,
+                            text=True, timeout=300)
+    assert worked.returncode == 1  # failed, as harvest says it: the worst of the jobs
+    assert worked.stderr.startswith(f"Error: {down}: ") and good not in worked.stderr
+    assert runs(tmp_path / "out" / f"127.0.0.1_{server.port}.db") == ["ok"]  # the failure stopped no other job

@@ -286,7 +286,7 @@ def enqueue(site_urls: tuple[str, ...], queue_address: str, config: str | None, 
 
 @cli.command()
 @queue_option
-@click.option("--out", "out", required=True, type=_Path(file_okay=False),
+@click.option("--out", "out", required=True, type=_Path(file_okay=False), metavar="DIR",
               help="Folder of the archives: each site into its own DIR/<host>[_<port>].db (made when missing).")
 @click.option("--config", "config", type=_Path(file_okay=False),
               help="Folder whose sites.toml gives sites their options, credentials and schedule.")
@@ -315,9 +315,9 @@ def worker(queue_address: str, out: str, config: str | None, burst: bool, lease:
 
     \b
     Exit codes: with --burst, 0 when every job went well, else the worst
-    harvest exit code (1 failed, 3 partial, 75 archive locked); 2 --queue
-    is wrong; 69 the queue cannot be reached; 130 interrupted (Ctrl-C);
-    143 stopped by SIGTERM.
+    harvest exit code (1 failed, 3 partial, 75 archive locked); 1 also
+    when --out cannot be written; 2 --queue is wrong; 69 the queue cannot
+    be reached; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
 
     \b
     Examples:

@@ -15,6 +15,7 @@ next time, as each of its jobs ends; the workers move due jobs from the schedule
 
 from __future__ import annotations
 
+import calendar
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from huey import RedisHuey, SqliteHuey
 from huey.api import Task
 from huey.registry import Message
 from huey.serializer import Serializer
+from huey.storage import RedisStorage
 from redis.exceptions import RedisError
 
 from .client import split_credentials, url_problem
@@ -74,6 +76,15 @@ class _JsonSerializer(Serializer):  # type: ignore[misc]
             eta = fields.get("eta")
             return Message(**{**fields, "eta": datetime.fromisoformat(eta) if isinstance(eta, str) else None})
         return value
+
+
+class _UtcRedisStorage(RedisStorage):  # type: ignore[misc]
+    """Huey's Redis storage, scoring its schedule by the time in UTC. Huey's own reads its naive UTC
+    times as local times: two machines in different time zones would then see each other's leases as
+    due hours early (or late)."""
+
+    def convert_ts(self, ts: datetime) -> float:
+        return calendar.timegm(ts.timetuple()) + ts.microsecond / 1e6
 
 
 def _not_run_by_huey(site_url: str, **_: Any) -> None:
@@ -121,7 +132,8 @@ class JobQueue:
             if scheme.lower() not in REDIS_SCHEMES:
                 raise BadQueueAddress(f"--queue {self.shown!r} is neither a Redis URL nor the path of a file")
             try:
-                return RedisHuey(QUEUE_NAME, url=address, results=False, serializer=serializer, read_timeout=1)
+                return RedisHuey(QUEUE_NAME, url=address, results=False, serializer=serializer, read_timeout=1,
+                                 storage_class=_UtcRedisStorage)
             except ValueError as exc:
                 raise BadQueueAddress(f"--queue {self.shown!r} is not a Redis URL: {exc}") from None
         path = Path(address)

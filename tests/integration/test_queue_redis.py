@@ -3,12 +3,14 @@ against sample sites on loopback, a worker killed mid-job, a stopped one, schedu
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+from datetime import datetime
 from typing import Any, Iterator
 
 import pytest
@@ -172,11 +174,16 @@ def test_a_scheduled_site_returns_to_the_queue_and_runs_when_due(make_server, qu
     config = write_sites(tmp_path / "config", [url], extra='schedule = "17 3 * * *"\n')
     assert wparchive("enqueue", "--queue", queue, "--config", str(config), "--now").returncode == 0
     out = tmp_path / "archives"
-    first = subprocess.run(worker_command(queue, out, config, "--burst"), capture_output=True, text=True, timeout=300)
+    elsewhere = {**os.environ, "TZ": "Asia/Kolkata"}  # a worker in another time zone: the schedule is in UTC
+    first = subprocess.run(worker_command(queue, out, config, "--burst"), capture_output=True, text=True, timeout=300,
+                           env=elsewhere)
     assert first.returncode == 0, first.stderr
     assert "next harvest due " in first.stderr and "(schedule 17 3 * * *)" in first.stderr
     [job] = [job for job in _jobs(queue, SCHEDULE) if not job["kwargs"].get("lease")]
     assert job["args"] == [url] and job["eta"].endswith("03:17:00")
+    [score] = [score for member, score in _redis(queue).zrange(SCHEDULE, 0, -1, withscores=True)
+               if json.loads(member)["message"]["id"] == job["id"]]
+    assert score == calendar.timegm(datetime.fromisoformat(job["eta"]).timetuple())  # seconds since 1970 in UTC
 
     # Time passes: the job is made due now, as its time coming would make it
     client = _redis(queue)
@@ -185,7 +192,7 @@ def test_a_scheduled_site_returns_to_the_queue_and_runs_when_due(make_server, qu
     message = json.loads(member)
     message["message"]["eta"] = now.isoformat()
     client.zrem(SCHEDULE, member)
-    client.zadd(SCHEDULE, {json.dumps(message): time.mktime(now.timetuple())})  # as Huey scores its schedule
+    client.zadd(SCHEDULE, {json.dumps(message): calendar.timegm(now.timetuple())})
     second = subprocess.run(worker_command(queue, out, config, "--burst"), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     assert f"{url}: started" in second.stderr
