@@ -285,3 +285,18 @@ def test_a_failing_site_is_the_only_thing_quiet_prints_and_sets_the_exit_code(se
     assert worked.returncode == 1  # failed, as harvest says it: the worst of the jobs
     assert worked.stderr.startswith(f"Error: {down}: ") and good not in worked.stderr
     assert runs(tmp_path / "out" / f"127.0.0.1_{server.port}.db") == ["ok"]  # the failure stopped no other job
+
+
+def test_a_site_whose_workers_keep_stopping_answering_is_given_up(server, tmp_path) -> None:
+    from wparchive.queue import MAX_ATTEMPTS, JobQueue
+
+    url = server.home + "/"
+    queue = str(tmp_path / "jobs.sqlite")
+    # The lease of the third attempt, come due: three workers in a row were killed harvesting the site
+    JobQueue(queue)._put(url, None, attempt=MAX_ATTEMPTS + 1, lease=True)
+    worked = subprocess.run(worker_command(queue, tmp_path / "out", write_sites(tmp_path / "config", [url]), "--burst"),
+                            capture_output=True, text=True, timeout=120)
+    assert worked.returncode == 1
+    assert worked.stderr.startswith(f"Error: {url}: given up after {MAX_ATTEMPTS} attempts: each time, the worker "
+                                    "harvesting it stopped answering")
+    assert server.requests == [] and not (tmp_path / "out" / f"127.0.0.1_{server.port}.db").exists()
