@@ -135,7 +135,7 @@ OTHER_TOOLS_OPTIONS = {
     "-e": "pip install -e .",
     "-m": "datasette -m (metadata)", "--setting": "datasette --setting",
     "--activate": "wp plugin install --activate", "--authors": "wp import --authors=create",
-    "--now": "systemctl enable --now", "-u": "journalctl -u", "--source": "jekyll build --source",
+    "-u": "journalctl -u", "--source": "jekyll build --source",
 }
 
 
