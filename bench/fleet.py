@@ -9,10 +9,12 @@ child process (so that serving weighs on the workers' measure only as CPU), whic
 site's requests and response bytes. A Redis of its own (Debian's redis-server, on a free port,
 nothing on disk) unless --queue names one. The sites are listed in a sites.toml (delay 0) and put
 into the queue with `wparchive enqueue`; then WORKERS processes of `wparchive worker --burst
---quiet --workers 1` drain it, each site into its own archive. Printed: the wall time from the
-workers' start to the last one's end, sites a minute and posts a second over all, requests and
-kilobytes per site (median and largest), and the memory of all the workers' process trees
-together (the sum of each process's peak RSS, and the peak of their summed PSS; see proctree.py).
+--quiet --workers 1` drain it, each site into its own archive; then the same again, as the next
+night's harvest of sites where nothing changed. Printed for each: the wall time from the workers'
+start to the last one's end, sites a minute and posts a second over all (posts archived, so the
+second night's rate is of posts checked), requests and kilobytes per site (median and largest),
+and the memory of all the workers' process trees together (the sum of each process's peak RSS, and
+the peak of their summed PSS; see proctree.py).
 Run it on a quiet machine: it measures CPU and waiting, and a busy machine harvests slower.
 """
 
@@ -155,28 +157,35 @@ def main() -> None:
         config.mkdir()
         (config / "sites.toml").write_text("[defaults]\ndelay = 0\n" + "".join(
             f'[[site]]\nurl = "{home}"\n' for home in homes), encoding="utf-8")
-        wparchive("enqueue", "--queue", queue, "--config", str(config), "--quiet")
         out = folder / "archives"
-        seconds, rss, peak_pss, codes = drain(queue, out, config, args.workers)
-        server.stdin.write("report\n")
-        server.stdin.flush()
-        counts = json.loads(server.stdout.readline())
+        nights = []  # the first harvest, then the next night's, with nothing changed on the sites
+        before: dict[str, list[int]] = {home: [0, 0] for home in homes}
+        for _ in range(2):
+            wparchive("enqueue", "--queue", queue, "--config", str(config), "--quiet")
+            seconds, rss, peak_pss, codes = drain(queue, out, config, args.workers)
+            server.stdin.write("report\n")
+            server.stdin.flush()
+            counts = json.loads(server.stdout.readline())
+            nights.append((seconds, rss, peak_pss, codes, {home: [count[0] - before[home][0], count[1] - before[home][1]]
+                                                          for home, count in counts.items()}))
+            before = counts
     finally:
         server.stdin.close()
         server.wait(timeout=60)
         if redis_process is not None:
             redis_process.terminate()
             redis_process.wait(timeout=30)
-    requests = [count[0] for count in counts.values()]
-    kilobytes = [count[1] / 1024 for count in counts.values()]
     posts = archived_posts(out)
     print(f"{args.sites} sites of {args.posts} posts, {args.workers} workers, {args.latency} s a request; "
-          f"exit codes {sorted(set(codes))}; {len(list(out.glob('*.db')))} archives, {posts} posts\n")
-    print("| wall s | sites/min | posts/s | requests/site (median, max) | KB/site (median, max) "
-          "| peak RSS sum MB | peak PSS MB |\n|---|---|---|---|---|---|---|")
-    print(f"| {seconds:.1f} | {args.sites / seconds * 60:.0f} | {posts / seconds:.0f} "
-          f"| {statistics.median(requests):.0f}, {max(requests)} "
-          f"| {statistics.median(kilobytes):.0f}, {max(kilobytes):.0f} | {rss:.0f} | {peak_pss:.0f} |")
+          f"{len(list(out.glob('*.db')))} archives, {posts} posts\n")
+    print("| harvest | exit codes | wall s | sites/min | posts/s | requests/site (median, max) "
+          "| KB/site (median, max) | peak RSS sum MB | peak PSS MB |\n|---|---|---|---|---|---|---|---|---|")
+    for name, (seconds, rss, peak_pss, codes, counts) in zip(("first", "next, nothing changed"), nights, strict=True):
+        requests = [count[0] for count in counts.values()]
+        kilobytes = [count[1] / 1024 for count in counts.values()]
+        print(f"| {name} | {sorted(set(codes))} | {seconds:.1f} | {args.sites / seconds * 60:.0f} "
+              f"| {posts / seconds:.0f} | {statistics.median(requests):.0f}, {max(requests)} "
+              f"| {statistics.median(kilobytes):.0f}, {max(kilobytes):.0f} | {rss:.0f} | {peak_pss:.0f} |")
     shutil.rmtree(folder, ignore_errors=True)
 
 
