@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 MB = 1024 * 1024
 
@@ -85,15 +85,23 @@ def run_command(argv: list[str], cwd: str | None = None, log: str | None = None)
 
 
 def _measure(process: subprocess.Popen[bytes], started: float) -> Measured:
+    rss, peak_pss = sample_until_done([process])
+    return Measured(rss, peak_pss, time.monotonic() - started, process.returncode)
+
+
+def sample_until_done(processes: list[subprocess.Popen[Any]]) -> tuple[float, float]:
+    """Sample the process trees of several commands together until all have ended: the sum of every
+    process's peak RSS, and the peak of their summed PSS (MB)."""
     peaks: dict[int, int] = {}
     peak_pss = 0
-    while process.poll() is None:
+    while any(process.poll() is None for process in processes):
         together = 0
-        for pid in tree(process.pid):
-            peak = peak_rss(pid)
-            if peak is not None:
-                peaks[pid] = max(peaks.get(pid, 0), peak)
-            together += pss(pid) or 0
+        for process in processes:
+            for pid in tree(process.pid):
+                peak = peak_rss(pid)
+                if peak is not None:
+                    peaks[pid] = max(peaks.get(pid, 0), peak)
+                together += pss(pid) or 0
         peak_pss = max(peak_pss, together)
         time.sleep(0.02)
-    return Measured(sum(peaks.values()) / MB, peak_pss / MB, time.monotonic() - started, process.returncode)
+    return sum(peaks.values()) / MB, peak_pss / MB

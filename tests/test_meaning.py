@@ -224,6 +224,30 @@ def test_the_page_and_its_json_search_by_the_mode_asked(served: str) -> None:
     assert wrong.status_code == 400 and "hybrid, words, meaning" in wrong.json()["error"]
 
 
+def test_a_running_server_searches_the_vectors_an_embed_adds_while_it_serves(tmp_path: Path) -> None:
+    db = _make_archive(tmp_path / "archive.db")
+    assert _wparchive("embed", "--db", db).returncode == 0
+
+    def by_meaning(address: str) -> list[str]:
+        answer = requests.get(f"{address}/-/wparchive/search.json", params={"q": "lorry haulage", "mode": "meaning"},
+                              timeout=60)
+        assert answer.status_code == 200, answer.text
+        return [row["key"] for row in answer.json()["rows"]]
+
+    with serve_archive(db) as address:
+        assert "1-6" not in by_meaning(address)  # the server has read the vectors by now
+        conn = sqlite3.connect(db)
+        with conn:
+            conn.execute("INSERT INTO posts (key, site_id, wp_id, type, title, date_gmt, content_text) VALUES "
+                         "('1-6', 1, 6, 'post', 'Trucking', '2024-06-01', "
+                         "'Our lorries carry freight by road: haulage, trucks and their drivers.')")
+        conn.close()
+        assert "1-6" not in by_meaning(address)  # a post without a vector is not found by meaning
+        result = _wparchive("embed", "--db", db)
+        assert result.returncode == 0, result.stderr
+        assert by_meaning(address)[0] == "1-6"
+
+
 # A second site: a post on the subject of 1-1 in other words, and one on bread.
 OTHER_SITE = [("2-1", "Garage work", "Our garage fixes cars: engine repair, brake repair and oil changes for every automobile."),
               ("2-2", "Rye bread", "Baking rye bread with a sourdough starter.")]

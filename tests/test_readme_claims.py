@@ -135,7 +135,7 @@ OTHER_TOOLS_OPTIONS = {
     "-e": "pip install -e .",
     "-m": "datasette -m (metadata)", "--setting": "datasette --setting",
     "--activate": "wp plugin install --activate", "--authors": "wp import --authors=create",
-    "--now": "systemctl enable --now", "-u": "journalctl -u", "--source": "jekyll build --source",
+    "-u": "journalctl -u", "--source": "jekyll build --source",
 }
 
 
@@ -167,7 +167,7 @@ def test_make_targets_and_variables_exist() -> None:
     assert variables["SITE_PORT"] == str(_default("demo", "site_port"))
     assert said(f"http://127.0.0.1:{_default('serve', 'port')}/")
     assert said("into `demo.db`") and _default("demo", "db_path") == "demo.db"
-    assert said("(`--db`, `archive.db` by default)") and _default("search", "db_path") == "archive.db"
+    assert said("(`--db`, `archive.db` by default)") and _default("search", "db_path") == ["archive.db"]
 
 
 # ---------------------------------------------------------------------------------------------

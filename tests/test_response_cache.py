@@ -1,8 +1,10 @@
-"""Answers kept for an immutable archive (web/cache.py): the same address, the same answer, for a while."""
+"""Answers kept while the archives do not change (web/cache.py): the same address, the same answer, for a while."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,8 +17,8 @@ from wparchive.serve import build_datasette
 from wparchive.web import cache
 
 
-def _datasette(*, mutable: bool) -> Any:
-    archive = SimpleNamespace(is_mutable=mutable)
+def _datasette(*, mutable: bool, path: str | None = None) -> Any:
+    archive = SimpleNamespace(is_mutable=mutable, path=path, is_memory=path is None)
     return SimpleNamespace(databases={"archive": archive, "_internal": SimpleNamespace(is_mutable=True)})
 
 
@@ -63,9 +65,13 @@ def test_an_immutable_archive_answers_the_same_address_from_memory() -> None:
 
 
 @pytest.mark.parametrize("why, datasette, app, headers, method", [
-    ("a mutable archive", _datasette(mutable=True), _App(), [], "GET"),
+    ("a mutable archive in memory", _datasette(mutable=True), _App(), [], "GET"),
+    ("a mutable archive that cannot be opened", _datasette(mutable=True, path="/nonexistent/archive.db"), _App(), [],
+     "GET"),
     ("a reader with a cookie", _datasette(mutable=False), _App(), [(b"cookie", b"ds_actor=x")], "GET"),
     ("a reader with credentials", _datasette(mutable=False), _App(), [(b"authorization", b"Basic x")], "GET"),
+    ("a reader asking for a fresh answer", _datasette(mutable=False), _App(), [(b"cache-control", b"no-cache")], "GET"),
+    ("a reload", _datasette(mutable=False), _App(), [(b"Cache-Control", b"max-age=0")], "GET"),
     ("an answer that is not 200", _datasette(mutable=False), _App(status=503), [], "GET"),
     ("an answer that sets a cookie", _datasette(mutable=False), _App(cookie=True), [], "GET"),
     ("an answer too large", _datasette(mutable=False), _App(size=cache.MAX_ANSWER_BYTES // 2, chunks=3), [], "GET"),
@@ -76,6 +82,30 @@ def test_nothing_personal_changing_or_large_is_kept(why: str, datasette: Any, ap
     wrapped = cache.response_cache(datasette)(app)
     first, second = _get(wrapped, headers=headers, method=method), _get(wrapped, headers=headers, method=method)
     assert app.calls == 2 and first != second, why
+
+
+def test_a_mutable_archive_keeps_its_answers_until_anything_writes_to_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "archive.db")
+    writer = sqlite3.connect(path)
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("CREATE TABLE posts (title TEXT)")
+    writer.commit()
+    inner = _App()
+    app = cache.response_cache(_datasette(mutable=True, path=path))(inner)
+    first = _get(app)
+    assert _get(app) == first and inner.calls == 1
+    other = sqlite3.connect(path)  # another connection, as a harvest in its own process
+    other.execute("INSERT INTO posts VALUES ('new')")
+    other.commit()
+    after_write = _get(app)
+    assert after_write != first and inner.calls == 2
+    assert _get(app) == after_write and inner.calls == 2
+    writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # a checkpoint is a change of the file too: worked out again
+    writer.execute("UPDATE posts SET title = 'changed'")
+    writer.commit()
+    assert _get(app) != after_write and inner.calls == 3
+    other.close()
+    writer.close()
 
 
 def test_answers_are_kept_for_a_while_and_within_a_total(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,8 +129,8 @@ def test_answers_are_kept_for_a_while_and_within_a_total(monkeypatch: pytest.Mon
     assert inner.calls == calls + 1
 
 
-def test_wparchive_serve_immutable_keeps_answers_and_mutable_does_not(make_server, client, db, db_path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wparchive_serve_keeps_answers_and_a_write_makes_them_new(make_server, client, db, db_path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     harvest_site(db, client, make_server(sample_site()).home + "/")
     queries: list[str] = []
     execute = Database.execute
@@ -111,17 +141,22 @@ def test_wparchive_serve_immutable_keeps_answers_and_mutable_does_not(make_serve
 
     monkeypatch.setattr(Database, "execute", counted)
 
-    async def twice(immutable: bool) -> tuple[int, int, bool]:
+    async def three_times(immutable: bool) -> list[tuple[int, list[Any]]]:
         ds = build_datasette(db_path, immutable=immutable)
         await ds.invoke_startup()
         name = next(n for n in ds.databases if n != "_internal")
-        before = len(queries)
-        first = await ds.client.get(f"/{name}/posts.json?_col=title&_size=5")
-        middle = len(queries)
-        second = await ds.client.get(f"/{name}/posts.json?_col=title&_size=5")
-        return middle - before, len(queries) - middle, first.json()["rows"] == second.json()["rows"]
+        answers = []
+        for n in range(3):
+            if n == 2 and not immutable:
+                with db.conn:
+                    db.execute("UPDATE posts SET title = 'Retitled' WHERE key = (SELECT min(key) FROM posts)")
+            before = len(queries)
+            page = await ds.client.get(f"/{name}/posts.json?_col=title&_size=5&_sort=key&_shape=objects")
+            answers.append((len(queries) - before, [row["title"] for row in page.json()["rows"]]))
+        return answers
 
-    first_queries, second_queries, same = asyncio.run(twice(immutable=True))
-    assert first_queries > 0 and second_queries == 0 and same
-    first_queries, second_queries, same = asyncio.run(twice(immutable=False))
-    assert second_queries > 0 and same
+    (first, rows), (second, same_rows), _ = asyncio.run(three_times(immutable=True))
+    assert first > 0 and second == 0 and same_rows == rows
+    (first, rows), (second, same_rows), (third, new_rows) = asyncio.run(three_times(immutable=False))
+    assert first > 0 and second == 0 and same_rows == rows
+    assert third > 0 and new_rows[0] == "Retitled" != rows[0]  # the harvest's write is seen at once

@@ -255,6 +255,10 @@ def test_a_deleted_item_is_tombstoned_and_revived_when_it_returns(archive: Datab
     assert rows(archive, "SELECT post, term FROM post_terms WHERE post = '1-13'") == [{"post": "1-13", "term": "1-5"}]
     assert rows(archive, "SELECT run_id, site_id, \"table\", key, change, at FROM changes WHERE run_id = 2") == [
         {"run_id": 2, "site_id": 1, "table": "posts", "key": "1-13", "change": "deleted", "at": AT[2]}]
+    # Gone already, or never known: neither counted nor logged again, and the tombstone keeps its first date.
+    assert mark_deleted(archive, "posts", ["1-13", "1-99"], run_id=2, at=AT[3], site_id=1) == 0
+    assert rows(archive, "SELECT count(*) AS n FROM changes WHERE run_id = 2") == [{"n": 1}]
+    assert rows(archive, "SELECT deleted_at FROM posts WHERE key = '1-13'") == [{"deleted_at": AT[2]}]
 
     # Served again, unchanged: revived, and not written again.
     assert save(archive, records([load("posts")[1]], run=3), 3) == (counts(unchanged=1, revived=1), [])

@@ -67,9 +67,10 @@ def big_archive(tmp_path_factory) -> str:  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def serve_archive(path: str) -> Iterator[str]:
-    """`wparchive serve` on an archive, with the bundled settings (3 s time limit): its address."""
-    process = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", path, "--port", "0"],
+def serve_archive(path: str, *more: str) -> Iterator[str]:
+    """`wparchive serve` on an archive (and more, served with it), with the bundled settings (3 s time
+    limit): its address."""
+    process = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", path, *more, "--port", "0"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         line = _read_line(process, timeout=60)

@@ -68,6 +68,20 @@ db_option = click.option(
     help="The archive database (SQLite).",
 )
 
+# serve and search take several archives: --db more than once, or their paths as arguments.
+archives_argument = click.argument("archives", nargs=-1, type=_Path(dir_okay=False))
+dbs_option = click.option(
+    "--db", "db_path", multiple=True, default=["archive.db"], show_default=True, type=_Path(dir_okay=False),
+    help="The archive database (SQLite); give several (or their paths as ARCHIVES) to have them as one.",
+)
+
+
+def _archive_paths(db_paths: tuple[str, ...], archives: tuple[str, ...]) -> list[str]:
+    """The archives a command was given, by --db or as arguments (archive.db when neither)."""
+    given_db = click.get_current_context().get_parameter_source("db_path") != click.core.ParameterSource.DEFAULT
+    return [*(db_paths if given_db or not archives else ()), *archives]
+
+
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (for cron).")
 
 
@@ -232,8 +246,141 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     sys.exit(worst)
 
 
+queue_option = click.option(
+    "--queue", "queue_address", required=True, metavar="URL|FILE",
+    help="Where the jobs wait: a Redis URL (redis://127.0.0.1:6379/0) for many machines, or the path of a "
+         "SQLite file for one.")
+
+
 @cli.command()
-@db_option
+@click.argument("site_urls", nargs=-1, metavar="[SITE_URL]...")
+@queue_option
+@click.option("--config", "config", type=_Path(file_okay=False),
+              help="Folder whose sites.toml lists the sites to enqueue when no SITE_URL is given.")
+@click.option("--now", "at_once", is_flag=True,
+              help="Due at once, also the sites of sites.toml that have a schedule (their next scheduled "
+                   "job stays).")
+@quiet_option
+def enqueue(site_urls: tuple[str, ...], queue_address: str, config: str | None, at_once: bool, quiet: bool) -> None:
+    """Put a "harvest this site" job into the queue for each site, for `wparchive worker` to run.
+
+    The sites are the SITE_URLs given, due at once, or every site of sites.toml, each due at the
+    next time of its `schedule`, or at once when it has none. A site that a job already waits for,
+    due no sooner, is not added again: enqueuing twice gives one job.
+
+    A job holds the site's URL only. Credentials are never put into the queue: a worker signs in
+    with the credentials_env or credentials_file its own sites.toml gives the site. A SITE_URL
+    with a user:password@ is refused.
+
+    \b
+    Exit codes: 0 done; 2 a SITE_URL or --queue is wrong; 69 the queue
+    cannot be reached (Redis down) or its file cannot be opened.
+
+    \b
+    Examples:
+        wparchive enqueue --queue redis://127.0.0.1:6379/0 --config ~/archive-config
+        wparchive enqueue https://example.org/ --queue jobs.sqlite
+    """
+    from .config import SiteConfig
+    from .discover import check_site_url
+
+    urls = [check_site_url(url) for url in site_urls]
+    sites = [SiteConfig(url=url) for url in urls] if urls else _configured_sites(config)
+    if urls and any(site.credentials_in_url for site in sites):
+        raise click.UsageError("a SITE_URL holds a user and password, which are never put into the queue: give the "
+                               "URL without them, and the site's credentials_env or credentials_file in the workers' "
+                               "sites.toml")
+    queue = _queue_module()
+    for enqueued in queue.enqueue_sites(queue.JobQueue(queue_address), sites, at_once=at_once or bool(urls)):
+        if not quiet:
+            click.echo(f"{enqueued.site_url}: " + ("queued, due " if enqueued.added else "already waiting, due ")
+                       + _due(enqueued.due) + (f" (schedule {enqueued.schedule})" if enqueued.schedule else "")
+                       + ("" if enqueued.added else ": not added again"), err=True)
+
+
+@cli.command()
+@queue_option
+@click.option("--out", "out", required=True, type=_Path(file_okay=False), metavar="DIR",
+              help="Folder of the archives: each site into its own DIR/<host>[_<port>].db (made when missing).")
+@click.option("--config", "config", type=_Path(file_okay=False),
+              help="Folder whose sites.toml gives sites their options, credentials and schedule.")
+@click.option("--burst", is_flag=True,
+              help="Exit once no job is due and no other worker runs one (else wait for jobs until stopped).")
+@click.option("--lease", default=300.0, show_default=True, type=click.FloatRange(min=1), metavar="SECONDS",
+              help="A job whose worker stops answering this long (killed, machine gone) goes to another worker.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes that clean large collections; for more sites at once, run more workers.")
+@quiet_option
+def worker(queue_address: str, out: str, config: str | None, burst: bool, lease: float, workers: int,
+           quiet: bool) -> None:
+    """Take jobs from the queue and harvest each site into its own archive, DIR/<site>.db.
+
+    Each job is a harvest as `wparchive harvest` makes it: incremental, continuing where an
+    interrupted one stopped, with the site's options and credentials from the worker's own
+    sites.toml (a site it does not list is harvested anonymously, with its [defaults]). A line
+    is printed as each job starts and ends; --quiet prints only what went wrong.
+
+    A site with a `schedule` is put back into the queue as its job ends, due at its next time;
+    workers move due jobs into the queue as they look for work, so no crontab is needed.
+
+    While a job runs, its worker renews a lease on it; a worker killed mid-job (SIGKILL, a machine
+    gone) leaves it to expire after --lease seconds, and another worker harvests the site again.
+    Ctrl-C or SIGTERM stops the harvest (its run recorded interrupted) and puts the job back.
+
+    \b
+    Exit codes: with --burst, 0 when every job went well, else the worst
+    harvest exit code (1 failed, 3 partial, 75 archive locked); 1 also
+    when --out cannot be written; 2 --queue is wrong; 69 the queue cannot
+    be reached; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.
+
+    \b
+    Examples:
+        wparchive worker --queue redis://127.0.0.1:6379/0 --out /srv/archives --config ~/archive-config
+        wparchive worker --queue jobs.sqlite --out archives --burst
+    """
+    from .harvest import HarvestSettings
+
+    _setup_logging(False, quiet)
+    queue = _queue_module()
+    jobs = queue.JobQueue(queue_address)
+    settings = HarvestSettings(workers=workers, config=config)
+    notes: Progress = SilentProgress() if quiet else _ClickBars(drawn=False)  # notes only: one line per job
+    worst = EXIT_OK
+    with _stopped_by_signals():
+        for event in queue.work(jobs, out, settings, burst=burst, lease=lease, progress=notes):
+            if isinstance(event, queue.JobStarted):
+                if not quiet:
+                    again = f" (attempt {event.attempt}: the worker that had it stopped answering)" \
+                        if event.attempt > 1 else ""
+                    click.echo(f"{event.site_url}: started{again} → {event.archive}", err=True)
+            elif isinstance(event, queue.JobEnded):
+                _print_outcome(event.outcome, str(event.archive), settings, quiet=quiet, named=True)
+                worst = max(worst, _exit_code(event.outcome), key=_severity)
+            elif not quiet:
+                enqueued = event.enqueued
+                click.echo(f"{enqueued.site_url}: next harvest due {_due(enqueued.due)} (schedule {enqueued.schedule})"
+                           + ("" if enqueued.added else ", already waiting"), err=True)
+    sys.exit(worst)
+
+
+def _queue_module() -> Any:
+    """wparchive.queue, or a message saying how to install what it needs."""
+    try:
+        from . import queue
+    except ImportError as exc:
+        raise WPArchiveError(f"the job queue needs {exc.name or 'huey'}, which is not installed",
+                             hint="pip install 'wparchive[queue]'") from None
+    return queue
+
+
+def _due(when: Any) -> str:
+    """When a job is due, as people read it: at once, or 2026-12-08 03:17 UTC."""
+    return "at once" if when is None else when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@cli.command()
+@archives_argument
+@dbs_option
 @click.option("-p", "--port", default=8001, show_default=True, type=click.IntRange(0, 65535),
               help="Port on 127.0.0.1.")
 @click.option("--config", "config", type=_Path(file_okay=False, exists=True),
@@ -242,31 +389,37 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
               help="Serve an archive nothing writes, as immutable (faster counts). Refused while a harvest "
                    "runs, and harvests are refused while it serves; without -i, harvests may run meanwhile.")
 @click.option("--media-dir", type=_Path(file_okay=False),
-              help="Where --media put the files, shown on post pages instead of the site's.  "
-                   "[default: DB name + '-media']")
-def serve(db_path: str, port: int, config: str | None, immutable: bool, media_dir: str | None) -> None:
-    """Serve the archive in Datasette on 127.0.0.1: search, facets, CSV and JSON.
+              help="Where --media put the files (of the first archive), shown on post pages instead of the "
+                   "site's.  [default: DB name + '-media']")
+def serve(archives: tuple[str, ...], db_path: tuple[str, ...], port: int, config: str | None, immutable: bool,
+          media_dir: str | None) -> None:
+    """Serve archives in Datasette on 127.0.0.1: search, facets, CSV and JSON.
 
-    A harvest may run while the archive is served: readers see each page once it is saved,
-    and neither waits for the other.
+    A harvest may run while an archive is served: readers see each page once it is saved,
+    and neither waits for the other. Several archives are searched as one by the search page.
 
     \b
     Example:
         wparchive serve --db example.db --port 8001
         then open http://127.0.0.1:8001/
+        wparchive serve garden.db bees.db orchard.db
     """
     from .serve import build_datasette, listen, run_server
 
-    _require_archive(db_path)
+    paths = _archive_paths(db_path, archives)
+    for path in paths:
+        _require_archive(path)
     with ExitStack() as held:
-        if immutable:
-            # Datasette then reads the file alone, without locks or the WAL: no harvest may change it
-            # meanwhile (DatabaseLocked now if one runs; a harvest started later is refused).
-            held.enter_context(archive_lock(db_path, shared=True))
-        open_db(db_path, immutable=immutable)  # refuses what is not an archive, before Datasette starts
-        ds = build_datasette(db_path, config=config, immutable=immutable, media_dir=media_dir)
+        for path in paths:
+            if immutable:
+                # Datasette then reads the file alone, without locks or the WAL: no harvest may change it
+                # meanwhile (DatabaseLocked now if one runs; a harvest started later is refused).
+                held.enter_context(archive_lock(path, shared=True))
+            open_db(path, immutable=immutable)  # refuses what is not an archive, before Datasette starts
+        ds = build_datasette(paths, config=config, immutable=immutable, media_dir=media_dir)
         listening = listen(port)
-        click.echo(f"Serving {db_path} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
+        click.echo(f"Serving {', '.join(paths)} at http://127.0.0.1:{listening.getsockname()[1]}/ (Ctrl-C to stop)",
+                   err=True)
         run_server(ds, listening)
 
 
@@ -368,7 +521,8 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
 
 @cli.command()
 @click.argument("query")
-@db_option
+@archives_argument
+@dbs_option
 @click.option("--site", help="Only this site: its id, or part of its name or address.")
 @click.option("--type", "kind", help="Only this type: post, page, comment, or a custom post type.")
 @click.option("--from", "--since", "date_from", metavar="DATE",
@@ -389,10 +543,13 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "csv", "json", "jsonl"]), default="text",
               show_default=True,
               help="text: a few lines per result, the words found in bold on a terminal, else in [[ ]].")
-def search(query: str, db_path: str, site: str | None, kind: str | None, date_from: str | None, date_to: str | None,
+def search(query: str, archives: tuple[str, ...], db_path: tuple[str, ...], site: str | None, kind: str | None, date_from: str | None, date_to: str | None,
            year: str | None, author: str | None, category: str | None, tag: str | None, sort: str, limit: int | None,
            mode: str, advanced: bool, fmt: str) -> None:
-    """Search the archive as the search page does: same ranking, filters and order.
+    """Search archives as the search page does: same ranking, filters and order.
+
+    Several archives (--db more than once, or ARCHIVES) are searched as one, as `wparchive serve`
+    serves them: each row names its database.
 
     \b
     Examples:
@@ -400,15 +557,23 @@ def search(query: str, db_path: str, site: str | None, kind: str | None, date_fr
         wparchive search --site example.org --from 2023-01-01 --sort newest "compost heap"
         wparchive search --advanced --format csv 'compos* NOT rats'
         wparchive search --mode meaning "car mechanic"
+        wparchive search compost garden.db bees.db orchard.db
     """
-    from .search import SearchRequest, result_text, search_archive
+    from .paths import database_names
+    from .search import SearchRequest, result_text, search_archives
 
-    _require_archive(db_path, "nothing to search")
+    paths = _archive_paths(db_path, archives)
+    for path in paths:
+        _require_archive(path, "nothing to search")
     filters = {"site": site, "type": kind, "from": date_from, "to": date_to, "year": year, "author": author,
                "category": category, "tag": tag}
     request = SearchRequest(query, advanced=advanced, filters={k: v for k, v in filters.items() if v}, sort=sort,
                             mode=mode)
-    rows = search_archive(open_db(db_path).conn, request, limit=limit)
+    conns = {name: open_db(path).conn for name, path in zip(database_names(paths), paths, strict=True)}
+    skipped: list[str] = []
+    rows = search_archives(conns, request, limit=limit, skipped=skipped)
+    for reason in skipped:
+        click.echo(f"Note: {reason}", err=True)
     out = sys.stdout
     if fmt != "text":
         WRITERS[fmt](rows, out)
@@ -416,7 +581,7 @@ def search(query: str, db_path: str, site: str | None, kind: str | None, date_fr
     bold = (lambda word: click.style(word, bold=True)) if out.isatty() else None
     count = 0
     for count, row in enumerate(rows, start=1):
-        click.echo(result_text(row, count, bold))
+        click.echo(result_text(row, count, bold, named=len(paths) > 1))
     click.echo(f"{count} result{'' if count == 1 else 's'}", err=True)
 
 

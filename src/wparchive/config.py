@@ -16,6 +16,7 @@ from . import MAX_CONCURRENCY
 from .clean import Boilerplate
 from .client import split_credentials, url_problem
 from .errors import ConfigError
+from .schedules import Schedule, parse_schedule
 
 
 
@@ -36,6 +37,19 @@ class SiteOptions(BaseModel):
     private: bool = False
     revisions: bool = False
     wpcom: bool = False
+    # When the job queue harvests the site again (wparchive enqueue / worker); `wparchive harvest` ignores it
+    schedule: str | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _is_a_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_schedule(value)  # its ValueError says what is wrong
+        return value
+
+    def parsed_schedule(self) -> Schedule | None:
+        """The site's schedule, parsed; None when it has none."""
+        return None if self.schedule is None else parse_schedule(self.schedule)
 
 
 class SiteConfig(SiteOptions):
@@ -88,6 +102,17 @@ class SitesFile(BaseModel):
 
 def load_sites(path: Path) -> list[SiteConfig]:
     """The sites of a sites.toml, each with [defaults] filled in; ConfigError says what is wrong where."""
+    return load_sites_and_defaults(path)[0]
+
+
+# What [defaults] gives a site sites.toml does not list (a URL a queue's job names): never credentials,
+# which would go to whatever site the job names, and no schedule, which would make a one-off job return.
+_NOT_FOR_UNLISTED = frozenset({"credentials_env", "credentials_file", "private", "revisions", "schedule"})
+
+
+def load_sites_and_defaults(path: Path) -> tuple[list[SiteConfig], dict[str, object]]:
+    """The sites of a sites.toml, each with [defaults] filled in, and the [defaults] that a site it does
+    not list may take (all but credentials and schedule); ConfigError says what is wrong where."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -107,7 +132,7 @@ def load_sites(path: Path) -> list[SiteConfig]:
             sites.append(SiteConfig.model_validate({**defaults, **site}))
         except ValidationError as exc:
             raise ConfigError(f"{path}: [[site]] number {number}: {_first_error(exc)}") from None
-    return sites
+    return sites, {name: value for name, value in defaults.items() if name not in _NOT_FOR_UNLISTED}
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -241,6 +241,22 @@ class ExportError(WPArchiveError):
     hint = "Check the path given, that its folder exists, that you may write there and that the disk has room."
 
 
+class QueueUnavailable(WPArchiveError):
+    """The job queue cannot be reached or opened: Redis is down or refuses, or its SQLite file cannot be opened."""
+
+    hint = ("Start Redis (or check the address given with --queue, such as redis://127.0.0.1:6379/0), "
+            "or give the path of a SQLite file in a folder you may write to; then run again.")
+    exit_code = 69  # EX_UNAVAILABLE: a service the command needs is not there
+
+
+class BadQueueAddress(WPArchiveError):
+    """What --queue names is neither a Redis URL nor the path of a file."""
+
+    hint = ("Give a Redis URL such as redis://127.0.0.1:6379/0 (rediss:// with TLS, unix:///path/redis.sock), "
+            "or the path of a SQLite file for a queue on one machine.")
+    exit_code = 2  # as click's own usage errors
+
+
 class BadFilter(WPArchiveError):
     """An export's --site, --type or --since names what the archive does not have, or is no date:
     a usage error, whose message lists what there is to choose from."""

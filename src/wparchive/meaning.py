@@ -156,7 +156,7 @@ def embed_archive(db: Database, *, embedder: Embedder | None = None,
             counts.unchanged += 1
         else:
             stale.append(row["key"])
-    generation = time.time_ns()  # with their count, tells readers that the set of vectors changed
+    generation = time.time_ns()  # tells readers that the set of vectors changed
     progress.begin("embeddings", len(stale))
     for start in range(0, len(stale), SAVE_EVERY):
         texts = [(row["key"], text_of(row["title"], row["content_text"]))
@@ -238,18 +238,19 @@ class VectorIndex:
         return [(int(rid), float(score)) for rid, score in zip(self.rids[top], scores[top], strict=True)]
 
 
-# The indexes read, by (model, how many vectors, their last generation): a process serving several
-# archives keeps one for each; a new `wparchive embed` changes the key, and the index is read again.
-_indexes: dict[tuple[str, int, int], VectorIndex] = {}
+# The indexes read, by (archive, model, archive file, their last generation): a process serving
+# several archives keeps one for each; a new `wparchive embed` changes the key, and the index is read again.
+IndexKey = tuple[str, str, str, int]
+_indexes: dict[IndexKey, VectorIndex] = {}
 KEPT_INDEXES = 4
 
 
-def cached_index(key: tuple[str, int, int]) -> VectorIndex | None:
+def cached_index(key: IndexKey) -> VectorIndex | None:
     """The index read before under this key, if it is still kept."""
     return _indexes.get(key)
 
 
-def remember_index(key: tuple[str, int, int], rows: list[dict[str, Any]], dims: int) -> VectorIndex:
+def remember_index(key: IndexKey, rows: list[dict[str, Any]], dims: int) -> VectorIndex:
     """An index of rows (rid, vector bytes), kept under key (the oldest kept one goes)."""
     import numpy as np
 

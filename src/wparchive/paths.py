@@ -7,7 +7,9 @@ the harvester.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,10 +31,51 @@ def media_folder(db_path: str | os.PathLike[str], given: str | os.PathLike[str] 
     return Path(given) if given else Path(os.path.splitext(db_path)[0] + "-media")
 
 
+def database_names(paths: list[str]) -> list[str]:
+    """The names Datasette serves these archives under, in order: each file's name without its
+    extension, made unique as Datasette makes it (archive, archive_2, …), so that `wparchive search`
+    names the databases of its rows as `wparchive serve` does."""
+    names: list[str] = []
+    for path in paths:
+        stem = name = Path(path).stem
+        suffix = 2
+        while name in names:
+            name, suffix = f"{stem}_{suffix}", suffix + 1
+        names.append(name)
+    return names
+
+
 def warc_prefix(site_url: str) -> str:
     """How the WARC files of a harvest of site_url are named (PREFIX-YYYYMMDDHHMMSS.warc.gz): by its
     host, so that a WACZ export finds a site's files among others in the same folder."""
     return f"wparchive-{urlsplit(site_url).hostname}"
+
+
+def site_archive(folder: str | os.PathLike[str], site_url: str) -> Path:
+    """The archive of one site in folder, as a queue worker writes it: FOLDER/<host>[_<port>][-<path>].db.
+
+    The name is made of letters, digits, dots, hyphens and underscores only, starts with neither a dot
+    nor a hyphen, and is at most about 120 characters long, so that no URL, however hostile, names a
+    file outside folder or a hidden one. A URL with a path (or anything the name leaves out) gets a
+    short hash of the whole URL, so that two sites never share a file.
+    """
+    parts = urlsplit(site_url)
+    host = _safe_name((parts.hostname or "").rstrip("."), 60)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number: check_site_url refuses it, the hash tells it apart anyway
+        port = None
+    name = host + (f"_{port}" if port else "")
+    rest = parts.path.strip("/") + (f"?{parts.query}" if parts.query else "")
+    if rest or not host or host != (parts.hostname or "").rstrip(".").lower():
+        digest = hashlib.sha256(site_url.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        name = "-".join(part for part in (name, _safe_name(rest, 40), digest) if part)
+    return Path(folder) / f"{name}.db"
+
+
+def _safe_name(text: str, length: int) -> str:
+    """text as a part of a file name: runs of other characters become one hyphen; no leading dot or hyphen."""
+    return re.sub(r"[^a-z0-9._]+", "-", text.lower())[:length].lstrip(".-").rstrip("-")
 
 
 # The name media.py gives a file in the media folder: its SHA-256 in a folder of its first two digits,

@@ -5,6 +5,10 @@ What a search runs is written once, as steps (generators) that yield the queries
 receive their rows: Datasette runs them on its connections (asynchronously, within its time
 limit), the command line on its own connection (run_sync). Steps yield Query objects and get rows
 back; whatever else they yield is their output (a page of results, or a chunk of rows to send).
+
+A search covers one archive or several: each Query names the archive it is for, so that each
+archive is queried on its own (Datasette's SQLITE_MAX_ATTACHED limit of ten attached databases
+never applies), and the archives' rankings are merged here (see Merge).
 """
 
 from __future__ import annotations
@@ -13,17 +17,17 @@ import itertools
 import json
 import re
 import sqlite3
-from collections import Counter, defaultdict
-from collections.abc import Callable, Generator, Iterator
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, NamedTuple
 
 from .db.queries import (
-    FACET_NAMES, FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, NAMES_SQL, PLAIN_MARK_END, PLAIN_MARK_START,
-    SNIPPET_CHUNK_CHARS, SNIPPET_CLEAR_SQL, SNIPPET_INSERT_SQL, SNIPPET_SOURCE_CHARS, SNIPPET_SQL,
-    SNIPPET_TABLE_SQL, SNIPPETS_SQL, SORTS, VECTORS_SQL, VECTORS_STATE_SQL, live_count_sql, nearest_hits_sql,
-    ranked_hits_sql,
+    FACET_NAMES, FACET_SAMPLE, FILTER_NAMES, FULL_TEXT_INDEXES_SQL, MARK_END, MARK_START, NAMES_SQL, PLAIN_MARK_END,
+    PLAIN_MARK_START, SEARCHABLE_SQL, SNIPPET_CHUNK_CHARS, SNIPPET_CLEAR_SQL, SNIPPET_INSERT_SQL, SNIPPET_SOURCE_CHARS,
+    SNIPPET_SQL, SNIPPET_TABLE_SQL, SNIPPETS_SQL, SORTS, VECTORS_SQL, VECTORS_STATE_SQL, live_count_sql,
+    nearest_hits_sql, ranked_hits_sql,
 )
 from .errors import WPArchiveError
 
@@ -48,15 +52,22 @@ MIN_SIMILARITY = 0.3
 NO_MEANING = ("This archive has no vectors to search by meaning: run 'wparchive embed' (with "
               "pip install 'wparchive[meaning]'), or search by words.")
 
-# The columns of a download, in order (CSV, JSON and JSON lines alike).
+# The columns of a download, in order (CSV, JSON and JSON lines alike). score: a row's score in its
+# archive; database: that archive, by the name it is served under (its file's name without .db).
 RESULT_FIELDS = ("kind", "key", "title", "type", "date_gmt", "site_id", "site_name", "author", "author_name",
-                 "link", "score", "snippet")
+                 "link", "score", "snippet", "database")
+# A search's filters: those of the SQL, and the database (one of the archives searched).
+SEARCH_FILTERS = (*FILTER_NAMES, "database")
 
 
 class BadSearch(WPArchiveError):
     """A search that cannot run as asked: FTS5 syntax an advanced search got wrong, a date that is none."""
 
     exit_code = 2  # as click's own usage errors
+
+
+class NoVectors(BadSearch):
+    """A search by meaning of an archive without vectors: among several archives, that one is skipped."""
 
 
 def fts_query(text: str) -> str:
@@ -111,10 +122,20 @@ class SearchRequest:
             value = self.filters.get(name)
             if value is not None and not _is_date(value):
                 return f"The {name} date {value!r} is not a date: give it as YYYY-MM-DD (or YYYY-MM, or YYYY)."
-        unknown = sorted(set(self.filters) - set(FILTER_NAMES))
+        unknown = sorted(set(self.filters) - set(SEARCH_FILTERS))
         if unknown:
-            return f"There is no filter {unknown[0]!r}; the filters are {', '.join(FILTER_NAMES)}."
+            return f"There is no filter {unknown[0]!r}; the filters are {', '.join(SEARCH_FILTERS)}."
         return ""
+
+    def archives(self, served: Sequence[str]) -> list[str]:
+        """The archives to search among those served: all of them, or the one the database filter names
+        (BadSearch when it names none of them)."""
+        wanted = self.filters.get("database")
+        if wanted is None:
+            return list(served)
+        if wanted not in served:
+            raise BadSearch(f"There is no database {wanted!r} here; the databases are {', '.join(served)}.")
+        return [wanted]
 
 
 def advanced_error(exc: sqlite3.Error) -> str:
@@ -138,10 +159,20 @@ def _is_date(value: str) -> bool:
 
 
 class Query(NamedTuple):
-    """A query a search step needs run; the rows come back as dicts."""
+    """A query a search step needs run, on the archive it names; the rows come back as dicts."""
 
     sql: str
     params: dict[str, Any]
+    archive: str = ""  # its name among the archives searched ("": the only one)
+
+
+class Work(NamedTuple):
+    """Work of the steps' own too long for an event loop (a scan of every vector of an archive), with the
+    queries to run meanwhile: a driver runs it off its loop while they run, and replies with its result
+    followed by each query's rows."""
+
+    run: Callable[[], Any]
+    queries: tuple[Query, ...] = ()
 
 
 Rows = list[dict[str, Any]]
@@ -158,24 +189,35 @@ class SearchResults:
     total: int = 0
     facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     error: str = ""
+    skipped: list[str] = field(default_factory=list)  # the archives not searched, each with why
+    databases: list[str] = field(default_factory=list)  # the archives searched
 
 
-def page_steps(request: SearchRequest, page: int = 1) -> Steps:
-    """The steps of one page of a search: they output its SearchResults (with error set when the
-    request is wrong or its advanced syntax is).
+def page_steps(request: SearchRequest, page: int = 1, archives: Sequence[str] = ("",)) -> Steps:
+    """The steps of one page of a search of one archive or several: they output its SearchResults
+    (with error set when the request is wrong or its advanced syntax is).
 
-    The hits are ranked once, for both the page shown and the facets (over the first
-    FACET_SAMPLE); snippets and names are then fetched for the page alone.
+    Each archive ranks its hits once, for both the page shown and the facets (over its first
+    FACET_SAMPLE); the rankings are merged (Merge), and snippets and names are then fetched, from
+    each archive, for its hits on the page alone.
     """
     results = SearchResults(query=request.text, fts=request.match, error=request.problem())
     if results.error or not results.fts:
         yield results
         return
     offset = (page - 1) * PAGE_SIZE
+    snippets: dict[str, Rows] = {}
     try:
-        hits, results.total = yield from _ranked_steps(request, max(FACET_SAMPLE, offset + PAGE_SIZE))
-        shown = hits[offset:offset + PAGE_SIZE]
-        snippets = yield _snippets_query(results.fts, shown)
+        answers = yield from _ranked_everywhere(request, archives, max(FACET_SAMPLE, offset + PAGE_SIZE),
+                                                results.skipped)
+        merge = Merge(request.sort, len(answers))
+        for n, answer in enumerate(answers):
+            merge.add(n, answer.hits, last=True)
+        shown = list(itertools.islice(merge.rows(), offset, offset + PAGE_SIZE))
+        for answer in answers:
+            own = [hit for hit in shown if hit["database"] == answer.archive]
+            if own:
+                snippets[answer.archive] = yield _snippets_query(results.fts, own)._replace(archive=answer.archive)
     except BadSearch as exc:
         results.error = str(exc)
         yield results
@@ -186,30 +228,77 @@ def page_steps(request: SearchRequest, page: int = 1) -> Steps:
         results.error = advanced_error(exc)
         yield results
         return
-    sample = hits[:FACET_SAMPLE]
-    names = yield _names_query(sample)
-    results.rows = _described(shown, snippets, names)
-    results.facets = facets_of(sample, _labels(names))
+    sample: Rows = []
+    described: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for answer in answers:
+        own = [hit for hit in shown if hit["database"] == answer.archive]
+        names = yield _names_query(answer.hits[:FACET_SAMPLE] + own)._replace(archive=answer.archive)
+        sample += _named(answer.hits[:FACET_SAMPLE], names)
+        for row in _described(own, snippets.get(answer.archive, []), names):
+            described[row["database"], row["kind"], row["rid"]] = row
+    results.databases = [answer.archive for answer in answers]
+    results.total = sum(answer.total for answer in answers)
+    results.rows = [described[hit["database"], hit["kind"], hit["rid"]] for hit in shown]
+    results.facets = facets_of(sample, several=len(archives) > 1)
     yield results
 
 
-def result_steps(request: SearchRequest, *, limit: int | None = None, chunk: int = CHUNK) -> Steps:
-    """The steps of a whole search, in the page's order: they output its rows (RESULT_FIELDS, snippets
-    with plain markers) a chunk at a time, at most limit of them; BadSearch before any when the
-    request is wrong."""
+def result_steps(request: SearchRequest, *, archives: Sequence[str] = ("",), limit: int | None = None,
+                 chunk: int = CHUNK, skipped: list[str] | None = None) -> Steps:
+    """The steps of a whole search of one archive or several, in the page's order: they output its rows
+    (RESULT_FIELDS, snippets with plain markers) a chunk at a time, at most limit of them; BadSearch
+    before any when the request is wrong. The archives skipped are added to skipped, before any row."""
     problem = request.problem() or ("" if request.match else "Give the words to search for.")
     if problem:
         raise BadSearch(problem)
-    nearest = yield from _nearest_or_none(request)
-    if nearest is not None:
+    skipped = [] if skipped is None else skipped
+    streams: list[tuple[str, Steps]] = []
+    for archive in request.archives(archives):
+        reason = yield from _unsearchable(archive)
+        if reason:
+            skipped.append(reason)
+        else:
+            streams.append((archive, _archive_result_steps(request, archive, limit=limit, chunk=chunk)))
+    merge = Merge(request.sort, len(streams))
+    refused: set[int] = set()
+    out: Rows = []
+    sent = 0
+    while limit is None or sent < limit:
+        for n in merge.wanting():
+            archive, stream = streams[n]
+            try:
+                rows = yield from _on(archive, stream)
+            except NoVectors as exc:
+                skipped.append(_skipped(archive, str(exc)))
+                refused.add(n)
+                rows = None
+            merge.add(n, rows or [], last=rows is None)
+        if len(refused) == len(streams):  # every archive was refused at once, before any row
+            raise BadSearch(_nothing_searched(skipped, archives))
+        row = merge.next_row()
+        if row is None:
+            break
+        out.append(row)
+        sent += 1
+        if len(out) == chunk:
+            yield out
+            out = []
+    if out:
+        yield out
+
+
+def _archive_result_steps(request: SearchRequest, archive: str, *, limit: int | None, chunk: int) -> Steps:
+    """The steps of a whole search of one archive, in the page's order: its rows, a chunk at a time."""
+    find = yield from _nearest_finder(request, archive)
+    if find is not None:
         try:
-            hits = yield from _meaning_ranked_steps(request, nearest)
+            hits = yield from _meaning_ranked_steps(request, find)
         except sqlite3.OperationalError as exc:
             if not request.advanced:
                 raise
             raise BadSearch(advanced_error(exc)) from None
         # By meaning the hits are few (MEANING_DEPTH at most, with as many by words): ranked at once, sent in chunks.
-        hits = hits[:limit]
+        hits = _from(archive, hits[:limit])
         for start in range(0, len(hits), chunk):
             yield (yield from _result_rows(request, hits[start:start + chunk]))
         return
@@ -227,7 +316,7 @@ def result_steps(request: SearchRequest, *, limit: int | None = None, chunk: int
             raise BadSearch(advanced_error(exc)) from None
         if not hits:
             return
-        yield (yield from _result_rows(request, hits))
+        yield (yield from _result_rows(request, _from(archive, hits)))
         sent += len(hits)
         if len(hits) < wanted:
             return
@@ -243,43 +332,190 @@ def _result_rows(request: SearchRequest, hits: Rows) -> Generator[Query, Rows, R
             for row in _described(hits, snippets, names)]
 
 
-def _ranked_steps(request: SearchRequest, wanted: int) -> Generator[Query, Rows, tuple[Rows, int]]:
-    """The steps ranking a search: its first `wanted` hits in the order asked (at least; by meaning,
-    every hit) and how many there are. BadSearch when it is by meaning and the archive has no vectors."""
-    nearest = yield from _nearest_or_none(request)
-    if nearest is not None:
-        hits = yield from _meaning_ranked_steps(request, nearest)
-        return hits, len(hits)
+@dataclass
+class _Answer:
+    """What one archive answered a search: its first hits in the order asked, and how many there are."""
+
+    archive: str
+    hits: Rows
+    total: int
+
+
+def _ranked_everywhere(request: SearchRequest, archives: Sequence[str], wanted: int,
+                       skipped: list[str]) -> Generator[Query | Work, Any, list[_Answer]]:
+    """The steps ranking a search in each archive it covers (_ranked_steps); those that cannot answer
+    (no full-text index, an older schema, no vectors to search by meaning) are added to skipped, and
+    BadSearch when none can."""
+    answers = []
+    for archive in request.archives(archives):
+        reason = yield from _unsearchable(archive)
+        if not reason:
+            try:
+                hits, total = yield from _on(archive, _ranked_steps(request, wanted, archive))
+            except NoVectors as exc:
+                reason = _skipped(archive, str(exc))
+            else:
+                answers.append(_Answer(archive, hits, total))
+        if reason:
+            skipped.append(reason)
+    if not answers:
+        raise BadSearch(_nothing_searched(skipped, archives))
+    return answers
+
+
+def _unsearchable(archive: str) -> Generator[Query, Rows, str]:
+    """Why an archive cannot be searched (its tables or columns are not those a search reads), or ''."""
+    problem = ""
+    if (yield Query(FULL_TEXT_INDEXES_SQL, {}, archive))[0]["n"] < 2:
+        problem = "it has no full-text index"
+    else:
+        try:
+            yield Query(SEARCHABLE_SQL, {"q": '""'}, archive)
+        except sqlite3.OperationalError as exc:
+            problem = f"it is of an older wparchive ({exc})"
+    return _skipped(archive, f"{problem}; 'wparchive rebuild' on it brings it up to date.") if problem else ""
+
+
+def _skipped(archive: str, reason: str) -> str:
+    return f"{archive or 'The archive'} is not searched: {reason}"
+
+
+def _nothing_searched(skipped: list[str], archives: Sequence[str]) -> str:
+    """Why a search found nothing to search: the one archive's reason, as a search of it alone says it."""
+    if len(skipped) == 1 and len(archives) == 1:
+        return skipped[0].split(" is not searched: ", 1)[1]
+    return " ".join(skipped) or "There is no archive to search."
+
+
+def _on(archive: str, steps: Generator[Any, Any, Any]) -> Generator[Query | Work, Any, Any]:
+    """Steps of one archive, each of their queries run on it: until they output something (which this
+    returns), or end (what they return, None for steps that only output)."""
+    reply: Any = None
+    error: sqlite3.OperationalError | None = None
+    while True:
+        try:
+            step = steps.throw(error) if error else steps.send(reply)
+        except StopIteration as done:
+            return done.value
+        if isinstance(step, Work):
+            step = step._replace(queries=tuple(query._replace(archive=archive) for query in step.queries))
+        elif isinstance(step, Query):
+            step = step._replace(archive=archive)
+        else:
+            return step
+        reply, error = None, None
+        try:
+            reply = yield step
+        except sqlite3.OperationalError as exc:
+            error = exc
+
+
+def _from(archive: str, hits: Rows) -> Rows:
+    """The hits, each named with the archive it is from (its database)."""
+    for hit in hits:
+        hit["database"] = archive
+    return hits
+
+
+class Merge:
+    """The rankings of several archives, each in the order asked, taken as one, a row at a time.
+
+    By date (newest or oldest first), by date, then kind, as each archive orders them. By relevance, by
+    reciprocal rank fusion of the archives' rankings, as hybrid fuses words and meaning: a hit scores
+    1 / (RRF_K + its place in its own archive's ranking), so the first of each archive come first, then
+    the second of each, and so on. Scores are not merged as they are: bm25 weighs a word by how rare it
+    is in the one archive's full-text index, and a text's length against that archive's average, so
+    the same text scores differently in another archive (a word rare in one and common in another); to
+    rank with statistics pooled over every archive, bm25 would have to be computed here from each
+    text's counts of each word, which FTS5 gives no SQL to read. Places compare across archives
+    whatever they rank by (words, meaning, or both). Ties go to the archive given first.
+
+    A page adds each archive's ranking whole; a download adds them a chunk at a time, as wanting() asks.
+    """
+
+    def __init__(self, sort: str, archives: int) -> None:
+        self.newest_first = sort != "relevance" and SORTS[sort][1] == "DESC"
+        self.key: Callable[[int, dict[str, Any]], tuple[Any, ...]] = (
+            (lambda place, row: (place,)) if sort == "relevance" else
+            (lambda place, row: (row["date_gmt"] or "", row["kind"])))
+        self.waiting: list[deque[dict[str, Any]]] = [deque() for _ in range(archives)]
+        self.places = [0] * archives
+        self.ended = [False] * archives
+
+    def add(self, archive: int, rows: Rows, *, last: bool = False) -> None:
+        """The next rows of an archive's ranking (last: there are no more)."""
+        self.waiting[archive].extend(rows)
+        self.ended[archive] = self.ended[archive] or last
+
+    def wanting(self) -> list[int]:
+        """The archives whose next rows must be added before the next row can be taken."""
+        return [n for n, rows in enumerate(self.waiting) if not rows and not self.ended[n]]
+
+    def next_row(self) -> dict[str, Any] | None:
+        """The next row of the merged ranking (None when every archive's has been taken), once no
+        archive is wanting."""
+        best: int | None = None
+        for n, rows in enumerate(self.waiting):
+            if rows and (best is None or self._before(n, best)):
+                best = n
+        if best is None:
+            return None
+        self.places[best] += 1
+        return self.waiting[best].popleft()
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every row, when every archive's ranking was added whole."""
+        return iter(self.next_row, None)
+
+    def _before(self, archive: int, other: int) -> bool:
+        mine = self.key(self.places[archive], self.waiting[archive][0])
+        theirs = self.key(self.places[other], self.waiting[other][0])
+        return mine > theirs if self.newest_first else mine < theirs
+
+
+def _ranked_steps(request: SearchRequest, wanted: int, archive: str) -> Generator[Query | Work, Any, tuple[Rows, int]]:
+    """The steps ranking a search of an archive: its first `wanted` hits in the order asked (at least; by
+    meaning, every hit) and how many there are. NoVectors when it is by meaning and the archive has none."""
+    find = yield from _nearest_finder(request, archive)
+    if find is not None:
+        hits = yield from _meaning_ranked_steps(request, find)
+        return _from(archive, hits), len(hits)
     sql, params = ranked_hits_sql(request.filters, request.sort)
     params["q"] = request.match
     hits = yield Query(sql, {**params, "wanted": wanted})
     total = next(iter((yield Query(live_count_sql(request.filters), params))[0].values()))
-    return hits, total
+    return _from(archive, hits), total
 
 
-def _nearest_or_none(request: SearchRequest) -> Generator[Query, Rows, list[tuple[int, float]] | None]:
-    """The posts nearest in meaning to a search that asks for meaning (None when it is by words alone,
-    or hybrid in an archive without vectors); BadSearch when it is by meaning alone and there are none."""
+def _nearest_finder(request: SearchRequest, archive: str) -> Generator[Query, Rows, Nearest | None]:
+    """What finds the posts nearest in meaning to a search that asks for meaning (None when it is by
+    words alone, or hybrid in an archive without vectors); NoVectors when it is by meaning alone and
+    there are none."""
     if request.mode == "words":
         return None
-    nearest = yield from _nearest_steps(request.text)
-    if nearest is None and request.mode == "meaning":
-        raise BadSearch(NO_MEANING)
-    return nearest
+    find = yield from _nearest_steps(request.text, archive)
+    if find is None and request.mode == "meaning":
+        raise NoVectors(NO_MEANING)
+    return find
 
 
-def _meaning_ranked_steps(request: SearchRequest, nearest: list[tuple[int, float]]) -> Generator[Query, Rows, Rows]:
+def _meaning_ranked_steps(request: SearchRequest, find: Nearest) -> Generator[Query | Work, Any, Rows]:
     """Every hit of a search by meaning or hybrid, in the order asked: the nearest posts the filters
-    keep (scored by their similarity, negated: lower is better, as bm25's), fused with the best by words."""
+    keep (scored by their similarity, negated: lower is better, as bm25's), fused with the best by words.
+    The nearest are found (a scan of every vector) while the best by words are ranked: the two take
+    about as long, and each its own core."""
+    words: tuple[Query, ...] = ()
+    if request.mode == "hybrid":
+        sql, params = ranked_hits_sql(request.filters)
+        words = (Query(sql, {**params, "q": request.match, "wanted": MEANING_DEPTH}),)
+    nearest, *by_words = yield Work(find, words)
     similarity = dict(nearest)
     sql, params = nearest_hits_sql(request.filters)
     hits = yield Query(sql, {**params, "rids": json.dumps([rid for rid, _ in nearest])})
     for hit in hits:
         hit["score"] = -similarity[hit["rid"]]
-    if request.mode == "hybrid":
-        sql, params = ranked_hits_sql(request.filters)
-        by_words = yield Query(sql, {**params, "q": request.match, "wanted": MEANING_DEPTH})
-        hits = fused(by_words, hits)
+    if by_words:
+        hits = fused(by_words[0], hits)
     if request.sort != "relevance":
         _, direction = SORTS[request.sort]
         hits.sort(key=lambda hit: (hit["date_gmt"] or "", hit["kind"], hit["rid"]), reverse=direction == "DESC")
@@ -301,9 +537,14 @@ def fused(*rankings: Rows) -> Rows:
     return [dict(best[key], score=-score[key]) for key in order]
 
 
-def _nearest_steps(text: str) -> Generator[Query, Rows, list[tuple[int, float]] | None]:
-    """The steps finding the posts nearest in meaning to text: their rowids and similarities, nearest
-    first (MEANING_DEPTH at most); None when the model is not installed or the archive has no vectors."""
+# What finds the posts nearest in meaning to a search: their rowids and similarities, nearest first.
+Nearest = Callable[[], list[tuple[int, float]]]
+
+
+def _nearest_steps(text: str, archive: str) -> Generator[Query, Rows, Nearest | None]:
+    """The steps reading what finds the posts nearest in meaning to text (MEANING_DEPTH at most, at
+    least MIN_SIMILARITY alike): the archive's vectors, read once for as long as they do not change;
+    None when the model is not installed or the archive has no vectors."""
     from . import meaning
 
     try:
@@ -313,18 +554,18 @@ def _nearest_steps(text: str) -> Generator[Query, Rows, list[tuple[int, float]] 
         return None
     except sqlite3.OperationalError:
         return None  # an archive of an older wparchive, served read-only: no embeddings table
-    if not state["n"]:
+    if state["generation"] is None:
         return None
     try:
         embedder = meaning.load_embedder()  # the model is loaded only when there are vectors to compare
     except meaning.MeaningUnavailable:
         return None
-    key = (embedder.name, state["n"], state["generation"])
+    key = (archive, embedder.name, state["file"], state["generation"])
     index = meaning.cached_index(key)
     if index is None:
         index = meaning.remember_index(key, (yield Query(VECTORS_SQL, params)), embedder.dims)
-    return [(rid, similarity) for rid, similarity in index.nearest(embedder.embed([text])[0], MEANING_DEPTH)
-            if similarity >= MIN_SIMILARITY]
+    return lambda: [(rid, similarity) for rid, similarity in index.nearest(embedder.embed([text])[0], MEANING_DEPTH)
+                    if similarity >= MIN_SIMILARITY]
 
 
 def _snippets_query(fts: str, hits: Rows) -> Query:
@@ -336,38 +577,53 @@ def _names_query(hits: Rows) -> Query:
     return Query(NAMES_SQL, {"users": json.dumps(sorted({row["author"] for row in hits if row["author"]}))})
 
 
-def _labels(names: Rows) -> dict[tuple[str, str], str]:
-    return {(row["kind"], row["key"]): row["name"] for row in names}
+def _named(hits: Rows, names: Rows) -> Rows:
+    """The hits with their author's and site's names, and their site's address."""
+    found = {(row["kind"], row["key"]): row for row in names}
+    return [dict(hit, author_name=found.get(("user", hit["author"]), {}).get("name"),
+                 site_name=found.get(("site", str(hit["site_id"])), {}).get("name"),
+                 site_home=found.get(("site", str(hit["site_id"])), {}).get("home")) for hit in hits]
 
 
 def _described(hits: Rows, snippets: Rows, names: Rows) -> Rows:
     """The hits with their snippets (marked with control characters) and their author's and site's names."""
-    label = _labels(names)
     snippet_of = {(row["kind"], row["rid"]): row["snippet"] for row in snippets}
     # A hit found by meaning alone has none of the words: the opening of its text stands for a snippet.
-    return [dict(hit, snippet=snippet_of.get((hit["kind"], hit["rid"])) or _opening(hit.get("opening") or "") or None,
-                 author_name=label.get(("user", hit["author"])),
-                 site_name=label.get(("site", str(hit["site_id"])))) for hit in hits]
+    return [dict(hit, snippet=snippet_of.get((hit["kind"], hit["rid"])) or _opening(hit.get("opening") or "") or None)
+            for hit in _named(hits, names)]
 
 
-def facets_of(hits: Rows, labels: dict[tuple[str, str], str]) -> dict[str, list[dict[str, Any]]]:
-    """For each facet, its values among the hits with how many hits have each: the most
-    frequent first (then by label), at most FACET_VALUES of them."""
-    counters: dict[str, Counter[Any]] = {name: Counter() for name in FACET_NAMES}
+def facets_of(hits: Rows, *, several: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """For each facet, its values among the hits (named: _named) with how many hits have each: the
+    most frequent first (then by label), at most FACET_VALUES of them.
+
+    Hits of several archives are counted together, so that each count is the sum of the archives'
+    counts. A site is then its address, and an author their name, as the site and author filters take
+    them: ids and keys are an archive's own (site 1 of one archive is not site 1 of another), and the
+    same site archived twice counts once. The database is then a facet too.
+    """
+    counters: dict[str, Counter[Any]] = {name: Counter() for name in FACET_NAMES + (("database",) if several else ())}
+    labels: dict[tuple[str, Any], Any] = {}
     for hit in hits:
-        for name, column in (("site", "site_id"), ("type", "type"), ("year", "year"), ("author", "author")):
-            if hit[column] is not None:
-                counters[name][str(hit[column]) if name == "site" else hit[column]] += 1
-        for name, column in (("category", "categories"), ("tag", "tags")):
-            for value in set(_json_list(hit[column])):
+        site = ((hit["site_home"] or hit["site_name"]) if several else None) or (
+            str(hit["site_id"]) if hit["site_id"] is not None else None)
+        author = (hit["author_name"] if several else None) or hit["author"]
+        found = {"site": site, "type": hit["type"], "year": hit["year"], "author": author,
+                 "database": hit["database"] if several else None}
+        for name, value in found.items():
+            if value is not None:
                 counters[name][value] += 1
-    label_of: dict[str, Callable[[Any], str]] = {
-        "author": lambda key: labels.get(("user", key)) or key,
-        "site": lambda key: labels.get(("site", key)) or key}
+        labels["site", site] = hit["site_name"] or site
+        labels["author", author] = hit["author_name"] or author
+    # Categories and tags are JSON lists, many of them the same list: each different one is read once.
+    for name, column in (("category", "categories"), ("tag", "tags")):
+        for terms, n in Counter(hit[column] for hit in hits).items():
+            for value in set(_json_list(terms)):
+                counters[name][value] += n
     facets = {}
     for name, counter in counters.items():
-        label = label_of.get(name, str)
-        values = [{"value": value, "label": label(value), "n": n} for value, n in counter.items()]
+        values = [{"value": value, "label": labels.get((name, value)) or str(value), "n": n}
+                  for value, n in counter.items()]
         values.sort(key=lambda v: (-v["n"], v["label"]))
         facets[name] = values[:FACET_VALUES]
     return facets
@@ -384,12 +640,13 @@ def _json_list(value: str | None) -> list[Any]:
 
 
 class Stepper:
-    """Search steps as a driver walks them: iterating gives each step in turn, a Query to answer
-    (with its rows, or with the SQL error it raised, which the steps say the meaning of) or an output."""
+    """Search steps as a driver walks them: iterating gives each step in turn, a Query to answer (with
+    its rows, or with the SQL error it raised, which the steps say the meaning of), Work to do (with
+    its result and its queries' rows) or an output."""
 
     def __init__(self, steps: Steps) -> None:
         self.steps = steps
-        self.reply: Rows | None = None
+        self.reply: Any = None
         self.error: sqlite3.OperationalError | None = None
 
     def __iter__(self) -> Stepper:
@@ -401,17 +658,25 @@ class Stepper:
         return step
 
 
-def run_sync(conn: sqlite3.Connection, steps: Steps) -> Iterator[Any]:
-    """Run search steps on a connection of our own (one that add_search_functions has prepared):
-    what they output, as they output it."""
+def run_sync(conns: sqlite3.Connection | Mapping[str, sqlite3.Connection], steps: Steps) -> Iterator[Any]:
+    """Run search steps on connections of our own (that add_search_functions has prepared), each
+    archive's by its name (a connection alone: the only archive, named ""): what they output, as they
+    output it."""
+    by_name = {"": conns} if isinstance(conns, sqlite3.Connection) else conns
+
+    def rows_of(query: Query) -> Rows:
+        cursor = by_name[query.archive].execute(query.sql, query.params)
+        return [dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor]
+
     stepper = Stepper(steps)
     for step in stepper:
-        if not isinstance(step, Query):
-            yield step
-            continue
         try:
-            cursor = conn.execute(step.sql, step.params)
-            stepper.reply = [dict(zip([d[0] for d in cursor.description], row, strict=True)) for row in cursor]
+            if isinstance(step, Query):
+                stepper.reply = rows_of(step)
+            elif isinstance(step, Work):  # one after the other: a command answers one search
+                stepper.reply = [step.run(), *(rows_of(query) for query in step.queries)]
+            else:
+                yield step
         except sqlite3.OperationalError as exc:
             stepper.error = exc
 
@@ -486,21 +751,24 @@ def _opening(text: str, length: int = 160) -> str:
     return text[:cut if cut > 0 else length] + "…"
 
 
-def search_archive(conn: sqlite3.Connection, request: SearchRequest, *,
-                   limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Every row of a search of an archive (RESULT_FIELDS), in the order asked, at most limit of them;
-    BadSearch at once, before any row, when the search cannot run."""
-    add_search_functions(conn)
-    chunks = run_sync(conn, result_steps(request, limit=limit))
+def search_archives(conns: Mapping[str, sqlite3.Connection], request: SearchRequest, *, limit: int | None = None,
+                    skipped: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every row of a search of archives (by name, in the order given; RESULT_FIELDS), in the order
+    asked, at most limit of them; BadSearch at once, before any row, when the search cannot run.
+    The archives that cannot be searched are added to skipped, also before any row."""
+    for conn in conns.values():
+        add_search_functions(conn)
+    chunks = run_sync(conns, result_steps(request, archives=list(conns), limit=limit, skipped=skipped))
     first: Rows = next(chunks, [])  # a search that cannot run fails here, before any row is written
     return itertools.chain(first, itertools.chain.from_iterable(chunks))
 
 
-def result_text(row: dict[str, Any], number: int, mark: Callable[[str], str] | None = None) -> str:
-    """A row as a few lines for a terminal: number and title, what it is, its snippet on one line
-    (each word found given to mark, or left between [[ and ]]), its address."""
+def result_text(row: dict[str, Any], number: int, mark: Callable[[str], str] | None = None, *,
+                named: bool = False) -> str:
+    """A row as a few lines for a terminal: number and title, what it is (named: and its database), its
+    snippet on one line (each word found given to mark, or left between [[ and ]]), its address."""
     about = " · ".join(str(part) for part in (row["type"], (row["date_gmt"] or "")[:10], row["author_name"],
-                                              row["site_name"]) if part)
+                                              row["site_name"], row["database"] if named else None) if part)
     snippet = " ".join((row["snippet"] or "").split())
     if mark is not None:
         snippet = _PLAIN_MARKED.sub(lambda found: mark(found.group(1)), snippet)

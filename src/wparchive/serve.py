@@ -12,14 +12,15 @@ from datasette.app import Datasette
 
 from .db import checkpoint
 from .errors import ConfigError, PortUnavailable
-from .paths import config_dir
+from .paths import config_dir, database_names
 from .web.metadata import for_archives, read_metadata
 
 
-def load_metadata(db_path: str, directory: Path, *, base_url: str = "/") -> dict[str, Any]:
-    """Datasette metadata from metadata.yml, its database key renamed to the served file's name
-    (in the links of the description too, which also get Datasette's base_url)."""
-    return for_archives(read_metadata(directory), [Path(db_path).stem], base_url=base_url)
+def load_metadata(db_paths: str | list[str], directory: Path, *, base_url: str = "/") -> dict[str, Any]:
+    """Datasette metadata from metadata.yml, its database key given to each served file's name
+    (in the links of the description, the first's, which also get Datasette's base_url)."""
+    paths = [db_paths] if isinstance(db_paths, str) else db_paths
+    return for_archives(read_metadata(directory), database_names(paths), base_url=base_url)
 
 
 def load_settings(directory: Path) -> dict[str, Any]:
@@ -36,20 +37,23 @@ def load_settings(directory: Path) -> dict[str, Any]:
     return settings
 
 
-def build_datasette(db_path: str, *, config: str | os.PathLike[str] | None = None,
+def build_datasette(db_path: str | list[str], *, config: str | os.PathLike[str] | None = None,
                     immutable: bool = False, media_dir: str | os.PathLike[str] | None = None) -> Datasette:
-    """A Datasette instance serving one archive with the project's metadata and settings, and the
-    files --media downloaded from media_dir (default: beside the archive, as --media puts them).
+    """A Datasette instance serving one archive or several with the project's metadata and settings,
+    and the files --media downloaded from media_dir (for the first archive; default: beside each
+    archive, as --media puts them). Its search page searches every archive served, as one.
 
-    immutable: Datasette reads the file alone, without the WAL, so the WAL is checkpointed into
-    it first; nothing may write the archive while it is served so (`serve -i` holds its lock).
+    immutable: Datasette reads the files alone, without the WAL, so the WAL is checkpointed into
+    each first; nothing may write the archives while they are served so (`serve -i` holds their locks).
     """
+    paths = [db_path] if isinstance(db_path, str) else db_path
     directory = config_dir(config)
     settings = load_settings(directory)
     if immutable:
-        checkpoint(db_path)
-    files = {"immutables": [db_path]} if immutable else {"files": [db_path]}
-    metadata = load_metadata(db_path, directory, base_url=settings.get("base_url", "/"))
+        for path in paths:
+            checkpoint(path)
+    files = {"immutables": paths} if immutable else {"files": paths}
+    metadata = load_metadata(paths, directory, base_url=settings.get("base_url", "/"))
     if media_dir is not None:
         metadata.setdefault("plugins", {}).setdefault("wparchive", {})["media_dir"] = str(media_dir)
     return Datasette(metadata=metadata, settings=settings, **files)

@@ -51,12 +51,13 @@ def browser_ready() -> None:
 
 
 @contextmanager
-def _serve(db_path: str) -> Iterator[str]:
-    """`wparchive serve` on the archive: its address, until the block ends."""
+def _serve(db_path: str, *more: str) -> Iterator[str]:
+    """`wparchive serve` on the archive (and more, served with it): its address, until the block ends."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", db_path, "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", db_path, *more,
+                                "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -231,3 +232,43 @@ def test_the_downloads_of_a_filtered_search_carry_its_filters(served: str, tmp_p
     assert all(row["site_name"] == "The Allotment Almanac" and "2023-01-01" <= row["date_gmt"] < "2024" for row in rows)
     table = list(csv.DictReader(io.StringIO(downloaded["csv"])))
     assert [row["key"] for row in table] == [row["key"] for row in rows]
+
+
+@pytest.fixture
+def served_three(browser_ready, server, client, db, db_path, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Three archives served as one: copies of one harvest, each of another garden."""
+    import sqlite_utils
+
+    harvest_site(db, client, server.home + "/")
+    db.close()
+    paths = []
+    for name in ("north", "south", "west"):
+        path = str(tmp_path / f"{name}.db")
+        shutil.copy(db_path, path)
+        sqlite_utils.Database(path)["sites"].update(1, {"name": f"The {name} garden"})
+        paths.append(path)
+    with _serve(*paths) as address:
+        yield address
+
+
+def test_a_search_of_several_archives_names_each_hits_database(served_three: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        try:
+            page.goto(served_three + "/-/wparchive/search?q=compost")
+            page.wait_for_selector(".wparchive-results")
+            # the best hit of each archive first, in the order they were given, each named
+            assert page.locator(".wparchive-results .database").all_inner_texts()[:3] == ["north", "south", "west"]
+            assert page.locator(".wparchive-results .meta").nth(1).inner_text().endswith("The south garden · in south")
+            page.screenshot(path=str(ARTIFACTS / "9-several-archives.png"), full_page=True)
+            title = page.locator(".result-title").nth(2)
+            expected = title.inner_text()
+            title.click()
+            page.wait_for_selector(".wparchive-post article")
+            assert "database=west" in page.url and page.locator("h1").inner_text() == expected
+            assert "The west garden" in page.content()  # read from that archive
+        finally:
+            browser.close()

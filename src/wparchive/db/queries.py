@@ -164,9 +164,16 @@ SEARCH_QUERY_DESCRIPTION = (
     "{search_page}.")
 
 NAMES_SQL = """
-    SELECT 'user' AS kind, key, name FROM users WHERE key IN (SELECT value FROM json_each(:users))
+    SELECT 'user' AS kind, key, name, NULL AS home FROM users WHERE key IN (SELECT value FROM json_each(:users))
     UNION ALL
-    SELECT 'site', CAST(id AS TEXT), name FROM sites"""
+    SELECT 'site', CAST(id AS TEXT), name, home FROM sites"""
+
+# Whether an archive can be searched: first whether it has both full-text indexes (a question that
+# cannot fail, so that a database without them, the usual case, leaves no error in the server's log),
+# then a query naming every table and column a search reads, which fails (no such column) on an
+# archive of an older schema served as it is. It reads nothing (the empty phrase :q matches nothing).
+FULL_TEXT_INDEXES_SQL = "SELECT count(*) AS n FROM sqlite_master WHERE name IN ('posts_fts', 'comments_fts')"
+SEARCHABLE_SQL = f"SELECT count(*) FROM ({_HITS}) WHERE 0"
 
 # A filter's value is a parameter of the same name. site: a site's id, or (not all digits) part of
 # its name or address; author: a user's key or name; from and to: dates (YYYY, YYYY-MM or YYYY-MM-DD,
@@ -208,10 +215,14 @@ def ranked_hits_sql(filters: dict[str, str], sort: str = "relevance", *,
             f"ORDER BY {key} {direction}, kind {direction}, rid {direction} LIMIT :wanted"), params
 
 
-# Search by meaning: the posts' vectors of a model (what changes when `wparchive embed` writes any,
-# so that a server reads them again), the vectors themselves, and the nearest posts as hits.
-VECTORS_STATE_SQL = ("SELECT count(*) AS n, max(generation) AS generation FROM embeddings "
-                     "WHERE model = :model AND dims = :dims")
+# Search by meaning: which vectors of a model an archive holds (the archive's file and the last
+# generation `wparchive embed` wrote, so that a server reads them again when it writes any), the
+# vectors themselves, and the nearest posts as hits. Read from the index on every search, the state
+# costs a few index pages, where counting the vectors read all of them (10 ms at 100,000). Vectors
+# an embed only deleted stay in a server's copy until the next embed writes: the nearest hits are
+# read back from the live posts, so they never show.
+VECTORS_STATE_SQL = ("SELECT max(generation) AS generation, (SELECT file FROM pragma_database_list "
+                     "WHERE name = 'main') AS file FROM embeddings WHERE model = :model AND dims = :dims")
 VECTORS_SQL = ("SELECT p.rowid AS rid, e.vector FROM embeddings e JOIN posts p ON p.key = e.key "
                "WHERE e.model = :model AND e.dims = :dims")
 # The nearest posts (:rids, a JSON list of rowids, nearest first) that are live, as hits: their

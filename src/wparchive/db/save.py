@@ -129,14 +129,18 @@ def save_revisions(db: Database, table: str, key: str, revisions: list[dict[str,
 
 
 def mark_deleted(db: Database, table: str, keys: list[str], *, run_id: int, at: str, site_id: int) -> int:
-    """Tombstone records the site no longer serves (rows are never deleted); returns how many."""
+    """Tombstone records the site no longer serves (rows are never deleted); returns how many were
+    live until now (a key already tombstoned, or unknown, is neither counted nor logged again)."""
     if not keys:
         return 0
     with db.atomic():
-        _where_in(db, f'UPDATE "{table}" SET deleted_at = ?, deleted_run_id = ? '
-                      f'WHERE deleted_at IS NULL AND key IN', keys, [at, run_id])
-        _log_changes(db, table, [(key, "deleted") for key in keys], run_id=run_id, site_id=site_id, at=at)
-    return len(keys)
+        marks = ",".join("?" * len(keys))
+        gone = [row[0] for row in db.execute(
+            f'UPDATE "{table}" SET deleted_at = ?, deleted_run_id = ? WHERE deleted_at IS NULL AND key IN ({marks}) '
+            "RETURNING key", [at, run_id, *keys]).fetchall()]
+        if gone:
+            _log_changes(db, table, [(key, "deleted") for key in gone], run_id=run_id, site_id=site_id, at=at)
+    return len(gone)
 
 
 def unseen_live_keys(db: Database, *, site_id: int, table: str, collection: str) -> list[str]:

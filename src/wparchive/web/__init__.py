@@ -24,12 +24,15 @@ from markupsafe import Markup
 from mdit_py_plugins.footnote import footnote_plugin
 
 from ..db.queries import (
-    FACET_SAMPLE, FILTER_NAMES, MARK_END, MARK_START, PLAIN_MARK_END, PLAIN_MARK_START, POST_COMMENTS_SQL, POST_SQL,
+    FACET_SAMPLE, MARK_END, MARK_START, PLAIN_MARK_END, PLAIN_MARK_START, POST_COMMENTS_SQL, POST_SQL,
     POSTS_PER_MONTH_SQL, RELATED_SQL, SEARCH_QUERY_DESCRIPTION, SEARCH_QUERY_NAME, SEARCH_QUERY_SQL, SEARCH_QUERY_TITLE,
     SORTS, STATUS_PARAMS, STATUS_SQL, status_rows,
 )
 from ..paths import config_dir
-from ..search import MODE_LABELS, RESULT_FIELDS, BadSearch, SearchRequest, add_search_functions, plain_snippet, result_steps
+from ..search import (
+    MODE_LABELS, RESULT_FIELDS, SEARCH_FILTERS, BadSearch, SearchRequest, add_search_functions, plain_snippet,
+    result_steps,
+)
 from .cache import response_cache
 from .chart import month_bars
 from .facets import TermsFacet
@@ -132,15 +135,34 @@ def _archive(datasette: Any) -> Any:
     return datasette.get_database()
 
 
-def post_url(datasette: Any, key: str) -> str:
-    """The address of a post's page, under Datasette's base_url."""
-    return datasette.urls.path(f"{ROUTE_PREFIX}post/{quote(key)}")
+def _searched(datasette: Any) -> list[Any]:
+    """The databases a search covers: every file Datasette serves, in the order it was given them (those
+    that are no archive, or an archive without a full-text index, are skipped, saying so)."""
+    return [database for database in datasette.databases.values() if not database.is_memory]
+
+
+def _database(datasette: Any, name: str | None) -> Any:
+    """The database of that name (the first served when None), or None when none is served so."""
+    if name is None:
+        return _archive(datasette)
+    database = datasette.databases.get(name)
+    return None if database is None or database.is_memory else database
+
+
+def post_url(datasette: Any, key: str, database: str | None = None) -> str:
+    """The address of a post's page (of the database named), under Datasette's base_url."""
+    return _in_database(datasette, datasette.urls.path(f"{ROUTE_PREFIX}post/{quote(key)}"), database)
+
+
+def _in_database(datasette: Any, path: str, database: str | None) -> str:
+    """The address of one of the plugin's pages of a database: ?database= names any but the first served."""
+    return path if database in (None, _archive(datasette).name) else path + "?" + urlencode({"database": database})
 
 
 def asked_search(args: Any) -> tuple[SearchRequest, int]:
     """The search a page's query string asks for, and the page of it."""
     request = SearchRequest(args.get("q", ""), advanced=args.get("advanced") == "1",
-                            filters={name: args[name] for name in FILTER_NAMES if args.get(name)},
+                            filters={name: args[name] for name in SEARCH_FILTERS if args.get(name)},
                             sort=args.get("sort") or "relevance", mode=args.get("mode") or "hybrid")
     try:
         page = max(1, int(args.get("page", "1")))
@@ -170,7 +192,7 @@ async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, S
     asked, page = asked_search(request.args)
     started = time.monotonic()
     try:
-        results = await run_search(_archive(datasette), asked.text, advanced=asked.advanced, filters=asked.filters,
+        results = await run_search(_searched(datasette), asked.text, advanced=asked.advanced, filters=asked.filters,
                                    page=page, sort=asked.sort, mode=asked.mode)
     except QueryInterrupted:
         results = None
@@ -183,19 +205,18 @@ async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, S
 
 async def search_page(request: Any, datasette: Any) -> Response:
     results, asked, page = await _search(request, datasette)
-    database = _archive(datasette)
     context = {
         "results": results, "text": asked.text, "advanced": asked.advanced, "filters": asked.filters,
         "sort": asked.sort, "sorts": SORTS, "mode": asked.mode, "modes": MODE_LABELS,
-        "page": page, "page_size": PAGE_SIZE, "database": database.name,
+        "page": page, "page_size": PAGE_SIZE, "several": len(_searched(datasette)) > 1,
         "search_url": datasette.urls.path(SEARCH_PATH), "facet_sample": FACET_SAMPLE,
         "facet_link": lambda name, value: search_link(datasette, SEARCH_PATH, asked, **{name: value}),
         "remove_link": lambda name: search_link(datasette, SEARCH_PATH, asked, **{name: None}),
         "page_link": lambda number: search_link(datasette, SEARCH_PATH, asked, page=number),
         "download_link": lambda fmt: search_link(datasette, f"{RESULTS_PATH}.{fmt}", asked),
         "facet_label": _facet_label(results),
-        "post_link": lambda key: post_url(datasette, key),
-        "comment_link": lambda key: datasette.urls.row(database.name, "comments", tilde_encode(key)),
+        "post_link": lambda row: post_url(datasette, row["key"], row["database"]),
+        "comment_link": lambda row: datasette.urls.row(row["database"], "comments", tilde_encode(row["key"])),
     }
     return Response.html(await datasette.render_template("wparchive_search.html", context, request=request))
 
@@ -222,21 +243,23 @@ async def search_json(request: Any, datasette: Any) -> Response:
                                                           "snippet_html": str(row["snippet_html"])}
             for row in results.rows]
     return Response.json({"q": results.query, "fts": results.fts, "filters": asked.filters, "sort": asked.sort,
-                          "mode": asked.mode,
+                          "mode": asked.mode, "databases": results.databases, "skipped": results.skipped,
                           "page": page, "page_size": PAGE_SIZE, "total": results.total, "rows": rows,
                           "facets": results.facets})
 
 
-_JSON_FIELDS = ("kind", "key", "title", "type", "date_gmt", "link", "author", "author_name", "site_id", "site_name",
+_JSON_FIELDS = ("database", "kind", "key", "title", "type", "date_gmt", "link", "author", "author_name", "site_id", "site_name",
                 "score")
 
 
 async def search_results(request: Any, datasette: Any) -> Any:
     """/-/wparchive/results.csv, .json or .jsonl: every row of the search the page shows (its words,
-    filters and order), streamed a chunk at a time, each chunk a query within Datasette's time limit."""
+    filters and order, over every database served), streamed a chunk at a time, each chunk a query
+    within Datasette's time limit."""
     fmt = request.url_vars["format"]
     asked, _ = asked_search(request.args)
-    chunks = run_steps(_archive(datasette), result_steps(asked))
+    databases = _searched(datasette)
+    chunks = run_steps(databases, result_steps(asked, archives=[database.name for database in databases]))
     started = time.monotonic()
     try:
         first: list[dict[str, Any]] = await anext(chunks, [])
@@ -253,8 +276,11 @@ async def search_results(request: Any, datasette: Any) -> Any:
 
 async def post_page(request: Any, datasette: Any) -> Response:
     key = request.url_vars["key"]
-    database = _archive(datasette)
-    found = (await database.execute(POST_SQL, {"key": key})).first()
+    database = _database(datasette, request.args.get("database"))
+    try:
+        found = None if database is None else (await database.execute(POST_SQL, {"key": key})).first()
+    except sqlite3.OperationalError:
+        found = None  # a database served beside the archives that is none
     if found is None:
         return Response.html(await datasette.render_template(
             "error.html", {"ok": False, "error": f"No post {html.escape(key)} in this archive", "title": "Not found",
@@ -265,10 +291,11 @@ async def post_page(request: Any, datasette: Any) -> Response:
         related = [dict(r) for r in (await database.execute(RELATED_SQL, {"key": key})).rows]
     except sqlite3.OperationalError:
         related = []  # an archive of an older wparchive, served read-only: no related table
-    files = await archived_files(datasette, key, lambda path: datasette.urls.path(f"{MEDIA_PATH}{path}"))
+    files = await archived_files(datasette, database, key, lambda path: _in_database(
+        datasette, datasette.urls.path(f"{MEDIA_PATH}{path}"), database.name))
     context = {
         "post": post, "body": render_markdown(post["content_markdown"], files), "comments": comments,
-        "related": related, "post_link": lambda other: post_url(datasette, other),
+        "related": related, "post_link": lambda other: post_url(datasette, other, database.name),
         "original_link": safe_href(post.get("link")),
         "database": database.name, "row_link": datasette.urls.row(database.name, "posts", tilde_encode(key)),
         "history_link": datasette.urls.query(database.name, "post_versions") + "?" + urlencode({"key": key}),
@@ -380,9 +407,9 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
     if table != "posts" or database not in _archive_names(datasette):
         return None
     if column == "key" and isinstance(value, str):
-        return Markup(f'{html.escape(value)} <a href="{html.escape(post_url(datasette, value))}">read</a>')
+        return Markup(f'{html.escape(value)} <a href="{html.escape(post_url(datasette, value, database))}">read</a>')
     if column == "title" and isinstance(row["key"], str):
-        link = html.escape(post_url(datasette, row["key"]))
+        link = html.escape(post_url(datasette, row["key"], database))
         return Markup(f'<a href="{link}">{html.escape(str(value) if value not in (None, "") else "(no title)")}</a>')
     if column in ("categories", "tags") and isinstance(value, str):
         return Markup(", ".join(f'<a href="{html.escape(_terms_filter(datasette, database, column, name))}">'

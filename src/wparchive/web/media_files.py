@@ -31,13 +31,13 @@ HEADERS = {
 }
 
 
-def media_dir(datasette: Any) -> Path | None:
-    """The media folder of the archive served: the plugin's media_dir setting, else beside the archive."""
+def media_dir(datasette: Any, database: Any) -> Path | None:
+    """The media folder of an archive served: for the first served, the plugin's media_dir setting if
+    it has one; else beside the archive."""
     config = datasette.plugin_config("wparchive") or {}
-    if config.get("media_dir"):
+    if config.get("media_dir") and database.name == datasette.get_database().name:
         return Path(config["media_dir"])
-    path = datasette.get_database().path
-    return media_folder(path) if path else None
+    return media_folder(database.path) if database.path else None
 
 
 def _stored(folder: Path, path: str) -> Path | None:
@@ -51,14 +51,14 @@ def _stored(folder: Path, path: str) -> Path | None:
     return None
 
 
-async def archived_files(datasette: Any, key: str, file_url: Any) -> dict[str, str]:
-    """The images and attachments of a post whose files are in the media folder: original URL → the
-    address they are served at (file_url of their path)."""
-    folder = media_dir(datasette)
+async def archived_files(datasette: Any, database: Any, key: str, file_url: Any) -> dict[str, str]:
+    """The images and attachments of a post of database whose files are in its media folder: original
+    URL → the address they are served at (file_url of their path)."""
+    folder = media_dir(datasette, database)
     if folder is None or not folder.is_dir():
         return {}
     try:
-        rows = (await datasette.get_database().execute(POST_FILES_SQL, {"key": key})).rows
+        rows = (await database.execute(POST_FILES_SQL, {"key": key})).rows
     except sqlite3.OperationalError:  # an archive from before --media kept its files table
         return {}
     return {row["url"]: file_url(row["path"]) for row in rows
@@ -66,14 +66,15 @@ async def archived_files(datasette: Any, key: str, file_url: Any) -> dict[str, s
 
 
 async def media_file(request: Any, datasette: Any) -> Any:
-    """/-/wparchive/media/<path>: a file of the media folder, as the files table records it."""
+    """/-/wparchive/media/<path>: a file of the media folder (of the first archive served, or of the one
+    ?database= names), as the files table records it."""
     path = request.url_vars["path"]
-    folder = media_dir(datasette)
-    if not await datasette.permission_allowed(request.actor, "view-table",
-                                              (datasette.get_database().name, "files"), default=True):
+    database = datasette.databases.get(request.args.get("database")) or datasette.get_database()
+    folder = media_dir(datasette, database)
+    if not await datasette.permission_allowed(request.actor, "view-table", (database.name, "files"), default=True):
         return Response.text("Forbidden", status=403)
     try:
-        found = (await datasette.get_database().execute(FILE_TYPE_SQL, {"path": path})).first()
+        found = (await database.execute(FILE_TYPE_SQL, {"path": path})).first()
     except sqlite3.OperationalError:
         found = None
     stored = _stored(folder, path) if folder is not None and found is not None else None
