@@ -451,3 +451,25 @@ def test_an_interrupted_harvest_continues_from_the_merged_archive_as_from_its_fi
         requests.append(list(server.requests))
     assert requests[0] == requests[1]
     assert _snapshot(merged) == _snapshot(file_a)
+
+
+def test_the_archives_of_queue_workers_merge_into_what_one_harvest_makes(make_server, tmp_path) -> None:
+    pytest.importorskip("huey", reason="the job queue needs huey: pip install 'wparchive[queue]'")
+    import subprocess
+
+    from test_queue import wparchive, worker_command, write_sites
+
+    servers = [make_server(_alpha()), make_server(_beta())]
+    urls = [server.home + "/" for server in servers]
+    config, queue, out = write_sites(tmp_path / "config", urls), str(tmp_path / "jobs.sqlite"), tmp_path / "out"
+    assert wparchive("enqueue", "--queue", queue, "--config", str(config)).returncode == 0
+    worked = subprocess.run(worker_command(queue, out, config, "--burst", "--quiet", "--workers", "1"),
+                            capture_output=True, text=True, timeout=300)
+    assert (worked.returncode, worked.stderr) == (0, "")
+    archives = sorted(out.glob("*.db"))
+    assert len(archives) == 2
+    direct, merged = tmp_path / "direct.db", tmp_path / "merged.db"
+    for server in servers:
+        _harvest(server, direct)
+    assert _merge(merged, *archives).exit_code == 0
+    assert _snapshot(merged) == _snapshot(direct)
