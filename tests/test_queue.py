@@ -4,6 +4,7 @@ tests/integration/test_queue_redis.py runs the same commands against a real Redi
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -300,3 +301,52 @@ def test_a_site_whose_workers_keep_stopping_answering_is_given_up(server, tmp_pa
     assert worked.stderr.startswith(f"Error: {url}: given up after {MAX_ATTEMPTS} attempts: each time, the worker "
                                     "harvesting it stopped answering")
     assert server.requests == [] and not (tmp_path / "out" / f"127.0.0.1_{server.port}.db").exists()
+
+
+def _job_message(url: str, **fields: object) -> bytes:
+    """A job's message as `enqueue` writes it, with fields changed."""
+    message = {"id": f"job-{url}", "name": "wparchive.queue.harvest-site", "eta": None, "retries": 0, "retry_delay": 0,
+               "priority": None, "args": [url], "kwargs": {"attempt": 1, "lease": False}, "on_complete": None,
+               "on_error": None, "expires": None, "expires_resolved": None}
+    return json.dumps({"message": {**message, **fields}}).encode()
+
+
+def test_an_odd_job_in_the_schedule_is_dropped_in_one_line_and_loses_no_other(make_server, tmp_path) -> None:
+    from wparchive.queue import JobQueue
+
+    one, two = make_server(), make_server()
+    urls = [one.home + "/", two.home + "/"]
+    queue = str(tmp_path / "jobs.sqlite")
+    storage = JobQueue(queue)._huey.storage
+    past = datetime(2020, 1, 1)
+    storage.add_to_schedule(_job_message(urls[0]), past)
+    storage.add_to_schedule(_job_message("http://127.0.0.1:9/", eta="2020-01-01T00:00:00+00:00"), past)  # aware
+    storage.add_to_schedule(_job_message("http://127.0.0.1:9/", kwargs={"attempt": "2"}), past)
+    storage.add_to_schedule(_job_message(urls[1]), past)
+    enqueued = wparchive("enqueue", urls[0], "--queue", queue)  # looks at the waiting jobs too
+    assert enqueued.returncode == 0 and "already waiting" in enqueued.stderr, enqueued.stderr
+    config = write_sites(tmp_path / "config", urls)
+    worked = subprocess.run(worker_command(queue, tmp_path / "out", config, "--burst"),
+                            capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in worked.stderr
+    dropped = [line for line in worked.stderr.splitlines() if "dropped" in line]
+    assert len(dropped) == 2 and "due time is a naive ISO time" in dropped[0], worked.stderr
+    for server in (one, two):  # the good jobs on either side of the odd ones ran
+        assert runs(tmp_path / "out" / f"127.0.0.1_{server.port}.db") == ["ok"]
+
+
+def test_a_worker_stopped_as_a_scheduled_job_ends_leaves_its_next_job_in_the_queue(server, tmp_path) -> None:
+    from wparchive.harvest import HarvestSettings
+    from wparchive.queue import JobEnded, JobQueue, work
+
+    url = server.home + "/"
+    config = write_sites(tmp_path / "config", [url], extra='schedule = "17 3 * * *"\n')
+    queue = str(tmp_path / "jobs.sqlite")
+    assert wparchive("enqueue", "--queue", queue, "--config", str(config), "--now").returncode == 0
+    jobs = JobQueue(queue)
+    before = datetime.utcnow()  # noqa: DTZ003 - Huey keeps naive times in UTC
+    events = work(jobs, tmp_path / "out", HarvestSettings(config=str(config), workers=1), burst=True)
+    ended = next(event for event in events if isinstance(event, JobEnded))
+    events.close()  # stopped (SIGTERM) as the job's end is reported
+    assert ended.outcome.error is None
+    assert _scheduled(jobs) == [(url, _next_0317(before))]  # the schedule goes on

@@ -10,7 +10,8 @@ revokes its copy. A worker killed mid-job leaves the copy to come due, and anoth
 the site again, where its archive continues from the last page saved. A stopped worker (Ctrl-C,
 SIGTERM) puts its job back at once. A site with a schedule is put back into the queue, due at its
 next time, as each of its jobs ends; the workers move due jobs from the schedule into the queue
-(Huey's read_schedule) as they look for work, so a fleet needs no crontab.
+as they look for work, so a fleet needs no crontab. Each message is checked whole as it is read; one that is
+no wparchive job is dropped, said in one line, and no other job with it.
 """
 
 from __future__ import annotations
@@ -70,12 +71,47 @@ class _JsonSerializer(Serializer):  # type: ignore[misc]
     def _deserialize(self, data: bytes) -> Any:
         value = json.loads(data)
         if isinstance(value, dict) and "message" in value:
-            fields = value["message"]
-            if not isinstance(fields, dict) or not set(fields) <= set(Message._fields):
-                raise ValueError("not a message of Huey's")
-            eta = fields.get("eta")
-            return Message(**{**fields, "eta": datetime.fromisoformat(eta) if isinstance(eta, str) else None})
+            return _job_message(value["message"])
         return value
+
+
+# What Huey would act on itself (priorities, chained tasks, expiry) and a worker never sets: anyone may write
+# to the queue, and Huey trips over odd values of these only later, in the middle of moving jobs around.
+_UNSET_FIELDS = ("priority", "on_complete", "on_error", "expires", "expires_resolved")
+_JOB_KWARGS = {"attempt": int, "lease": bool}
+
+
+class _NotAJob(ValueError):
+    """What makes a well-formed message no wparchive job."""
+
+
+def _job_message(fields: Any) -> Message:
+    """A wparchive job's message, checked whole as it is read, or _NotAJob: a message that passes here can be
+    compared, scheduled and queued without failing later."""
+    if not isinstance(fields, dict) or not set(fields) <= set(Message._fields):
+        raise _NotAJob("not a message of Huey's")
+    fields = {name: fields.get(name) for name in Message._fields}
+    if any(fields[name] is not None for name in _UNSET_FIELDS):
+        raise _NotAJob("a message with a priority, an expiry or tasks chained to it is not a wparchive job")
+    if not isinstance(fields["id"], str) or not isinstance(fields["name"], str):
+        raise _NotAJob("a message without an id or a name")
+    if any(fields[name] is not None and type(fields[name]) is not int for name in ("retries", "retry_delay")):
+        raise _NotAJob("a message whose retries are not a number")
+    args, kwargs = fields["args"], fields["kwargs"]
+    if not (isinstance(args, list) and len(args) == 1 and isinstance(args[0], str)):
+        raise _NotAJob("a job names one site, by its URL")
+    if not isinstance(kwargs, dict) or any(type(kwargs[key]) is not _JOB_KWARGS.get(key) for key in kwargs):
+        raise _NotAJob("a job's options are its attempt (a number) and lease (true or false) only")
+    eta = fields["eta"]
+    if eta is not None:
+        try:
+            due = datetime.fromisoformat(eta) if isinstance(eta, str) else None
+        except ValueError:
+            due = None
+        if due is None or due.tzinfo is not None:  # Huey compares naive times in UTC only
+            raise _NotAJob("a job's due time is a naive ISO time, in UTC")
+        eta = due
+    return Message(**{**fields, "args": tuple(args), "eta": eta})
 
 
 class _UtcRedisStorage(RedisStorage):  # type: ignore[misc]
@@ -218,26 +254,39 @@ class JobQueue:
         of workers that stopped answering) are moved into the queue. Jobs not of ours are dropped, said
         in the log."""
         with self._reaching():
-            for task in self._huey.read_schedule(utc_now()):
-                self._huey.enqueue(task)
+            # Each due job moved on its own (not Huey's read_schedule, which fails them all for one odd one):
+            # the schedule gives them up as it is read, so a job not put into the queue would be lost.
+            for data in self._huey.storage.read_schedule(utc_now()):
+                job = self._job_or_dropped(data)
+                if job is not None:
+                    self._huey.enqueue(job[0])
             while True:
                 data = self._huey.storage.dequeue()
                 if data is None:
                     return None
-                try:
-                    task = self._huey.deserialize_task(data)
-                except Exception:
-                    log.warning("a message in the queue is not a wparchive job: dropped")
+                job = self._job_or_dropped(data)
+                if job is None:
                     continue
-                site_url = _site_of(task)
-                if site_url is None:
-                    log.warning("a job in the queue names no usable site: dropped")
-                    continue
+                task, site_url = job
                 if not self._huey.ready_to_run(task):
                     self._huey.add_schedule(task)
                 elif not self._huey.is_revoked(task, peek=False):  # a lease renewed, or revoked as its job ended
                     attempt = task.kwargs.get("attempt")
                     return Job(site_url, attempt if isinstance(attempt, int) and attempt > 0 else 1)
+
+    def _job_or_dropped(self, data: bytes) -> tuple[Task, str] | None:
+        """The job in a message taken from the queue and its site, or None, said in one line of the log."""
+        try:
+            task = self._huey.deserialize_task(data)
+        except Exception as exc:  # anything may be written to a queue; the message is gone, say so and go on
+            reason = f" ({exc})" if isinstance(exc, _NotAJob) else ""
+            log.warning("a message in the queue is not a wparchive job%s: dropped", reason)
+            return None
+        site_url = _site_of(task)
+        if site_url is None:
+            log.warning("a job in the queue names no usable site: dropped")
+            return None
+        return task, site_url
 
     def busy(self) -> bool:
         """Whether a job waits to run now, or a worker still runs one (its lease is alive): a worker with
@@ -378,15 +427,25 @@ def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings
                 f"given up after {MAX_ATTEMPTS} attempts: each time, the worker harvesting it stopped answering",
                 hint="It may be what stops them (memory?): harvest it alone with wparchive harvest to see, then "
                      "enqueue it again."))
+            enqueued = _next_harvest(queue, site)
         else:
             with queue.leased(job, lease):
                 yield JobStarted(site.url, archive, job.attempt)
                 outcome = _harvest(archive, site, settings, SiteProgress(progress, site.url, reporting))
+                # before the lease goes: a worker stopped in between would otherwise end the site's schedule
+                enqueued = _next_harvest(queue, site)
         yield JobEnded(site.url, archive, outcome)
-        schedule = site.parsed_schedule()
-        if schedule is not None:
-            [enqueued] = queue.add([(site.url, schedule.next_after(utc_now()))], schedules={site.url: schedule.text})
+        if enqueued is not None:
             yield Rescheduled(enqueued)
+
+
+def _next_harvest(queue: JobQueue, site: SiteConfig) -> Enqueued | None:
+    """The site's next scheduled job, put into the queue (or found waiting); None for a site without a schedule."""
+    schedule = site.parsed_schedule()
+    if schedule is None:
+        return None
+    [enqueued] = queue.add([(site.url, schedule.next_after(utc_now()))], schedules={site.url: schedule.text})
+    return enqueued
 
 
 def _harvest(archive: Path, site: SiteConfig, settings: HarvestSettings, progress: Progress) -> SiteOutcome:
