@@ -350,3 +350,31 @@ def test_a_worker_stopped_as_a_scheduled_job_ends_leaves_its_next_job_in_the_que
     events.close()  # stopped (SIGTERM) as the job's end is reported
     assert ended.outcome.error is None
     assert _scheduled(jobs) == [(url, _next_0317(before))]  # the schedule goes on
+
+
+def test_a_redis_password_in_the_query_is_never_shown(tmp_path) -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0?db=0&password=queue-s3cret"
+    for args in (["enqueue", "http://127.0.0.1:9/", "--queue", down],
+                 ["worker", "--queue", down, "--out", str(tmp_path / "out"), "--burst"]):
+        done = wparchive(*args)
+        assert done.returncode == 69 and "cannot reach the queue at" in done.stderr, done.stderr
+        assert "s3cret" not in done.stderr and "password=***" in done.stderr
+
+
+def test_a_sqlite_file_that_is_no_queue_is_refused_and_left_alone(tmp_path) -> None:
+    archive = tmp_path / "archive.db"
+    db = sqlite3.connect(archive)
+    db.execute("CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT)")
+    db.commit()
+    db.close()
+    before = archive.read_bytes()
+    for args in (["enqueue", "http://127.0.0.1:9/", "--queue", str(archive)],
+                 ["worker", "--queue", str(archive), "--out", str(tmp_path / "out"), "--burst"]):
+        done = wparchive(*args)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"Error: --queue {archive} is a SQLite database of something else, not a queue")
+        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 2
+    assert archive.read_bytes() == before
+    queue = tmp_path / "jobs.sqlite"  # a queue, new or already there, is still opened
+    assert wparchive("enqueue", "http://127.0.0.1:9/", "--queue", str(queue)).returncode == 0
+    assert wparchive("enqueue", "http://127.0.0.1:9/", "--queue", str(queue)).returncode == 0

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -123,6 +123,35 @@ class _UtcRedisStorage(RedisStorage):  # type: ignore[misc]
         return calendar.timegm(ts.timetuple()) + ts.microsecond / 1e6
 
 
+def shown_address(address: str) -> str:
+    """The queue's address as messages show it: a Redis password, before the host (:PASSWORD@) or in the
+    query (?password=), is never shown."""
+    url = split_credentials(address)[0]
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url
+    hidden = ("password=***" if part.partition("=")[0].lower() == "password" else part for part in query.split("&"))
+    return f"{base}?{'&'.join(hidden)}"
+
+
+HUEY_TABLES = frozenset({"kv", "schedule", "task"})  # those SqliteHuey makes
+
+
+def _refuse_other_database(path: Path) -> None:
+    """BadQueueAddress when path is a SQLite file with tables but not Huey's (an archive, say): SqliteHuey would
+    add its tables to it."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return  # not SQLite, or unreadable: opening it as a queue says so
+    if tables and not HUEY_TABLES <= tables:
+        raise BadQueueAddress(f"--queue {path} is a SQLite database of something else, not a queue: its tables "
+                              "are left alone", hint="Give --queue the path of a new file, or of a queue.")
+
+
 def _not_run_by_huey(site_url: str, **_: Any) -> None:
     """The task jobs are registered as: workers run the harvest themselves (see work)."""
     raise RuntimeError("a wparchive job is run by `wparchive worker`, not by Huey's consumer")
@@ -153,7 +182,7 @@ class JobQueue:
     """
 
     def __init__(self, address: str) -> None:
-        self.shown = split_credentials(address)[0]  # a Redis password is never shown
+        self.shown = shown_address(address)
         self._huey = self._open(address)
         self._job = self._huey.task(name=JOB_NAME)(_not_run_by_huey)
         self._redis = isinstance(self._huey, RedisHuey)
@@ -176,6 +205,7 @@ class JobQueue:
         folder = path.parent.resolve()
         if not folder.is_dir():
             raise QueueUnavailable(f"cannot open the queue file {path}: the folder {folder} does not exist")
+        _refuse_other_database(path)
         try:
             return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, serializer=serializer)
         except sqlite3.Error as exc:
