@@ -378,3 +378,33 @@ def test_a_sqlite_file_that_is_no_queue_is_refused_and_left_alone(tmp_path) -> N
     queue = tmp_path / "jobs.sqlite"  # a queue, new or already there, is still opened
     assert wparchive("enqueue", "http://127.0.0.1:9/", "--queue", str(queue)).returncode == 0
     assert wparchive("enqueue", "http://127.0.0.1:9/", "--queue", str(queue)).returncode == 0
+
+
+def test_every_address_of_a_site_is_one_site_its_archive_and_its_sites_toml_entry(make_server, tmp_path) -> None:
+    private = make_server(credentials=("editor", "env-s3cret"))
+    listed, port = private.home + "/", private.port
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sites.toml").write_text(f'[defaults]\ndelay = 0\nprivate = true\n[[site]]\nurl = "{listed}"\n'
+                                       'credentials_env = "QUEUE_TEST_AUTH"\n', encoding="utf-8")
+    variants = [f"http://127.0.0.1.:{port}/?", f"https://127.0.0.1:{port}/", f"HTTP://127.0.0.1:{port}#top",
+                f"http://127.0.0.1:{port}/?#frag"]
+    out = tmp_path / "out"
+    assert {site_archive(out, url) for url in [listed, *variants]} == {out / f"127.0.0.1_{port}.db"}
+    assert site_archive(out, f"http://127.0.0.1:{port}/blog/") != site_archive(out, listed)  # another site
+
+    queue = str(tmp_path / "jobs.sqlite")
+    first = wparchive("enqueue", variants[0], "--queue", queue)
+    assert first.stderr.strip() == f"{listed}: queued, due at once", first.stderr
+    for url, kept in zip(variants[1:], [f"https://127.0.0.1:{port}/", listed, listed], strict=True):
+        again = wparchive("enqueue", url, "--queue", queue)
+        assert again.stderr.strip() == f"{kept}: already waiting, due at once: not added again"
+    listing = wparchive("enqueue", "--queue", queue, "--config", str(config))
+    assert "already waiting" in listing.stderr
+    env = {**os.environ, "QUEUE_TEST_AUTH": "editor:env-s3cret"}
+    worked = subprocess.run(worker_command(queue, out, config, "--burst"), capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert worked.returncode == 0, worked.stderr
+    assert worked.stderr.count(": started") == 1  # one job for every address
+    assert private.request_headers and all("Authorization" in headers for headers in private.request_headers)
+    assert runs(out / f"127.0.0.1_{port}.db") == ["ok"]

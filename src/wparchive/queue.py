@@ -41,7 +41,7 @@ from .client import split_credentials, url_problem
 from .config import SiteConfig, load_sites_and_defaults
 from .errors import ArchiveUnavailable, BadQueueAddress, ConfigError, QueueUnavailable, WPArchiveError
 from .harvest import HarvestSettings, SiteOutcome, harvest_sites
-from .paths import config_dir, site_archive
+from .paths import config_dir, site_archive, site_key, site_url
 from .progress import Progress, SilentProgress, SiteProgress
 
 log = logging.getLogger(__name__)
@@ -226,26 +226,28 @@ class JobQueue:
     def add(self, jobs: Iterable[tuple[str, datetime | None]], *, schedules: dict[str, str] | None = None
             ) -> list[Enqueued]:
         """Put a job for each (site URL, due time in UTC or None for at once) into the queue, but for a site
-        a job already waits for, due no later: adding one would harvest it twice."""
-        schedules = schedules or {}
+        a job already waits for, due no later: adding one would harvest it twice. Each URL goes in as site_url
+        makes it, and two URLs of one site (site_key) are one site."""
+        schedules = {site_key(url): schedule for url, schedule in (schedules or {}).items()}
         with self._reaching():
             now = utc_now()
             waiting = self._waiting(now)
             done = []
-            for site_url, due in jobs:
+            for url, due in jobs:
+                url, key = site_url(url), site_key(url)
                 due = None if due is None or due <= now else due
-                if site_url in waiting and (waiting[site_url] or now) <= (due or now):
-                    done.append(Enqueued(site_url, waiting[site_url], False, schedules.get(site_url)))
+                if key in waiting and (waiting[key] or now) <= (due or now):
+                    done.append(Enqueued(url, waiting[key], False, schedules.get(key)))
                     continue
-                self._put(site_url, due, attempt=1)
-                waiting[site_url] = due
-                done.append(Enqueued(site_url, due, True, schedules.get(site_url)))
+                self._put(url, due, attempt=1)
+                waiting[key] = due
+                done.append(Enqueued(url, due, True, schedules.get(key)))
             return done
 
-    def _put(self, site_url: str, due: datetime | None, *, attempt: int, lease: bool = False) -> Task:
-        if split_credentials(site_url)[1] is not None:  # SiteConfig took them out; nothing may put them back
+    def _put(self, url: str, due: datetime | None, *, attempt: int, lease: bool = False) -> Task:
+        if split_credentials(url)[1] is not None:  # SiteConfig took them out; nothing may put them back
             raise ValueError("a job's URL may not hold credentials")
-        task = self._job.s(site_url, attempt=attempt, lease=lease)
+        task = self._job.s(url, attempt=attempt, lease=lease)
         if due is None:
             self._huey.enqueue(task)
         else:
@@ -254,17 +256,18 @@ class JobQueue:
         return task
 
     def _waiting(self, now: datetime) -> dict[str, datetime | None]:
-        """Each site a job waits for (leases of jobs being run are not waiting), and when the first is due."""
+        """Each site (by site_key) a job waits for (leases of jobs being run are not waiting), and when the first
+        is due."""
         waiting: dict[str, datetime | None] = {}
         for task in self._tasks(self._huey.storage.enqueued_items()):
             if not (task.kwargs.get("lease") and self._huey.is_revoked(task)):
-                waiting[task.args[0]] = None
+                waiting[site_key(task.args[0])] = None
         for task in self._tasks(self._huey.storage.scheduled_items()):
             if task.kwargs.get("lease"):
                 continue
-            site_url, due = task.args[0], None if task.eta is None or task.eta <= now else task.eta
-            if site_url not in waiting or (due or now) < (waiting[site_url] or now):
-                waiting[site_url] = due
+            key, due = site_key(task.args[0]), None if task.eta is None or task.eta <= now else task.eta
+            if key not in waiting or (due or now) < (waiting[key] or now):
+                waiting[key] = due
         return waiting
 
     def _tasks(self, raw: Iterable[bytes]) -> Iterator[Task]:
@@ -297,12 +300,12 @@ class JobQueue:
                 job = self._job_or_dropped(data)
                 if job is None:
                     continue
-                task, site_url = job
+                task, url = job
                 if not self._huey.ready_to_run(task):
                     self._huey.add_schedule(task)
                 elif not self._huey.is_revoked(task, peek=False):  # a lease renewed, or revoked as its job ended
                     attempt = task.kwargs.get("attempt")
-                    return Job(site_url, attempt if isinstance(attempt, int) and attempt > 0 else 1)
+                    return Job(url, attempt if isinstance(attempt, int) and attempt > 0 else 1)
 
     def _job_or_dropped(self, data: bytes) -> tuple[Task, str] | None:
         """The job in a message taken from the queue and its site, or None, said in one line of the log."""
@@ -312,11 +315,11 @@ class JobQueue:
             reason = f" ({exc})" if isinstance(exc, _NotAJob) else ""
             log.warning("a message in the queue is not a wparchive job%s: dropped", reason)
             return None
-        site_url = _site_of(task)
-        if site_url is None:
+        url = _site_of(task)
+        if url is None:
             log.warning("a job in the queue names no usable site: dropped")
             return None
-        return task, site_url
+        return task, url
 
     def busy(self) -> bool:
         """Whether a job waits to run now, or a worker still runs one (its lease is alive): a worker with
@@ -375,14 +378,15 @@ class JobQueue:
 
 
 def _site_of(task: Task) -> str | None:
-    """The site a job names, or None when it is not a usable one (no URL, or one with credentials)."""
+    """The site a job names (as site_url makes it), or None when it is not a usable one (no URL, or one with
+    credentials)."""
     args = task.args
-    site_url = args[0] if isinstance(args, (list, tuple)) and len(args) == 1 else None
-    if not isinstance(site_url, str) or not isinstance(task.kwargs, dict) or url_problem(site_url) is not None:
+    url = args[0] if isinstance(args, (list, tuple)) and len(args) == 1 else None
+    if not isinstance(url, str) or not isinstance(task.kwargs, dict) or url_problem(url) is not None:
         return None
-    if split_credentials(site_url)[1] is not None:
+    if split_credentials(url)[1] is not None:
         return None
-    return site_url
+    return site_url(url)
 
 
 # What `wparchive enqueue` runs
@@ -450,7 +454,7 @@ def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings
                 return
             queue.idle()
             continue
-        site = sites.get(job.site_url.rstrip("/")) or SiteConfig.model_validate({**defaults, "url": job.site_url})
+        site = sites.get(site_key(job.site_url)) or SiteConfig.model_validate({**defaults, "url": job.site_url})
         archive = site_archive(folder, site.url)
         if job.attempt > MAX_ATTEMPTS:
             outcome = SiteOutcome(url=site.url, error=WPArchiveError(
@@ -500,7 +504,7 @@ def _writable_folder(folder: Path) -> Path:
 
 
 def _worker_sites(config: str | os.PathLike[str] | None) -> tuple[dict[str, SiteConfig], dict[str, object]]:
-    """The sites of the worker's sites.toml by URL, and its [defaults] for the others. Without --config, a
+    """The sites of the worker's sites.toml by site_key, and its [defaults] for the others. Without --config, a
     missing file is no site at all; named with --config, it must be there."""
     path = config_dir(config) / "sites.toml"
     if config is None and not path.exists():
@@ -508,6 +512,7 @@ def _worker_sites(config: str | os.PathLike[str] | None) -> tuple[dict[str, Site
     sites, defaults = load_sites_and_defaults(path)
     by_url: dict[str, SiteConfig] = {}
     for site in sites:
-        if by_url.setdefault(site.url.rstrip("/"), site) is not site:
-            raise ConfigError(f"{path} lists {site.url} twice: a worker would not know which to use")
+        if by_url.setdefault(site_key(site.url), site) is not site:
+            raise ConfigError(f"{path} lists {site.url} twice (as {by_url[site_key(site.url)].url} too): a worker "
+                              "would not know which to use")
     return by_url, defaults
