@@ -408,3 +408,26 @@ def test_every_address_of_a_site_is_one_site_its_archive_and_its_sites_toml_entr
     assert worked.stderr.count(": started") == 1  # one job for every address
     assert private.request_headers and all("Authorization" in headers for headers in private.request_headers)
     assert runs(out / f"127.0.0.1_{port}.db") == ["ok"]
+
+
+def test_a_listed_only_worker_drops_the_jobs_of_sites_its_sites_toml_does_not_list(make_server, tmp_path) -> None:
+    listed, other = make_server(), make_server()
+    config = write_sites(tmp_path / "config", [listed.home + "/"])
+    queue = str(tmp_path / "jobs.sqlite")
+    assert wparchive("enqueue", other.home + "/", listed.home + "/", "--queue", queue).returncode == 0
+    out = tmp_path / "out"
+    worked = subprocess.run(worker_command(queue, out, config, "--burst", "--listed-only"), capture_output=True,
+                            text=True, timeout=300)
+    assert worked.returncode == 0, worked.stderr
+    assert f"{other.home}/: a job for a site this worker's sites.toml does not list (--listed-only): dropped" \
+        in worked.stderr
+    assert other.requests == [] and not (out / f"127.0.0.1_{other.port}.db").exists()
+    assert runs(out / f"127.0.0.1_{listed.port}.db") == ["ok"]
+    again = subprocess.run(worker_command(queue, out, config, "--burst"), capture_output=True, text=True, timeout=120)
+    assert again.stderr == ""  # dropped, not put back
+
+    empty = write_sites(tmp_path / "empty", [])
+    refused = subprocess.run(worker_command(queue, out, empty, "--burst", "--listed-only"), capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 1 and "lists no site: this worker would take no job" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -431,7 +431,7 @@ class Rescheduled:
 
 def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings | None = None, *,
          burst: bool = False, lease: float = DEFAULT_LEASE, progress: Progress | None = None,
-         ) -> Iterator[JobStarted | JobEnded | Rescheduled]:
+         listed_only: bool = False) -> Iterator[JobStarted | JobEnded | Rescheduled]:
     """Take jobs from the queue and harvest each site into out/<site>.db, as `wparchive harvest` would
     (harvest_sites), yielding as each job starts and ends; a site with a schedule is then put back into
     the queue for its next time. Without burst it waits for jobs until stopped (KeyboardInterrupt,
@@ -439,13 +439,18 @@ def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings
     is due and no other worker runs one.
 
     A site of the sites.toml in settings.config is harvested with its options and credentials; another
-    with its [defaults] only, anonymously. ArchiveUnavailable when out cannot be written; QueueUnavailable
+    with its [defaults] only, anonymously; with listed_only, a job for another site is dropped, said in the log
+    (put back, it would go round the workers for ever; a fleet's workers list the same sites), and ConfigError
+    when sites.toml lists no site. ArchiveUnavailable when out cannot be written; QueueUnavailable
     when the queue goes away; a harvest's own errors end in its JobEnded's outcome.
     """
     settings = settings or HarvestSettings()
     progress = progress or SilentProgress()
     folder = _writable_folder(Path(out))
     sites, defaults = _worker_sites(settings.config)
+    if listed_only and not sites:
+        raise ConfigError(f"--listed-only, but {config_dir(settings.config) / 'sites.toml'} lists no site: this "
+                          "worker would take no job")
     reporting = threading.Lock()
     while True:
         job = queue.take()
@@ -453,6 +458,10 @@ def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings
             if burst and not queue.busy():
                 return
             queue.idle()
+            continue
+        if listed_only and site_key(job.site_url) not in sites:
+            log.warning("%s: a job for a site this worker's sites.toml does not list (--listed-only): dropped",
+                        job.site_url)
             continue
         site = sites.get(site_key(job.site_url)) or SiteConfig.model_validate({**defaults, "url": job.site_url})
         archive = site_archive(folder, site.url)
