@@ -4,6 +4,7 @@ tests/integration/test_queue_redis.py runs the same commands against a real Redi
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -300,3 +301,133 @@ def test_a_site_whose_workers_keep_stopping_answering_is_given_up(server, tmp_pa
     assert worked.stderr.startswith(f"Error: {url}: given up after {MAX_ATTEMPTS} attempts: each time, the worker "
                                     "harvesting it stopped answering")
     assert server.requests == [] and not (tmp_path / "out" / f"127.0.0.1_{server.port}.db").exists()
+
+
+def _job_message(url: str, **fields: object) -> bytes:
+    """A job's message as `enqueue` writes it, with fields changed."""
+    message = {"id": f"job-{url}", "name": "wparchive.queue.harvest-site", "eta": None, "retries": 0, "retry_delay": 0,
+               "priority": None, "args": [url], "kwargs": {"attempt": 1, "lease": False}, "on_complete": None,
+               "on_error": None, "expires": None, "expires_resolved": None}
+    return json.dumps({"message": {**message, **fields}}).encode()
+
+
+def test_an_odd_job_in_the_schedule_is_dropped_in_one_line_and_loses_no_other(make_server, tmp_path) -> None:
+    from wparchive.queue import JobQueue
+
+    one, two = make_server(), make_server()
+    urls = [one.home + "/", two.home + "/"]
+    queue = str(tmp_path / "jobs.sqlite")
+    storage = JobQueue(queue)._huey.storage
+    past = datetime(2020, 1, 1)
+    storage.add_to_schedule(_job_message(urls[0]), past)
+    storage.add_to_schedule(_job_message("http://127.0.0.1:9/", eta="2020-01-01T00:00:00+00:00"), past)  # aware
+    storage.add_to_schedule(_job_message("http://127.0.0.1:9/", kwargs={"attempt": "2"}), past)
+    storage.add_to_schedule(_job_message(urls[1]), past)
+    enqueued = wparchive("enqueue", urls[0], "--queue", queue)  # looks at the waiting jobs too
+    assert enqueued.returncode == 0 and "already waiting" in enqueued.stderr, enqueued.stderr
+    config = write_sites(tmp_path / "config", urls)
+    worked = subprocess.run(worker_command(queue, tmp_path / "out", config, "--burst"),
+                            capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in worked.stderr
+    dropped = [line for line in worked.stderr.splitlines() if "dropped" in line]
+    assert len(dropped) == 2 and "due time is a naive ISO time" in dropped[0], worked.stderr
+    for server in (one, two):  # the good jobs on either side of the odd ones ran
+        assert runs(tmp_path / "out" / f"127.0.0.1_{server.port}.db") == ["ok"]
+
+
+def test_a_worker_stopped_as_a_scheduled_job_ends_leaves_its_next_job_in_the_queue(server, tmp_path) -> None:
+    from wparchive.harvest import HarvestSettings
+    from wparchive.queue import JobEnded, JobQueue, work
+
+    url = server.home + "/"
+    config = write_sites(tmp_path / "config", [url], extra='schedule = "17 3 * * *"\n')
+    queue = str(tmp_path / "jobs.sqlite")
+    assert wparchive("enqueue", "--queue", queue, "--config", str(config), "--now").returncode == 0
+    jobs = JobQueue(queue)
+    before = datetime.utcnow()  # noqa: DTZ003 - Huey keeps naive times in UTC
+    events = work(jobs, tmp_path / "out", HarvestSettings(config=str(config), workers=1), burst=True)
+    ended = next(event for event in events if isinstance(event, JobEnded))
+    events.close()  # stopped (SIGTERM) as the job's end is reported
+    assert ended.outcome.error is None
+    assert _scheduled(jobs) == [(url, _next_0317(before))]  # the schedule goes on
+
+
+def test_a_redis_password_in_the_query_is_never_shown(tmp_path) -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0?db=0&password=queue-s3cret"
+    for args in (["enqueue", "http://127.0.0.1:9/", "--queue", down],
+                 ["worker", "--queue", down, "--out", str(tmp_path / "out"), "--burst"]):
+        done = wparchive(*args)
+        assert done.returncode == 69 and "cannot reach the queue at" in done.stderr, done.stderr
+        assert "s3cret" not in done.stderr and "password=***" in done.stderr
+
+
+def test_a_sqlite_file_that_is_no_queue_is_refused_and_left_alone(tmp_path) -> None:
+    archive = tmp_path / "archive.db"
+    db = sqlite3.connect(archive)
+    db.execute("CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT)")
+    db.commit()
+    db.close()
+    before = archive.read_bytes()
+    for args in (["enqueue", "http://127.0.0.1:9/", "--queue", str(archive)],
+                 ["worker", "--queue", str(archive), "--out", str(tmp_path / "out"), "--burst"]):
+        done = wparchive(*args)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"Error: --queue {archive} is a SQLite database of something else, not a queue")
+        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 2
+    assert archive.read_bytes() == before
+    queue = tmp_path / "jobs.sqlite"  # a queue, new or already there, is still opened
+    assert wparchive("enqueue", "http://127.0.0.1:9/", "--queue", str(queue)).returncode == 0
+    assert wparchive("enqueue", "http://127.0.0.1:9/", "--queue", str(queue)).returncode == 0
+
+
+def test_every_address_of_a_site_is_one_site_its_archive_and_its_sites_toml_entry(make_server, tmp_path) -> None:
+    private = make_server(credentials=("editor", "env-s3cret"))
+    listed, port = private.home + "/", private.port
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sites.toml").write_text(f'[defaults]\ndelay = 0\nprivate = true\n[[site]]\nurl = "{listed}"\n'
+                                       'credentials_env = "QUEUE_TEST_AUTH"\n', encoding="utf-8")
+    variants = [f"http://127.0.0.1.:{port}/?", f"https://127.0.0.1:{port}/", f"HTTP://127.0.0.1:{port}#top",
+                f"http://127.0.0.1:{port}/?#frag"]
+    out = tmp_path / "out"
+    assert {site_archive(out, url) for url in [listed, *variants]} == {out / f"127.0.0.1_{port}.db"}
+    assert site_archive(out, f"http://127.0.0.1:{port}/blog/") != site_archive(out, listed)  # another site
+
+    queue = str(tmp_path / "jobs.sqlite")
+    first = wparchive("enqueue", variants[0], "--queue", queue)
+    assert first.stderr.strip() == f"{listed}: queued, due at once", first.stderr
+    for url, kept in zip(variants[1:], [f"https://127.0.0.1:{port}/", listed, listed], strict=True):
+        again = wparchive("enqueue", url, "--queue", queue)
+        assert again.stderr.strip() == f"{kept}: already waiting, due at once: not added again"
+    listing = wparchive("enqueue", "--queue", queue, "--config", str(config))
+    assert "already waiting" in listing.stderr
+    env = {**os.environ, "QUEUE_TEST_AUTH": "editor:env-s3cret"}
+    worked = subprocess.run(worker_command(queue, out, config, "--burst"), capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert worked.returncode == 0, worked.stderr
+    assert worked.stderr.count(": started") == 1  # one job for every address
+    assert private.request_headers and all("Authorization" in headers for headers in private.request_headers)
+    assert runs(out / f"127.0.0.1_{port}.db") == ["ok"]
+
+
+def test_a_listed_only_worker_drops_the_jobs_of_sites_its_sites_toml_does_not_list(make_server, tmp_path) -> None:
+    listed, other = make_server(), make_server()
+    config = write_sites(tmp_path / "config", [listed.home + "/"])
+    queue = str(tmp_path / "jobs.sqlite")
+    assert wparchive("enqueue", other.home + "/", listed.home + "/", "--queue", queue).returncode == 0
+    out = tmp_path / "out"
+    worked = subprocess.run(worker_command(queue, out, config, "--burst", "--listed-only"), capture_output=True,
+                            text=True, timeout=300)
+    assert worked.returncode == 0, worked.stderr
+    assert f"{other.home}/: a job for a site this worker's sites.toml does not list (--listed-only): dropped" \
+        in worked.stderr
+    assert other.requests == [] and not (out / f"127.0.0.1_{other.port}.db").exists()
+    assert runs(out / f"127.0.0.1_{listed.port}.db") == ["ok"]
+    again = subprocess.run(worker_command(queue, out, config, "--burst"), capture_output=True, text=True, timeout=120)
+    assert again.stderr == ""  # dropped, not put back
+
+    empty = write_sites(tmp_path / "empty", [])
+    refused = subprocess.run(worker_command(queue, out, empty, "--burst", "--listed-only"), capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 1 and "lists no site: this worker would take no job" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -310,15 +310,18 @@ def enqueue(site_urls: tuple[str, ...], queue_address: str, config: str | None, 
               help="A job whose worker stops answering this long (killed, machine gone) goes to another worker.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes that clean large collections; for more sites at once, run more workers.")
+@click.option("--listed-only", is_flag=True,
+              help="Take only jobs for sites that sites.toml lists; a job for another site is dropped, with a line.")
 @quiet_option
 def worker(queue_address: str, out: str, config: str | None, burst: bool, lease: float, workers: int,
-           quiet: bool) -> None:
+           listed_only: bool, quiet: bool) -> None:
     """Take jobs from the queue and harvest each site into its own archive, DIR/<site>.db.
 
     Each job is a harvest as `wparchive harvest` makes it: incremental, continuing where an
     interrupted one stopped, with the site's options and credentials from the worker's own
-    sites.toml (a site it does not list is harvested anonymously, with its [defaults]). A line
-    is printed as each job starts and ends; --quiet prints only what went wrong.
+    sites.toml (a site it does not list is harvested anonymously, with its [defaults]; with
+    --listed-only its job is dropped). A line is printed as each job starts and ends; --quiet
+    prints only what went wrong.
 
     A site with a `schedule` is put back into the queue as its job ends, due at its next time;
     workers move due jobs into the queue as they look for work, so no crontab is needed.
@@ -347,7 +350,8 @@ def worker(queue_address: str, out: str, config: str | None, burst: bool, lease:
     notes: Progress = SilentProgress() if quiet else _ClickBars(drawn=False)  # notes only: one line per job
     worst = EXIT_OK
     with _stopped_by_signals():
-        for event in queue.work(jobs, out, settings, burst=burst, lease=lease, progress=notes):
+        for event in queue.work(jobs, out, settings, burst=burst, lease=lease, progress=notes,
+                                listed_only=listed_only):
             if isinstance(event, queue.JobStarted):
                 if not quiet:
                     again = f" (attempt {event.attempt}: the worker that had it stopped answering)" \

@@ -11,7 +11,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 
 def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -51,24 +51,54 @@ def warc_prefix(site_url: str) -> str:
     return f"wparchive-{urlsplit(site_url).hostname}"
 
 
-def site_archive(folder: str | os.PathLike[str], site_url: str) -> Path:
-    """The archive of one site in folder, as a queue worker writes it: FOLDER/<host>[_<port>][-<path>].db.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def site_url(url: str) -> str:
+    """A site's URL as the job queue keeps it: scheme and host in lower case, the host without trailing dots,
+    no default port, no empty query and no fragment, and / for no path; the path is kept as given. A URL
+    that cannot be read (a bad port) is returned as it is, for url_problem to say what is wrong."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").rstrip(".")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc += f":{port}"
+    userinfo = parts.netloc.rpartition("@")[0]  # kept, so that whoever refuses credentials still sees them
+    return urlunsplit((scheme, f"{userinfo}@{netloc}" if userinfo else netloc, parts.path or "/", parts.query, ""))
+
+
+def site_key(url: str) -> str:
+    """What tells one site from another: its site_url without the scheme. http:// and https:// of one host
+    and path are one site, since WordPress knows a site by one home URL and redirects the other scheme to
+    it; they share one archive, and a worker's sites.toml gives either its options and credentials."""
+    return site_url(url).partition("://")[2]
+
+
+def site_archive(folder: str | os.PathLike[str], site_url_: str) -> Path:
+    """The archive of one site in folder, as a queue worker writes it: FOLDER/<host>[_<port>][-<path>].db,
+    the same for every URL of the site (see site_key: the scheme, a default port, a trailing dot, an empty
+    query and a fragment make no other archive).
 
     The name is made of letters, digits, dots, hyphens and underscores only, starts with neither a dot
     nor a hyphen, and is at most about 120 characters long, so that no URL, however hostile, names a
     file outside folder or a hidden one. A URL with a path (or anything the name leaves out) gets a
-    short hash of the whole URL, so that two sites never share a file.
+    short hash of its site_key, so that two sites never share a file.
     """
-    parts = urlsplit(site_url)
-    host = _safe_name((parts.hostname or "").rstrip("."), 60)
+    key = site_key(site_url_)
+    parts = urlsplit(site_url(site_url_))
+    host = _safe_name(parts.hostname or "", 60)
     try:
         port = parts.port
     except ValueError:  # a port that is no number: check_site_url refuses it, the hash tells it apart anyway
         port = None
     name = host + (f"_{port}" if port else "")
     rest = parts.path.strip("/") + (f"?{parts.query}" if parts.query else "")
-    if rest or not host or host != (parts.hostname or "").rstrip(".").lower():
-        digest = hashlib.sha256(site_url.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    if rest or not host or host != (parts.hostname or ""):
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:10]
         name = "-".join(part for part in (name, _safe_name(rest, 40), digest) if part)
     return Path(folder) / f"{name}.db"
 

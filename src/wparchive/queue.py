@@ -10,7 +10,8 @@ revokes its copy. A worker killed mid-job leaves the copy to come due, and anoth
 the site again, where its archive continues from the last page saved. A stopped worker (Ctrl-C,
 SIGTERM) puts its job back at once. A site with a schedule is put back into the queue, due at its
 next time, as each of its jobs ends; the workers move due jobs from the schedule into the queue
-(Huey's read_schedule) as they look for work, so a fleet needs no crontab.
+as they look for work, so a fleet needs no crontab. Each message is checked whole as it is read; one that is
+no wparchive job is dropped, said in one line, and no other job with it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -40,7 +41,7 @@ from .client import split_credentials, url_problem
 from .config import SiteConfig, load_sites_and_defaults
 from .errors import ArchiveUnavailable, BadQueueAddress, ConfigError, QueueUnavailable, WPArchiveError
 from .harvest import HarvestSettings, SiteOutcome, harvest_sites
-from .paths import config_dir, site_archive
+from .paths import config_dir, site_archive, site_key, site_url
 from .progress import Progress, SilentProgress, SiteProgress
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,47 @@ class _JsonSerializer(Serializer):  # type: ignore[misc]
     def _deserialize(self, data: bytes) -> Any:
         value = json.loads(data)
         if isinstance(value, dict) and "message" in value:
-            fields = value["message"]
-            if not isinstance(fields, dict) or not set(fields) <= set(Message._fields):
-                raise ValueError("not a message of Huey's")
-            eta = fields.get("eta")
-            return Message(**{**fields, "eta": datetime.fromisoformat(eta) if isinstance(eta, str) else None})
+            return _job_message(value["message"])
         return value
+
+
+# What Huey would act on itself (priorities, chained tasks, expiry) and a worker never sets: anyone may write
+# to the queue, and Huey trips over odd values of these only later, in the middle of moving jobs around.
+_UNSET_FIELDS = ("priority", "on_complete", "on_error", "expires", "expires_resolved")
+_JOB_KWARGS = {"attempt": int, "lease": bool}
+
+
+class _NotAJob(ValueError):
+    """What makes a well-formed message no wparchive job."""
+
+
+def _job_message(fields: Any) -> Message:
+    """A wparchive job's message, checked whole as it is read, or _NotAJob: a message that passes here can be
+    compared, scheduled and queued without failing later."""
+    if not isinstance(fields, dict) or not set(fields) <= set(Message._fields):
+        raise _NotAJob("not a message of Huey's")
+    fields = {name: fields.get(name) for name in Message._fields}
+    if any(fields[name] is not None for name in _UNSET_FIELDS):
+        raise _NotAJob("a message with a priority, an expiry or tasks chained to it is not a wparchive job")
+    if not isinstance(fields["id"], str) or not isinstance(fields["name"], str):
+        raise _NotAJob("a message without an id or a name")
+    if any(fields[name] is not None and type(fields[name]) is not int for name in ("retries", "retry_delay")):
+        raise _NotAJob("a message whose retries are not a number")
+    args, kwargs = fields["args"], fields["kwargs"]
+    if not (isinstance(args, list) and len(args) == 1 and isinstance(args[0], str)):
+        raise _NotAJob("a job names one site, by its URL")
+    if not isinstance(kwargs, dict) or any(type(kwargs[key]) is not _JOB_KWARGS.get(key) for key in kwargs):
+        raise _NotAJob("a job's options are its attempt (a number) and lease (true or false) only")
+    eta = fields["eta"]
+    if eta is not None:
+        try:
+            due = datetime.fromisoformat(eta) if isinstance(eta, str) else None
+        except ValueError:
+            due = None
+        if due is None or due.tzinfo is not None:  # Huey compares naive times in UTC only
+            raise _NotAJob("a job's due time is a naive ISO time, in UTC")
+        eta = due
+    return Message(**{**fields, "args": tuple(args), "eta": eta})
 
 
 class _UtcRedisStorage(RedisStorage):  # type: ignore[misc]
@@ -85,6 +121,35 @@ class _UtcRedisStorage(RedisStorage):  # type: ignore[misc]
 
     def convert_ts(self, ts: datetime) -> float:
         return calendar.timegm(ts.timetuple()) + ts.microsecond / 1e6
+
+
+def shown_address(address: str) -> str:
+    """The queue's address as messages show it: a Redis password, before the host (:PASSWORD@) or in the
+    query (?password=), is never shown."""
+    url = split_credentials(address)[0]
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url
+    hidden = ("password=***" if part.partition("=")[0].lower() == "password" else part for part in query.split("&"))
+    return f"{base}?{'&'.join(hidden)}"
+
+
+HUEY_TABLES = frozenset({"kv", "schedule", "task"})  # those SqliteHuey makes
+
+
+def _refuse_other_database(path: Path) -> None:
+    """BadQueueAddress when path is a SQLite file with tables but not Huey's (an archive, say): SqliteHuey would
+    add its tables to it."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return  # not SQLite, or unreadable: opening it as a queue says so
+    if tables and not HUEY_TABLES <= tables:
+        raise BadQueueAddress(f"--queue {path} is a SQLite database of something else, not a queue: its tables "
+                              "are left alone", hint="Give --queue the path of a new file, or of a queue.")
 
 
 def _not_run_by_huey(site_url: str, **_: Any) -> None:
@@ -117,7 +182,7 @@ class JobQueue:
     """
 
     def __init__(self, address: str) -> None:
-        self.shown = split_credentials(address)[0]  # a Redis password is never shown
+        self.shown = shown_address(address)
         self._huey = self._open(address)
         self._job = self._huey.task(name=JOB_NAME)(_not_run_by_huey)
         self._redis = isinstance(self._huey, RedisHuey)
@@ -140,6 +205,7 @@ class JobQueue:
         folder = path.parent.resolve()
         if not folder.is_dir():
             raise QueueUnavailable(f"cannot open the queue file {path}: the folder {folder} does not exist")
+        _refuse_other_database(path)
         try:
             return SqliteHuey(QUEUE_NAME, filename=str(path), results=False, serializer=serializer)
         except sqlite3.Error as exc:
@@ -160,26 +226,28 @@ class JobQueue:
     def add(self, jobs: Iterable[tuple[str, datetime | None]], *, schedules: dict[str, str] | None = None
             ) -> list[Enqueued]:
         """Put a job for each (site URL, due time in UTC or None for at once) into the queue, but for a site
-        a job already waits for, due no later: adding one would harvest it twice."""
-        schedules = schedules or {}
+        a job already waits for, due no later: adding one would harvest it twice. Each URL goes in as site_url
+        makes it, and two URLs of one site (site_key) are one site."""
+        schedules = {site_key(url): schedule for url, schedule in (schedules or {}).items()}
         with self._reaching():
             now = utc_now()
             waiting = self._waiting(now)
             done = []
-            for site_url, due in jobs:
+            for url, due in jobs:
+                url, key = site_url(url), site_key(url)
                 due = None if due is None or due <= now else due
-                if site_url in waiting and (waiting[site_url] or now) <= (due or now):
-                    done.append(Enqueued(site_url, waiting[site_url], False, schedules.get(site_url)))
+                if key in waiting and (waiting[key] or now) <= (due or now):
+                    done.append(Enqueued(url, waiting[key], False, schedules.get(key)))
                     continue
-                self._put(site_url, due, attempt=1)
-                waiting[site_url] = due
-                done.append(Enqueued(site_url, due, True, schedules.get(site_url)))
+                self._put(url, due, attempt=1)
+                waiting[key] = due
+                done.append(Enqueued(url, due, True, schedules.get(key)))
             return done
 
-    def _put(self, site_url: str, due: datetime | None, *, attempt: int, lease: bool = False) -> Task:
-        if split_credentials(site_url)[1] is not None:  # SiteConfig took them out; nothing may put them back
+    def _put(self, url: str, due: datetime | None, *, attempt: int, lease: bool = False) -> Task:
+        if split_credentials(url)[1] is not None:  # SiteConfig took them out; nothing may put them back
             raise ValueError("a job's URL may not hold credentials")
-        task = self._job.s(site_url, attempt=attempt, lease=lease)
+        task = self._job.s(url, attempt=attempt, lease=lease)
         if due is None:
             self._huey.enqueue(task)
         else:
@@ -188,17 +256,18 @@ class JobQueue:
         return task
 
     def _waiting(self, now: datetime) -> dict[str, datetime | None]:
-        """Each site a job waits for (leases of jobs being run are not waiting), and when the first is due."""
+        """Each site (by site_key) a job waits for (leases of jobs being run are not waiting), and when the first
+        is due."""
         waiting: dict[str, datetime | None] = {}
         for task in self._tasks(self._huey.storage.enqueued_items()):
             if not (task.kwargs.get("lease") and self._huey.is_revoked(task)):
-                waiting[task.args[0]] = None
+                waiting[site_key(task.args[0])] = None
         for task in self._tasks(self._huey.storage.scheduled_items()):
             if task.kwargs.get("lease"):
                 continue
-            site_url, due = task.args[0], None if task.eta is None or task.eta <= now else task.eta
-            if site_url not in waiting or (due or now) < (waiting[site_url] or now):
-                waiting[site_url] = due
+            key, due = site_key(task.args[0]), None if task.eta is None or task.eta <= now else task.eta
+            if key not in waiting or (due or now) < (waiting[key] or now):
+                waiting[key] = due
         return waiting
 
     def _tasks(self, raw: Iterable[bytes]) -> Iterator[Task]:
@@ -218,26 +287,39 @@ class JobQueue:
         of workers that stopped answering) are moved into the queue. Jobs not of ours are dropped, said
         in the log."""
         with self._reaching():
-            for task in self._huey.read_schedule(utc_now()):
-                self._huey.enqueue(task)
+            # Each due job moved on its own (not Huey's read_schedule, which fails them all for one odd one):
+            # the schedule gives them up as it is read, so a job not put into the queue would be lost.
+            for data in self._huey.storage.read_schedule(utc_now()):
+                job = self._job_or_dropped(data)
+                if job is not None:
+                    self._huey.enqueue(job[0])
             while True:
                 data = self._huey.storage.dequeue()
                 if data is None:
                     return None
-                try:
-                    task = self._huey.deserialize_task(data)
-                except Exception:
-                    log.warning("a message in the queue is not a wparchive job: dropped")
+                job = self._job_or_dropped(data)
+                if job is None:
                     continue
-                site_url = _site_of(task)
-                if site_url is None:
-                    log.warning("a job in the queue names no usable site: dropped")
-                    continue
+                task, url = job
                 if not self._huey.ready_to_run(task):
                     self._huey.add_schedule(task)
                 elif not self._huey.is_revoked(task, peek=False):  # a lease renewed, or revoked as its job ended
                     attempt = task.kwargs.get("attempt")
-                    return Job(site_url, attempt if isinstance(attempt, int) and attempt > 0 else 1)
+                    return Job(url, attempt if isinstance(attempt, int) and attempt > 0 else 1)
+
+    def _job_or_dropped(self, data: bytes) -> tuple[Task, str] | None:
+        """The job in a message taken from the queue and its site, or None, said in one line of the log."""
+        try:
+            task = self._huey.deserialize_task(data)
+        except Exception as exc:  # anything may be written to a queue; the message is gone, say so and go on
+            reason = f" ({exc})" if isinstance(exc, _NotAJob) else ""
+            log.warning("a message in the queue is not a wparchive job%s: dropped", reason)
+            return None
+        url = _site_of(task)
+        if url is None:
+            log.warning("a job in the queue names no usable site: dropped")
+            return None
+        return task, url
 
     def busy(self) -> bool:
         """Whether a job waits to run now, or a worker still runs one (its lease is alive): a worker with
@@ -296,14 +378,15 @@ class JobQueue:
 
 
 def _site_of(task: Task) -> str | None:
-    """The site a job names, or None when it is not a usable one (no URL, or one with credentials)."""
+    """The site a job names (as site_url makes it), or None when it is not a usable one (no URL, or one with
+    credentials)."""
     args = task.args
-    site_url = args[0] if isinstance(args, (list, tuple)) and len(args) == 1 else None
-    if not isinstance(site_url, str) or not isinstance(task.kwargs, dict) or url_problem(site_url) is not None:
+    url = args[0] if isinstance(args, (list, tuple)) and len(args) == 1 else None
+    if not isinstance(url, str) or not isinstance(task.kwargs, dict) or url_problem(url) is not None:
         return None
-    if split_credentials(site_url)[1] is not None:
+    if split_credentials(url)[1] is not None:
         return None
-    return site_url
+    return site_url(url)
 
 
 # What `wparchive enqueue` runs
@@ -348,7 +431,7 @@ class Rescheduled:
 
 def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings | None = None, *,
          burst: bool = False, lease: float = DEFAULT_LEASE, progress: Progress | None = None,
-         ) -> Iterator[JobStarted | JobEnded | Rescheduled]:
+         listed_only: bool = False) -> Iterator[JobStarted | JobEnded | Rescheduled]:
     """Take jobs from the queue and harvest each site into out/<site>.db, as `wparchive harvest` would
     (harvest_sites), yielding as each job starts and ends; a site with a schedule is then put back into
     the queue for its next time. Without burst it waits for jobs until stopped (KeyboardInterrupt,
@@ -356,13 +439,18 @@ def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings
     is due and no other worker runs one.
 
     A site of the sites.toml in settings.config is harvested with its options and credentials; another
-    with its [defaults] only, anonymously. ArchiveUnavailable when out cannot be written; QueueUnavailable
+    with its [defaults] only, anonymously; with listed_only, a job for another site is dropped, said in the log
+    (put back, it would go round the workers for ever; a fleet's workers list the same sites), and ConfigError
+    when sites.toml lists no site. ArchiveUnavailable when out cannot be written; QueueUnavailable
     when the queue goes away; a harvest's own errors end in its JobEnded's outcome.
     """
     settings = settings or HarvestSettings()
     progress = progress or SilentProgress()
     folder = _writable_folder(Path(out))
     sites, defaults = _worker_sites(settings.config)
+    if listed_only and not sites:
+        raise ConfigError(f"--listed-only, but {config_dir(settings.config) / 'sites.toml'} lists no site: this "
+                          "worker would take no job")
     reporting = threading.Lock()
     while True:
         job = queue.take()
@@ -371,22 +459,36 @@ def work(queue: JobQueue, out: str | os.PathLike[str], settings: HarvestSettings
                 return
             queue.idle()
             continue
-        site = sites.get(job.site_url.rstrip("/")) or SiteConfig.model_validate({**defaults, "url": job.site_url})
+        if listed_only and site_key(job.site_url) not in sites:
+            log.warning("%s: a job for a site this worker's sites.toml does not list (--listed-only): dropped",
+                        job.site_url)
+            continue
+        site = sites.get(site_key(job.site_url)) or SiteConfig.model_validate({**defaults, "url": job.site_url})
         archive = site_archive(folder, site.url)
         if job.attempt > MAX_ATTEMPTS:
             outcome = SiteOutcome(url=site.url, error=WPArchiveError(
                 f"given up after {MAX_ATTEMPTS} attempts: each time, the worker harvesting it stopped answering",
                 hint="It may be what stops them (memory?): harvest it alone with wparchive harvest to see, then "
                      "enqueue it again."))
+            enqueued = _next_harvest(queue, site)
         else:
             with queue.leased(job, lease):
                 yield JobStarted(site.url, archive, job.attempt)
                 outcome = _harvest(archive, site, settings, SiteProgress(progress, site.url, reporting))
+                # before the lease goes: a worker stopped in between would otherwise end the site's schedule
+                enqueued = _next_harvest(queue, site)
         yield JobEnded(site.url, archive, outcome)
-        schedule = site.parsed_schedule()
-        if schedule is not None:
-            [enqueued] = queue.add([(site.url, schedule.next_after(utc_now()))], schedules={site.url: schedule.text})
+        if enqueued is not None:
             yield Rescheduled(enqueued)
+
+
+def _next_harvest(queue: JobQueue, site: SiteConfig) -> Enqueued | None:
+    """The site's next scheduled job, put into the queue (or found waiting); None for a site without a schedule."""
+    schedule = site.parsed_schedule()
+    if schedule is None:
+        return None
+    [enqueued] = queue.add([(site.url, schedule.next_after(utc_now()))], schedules={site.url: schedule.text})
+    return enqueued
 
 
 def _harvest(archive: Path, site: SiteConfig, settings: HarvestSettings, progress: Progress) -> SiteOutcome:
@@ -411,7 +513,7 @@ def _writable_folder(folder: Path) -> Path:
 
 
 def _worker_sites(config: str | os.PathLike[str] | None) -> tuple[dict[str, SiteConfig], dict[str, object]]:
-    """The sites of the worker's sites.toml by URL, and its [defaults] for the others. Without --config, a
+    """The sites of the worker's sites.toml by site_key, and its [defaults] for the others. Without --config, a
     missing file is no site at all; named with --config, it must be there."""
     path = config_dir(config) / "sites.toml"
     if config is None and not path.exists():
@@ -419,6 +521,7 @@ def _worker_sites(config: str | os.PathLike[str] | None) -> tuple[dict[str, Site
     sites, defaults = load_sites_and_defaults(path)
     by_url: dict[str, SiteConfig] = {}
     for site in sites:
-        if by_url.setdefault(site.url.rstrip("/"), site) is not site:
-            raise ConfigError(f"{path} lists {site.url} twice: a worker would not know which to use")
+        if by_url.setdefault(site_key(site.url), site) is not site:
+            raise ConfigError(f"{path} lists {site.url} twice (as {by_url[site_key(site.url)].url} too): a worker "
+                              "would not know which to use")
     return by_url, defaults

@@ -229,3 +229,22 @@ def test_credentials_never_reach_redis(make_server, queue, tmp_path) -> None:
         assert all("Authorization" in headers for headers in server.request_headers)
     assert all(inline.home.encode() in snapshot for snapshot in snapshots)  # the jobs (or leases) were there
     assert not [snapshot for snapshot in snapshots if b"s3cret" in snapshot]
+
+
+def test_a_job_with_a_priority_is_dropped_and_the_other_due_jobs_run(make_server, queue, tmp_path) -> None:
+    from test_queue import _job_message
+
+    one, two = make_server(), make_server()
+    urls = [one.home + "/", two.home + "/"]
+    client = _redis(queue)
+    # Due long ago, the odd one first: Huey's own move of due jobs into the queue failed them all at it
+    client.zadd(SCHEDULE, {_job_message("http://127.0.0.1:9/", priority=5): 1, _job_message(urls[0]): 2,
+                           _job_message(urls[1]): 3})
+    worked = subprocess.run(worker_command(queue, tmp_path / "out", write_sites(tmp_path / "config", urls), "--burst"),
+                            capture_output=True, text=True, timeout=300)
+    assert worked.returncode == 0 and "Traceback" not in worked.stderr, worked.stderr
+    [dropped] = [line for line in worked.stderr.splitlines() if "dropped" in line]
+    assert "priority" in dropped
+    for server in (one, two):
+        assert runs(tmp_path / "out" / f"127.0.0.1_{server.port}.db") == ["ok"]
+    assert _jobs(queue, PENDING) == []
