@@ -262,3 +262,34 @@ def test_the_command_line_searches_the_same_archives_as_one(archives: list[str],
     assert text.returncode == 0 and text.stderr == "3 results\n"
     assert [block.splitlines()[1].rsplit(" · ", 1)[1] for block in text.stdout.split("\n\n")[:3]] == [
         "garden_01", "garden_02", "garden_03"]  # each archive's best, in the order given
+
+
+def test_an_archive_that_fails_to_read_is_skipped_and_the_others_answer(archives: list[str], tmp_path: Path) -> None:
+    """An archive whose tables are not as a search reads them past the hits (its users' names), served or
+    searched beside a sound one: it is skipped saying why, wherever the search fails on it."""
+    damaged = str(tmp_path / "damaged.db")
+    shutil.copy(archives[1], damaged)
+    db = sqlite_utils.Database(damaged)
+    db.execute("ALTER TABLE users RENAME COLUMN name TO nom")
+    db.close()
+    reason = "damaged is not searched: reading it failed (no such column: name)"
+
+    async def search() -> tuple[Any, Any, list[str]]:
+        ds = build_datasette([archives[0], damaged])
+        await ds.invoke_startup()
+        page = await ds.client.get(f"/-/wparchive/search.json?q={WORD}")
+        alone = await ds.client.get(f"/-/wparchive/search.json?q={WORD}&database=damaged")
+        download = await ds.client.get(f"/-/wparchive/results.jsonl?q={WORD}")
+        return page, alone, download.text.splitlines()
+
+    page, alone, download = asyncio.run(search())
+    assert page.status_code == 200, page.text
+    data = page.json()
+    assert data["databases"] == ["garden_01"] and data["total"] == len(_hits(archives[0]))
+    assert len(data["skipped"]) == 1 and data["skipped"][0].startswith(reason)
+    assert alone.status_code == 400 and "reading it failed (no such column: name)" in alone.json()["error"]
+    assert {json.loads(line)["database"] for line in download} == {"garden_01"}
+    assert len(download) == len(_hits(archives[0]))
+    result = _cli("--format", "jsonl", WORD, archives[0], damaged)
+    assert result.returncode == 0 and result.stderr.startswith(f"Note: {reason}"), result.stderr
+    assert len(result.stdout.splitlines()) == len(_hits(archives[0]))
