@@ -293,3 +293,22 @@ def test_an_archive_that_fails_to_read_is_skipped_and_the_others_answer(archives
     result = _cli("--format", "jsonl", WORD, archives[0], damaged)
     assert result.returncode == 0 and result.stderr.startswith(f"Note: {reason}"), result.stderr
     assert len(result.stdout.splitlines()) == len(_hits(archives[0]))
+
+
+def test_a_database_that_is_no_archive_served_beside_one_is_left_out_of_the_search(archives: list[str],
+                                                                                   tmp_path: Path) -> None:
+    """As `datasette garden.db jobs.sqlite`: the search covers the archive alone, and names no other to mend."""
+    jobs = str(tmp_path / "jobs.sqlite")
+    sqlite_utils.Database(jobs)["jobs"].insert({"id": 1, "title": f"{WORD} turner"}, pk="id")
+
+    async def search() -> tuple[Any, Any]:
+        ds = build_datasette([archives[0], jobs])
+        await ds.invoke_startup()
+        return ((await ds.client.get(f"/-/wparchive/search.json?q={WORD}")).json(),
+                await ds.client.get(f"/-/wparchive/search.json?q={WORD}&database=jobs"))
+
+    data, named = asyncio.run(search())
+    assert data["databases"] == ["garden_01"] and data["skipped"] == []
+    assert data["total"] == len(_hits(archives[0]))
+    assert named.status_code == 400
+    assert named.json()["error"] == "There is no archive 'jobs' here; the archives are garden_01."

@@ -138,7 +138,7 @@ class SearchRequest:
         if wanted is None:
             return list(served)
         if wanted not in served:
-            raise BadSearch(f"There is no database {wanted!r} here; the databases are {', '.join(served)}.")
+            raise BadSearch(f"There is no archive {wanted!r} here; the archives are {', '.join(served)}.")
         return [wanted]
 
 

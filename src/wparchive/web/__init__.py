@@ -137,11 +137,11 @@ def _archive(datasette: Any) -> Any:
 
 
 async def _searched(request: Any, datasette: Any) -> list[Any]:
-    """The databases a search covers: the one ?database= names (404 when none is served so, 403 when
-    the reader may not see it), else every archive served that the reader may see, in the order
-    Datasette was given them (an archive without a full-text index is skipped, saying so)."""
+    """The databases a search covers: the archives served that the reader may see, in the order Datasette
+    was given them (those without a full-text index are skipped, saying so), of which ?database= may
+    name one (404 when no database is served so, 403 when the reader may not see it)."""
     if request.args.get("database"):
-        return [await asked_database(request, datasette)]
+        await asked_database(request, datasette)
     return [datasette.databases[name] for name in _archive_names(datasette)
             if await may_see(datasette, request.actor, name)]
 
