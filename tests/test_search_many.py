@@ -312,3 +312,35 @@ def test_a_database_that_is_no_archive_served_beside_one_is_left_out_of_the_sear
     assert data["total"] == len(_hits(archives[0]))
     assert named.status_code == 400
     assert named.json()["error"] == "There is no archive 'jobs' here; the archives are garden_01."
+
+
+def test_each_site_facet_of_several_archives_leads_to_as_many_hits_as_it_counts(archives: list[str],
+                                                                                 tmp_path: Path) -> None:
+    """A multisite's sub-site (http://h/garden) in one archive and its main site (http://h) in another:
+    the page's link of each site facet finds the hits that facet counts, not those of every address under it."""
+    paths = []
+    for path, home, name in ((archives[0], "http://h/garden", "Garden club"), (archives[1], "http://h", "Main")):
+        copy = str(tmp_path / f"{name.split()[0].lower()}.db")
+        shutil.copy(path, copy)
+        db = sqlite_utils.Database(copy)
+        db["sites"].update(1, {"home": home, "name": name})
+        db.close()
+        paths.append(copy)
+
+    async def facets_and_their_links() -> list[tuple[str, int, int]]:
+        ds = build_datasette(paths)
+        await ds.invoke_startup()
+        page = lxml.html.fromstring((await ds.client.get(f"/-/wparchive/search?q={WORD}")).text)
+        (sites,) = page.xpath("//div[@class='wparchive-facets']/h3[.='Site']/following-sibling::ul[1]")
+        found = []
+        for item in sites.xpath("li"):
+            (link,) = item.xpath("a/@href")
+            shown = (await ds.client.get(link.replace("/-/wparchive/search?", "/-/wparchive/search.json?"))).json()
+            found.append((item.xpath("a/text()")[0], int(item.xpath("text()")[-1]), shown["total"]))
+        return found
+
+    found = asyncio.run(facets_and_their_links())
+    assert sorted(label for label, _, _ in found) == ["Garden club", "Main"]
+    assert [(label, counted) for label, counted, _ in found] == [(label, total) for label, _, total in found]
+    assert dict((label, counted) for label, counted, _ in found) == {"Garden club": len(_hits(archives[0])),
+                                                                     "Main": len(_hits(archives[1]))}
