@@ -428,6 +428,8 @@ def extra_template_vars(template: str, database: str | None, table: str | None, 
 
     async def archive_summary() -> dict[str, Any]:
         database = _archive(datasette)
+        if not await may_see(datasette, request.actor if request else None, database.name):
+            return {"archive": None}  # closed to this reader: Datasette's page, which lists none of it
         try:
             status = {name: status_rows((await database.execute(sql, STATUS_PARAMS)).rows)
                       for name, sql in STATUS_SQL.items()}
