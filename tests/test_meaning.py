@@ -20,7 +20,7 @@ import lxml.html
 import pytest
 import requests
 
-from test_search_bounds import serve_archive
+from test_search_bounds import _config, serve_archive
 from wparchive.db import ensure_db_shape, open_db
 
 pytest.importorskip("wordllama", reason="finding by meaning needs the optional wordllama package (wparchive[meaning])")
@@ -325,3 +325,42 @@ def test_near_duplicates_are_grouped_across_sites_and_listed_by_a_canned_query(t
     assert [(row["group_key"], row["key"], row["site"]) for row in rows] == [
         ("1-3", "1-3", "Example"), ("1-3", "2-1", "Copycat")]
     assert rows[0]["similarity"] == 1.0 and 0.8 <= rows[1]["similarity"] < 1.0
+
+
+def test_a_server_of_many_archives_keeps_the_vectors_of_each_it_searched(tmp_path: Path, monkeypatch) -> None:
+    """Six archives with vectors, served together: a search by meaning reads each one's vectors once,
+    and the next finds them kept. Within a bound on their bytes, the least recently searched go first."""
+    import asyncio
+    import shutil
+    from collections import OrderedDict
+
+    from wparchive import meaning
+    from wparchive.db.queries import VECTORS_SQL
+    from wparchive.serve import build_datasette
+
+    first = _make_archive(tmp_path / "a.db")
+    assert _wparchive("embed", "--db", first).returncode == 0
+    names = ["a", "b", "c", "d", "e", "f"]
+    for name in names[1:]:
+        shutil.copy(first, tmp_path / f"{name}.db")
+    # with Datasette's trace of each query run, asked for with _trace=1
+    ds = build_datasette([str(tmp_path / f"{name}.db") for name in names], config=_config(tmp_path, trace_debug=True))
+
+    async def read_vectors(*searches: str) -> list[list[str]]:
+        """For each search (of every archive, or of the one named), the archives whose vectors it read."""
+        await ds.invoke_startup()
+        read = []
+        for database in searches:
+            answer = await ds.client.get("/-/wparchive/search.json", params={
+                "q": "car mechanic", "mode": "meaning", "_trace": "1", **({"database": database} if database else {})},
+                headers={"cache-control": "no-cache"})
+            assert answer.status_code == 200, answer.text
+            read.append([trace["database"] for trace in answer.json()["_trace"]["traces"] if trace["sql"] == VECTORS_SQL])
+        return read
+
+    monkeypatch.setattr(meaning, "_indexes", OrderedDict())  # none kept yet
+    assert asyncio.run(read_vectors("", "")) == [names, []]
+    one = meaning._size(next(iter(meaning._indexes.values())))
+    monkeypatch.setattr(meaning, "_indexes", OrderedDict())  # none kept yet
+    monkeypatch.setattr(meaning, "KEPT_INDEX_BYTES", 2 * one)  # room for two
+    assert asyncio.run(read_vectors("a", "b", "a", "c", "a", "b")) == [["a"], ["b"], [], ["c"], [], ["b"]]

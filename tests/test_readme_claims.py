@@ -26,7 +26,7 @@ import test_crash_safety
 import test_search_bounds
 from wparchive import cli as cli_module
 from wparchive import client as client_module
-from wparchive import duplicates, export, pagination, responses, search, static_site, web, wxr
+from wparchive import duplicates, export, meaning, pagination, responses, search, static_site, web, wxr
 from wparchive.cli import cli
 from wparchive.db import queries, schema
 from wparchive.fallback import MAX_SKIPPED_KEPT
@@ -406,6 +406,7 @@ SETTINGS = {
     (f"`sql_time_limit_ms` ({json.loads((config_dir() / 'settings.json').read_text())['sql_time_limit_ms'] // 1000} s"
      " in `config/settings.json`)"): "the bundled Datasette settings",
     f"about {round(duplicates.THRESHOLD * 100)} % or more of": "duplicates.THRESHOLD, how alike near-duplicates are",
+    f"up to {meaning.KEPT_INDEX_BYTES // 1024**3} GB of them together": "meaning.KEPT_INDEX_BYTES",
     # a setting of the past, not a measurement: tests/test_concurrent_serving.py reads for twice as long
     "twice the 5 s a harvest used to wait": "the busy timeout before BUSY_TIMEOUT_MS",
 }

@@ -262,3 +262,85 @@ def test_the_command_line_searches_the_same_archives_as_one(archives: list[str],
     assert text.returncode == 0 and text.stderr == "3 results\n"
     assert [block.splitlines()[1].rsplit(" · ", 1)[1] for block in text.stdout.split("\n\n")[:3]] == [
         "garden_01", "garden_02", "garden_03"]  # each archive's best, in the order given
+
+
+def test_an_archive_that_fails_to_read_is_skipped_and_the_others_answer(archives: list[str], tmp_path: Path) -> None:
+    """An archive whose tables are not as a search reads them past the hits (its users' names), served or
+    searched beside a sound one: it is skipped saying why, wherever the search fails on it."""
+    damaged = str(tmp_path / "damaged.db")
+    shutil.copy(archives[1], damaged)
+    db = sqlite_utils.Database(damaged)
+    db.execute("ALTER TABLE users RENAME COLUMN name TO nom")
+    db.close()
+    reason = "damaged is not searched: reading it failed (no such column: name)"
+
+    async def search() -> tuple[Any, Any, list[str]]:
+        ds = build_datasette([archives[0], damaged])
+        await ds.invoke_startup()
+        page = await ds.client.get(f"/-/wparchive/search.json?q={WORD}")
+        alone = await ds.client.get(f"/-/wparchive/search.json?q={WORD}&database=damaged")
+        download = await ds.client.get(f"/-/wparchive/results.jsonl?q={WORD}")
+        return page, alone, download.text.splitlines()
+
+    page, alone, download = asyncio.run(search())
+    assert page.status_code == 200, page.text
+    data = page.json()
+    assert data["databases"] == ["garden_01"] and data["total"] == len(_hits(archives[0]))
+    assert len(data["skipped"]) == 1 and data["skipped"][0].startswith(reason)
+    assert alone.status_code == 400 and "reading it failed (no such column: name)" in alone.json()["error"]
+    assert {json.loads(line)["database"] for line in download} == {"garden_01"}
+    assert len(download) == len(_hits(archives[0]))
+    result = _cli("--format", "jsonl", WORD, archives[0], damaged)
+    assert result.returncode == 0 and result.stderr.startswith(f"Note: {reason}"), result.stderr
+    assert len(result.stdout.splitlines()) == len(_hits(archives[0]))
+
+
+def test_a_database_that_is_no_archive_served_beside_one_is_left_out_of_the_search(archives: list[str],
+                                                                                   tmp_path: Path) -> None:
+    """As `datasette garden.db jobs.sqlite`: the search covers the archive alone, and names no other to mend."""
+    jobs = str(tmp_path / "jobs.sqlite")
+    sqlite_utils.Database(jobs)["jobs"].insert({"id": 1, "title": f"{WORD} turner"}, pk="id")
+
+    async def search() -> tuple[Any, Any]:
+        ds = build_datasette([archives[0], jobs])
+        await ds.invoke_startup()
+        return ((await ds.client.get(f"/-/wparchive/search.json?q={WORD}")).json(),
+                await ds.client.get(f"/-/wparchive/search.json?q={WORD}&database=jobs"))
+
+    data, named = asyncio.run(search())
+    assert data["databases"] == ["garden_01"] and data["skipped"] == []
+    assert data["total"] == len(_hits(archives[0]))
+    assert named.status_code == 400
+    assert named.json()["error"] == "There is no archive 'jobs' here; the archives are garden_01."
+
+
+def test_each_site_facet_of_several_archives_leads_to_as_many_hits_as_it_counts(archives: list[str],
+                                                                                 tmp_path: Path) -> None:
+    """A multisite's sub-site (http://h/garden) in one archive and its main site (http://h) in another:
+    the page's link of each site facet finds the hits that facet counts, not those of every address under it."""
+    paths = []
+    for path, home, name in ((archives[0], "http://h/garden", "Garden club"), (archives[1], "http://h", "Main")):
+        copy = str(tmp_path / f"{name.split()[0].lower()}.db")
+        shutil.copy(path, copy)
+        db = sqlite_utils.Database(copy)
+        db["sites"].update(1, {"home": home, "name": name})
+        db.close()
+        paths.append(copy)
+
+    async def facets_and_their_links() -> list[tuple[str, int, int]]:
+        ds = build_datasette(paths)
+        await ds.invoke_startup()
+        page = lxml.html.fromstring((await ds.client.get(f"/-/wparchive/search?q={WORD}")).text)
+        (sites,) = page.xpath("//div[@class='wparchive-facets']/h3[.='Site']/following-sibling::ul[1]")
+        found = []
+        for item in sites.xpath("li"):
+            (link,) = item.xpath("a/@href")
+            shown = (await ds.client.get(link.replace("/-/wparchive/search?", "/-/wparchive/search.json?"))).json()
+            found.append((item.xpath("a/text()")[0], int(item.xpath("text()")[-1]), shown["total"]))
+        return found
+
+    found = asyncio.run(facets_and_their_links())
+    assert sorted(label for label, _, _ in found) == ["Garden club", "Main"]
+    assert [(label, counted) for label, counted, _ in found] == [(label, total) for label, _, total in found]
+    assert dict((label, counted) for label, counted, _ in found) == {"Garden club": len(_hits(archives[0])),
+                                                                     "Main": len(_hits(archives[1]))}

@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -462,3 +463,50 @@ def test_a_media_folder_elsewhere_is_served_when_named(media_archive, tmp_path) 
         [src] = page.xpath("//article//img/@src")
         assert src.startswith("/-/wparchive/media/") == served
     assert asyncio.run(fetch(ds, src)).status_code == 200
+
+
+def test_a_database_closed_to_a_reader_stays_closed_on_the_plugins_pages(media_archive, tmp_path) -> None:
+    """As `datasette garden.db bees.db -m meta.json` with bees open to its admin alone: every page of the
+    plugin refuses bees to anyone else as Datasette's own do, and a search covers garden alone."""
+    from datasette.app import Datasette
+
+    from wparchive.paths import media_folder
+
+    archive, folder = media_archive
+    garden, bees = str(tmp_path / "garden.db"), str(tmp_path / "bees.db")
+    for copy in (garden, bees):  # with what the harvest's connection still holds in its WAL
+        with sqlite3.connect(archive) as source, sqlite3.connect(copy) as target:
+            source.backup(target)
+    shutil.copytree(folder, media_folder(bees))
+    picture = lxml.html.fromstring(_get(archive, "/-/wparchive/post/1-1003").text).xpath("//article//img/@src")[0]
+    ds = Datasette(files=[garden, bees], metadata={"databases": {"bees": {"allow": {"id": "admin"}}}})
+    admin = {"ds_actor": ds.sign({"a": {"id": "admin"}}, "actor")}
+    closed = ["/bees", "/-/wparchive/search.json?q=compost&database=bees", "/-/wparchive/search?q=compost&database=bees",
+              "/-/wparchive/results.csv?q=compost&database=bees", "/-/wparchive/results.jsonl?q=compost&database=bees",
+              "/-/wparchive/post/1-1002?database=bees", f"{picture}?database=bees",
+              "/-/wparchive/stream/posts.jsonl?database=bees", "/-/wparchive/stream/files.csv?database=bees"]
+
+    async def fetch() -> tuple[list[int], list[int], dict, dict, int]:  # type: ignore[type-arg]
+        await ds.invoke_startup()
+        anonymous = [(await ds.client.get(path)).status_code for path in closed]
+        allowed = [(await ds.client.get(path, cookies=admin)).status_code for path in closed]
+        searched = (await ds.client.get("/-/wparchive/search.json?q=compost")).json()
+        everywhere = (await ds.client.get("/-/wparchive/search.json?q=compost", cookies=admin)).json()
+        unknown = (await ds.client.get("/-/wparchive/post/1-1002?database=wasps")).status_code
+        return anonymous, allowed, searched, everywhere, unknown
+
+    async def home_pages() -> list[str]:  # bees given first: the home page would sum it up
+        bees_first = Datasette(files=[bees, garden], metadata={"databases": {"bees": {"allow": {"id": "admin"}}}})
+        await bees_first.invoke_startup()
+        its_admin = {"ds_actor": bees_first.sign({"a": {"id": "admin"}}, "actor")}
+        return [(await bees_first.client.get("/", cookies=cookies)).text for cookies in ({}, its_admin)]
+
+    anonymous_home, admin_home = asyncio.run(home_pages())
+    assert "wparchive-sites" not in anonymous_home and "bees" not in anonymous_home
+    assert "wparchive-sites" in admin_home and "/bees/sites/1" in admin_home
+    anonymous, allowed, searched, everywhere, unknown = asyncio.run(fetch())
+    assert dict(zip(closed, anonymous, strict=True)) == dict.fromkeys(closed, 403)
+    assert dict(zip(closed, allowed, strict=True)) == dict.fromkeys(closed, 200)
+    assert searched["databases"] == ["garden"] and {row["database"] for row in searched["rows"]} == {"garden"}
+    assert everywhere["databases"] == ["garden", "bees"] and everywhere["total"] == 2 * searched["total"]
+    assert unknown == 404  # a name served by no database is not read as the first one

@@ -527,7 +527,7 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
 @click.argument("query")
 @archives_argument
 @dbs_option
-@click.option("--site", help="Only this site: its id, or part of its name or address.")
+@click.option("--site", help="Only this site: its id, its address (whole), or part of its name or address.")
 @click.option("--type", "kind", help="Only this type: post, page, comment, or a custom post type.")
 @click.option("--from", "--since", "date_from", metavar="DATE",
               help="Only items of DATE or later (YYYY-MM-DD, YYYY-MM or YYYY, in UTC).")

@@ -15,6 +15,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -238,26 +239,42 @@ class VectorIndex:
         return [(int(rid), float(score)) for rid, score in zip(self.rids[top], scores[top], strict=True)]
 
 
-# The indexes read, by (archive, model, archive file, their last generation): a process serving
-# several archives keeps one for each; a new `wparchive embed` changes the key, and the index is read again.
+# The indexes read, by (archive, model, archive file, their last generation), least recently used
+# first: a process serving several archives keeps one for each; a new `wparchive embed` changes the
+# key, and the index is read again.
 IndexKey = tuple[str, str, str, int]
-_indexes: dict[IndexKey, VectorIndex] = {}
-KEPT_INDEXES = 4
+_indexes: OrderedDict[IndexKey, VectorIndex] = OrderedDict()
+# What the indexes kept may take in memory, together. Bounded by bytes, not by count, because reading
+# an index again costs a scan of every vector of its archive at each search: a server of many small
+# archives keeps them all (an archive's index takes 1 KB a post, at 256 dimensions), while a few very
+# large ones cannot grow the process past what a small server has to spare (a million posts are 1 GB).
+# The index last read is kept whatever its size.
+KEPT_INDEX_BYTES = 1024**3
 
 
 def cached_index(key: IndexKey) -> VectorIndex | None:
-    """The index read before under this key, if it is still kept."""
-    return _indexes.get(key)
+    """The index read before under this key, if it is still kept (it is then the last to go)."""
+    index = _indexes.get(key)
+    if index is not None:
+        _indexes.move_to_end(key)
+    return index
 
 
 def remember_index(key: IndexKey, rows: list[dict[str, Any]], dims: int) -> VectorIndex:
-    """An index of rows (rid, vector bytes), kept under key (the oldest kept one goes)."""
+    """An index of rows (rid, vector bytes), kept under key, in place of any of the same archive file
+    and model; those least recently used go while all take more than KEPT_INDEX_BYTES."""
     import numpy as np
 
     rows = [row for row in rows if row["vector"] is not None and len(row["vector"]) == dims * 4]
     matrix = np.frombuffer(b"".join(row["vector"] for row in rows), dtype=np.float32).reshape(len(rows), dims)
     index = VectorIndex(rids=np.array([row["rid"] for row in rows], dtype=np.int64), matrix=matrix)
-    while len(_indexes) >= KEPT_INDEXES:
-        del _indexes[next(iter(_indexes))]
+    for older in [kept for kept in _indexes if kept[:3] == key[:3]]:  # an earlier generation: never asked again
+        del _indexes[older]
     _indexes[key] = index
+    while len(_indexes) > 1 and sum(map(_size, _indexes.values())) > KEPT_INDEX_BYTES:
+        _indexes.popitem(last=False)
     return index
+
+
+def _size(index: VectorIndex) -> int:
+    return int(index.matrix.nbytes + index.rids.nbytes)

@@ -66,8 +66,12 @@ class BadSearch(WPArchiveError):
     exit_code = 2  # as click's own usage errors
 
 
-class NoVectors(BadSearch):
-    """A search by meaning of an archive without vectors: among several archives, that one is skipped."""
+class Unsearchable(BadSearch):
+    """An archive that cannot answer a search: among several archives, that one is skipped, saying why."""
+
+
+class NoVectors(Unsearchable):
+    """A search by meaning of an archive without vectors."""
 
 
 def fts_query(text: str) -> str:
@@ -134,7 +138,7 @@ class SearchRequest:
         if wanted is None:
             return list(served)
         if wanted not in served:
-            raise BadSearch(f"There is no database {wanted!r} here; the databases are {', '.join(served)}.")
+            raise BadSearch(f"There is no archive {wanted!r} here; the archives are {', '.join(served)}.")
         return [wanted]
 
 
@@ -206,18 +210,30 @@ def page_steps(request: SearchRequest, page: int = 1, archives: Sequence[str] = 
         yield results
         return
     offset = (page - 1) * PAGE_SIZE
-    snippets: dict[str, Rows] = {}
     try:
         answers = yield from _ranked_everywhere(request, archives, max(FACET_SAMPLE, offset + PAGE_SIZE),
                                                 results.skipped)
-        merge = Merge(request.sort, len(answers))
-        for n, answer in enumerate(answers):
-            merge.add(n, answer.hits, last=True)
-        shown = list(itertools.islice(merge.rows(), offset, offset + PAGE_SIZE))
-        for answer in answers:
-            own = [hit for hit in shown if hit["database"] == answer.archive]
-            if own:
-                snippets[answer.archive] = yield _snippets_query(results.fts, own)._replace(archive=answer.archive)
+        while True:  # until every archive with a hit on the page has described it
+            merge = Merge(request.sort, len(answers))
+            for n, answer in enumerate(answers):
+                merge.add(n, answer.hits, last=True)
+            shown = list(itertools.islice(merge.rows(), offset, offset + PAGE_SIZE))
+            sample: Rows = []
+            described: dict[tuple[str, str, int], dict[str, Any]] = {}
+            for answer in answers:
+                own = [hit for hit in shown if hit["database"] == answer.archive]
+                try:
+                    named, rows = yield from _on(answer.archive, _page_rows_steps(results.fts, answer.hits, own))
+                except Unsearchable as exc:  # an archive that fails here is left out, and the page merged again
+                    results.skipped.append(_skipped(answer.archive, str(exc)))
+                    answers = [other for other in answers if other is not answer]
+                    if not answers:
+                        raise BadSearch(_nothing_searched(results.skipped, archives)) from None
+                    break
+                sample += named
+                described |= {(row["database"], row["kind"], row["rid"]): row for row in rows}
+            else:
+                break
     except BadSearch as exc:
         results.error = str(exc)
         yield results
@@ -228,19 +244,19 @@ def page_steps(request: SearchRequest, page: int = 1, archives: Sequence[str] = 
         results.error = advanced_error(exc)
         yield results
         return
-    sample: Rows = []
-    described: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for answer in answers:
-        own = [hit for hit in shown if hit["database"] == answer.archive]
-        names = yield _names_query(answer.hits[:FACET_SAMPLE] + own)._replace(archive=answer.archive)
-        sample += _named(answer.hits[:FACET_SAMPLE], names)
-        for row in _described(own, snippets.get(answer.archive, []), names):
-            described[row["database"], row["kind"], row["rid"]] = row
     results.databases = [answer.archive for answer in answers]
     results.total = sum(answer.total for answer in answers)
     results.rows = [described[hit["database"], hit["kind"], hit["rid"]] for hit in shown]
     results.facets = facets_of(sample, several=len(archives) > 1)
     yield results
+
+
+def _page_rows_steps(fts: str, hits: Rows, own: Rows) -> Generator[Query, Rows, tuple[Rows, Rows]]:
+    """The steps describing an archive's part of a page: its first hits (FACET_SAMPLE of them) named, for
+    the facets, and its hits on the page (own) with their snippets and names."""
+    snippets = (yield _snippets_query(fts, own)) if own else []
+    names = yield _names_query(hits[:FACET_SAMPLE] + own)
+    return _named(hits[:FACET_SAMPLE], names), _described(own, snippets, names)
 
 
 def result_steps(request: SearchRequest, *, archives: Sequence[str] = ("",), limit: int | None = None,
@@ -268,7 +284,7 @@ def result_steps(request: SearchRequest, *, archives: Sequence[str] = ("",), lim
             archive, stream = streams[n]
             try:
                 rows = yield from _on(archive, stream)
-            except NoVectors as exc:
+            except Unsearchable as exc:
                 skipped.append(_skipped(archive, str(exc)))
                 refused.add(n)
                 rows = None
@@ -291,12 +307,7 @@ def _archive_result_steps(request: SearchRequest, archive: str, *, limit: int | 
     """The steps of a whole search of one archive, in the page's order: its rows, a chunk at a time."""
     find = yield from _nearest_finder(request, archive)
     if find is not None:
-        try:
-            hits = yield from _meaning_ranked_steps(request, find)
-        except sqlite3.OperationalError as exc:
-            if not request.advanced:
-                raise
-            raise BadSearch(advanced_error(exc)) from None
+        hits = yield from _meaning_ranked_steps(request, find)
         # By meaning the hits are few (MEANING_DEPTH at most, with as many by words): ranked at once, sent in chunks.
         hits = _from(archive, hits[:limit])
         for start in range(0, len(hits), chunk):
@@ -308,12 +319,7 @@ def _archive_result_steps(request: SearchRequest, archive: str, *, limit: int | 
     while limit is None or sent < limit:
         wanted = chunk if limit is None else min(chunk, limit - sent)
         sql, params = ranked_hits_sql(request.filters, request.sort, after=bool(after))
-        try:
-            hits = yield Query(sql, {**params, **after, "q": request.match, "wanted": wanted})
-        except sqlite3.OperationalError as exc:
-            if not request.advanced:
-                raise
-            raise BadSearch(advanced_error(exc)) from None
+        hits = yield from _of_words(request, Query(sql, {**params, **after, "q": request.match, "wanted": wanted}))
         if not hits:
             return
         yield (yield from _result_rows(request, _from(archive, hits)))
@@ -352,7 +358,7 @@ def _ranked_everywhere(request: SearchRequest, archives: Sequence[str], wanted: 
         if not reason:
             try:
                 hits, total = yield from _on(archive, _ranked_steps(request, wanted, archive))
-            except NoVectors as exc:
+            except Unsearchable as exc:
                 reason = _skipped(archive, str(exc))
             else:
                 answers.append(_Answer(archive, hits, total))
@@ -372,6 +378,8 @@ def _unsearchable(archive: str) -> Generator[Query, Rows, str]:
         try:
             yield Query(SEARCHABLE_SQL, {"q": '""'}, archive)
         except sqlite3.OperationalError as exc:
+            if _MAY_BE_TIME_LIMIT in str(exc):
+                raise
             problem = f"it is of an older wparchive ({exc})"
     return _skipped(archive, f"{problem}; 'wparchive rebuild' on it brings it up to date.") if problem else ""
 
@@ -389,7 +397,9 @@ def _nothing_searched(skipped: list[str], archives: Sequence[str]) -> str:
 
 def _on(archive: str, steps: Generator[Any, Any, Any]) -> Generator[Query | Work, Any, Any]:
     """Steps of one archive, each of their queries run on it: until they output something (which this
-    returns), or end (what they return, None for steps that only output)."""
+    returns), or end (what they return, None for steps that only output). An SQL error the steps do not
+    take as theirs (advanced syntax) is the archive's: Unsearchable, so that the others still answer,
+    unless it may be the time limit, which ends the whole search."""
     reply: Any = None
     error: sqlite3.OperationalError | None = None
     while True:
@@ -397,6 +407,11 @@ def _on(archive: str, steps: Generator[Any, Any, Any]) -> Generator[Query | Work
             step = steps.throw(error) if error else steps.send(reply)
         except StopIteration as done:
             return done.value
+        except sqlite3.OperationalError as exc:
+            if _MAY_BE_TIME_LIMIT in str(exc):
+                raise
+            raise Unsearchable(f"reading it failed ({exc}); 'wparchive rebuild' may mend it, or it is "
+                               "no archive of wparchive's.") from None
         if isinstance(step, Work):
             step = step._replace(queries=tuple(query._replace(archive=archive) for query in step.queries))
         elif isinstance(step, Query):
@@ -408,6 +423,11 @@ def _on(archive: str, steps: Generator[Any, Any, Any]) -> Generator[Query | Work
             reply = yield step
         except sqlite3.OperationalError as exc:
             error = exc
+
+
+# SQLite's word for a full-text index it could not open, which is also what Datasette's time limit
+# reads as when it is reached while the index opens (web.ran_out_of_time tells the two apart).
+_MAY_BE_TIME_LIMIT = "vtable constructor failed"
 
 
 def _from(archive: str, hits: Rows) -> Rows:
@@ -482,9 +502,20 @@ def _ranked_steps(request: SearchRequest, wanted: int, archive: str) -> Generato
         return _from(archive, hits), len(hits)
     sql, params = ranked_hits_sql(request.filters, request.sort)
     params["q"] = request.match
-    hits = yield Query(sql, {**params, "wanted": wanted})
+    hits = yield from _of_words(request, Query(sql, {**params, "wanted": wanted}))
     total = next(iter((yield Query(live_count_sql(request.filters), params))[0].values()))
     return _from(archive, hits), total
+
+
+def _of_words(request: SearchRequest, step: Query | Work) -> Generator[Query | Work, Any, Any]:
+    """A step that runs the words searched for: in advanced mode, an SQL error of it is their syntax's,
+    BadSearch saying what to do (any other is the archive's)."""
+    try:
+        return (yield step)
+    except sqlite3.OperationalError as exc:
+        if not request.advanced:
+            raise
+        raise BadSearch(advanced_error(exc)) from None
 
 
 def _nearest_finder(request: SearchRequest, archive: str) -> Generator[Query, Rows, Nearest | None]:
@@ -508,7 +539,7 @@ def _meaning_ranked_steps(request: SearchRequest, find: Nearest) -> Generator[Qu
     if request.mode == "hybrid":
         sql, params = ranked_hits_sql(request.filters)
         words = (Query(sql, {**params, "q": request.match, "wanted": MEANING_DEPTH}),)
-    nearest, *by_words = yield Work(find, words)
+    nearest, *by_words = yield from _of_words(request, Work(find, words))
     similarity = dict(nearest)
     sql, params = nearest_hits_sql(request.filters)
     hits = yield Query(sql, {**params, "rids": json.dumps([rid for rid, _ in nearest])})

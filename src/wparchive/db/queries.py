@@ -175,11 +175,14 @@ NAMES_SQL = """
 FULL_TEXT_INDEXES_SQL = "SELECT count(*) AS n FROM sqlite_master WHERE name IN ('posts_fts', 'comments_fts')"
 SEARCHABLE_SQL = f"SELECT count(*) FROM ({_HITS}) WHERE 0"
 
-# A filter's value is a parameter of the same name. site: a site's id, or (not all digits) part of
-# its name or address; author: a user's key or name; from and to: dates (YYYY, YYYY-MM or YYYY-MM-DD,
+# A filter's value is a parameter of the same name. site: a site's id; an address (with "://"): the
+# site at that address, whole (a final "/" may be left off), so that the site facet of several archives,
+# whose values are addresses, leads to as many hits as it counts, not to those of every site under one
+# (a multisite's https://h/garden under https://h); else part of its name or address. author: a user's key or name; from and to: dates (YYYY, YYYY-MM or YYYY-MM-DD,
 # both included: "to 2023" keeps all of 2023).
 _FILTERS = {
     "site": """site_id IN (SELECT id FROM sites WHERE CASE WHEN :site NOT GLOB '*[^0-9]*' THEN CAST(id AS TEXT) = :site
+               WHEN :site GLOB '*://*' THEN home IN (:site, :site || '/')
                ELSE home LIKE '%' || :site || '%' OR name LIKE '%' || :site || '%' END)""",
     "type": "type = :type",
     "year": "year = :year",

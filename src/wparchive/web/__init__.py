@@ -33,6 +33,7 @@ from ..search import (
     MODE_LABELS, RESULT_FIELDS, SEARCH_FILTERS, BadSearch, SearchRequest, add_search_functions, plain_snippet,
     result_steps,
 )
+from .access import asked_database, may_see
 from .cache import response_cache
 from .chart import month_bars
 from .facets import TermsFacet
@@ -135,18 +136,14 @@ def _archive(datasette: Any) -> Any:
     return datasette.get_database()
 
 
-def _searched(datasette: Any) -> list[Any]:
-    """The databases a search covers: every file Datasette serves, in the order it was given them (those
-    that are no archive, or an archive without a full-text index, are skipped, saying so)."""
-    return [database for database in datasette.databases.values() if not database.is_memory]
-
-
-def _database(datasette: Any, name: str | None) -> Any:
-    """The database of that name (the first served when None), or None when none is served so."""
-    if name is None:
-        return _archive(datasette)
-    database = datasette.databases.get(name)
-    return None if database is None or database.is_memory else database
+async def _searched(request: Any, datasette: Any) -> list[Any]:
+    """The databases a search covers: the archives served that the reader may see, in the order Datasette
+    was given them (those without a full-text index are skipped, saying so), of which ?database= may
+    name one (404 when no database is served so, 403 when the reader may not see it)."""
+    if request.args.get("database"):
+        await asked_database(request, datasette)
+    return [datasette.databases[name] for name in _archive_names(datasette)
+            if await may_see(datasette, request.actor, name)]
 
 
 def post_url(datasette: Any, key: str, database: str | None = None) -> str:
@@ -187,12 +184,15 @@ def ran_out_of_time(exc: sqlite3.OperationalError, started: float, datasette: An
     return "vtable constructor failed" in str(exc) and time.monotonic() - started >= limit
 
 
-async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, SearchRequest, int]:
-    """Run the search a request asks for: its results (None when it ran out of time), and what it asked."""
+async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, SearchRequest, int, bool]:
+    """Run the search a request asks for: its results (None when it ran out of time), what it asked, and
+    whether it searched several databases."""
     asked, page = asked_search(request.args)
     started = time.monotonic()
+    databases: list[Any] = []
     try:
-        results = await run_search(_searched(datasette), asked.text, advanced=asked.advanced, filters=asked.filters,
+        databases = await _searched(request, datasette)  # the permission checks too read under the time limit
+        results = await run_search(databases, asked.text, advanced=asked.advanced, filters=asked.filters,
                                    page=page, sort=asked.sort, mode=asked.mode)
     except QueryInterrupted:
         results = None
@@ -200,15 +200,15 @@ async def _search(request: Any, datasette: Any) -> tuple[SearchResults | None, S
         if not ran_out_of_time(exc, started, datasette):
             raise
         results = None
-    return results, asked, page
+    return results, asked, page, len(databases) > 1
 
 
 async def search_page(request: Any, datasette: Any) -> Response:
-    results, asked, page = await _search(request, datasette)
+    results, asked, page, several = await _search(request, datasette)
     context = {
         "results": results, "text": asked.text, "advanced": asked.advanced, "filters": asked.filters,
         "sort": asked.sort, "sorts": SORTS, "mode": asked.mode, "modes": MODE_LABELS,
-        "page": page, "page_size": PAGE_SIZE, "several": len(_searched(datasette)) > 1,
+        "page": page, "page_size": PAGE_SIZE, "several": several,
         "search_url": datasette.urls.path(SEARCH_PATH), "facet_sample": FACET_SAMPLE,
         "facet_link": lambda name, value: search_link(datasette, SEARCH_PATH, asked, **{name: value}),
         "remove_link": lambda name: search_link(datasette, SEARCH_PATH, asked, **{name: None}),
@@ -232,7 +232,7 @@ async def search_json(request: Any, datasette: Any) -> Response:
     """The search page's results as JSON: the page of hits (snippets with <mark>, safely
     escaped, in snippet_html; with [[ and ]] in snippet), the total, the facets; errors as
     {"error": …} with a 4xx or 5xx status."""
-    results, asked, page = await _search(request, datasette)
+    results, asked, page, _ = await _search(request, datasette)
     if results is None:
         return Response.json({"error": TOO_LONG}, status=503)
     if results.error:
@@ -258,10 +258,10 @@ async def search_results(request: Any, datasette: Any) -> Any:
     within Datasette's time limit."""
     fmt = request.url_vars["format"]
     asked, _ = asked_search(request.args)
-    databases = _searched(datasette)
-    chunks = run_steps(databases, result_steps(asked, archives=[database.name for database in databases]))
     started = time.monotonic()
     try:
+        databases = await _searched(request, datasette)
+        chunks = run_steps(databases, result_steps(asked, archives=[database.name for database in databases]))
         first: list[dict[str, Any]] = await anext(chunks, [])
     except BadSearch as exc:
         problem, status = str(exc), 400
@@ -276,9 +276,9 @@ async def search_results(request: Any, datasette: Any) -> Any:
 
 async def post_page(request: Any, datasette: Any) -> Response:
     key = request.url_vars["key"]
-    database = _database(datasette, request.args.get("database"))
+    database = await asked_database(request, datasette)
     try:
-        found = None if database is None else (await database.execute(POST_SQL, {"key": key})).first()
+        found = (await database.execute(POST_SQL, {"key": key})).first()
     except sqlite3.OperationalError:
         found = None  # a database served beside the archives that is none
     if found is None:
@@ -428,6 +428,8 @@ def extra_template_vars(template: str, database: str | None, table: str | None, 
 
     async def archive_summary() -> dict[str, Any]:
         database = _archive(datasette)
+        if not await may_see(datasette, request.actor if request else None, database.name):
+            return {"archive": None}  # closed to this reader: Datasette's page, which lists none of it
         try:
             status = {name: status_rows((await database.execute(sql, STATUS_PARAMS)).rows)
                       for name, sql in STATUS_SQL.items()}

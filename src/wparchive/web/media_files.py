@@ -19,6 +19,7 @@ from datasette.utils.asgi import AsgiFileDownload, Response
 
 from ..db.queries import FILE_TYPE_SQL, POST_FILES_SQL
 from ..paths import FILE_PATH, media_folder
+from .access import asked_database
 
 # Types a browser shows in a page without running anything: as served, inline. SVG can hold scripts,
 # which the policy below (a sandbox, no script source) keeps from running, even when opened alone.
@@ -67,12 +68,11 @@ async def archived_files(datasette: Any, database: Any, key: str, file_url: Any)
 
 async def media_file(request: Any, datasette: Any) -> Any:
     """/-/wparchive/media/<path>: a file of the media folder (of the first archive served, or of the one
-    ?database= names), as the files table records it."""
+    ?database= names), as the files table records it; 404 when no database is served by that name,
+    403 when the reader may not see its files table."""
     path = request.url_vars["path"]
-    database = datasette.databases.get(request.args.get("database")) or datasette.get_database()
+    database = await asked_database(request, datasette, "files")
     folder = media_dir(datasette, database)
-    if not await datasette.permission_allowed(request.actor, "view-table", (database.name, "files"), default=True):
-        return Response.text("Forbidden", status=403)
     try:
         found = (await database.execute(FILE_TYPE_SQL, {"path": path})).first()
     except sqlite3.OperationalError:

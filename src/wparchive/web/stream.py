@@ -15,6 +15,7 @@ from datasette.utils.asgi import AsgiStream, Response
 
 from ..db.queries import stream_sql
 from ..spreadsheet import BOM, spreadsheet_safe
+from .access import asked_database
 
 CHUNK = 1000
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8",
@@ -76,15 +77,14 @@ def _attachment(send: Any, fmt: str, name: str) -> AsgiStream:
 
 
 async def stream_table(request: Any, datasette: Any) -> Any:
-    """/-/wparchive/stream/TABLE.jsonl, .json or .csv (?bom=1: with a byte order mark, for Excel): every
-    row, in chunks, with memory that does not grow."""
+    """/-/wparchive/stream/TABLE.jsonl, .json or .csv (?bom=1: with a byte order mark, for Excel) of the
+    first database served (or of the one ?database= names), when the reader may see it: every row, in
+    chunks, with memory that does not grow."""
     table, fmt = request.url_vars["table"], request.url_vars["format"]
-    database = datasette.get_database()
+    database = await asked_database(request, datasette, table)
     is_view = table in await database.view_names()
     if not is_view and table not in await database.table_names():
         return Response.text(f"No table or view {table}", status=404)
-    if not await datasette.permission_allowed(request.actor, "view-table", (database.name, table), default=True):
-        return Response.text("Forbidden", status=403)
 
     async def send(writer: Any) -> None:
         position: Any = 0
