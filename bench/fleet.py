@@ -14,7 +14,8 @@ night's harvest of sites where nothing changed. Printed for each: the wall time 
 start to the last one's end, sites a minute and posts a second over all (posts archived, so the
 second night's rate is of posts checked), requests and kilobytes per site (median and largest),
 and the memory of all the workers' process trees together (the sum of each process's peak RSS, and
-the peak of their summed PSS; see proctree.py).
+the peak of their summed PSS; see proctree.py). Then the archives' size, and `wparchive merge` of
+them all into one, as a fleet publishes them, timed the first time and again with nothing new.
 Run it on a quiet machine: it measures CPU and waiting, and a busy machine harvests slower.
 """
 
@@ -117,14 +118,15 @@ def drain(queue: str, out: Path, config: Path, workers: int) -> tuple[float, flo
 
 
 def archived_posts(out: Path) -> int:
-    total = 0
-    for path in out.glob("*.db"):
-        db = sqlite3.connect(path)
-        try:
-            total += db.execute("SELECT count(*) FROM posts").fetchone()[0]
-        finally:
-            db.close()
-    return total
+    return sum(archived_posts_in(path) for path in out.glob("*.db"))
+
+
+def archived_posts_in(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT count(*) FROM posts").fetchone()[0])
+    finally:
+        db.close()
 
 
 def main() -> None:
@@ -169,6 +171,13 @@ def main() -> None:
             nights.append((seconds, rss, peak_pss, codes, {home: [count[0] - before[home][0], count[1] - before[home][1]]
                                                           for home, count in counts.items()}))
             before = counts
+        # Publishing: every site's archive folded into one, the first time and again the next night
+        merged = folder / "merged.db"
+        merges = []
+        for _ in range(2):
+            started = time.monotonic()
+            wparchive("merge", *map(str, sorted(out.glob("*.db"))), "--db", str(merged), "--quiet")
+            merges.append(time.monotonic() - started)
     finally:
         server.stdin.close()
         server.wait(timeout=60)
@@ -186,6 +195,10 @@ def main() -> None:
         print(f"| {name} | {sorted(set(codes))} | {seconds:.1f} | {args.sites / seconds * 60:.0f} "
               f"| {posts / seconds:.0f} | {statistics.median(requests):.0f}, {max(requests)} "
               f"| {statistics.median(kilobytes):.0f}, {max(kilobytes):.0f} | {rss:.0f} | {peak_pss:.0f} |")
+    sizes = [path.stat().st_size for path in out.glob("*.db")]
+    print(f"\nArchives: {sum(sizes) / 1e6:.1f} MB in all, {statistics.median(sizes) / 1e6:.2f} MB a site (median). "
+          f"`wparchive merge` of all {len(sizes)} into one: {merges[0]:.1f} s, {archived_posts_in(merged)} posts, "
+          f"{merged.stat().st_size / 1e6:.1f} MB; merging them again (nothing new): {merges[1]:.1f} s.")
     shutil.rmtree(folder, ignore_errors=True)
 
 
