@@ -193,6 +193,33 @@ def test_embed_without_the_model_package_says_what_to_install(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
 
 
+def test_harvest_embed_harvests_then_embeds_what_it_stored(make_server, tmp_path: Path) -> None:
+    site = make_server()
+    db = str(tmp_path / "archive.db")
+    result = _wparchive("harvest", site.home + "/", "--db", db, "--delay", "0", "--embed")
+    assert result.returncode == 0, result.stderr
+    assert "Embedded" in result.stderr
+    conn = sqlite3.connect(db)
+    try:
+        live = {key for (key,) in conn.execute("SELECT key FROM posts WHERE deleted_at IS NULL AND incomplete IS NULL")}
+        assert live and set(_vectors(db)) == live
+    finally:
+        conn.close()
+
+
+def test_harvest_embed_without_the_model_package_stops_before_fetching(make_server, tmp_path: Path) -> None:
+    site = make_server()
+    blocked = tmp_path / "site"
+    blocked.mkdir()
+    (blocked / "sitecustomize.py").write_text("import sys\nsys.modules['wordllama'] = None\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked), str(SRC), os.environ.get("PYTHONPATH", "")])}
+    db = tmp_path / "archive.db"
+    result = _wparchive("harvest", site.home + "/", "--db", str(db), "--delay", "0", "--embed", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "wparchive[meaning]" in result.stderr and "Traceback" not in result.stderr
+    assert not db.exists() and site.requests == []  # nothing fetched, nothing written
+
+
 @pytest.fixture(scope="module")
 def served(embedded: str) -> Iterator[str]:
     with serve_archive(embedded) as address:

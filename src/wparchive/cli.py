@@ -170,13 +170,16 @@ def cli() -> None:
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(1, MAX_JOBS),
               help="Sites of sites.toml harvested at once, each still with its own delay and concurrency; "
                    "they share the --workers.")
+@click.option("--embed", "embed_after", is_flag=True,
+              help="Then compute the vectors of new and changed posts and pages for search by meaning, as "
+                   "wparchive embed does (needs pip install 'wparchive[meaning]').")
 @quiet_option
 @click.option("-v", "--verbose", is_flag=True, help="Log every request to stderr.")
 def harvest(site_url: str | None, db_path: str, config: str | None, delay: float, concurrency: int,
             timeout: float, max_response_mb: int, retries: int,
             full: bool, limit: int | None, auth_env: str | None, auth_file: str | None, wpcom: bool, private: bool,
             revisions: bool, warc_dir: str | None, pages: bool, media: bool, media_dir: str | None, media_max_mb: int,
-            workers: int, jobs: int, quiet: bool, verbose: bool) -> None:
+            workers: int, jobs: int, embed_after: bool, quiet: bool, verbose: bool) -> None:
     """Harvest a WordPress site, or every site of sites.toml, into the archive.
 
     SITE_URL is any page of the site, its home page, or its REST API root. The API is found
@@ -223,6 +226,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
     _setup_logging(verbose, quiet)
     if pages and not warc_dir:
         raise click.UsageError("--pages captures pages into the WARC file: give --warc DIR too")
+    if embed_after:
+        from .meaning import check_installed
+
+        check_installed()  # before anything is fetched: MeaningUnavailable says what to install
     if site_url is not None:
         site_url = check_site_url(site_url)  # before anything is written
     sites = ([SiteConfig(url=site_url, credentials_env=auth_env, credentials_file=auth_file, private=private,
@@ -243,6 +250,10 @@ def harvest(site_url: str | None, db_path: str, config: str | None, delay: float
         for outcome in harvest_sites(db_path, sites, settings, progress=_progress(quiet, side_by_side=at_once)):
             _print_outcome(outcome, db_path, settings, quiet=quiet, named=len(sites) > 1)
             worst = max(worst, _exit_code(outcome), key=_severity)
+    # What a partial harvest, or the sites that did not fail, stored is embedded too; not after a
+    # stop (Ctrl-C, SIGTERM) or while another process holds the archive.
+    if embed_after and _severity(worst) < 3 and os.path.exists(db_path):
+        _embed(db_path, quiet)
     sys.exit(worst)
 
 
@@ -716,10 +727,15 @@ def embed(db_path: str, quiet: bool) -> None:
     Example:
         wparchive embed --db example.db
     """
+    _require_archive(db_path, "nothing to embed")
+    _embed(db_path, quiet)
+
+
+def _embed(db_path: str, quiet: bool) -> None:
+    """Embed what is new or changed, then find related posts and near-duplicates again (embed, harvest --embed)."""
     from .duplicates import find_duplicates
     from .meaning import embed_archive
 
-    _require_archive(db_path, "nothing to embed")
     with _stopped_by_signals(), archive_lock(db_path):
         db = open_db(db_path)
         counts = embed_archive(db, progress=_progress(quiet))

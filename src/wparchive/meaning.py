@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import itertools
 import logging
 import threading
@@ -83,6 +84,17 @@ def model_name() -> str:
     except metadata.PackageNotFoundError:
         raise MeaningUnavailable("Finding by meaning needs the wordllama package, which is not installed.") from None
     return f"wordllama-{version}/{CONFIG}-{DIMS}"
+
+
+def check_installed() -> None:
+    """MeaningUnavailable now, when the model's package is not there to import; nothing is loaded."""
+    model_name()
+    try:
+        found = importlib.util.find_spec("wordllama") is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None, as a blocked import is
+        found = False
+    if not found:
+        raise MeaningUnavailable("Finding by meaning needs the wordllama package, which cannot be imported.")
 
 
 _loaded: Embedder | None = None
