@@ -495,15 +495,20 @@ def test_a_database_closed_to_a_reader_stays_closed_on_the_plugins_pages(media_a
         unknown = (await ds.client.get("/-/wparchive/post/1-1002?database=wasps")).status_code
         return anonymous, allowed, searched, everywhere, unknown
 
-    async def home_pages() -> list[str]:  # bees given first: the home page would sum it up
+    async def home_pages() -> list[str]:  # bees given first
         bees_first = Datasette(files=[bees, garden], metadata={"databases": {"bees": {"allow": {"id": "admin"}}}})
         await bees_first.invoke_startup()
         its_admin = {"ds_actor": bees_first.sign({"a": {"id": "admin"}}, "actor")}
         return [(await bees_first.client.get("/", cookies=cookies)).text for cookies in ({}, its_admin)]
 
     anonymous_home, admin_home = asyncio.run(home_pages())
-    assert "wparchive-sites" not in anonymous_home and "bees" not in anonymous_home
-    assert "wparchive-sites" in admin_home and "/bees/sites/1" in admin_home
+    # Every archive the reader may see is summed up, and nothing of the one closed to them
+    assert "/garden/sites/1" in anonymous_home and "bees" not in anonymous_home
+    assert "/bees/sites/1" in admin_home and "/garden/sites/1" in admin_home
+    sites = lxml.html.fromstring(admin_home).xpath("//table[@class='wparchive-sites']")[0]
+    assert [th.text for th in sites.xpath(".//th")][:2] == ["Site", "Database"]
+    assert sorted(td.text for td in sites.xpath(".//tbody/tr/td[2]")) == ["bees", "garden"]
+    assert "Database" not in lxml.html.tostring(lxml.html.fromstring(anonymous_home)).decode()  # one archive: no column
     anonymous, allowed, searched, everywhere, unknown = asyncio.run(fetch())
     assert dict(zip(closed, anonymous, strict=True)) == dict.fromkeys(closed, 403)
     assert dict(zip(closed, allowed, strict=True)) == dict.fromkeys(closed, 200)

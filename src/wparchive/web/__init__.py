@@ -417,6 +417,24 @@ def render_cell(row: Any, value: Any, column: str, table: str | None, database: 
     return None
 
 
+def _summed(summaries: list[tuple[str, dict[str, list[dict[str, Any]]], list[tuple[str, int]]]]) -> dict[str, Any]:
+    """The home page's summaries of several archives as one: every site, the newest runs and open
+    errors of them all (as many as one archive shows), posts per month added up; each row names
+    its database."""
+    sites, runs, errors = [], [], []
+    per_month: dict[str, int] = {}
+    for name, status, months in summaries:
+        sites += [dict(row, database=name) for row in status["sites"]]
+        runs += [dict(row, database=name) for row in status["runs"]]
+        errors += [dict(row, database=name) for row in status["errors"]]
+        for month, posts in months:
+            per_month[month] = per_month.get(month, 0) + posts
+    runs.sort(key=lambda run: run["started_at"] or "", reverse=True)
+    errors.sort(key=lambda error: error["at"] or "", reverse=True)
+    return {"sites": sites, "runs": runs[:STATUS_PARAMS["runs"]], "errors": errors[:STATUS_PARAMS["errors"]],
+            "chart": month_bars(sorted(per_month.items()))}
+
+
 @hookimpl
 def extra_template_vars(template: str, database: str | None, table: str | None, request: Any, datasette: Any) -> Any:
     if template == "table.html":
@@ -427,16 +445,26 @@ def extra_template_vars(template: str, database: str | None, table: str | None, 
         return None
 
     async def archive_summary() -> dict[str, Any]:
-        database = _archive(datasette)
-        if not await may_see(datasette, request.actor if request else None, database.name):
-            return {"archive": None}  # closed to this reader: Datasette's page, which lists none of it
-        try:
-            status = {name: status_rows((await database.execute(sql, STATUS_PARAMS)).rows)
-                      for name, sql in STATUS_SQL.items()}
-            months = [(r["month"], r["posts"]) for r in (await database.execute(POSTS_PER_MONTH_SQL)).rows]
-        except Exception:  # not an archive (Datasette serving something else): the plain home page
-            return {"archive": None}
-        return {"archive": {**status, "database": database.name, "chart": month_bars(months),
-                            "search_url": datasette.urls.path(SEARCH_PATH)}}
+        # Every archive served that this reader may see, summed up together: its sites, the newest
+        # runs and open errors of them all, and their posts per month added up.
+        actor = request.actor if request else None
+        names = _archive_names(datasette) or [_archive(datasette).name]
+        summaries = []
+        for name in names:
+            if not await may_see(datasette, actor, name):
+                continue  # closed to this reader: nothing of it is shown
+            database = datasette.get_database(name)
+            try:
+                status = {part: status_rows((await database.execute(sql, STATUS_PARAMS)).rows)
+                          for part, sql in STATUS_SQL.items()}
+                months = [(r["month"], r["posts"]) for r in (await database.execute(POSTS_PER_MONTH_SQL)).rows]
+            except Exception:  # not an archive (Datasette serving something else): left out
+                continue
+            summaries.append((name, status, months))
+        if not summaries:
+            return {"archive": None}  # the plain home page
+        return {"archive": _summed(summaries) | {"database": summaries[0][0], "several": len(summaries) > 1,
+                                                 "databases": [name for name, _, _ in summaries],
+                                                 "search_url": datasette.urls.path(SEARCH_PATH)}}
 
     return archive_summary
