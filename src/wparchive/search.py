@@ -268,13 +268,8 @@ def result_steps(request: SearchRequest, *, archives: Sequence[str] = ("",), lim
     if problem:
         raise BadSearch(problem)
     skipped = [] if skipped is None else skipped
-    streams: list[tuple[str, Steps]] = []
-    for archive in request.archives(archives):
-        reason = yield from _unsearchable(archive)
-        if reason:
-            skipped.append(reason)
-        else:
-            streams.append((archive, _archive_result_steps(request, archive, limit=limit, chunk=chunk)))
+    streams = [(archive, _archive_result_steps(request, archive, limit=limit, chunk=chunk))
+               for archive in request.archives(archives)]
     merge = Merge(request.sort, len(streams))
     refused: set[int] = set()
     out: Rows = []
@@ -354,23 +349,20 @@ def _ranked_everywhere(request: SearchRequest, archives: Sequence[str], wanted: 
     BadSearch when none can."""
     answers = []
     for archive in request.archives(archives):
-        reason = yield from _unsearchable(archive)
-        if not reason:
-            try:
-                hits, total = yield from _on(archive, _ranked_steps(request, wanted, archive))
-            except Unsearchable as exc:
-                reason = _skipped(archive, str(exc))
-            else:
-                answers.append(_Answer(archive, hits, total))
-        if reason:
-            skipped.append(reason)
+        try:
+            hits, total = yield from _on(archive, _ranked_steps(request, wanted, archive))
+        except Unsearchable as exc:
+            skipped.append(_skipped(archive, str(exc)))
+        else:
+            answers.append(_Answer(archive, hits, total))
     if not answers:
         raise BadSearch(_nothing_searched(skipped, archives))
     return answers
 
 
 def _unsearchable(archive: str) -> Generator[Query, Rows, str]:
-    """Why an archive cannot be searched (its tables or columns are not those a search reads), or ''."""
+    """Why an archive a search failed on cannot be searched (its tables or columns are not those a
+    search reads), or '' when they are. Asked only after a failure: every search would pay its queries."""
     problem = ""
     if (yield Query(FULL_TEXT_INDEXES_SQL, {}, archive))[0]["n"] < 2:
         problem = "it has no full-text index"
@@ -381,7 +373,7 @@ def _unsearchable(archive: str) -> Generator[Query, Rows, str]:
             if _MAY_BE_TIME_LIMIT in str(exc):
                 raise
             problem = f"it is of an older wparchive ({exc})"
-    return _skipped(archive, f"{problem}; 'wparchive rebuild' on it brings it up to date.") if problem else ""
+    return f"{problem}; 'wparchive rebuild' on it brings it up to date." if problem else ""
 
 
 def _skipped(archive: str, reason: str) -> str:
@@ -410,8 +402,9 @@ def _on(archive: str, steps: Generator[Any, Any, Any]) -> Generator[Query | Work
         except sqlite3.OperationalError as exc:
             if _MAY_BE_TIME_LIMIT in str(exc):
                 raise
-            raise Unsearchable(f"reading it failed ({exc}); 'wparchive rebuild' may mend it, or it is "
-                               "no archive of wparchive's.") from None
+            why = yield from _unsearchable(archive)
+            raise Unsearchable(why or f"reading it failed ({exc}); 'wparchive rebuild' may mend it, or it is "
+                                      "no archive of wparchive's.") from None
         if isinstance(step, Work):
             step = step._replace(queries=tuple(query._replace(archive=archive) for query in step.queries))
         elif isinstance(step, Query):
