@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wparchive.paths import site_archive
@@ -41,6 +42,15 @@ def write_sites(folder: Path, sites: list[str], *, extra: str = "", defaults: st
     (folder / "sites.toml").write_text(f"[defaults]\ndelay = 0\n{defaults}{listed}", encoding="utf-8")
     return folder
 
+
+
+def write_signed_in_sites(folder: Path, inline: Any, by_env: Any, *, schedule: str = "") -> Path:
+    """A configuration folder listing two private sites: one signed in by the user:password in its URL
+    (with a schedule, if given), the other by the QUEUE_TEST_AUTH variable."""
+    signed_in = inline.home.replace("http://", "http://editor:inline-s3cret@")
+    return write_sites(folder, [], defaults="private = true\n" + (
+        f'[[site]]\nurl = "{signed_in}/"\n' + (f'schedule = "{schedule}"\n' if schedule else "")
+        + f'[[site]]\nurl = "{by_env.home}/"\ncredentials_env = "QUEUE_TEST_AUTH"\n'))
 
 # What a site serves whatever its address: the same content served at another port differs in its links.
 CONTENT_COLUMNS = ("wp_id", "type", "status", "title", "slug", "date_gmt", "modified_gmt", "categories", "tags",
@@ -135,12 +145,7 @@ def test_a_site_url_with_credentials_is_refused_and_nothing_is_queued(server, tm
 def test_credentials_of_sites_toml_stay_out_of_the_queue(make_server, tmp_path) -> None:
     inline = make_server(credentials=("editor", "inline-s3cret"))
     by_env = make_server(credentials=("editor", "env-s3cret"))
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "sites.toml").write_text(
-        "[defaults]\ndelay = 0\nprivate = true\n"
-        f'[[site]]\nurl = "{inline.home.replace("http://", "http://editor:inline-s3cret@")}/"\n'
-        f'[[site]]\nurl = "{by_env.home}/"\ncredentials_env = "QUEUE_TEST_AUTH"\n', encoding="utf-8")
+    config = write_signed_in_sites(tmp_path / "config", inline, by_env)
     queue = tmp_path / "jobs.sqlite"
     assert wparchive("enqueue", "--queue", str(queue), "--config", str(config)).returncode == 0
     assert b"s3cret" not in queue.read_bytes()

@@ -16,7 +16,9 @@ from typing import Any, Iterator
 import pytest
 
 from harness import Unavailable, ensure_debian_packages
-from test_queue import CONTENT_COLUMNS, free_port, posts, reference_posts, runs, worker_command, write_sites, wparchive
+from test_queue import (
+    CONTENT_COLUMNS, free_port, posts, reference_posts, runs, worker_command, write_signed_in_sites, write_sites, wparchive,
+)
 
 pytestmark = pytest.mark.integration
 redis = pytest.importorskip("redis", reason="the job queue needs redis and huey: pip install 'wparchive[queue]'")
@@ -206,12 +208,7 @@ def test_a_scheduled_site_returns_to_the_queue_and_runs_when_due(make_server, qu
 def test_credentials_never_reach_redis(make_server, queue, tmp_path) -> None:
     inline = make_server(credentials=("editor", "inline-s3cret"))
     by_env = make_server(credentials=("editor", "env-s3cret"))
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "sites.toml").write_text(
-        "[defaults]\ndelay = 0\nprivate = true\n"
-        f'[[site]]\nurl = "{inline.home.replace("http://", "http://editor:inline-s3cret@")}/"\nschedule = "daily"\n'
-        f'[[site]]\nurl = "{by_env.home}/"\ncredentials_env = "QUEUE_TEST_AUTH"\n', encoding="utf-8")
+    config = write_signed_in_sites(tmp_path / "config", inline, by_env, schedule="daily")
     assert wparchive("enqueue", "--queue", queue, "--config", str(config), "--now").returncode == 0
     snapshots = [_everything(queue)]
 
