@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import random
+import shutil
 import socket
 import statistics
 import subprocess
@@ -136,13 +137,13 @@ def percentile(values: list[float], share: float) -> float:
 
 
 @contextmanager
-def served(path: Path) -> Iterator[str]:
-    """`wparchive serve` on the archive, answering: its address."""
+def served(path: Path, *more: Path) -> Iterator[str]:
+    """`wparchive serve` on the archive (and more beside it, searched as one), answering: its address."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", "--db", str(path), "--port", str(port)],
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([sys.executable, "-m", "wparchive", "serve", str(path), *map(str, more),
+                               "--port", str(port)], stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -161,6 +162,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--archives", type=int, default=1,
+                        help="serve this many copies of the archive and search them as one (each with --posts)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     path = folder / "archive.db"
@@ -169,7 +172,10 @@ def main() -> None:
     print(f"built {args.posts:,} posts in {time.perf_counter() - started:.0f}s, {path.stat().st_size / 1e6:.0f} MB",
           file=sys.stderr)
     query_set = queries(path)
-    with served(path) as base:
+    copies = [folder / f"copy{n}.db" for n in range(2, args.archives + 1)]
+    for copy in copies:
+        shutil.copyfile(path, copy)
+    with served(path, *copies) as base:
         session = requests.Session()
         session.headers["Cache-Control"] = "no-cache"  # the search worked out each time, not an answer kept
         timings: dict[str, list[float]] = {"/-/wparchive/search.json": [], "/-/wparchive/search": [],
