@@ -4,13 +4,15 @@
                                              # loads both WPTT corpora, harvests them, measures
     python bench/clean_quality.py --db PATH  # measures an archive harvested before
 
-For every post it compares wparchive's text with two common ways of getting text from HTML
-(BeautifulSoup's get_text, html2text's default output):
+For every post it compares wparchive's text, and its Markdown as the reader pages show it, with two
+common ways of getting text from HTML (BeautifulSoup's get_text, html2text's default output):
 - token recall: the share of the words of the content's visible text that the text keeps;
 - boilerplate: lines that are whole boilerplate phrases of config/boilerplate.toml;
 - shortcode debris: [caption …], [/gallery] and the like left in the text;
 - captions kept: the share of figure and gallery captions found in the text.
-The same is measured on the hand-written cases of tests/html (boilerplate, shortcodes, embeds).
+The same is measured on the hand-written cases of tests/html (boilerplate, shortcodes, embeds), with
+the Markdown defects of bench/clean_real.py (unbalanced fences, empty emphasis, glued images, tables
+without their leading "|", control characters) counted in wparchive's Markdown.
 Speed is items per second on one core, the median of several passes over the corpus.
 """
 
@@ -63,6 +65,15 @@ def ours(content_html: str, base: str) -> str:
     return clean_content(content_html, base, site_hosts_of(base), RULES).text
 
 
+def ours_markdown_shown(content_html: str, base: str) -> str:
+    """wparchive's Markdown as a reader page shows it (rendered by the pages' own renderer), its
+    text taken as the reference's is."""
+    from wparchive.web import render_markdown
+
+    markdown = clean_content(content_html, base, site_hosts_of(base), RULES).markdown
+    return BeautifulSoup(str(render_markdown(markdown)), "html.parser").get_text(" ")
+
+
 def bs4_get_text(content_html: str, base: str) -> str:
     return BeautifulSoup(content_html, "html.parser").get_text("\n")
 
@@ -72,7 +83,8 @@ def html2text_default(content_html: str, base: str) -> str:
 
 
 CLEANERS: dict[str, Callable[[str, str], str]] = {
-    "wparchive": ours, "BeautifulSoup get_text": bs4_get_text, "html2text (default)": html2text_default,
+    "wparchive": ours, "wparchive's Markdown, as the reader pages show it": ours_markdown_shown,
+    "BeautifulSoup get_text": bs4_get_text, "html2text (default)": html2text_default,
 }
 
 
@@ -108,6 +120,16 @@ def measure(items: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
                          "boilerplate": boilerplate, "debris": debris,
                          "captions": kept / max(captions, 1), "caption_count": captions}
     return results
+
+
+def markdown_defects(items: list[tuple[str, str]]) -> str:
+    """The Markdown defects of bench/clean_real.py in wparchive's Markdown of the items, summed."""
+    from clean_real import markdown_defects as defects_of
+
+    total: Counter[str] = Counter()
+    for content_html, base in items:
+        total.update(defects_of(clean_content(content_html, base, site_hosts_of(base), RULES).markdown))
+    return f"{sum(total.values())}" + (f" ({', '.join(f'{k} {v}' for k, v in total.items() if v)})" if +total else "")
 
 
 def speed(items: list[tuple[str, str]], passes: int = 5) -> dict[str, float]:
@@ -176,8 +198,10 @@ def main() -> None:
                    for p in sorted((ROOT / "tests" / "html").glob("*.html"))]
     print(f"## WPTT corpora as rendered by WordPress ({len(corpus)} posts and pages)\n")
     print(table(measure(corpus)))
+    print(f"\nMarkdown defects in wparchive's Markdown: {markdown_defects(corpus)}")
     print(f"\n## Hand-written cases of tests/html ({len(handwritten)} files: boilerplate, shortcodes, embeds…)\n")
     print(table(measure(handwritten)))
+    print(f"\nMarkdown defects in wparchive's Markdown: {markdown_defects(handwritten)}")
     print("\n## Cleaning speed, one core, median of 5 passes over the corpora\n")
     print("| what | items/s |\n|---|---|")
     for label, rate in speed(corpus).items():

@@ -1,13 +1,12 @@
-"""Cleaning measured on real posts: wparchive beside trafilatura and plain html2text, in one run; and
-wparchive's cleaning with html-to-markdown making the Markdown instead of html2text, when installed.
+"""Cleaning measured on real posts: wparchive beside trafilatura and plain html2text, in one run.
 
     pip install -e '.[bench]'
     python bench/clean_real.py                       # the corpus in ../shared/corpus/real/ ($WPARCHIVE_CORPUS)
     python bench/clean_real.py --corpus DIR          # another copy of it
     python bench/clean_real.py --posts               # and a line per post where anything is missed
 
-With html-to-markdown installed (the bench extra), also wparchive's cleaned tree with that converter making the
-Markdown, and the Markdown stage alone timed both ways.
+Then wparchive's Markdown stage alone is timed (to compare a change of it, run this with each
+version of wparchive on PYTHONPATH in turn).
 
 The corpus is one JSON file per post: the post's content as its site served it (`content_html`),
 its address, and expectations written by hand (`expect`): sentences the author wrote, which the
@@ -141,57 +140,24 @@ def html2text_cleaner() -> Callable[[dict[str, Any]], Cleaned]:
     return clean
 
 
-def html_to_markdown_cleaner() -> Callable[[dict[str, Any]], Cleaned] | None:
-    """wparchive's cleaning with html-to-markdown (Rust) for the Markdown instead of html2text: the
-    same cleaned tree, its text as wparchive makes it, its Markdown by the other converter."""
-    try:
-        import html_to_markdown
-        import lxml.html
-    except ImportError:
-        return None
-    from wparchive.clean.normalize import normalise
-    from wparchive.clean.render import tree_to_text
-
-    rules = load_boilerplate(config_dir())
-
-    def clean(item: dict[str, Any]) -> Cleaned:
-        link = item.get("link") or f"https://{item['site']}/"
-        root = normalise(item["content_html"], link, rules, site_hosts_of(link)).root
-        markdown = html_to_markdown.convert(lxml.html.tostring(root, encoding="unicode")).content
-        return Cleaned(tree_to_text(root), markdown)
-    return clean
-
-
 def markdown_stage(items: list[dict[str, Any]]) -> str:
-    """The Markdown stage alone, on the same cleaned trees: html2text's (wparchive's rendering) and
-    html-to-markdown's, CPU milliseconds a post, best of 3 passes; '' when html-to-markdown is missing."""
-    try:
-        import html_to_markdown
-        import lxml.html
-    except ImportError:
-        return ""
+    """wparchive's Markdown stage alone, on the cleaned trees of the corpus: CPU milliseconds a post,
+    best of 3 passes (each pass on trees cleaned again, as the stage changes the tree it is given)."""
     from wparchive.clean.normalize import normalise
     from wparchive.clean.render import tree_to_markdown
 
     rules = load_boilerplate(config_dir())
-    roots = []
-    for item in items:
-        link = item.get("link") or f"https://{item['site']}/"
-        roots.append(normalise(item["content_html"], link, rules, site_hosts_of(link)).root)
-    serialised = [lxml.html.tostring(root, encoding="unicode") for root in roots]
-
-    def best(convert: Callable[[Any], Any], inputs: list[Any]) -> float:
-        passes = []
-        for _ in range(3):
-            started = time.process_time()
-            for one in inputs:
-                convert(one)
-            passes.append((time.process_time() - started) / len(inputs) * 1000)
-        return min(passes)
-
-    return (f"Markdown stage alone, same cleaned trees: html2text (wparchive's rendering) "
-            f"{best(lambda root: tree_to_markdown(root, ''), roots):.2f} ms a post, html-to-markdown "
-            f"{best(lambda text: html_to_markdown.convert(text).content, serialised):.2f} ms")
+    passes = []
+    for _ in range(3):
+        roots = []
+        for item in items:
+            link = item.get("link") or f"https://{item['site']}/"
+            roots.append(normalise(item["content_html"], link, rules, site_hosts_of(link)).root)
+        started = time.process_time()
+        for root in roots:
+            tree_to_markdown(root, "")
+        passes.append((time.process_time() - started) / len(roots) * 1000)
+    return f"wparchive's Markdown stage alone, on the same cleaned trees: {min(passes):.2f} ms a post"
 
 
 def score(items: list[dict[str, Any]], clean: Callable[[dict[str, Any]], Cleaned]) -> Score:
@@ -233,8 +199,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--posts", action="store_true", help="a line for each post where anything is missed")
-    parser.add_argument("--only", help="only this cleaner (wparchive, 'wparchive, html-to-markdown', trafilatura, "
-                                        "html2text)")
+    parser.add_argument("--only", help="only this cleaner (wparchive, trafilatura, html2text)")
     args = parser.parse_args()
     files = sorted(args.corpus.glob("*.json"))
     if not files:
@@ -242,8 +207,7 @@ def main() -> None:
     items = [json.loads(f.read_text(encoding="utf-8")) for f in files]
     sites = {item["site"] for item in items}
     print(f"{len(items)} posts from {len(sites)} sites ({args.corpus})\n")
-    cleaners = {"wparchive": wparchive_cleaner(), "wparchive, html-to-markdown": html_to_markdown_cleaner(),
-                "trafilatura": trafilatura_cleaner(), "html2text": html2text_cleaner()}
+    cleaners = {"wparchive": wparchive_cleaner(), "trafilatura": trafilatura_cleaner(), "html2text": html2text_cleaner()}
     print("| cleaner | sentence recall | author-link recall | image recall | boilerplate leaks | Markdown defects "
           "| ms per post (median) |")
     print("|---|---|---|---|---|---|---|")
@@ -258,9 +222,8 @@ def main() -> None:
         print(f"| {name} | {_share(result.sentences)} | {_share(result.links)} | {_share(result.images)} | "
               f"{result.leaks} | {defects}{f' ({named})' if named else ''} | "
               f"{statistics.median(result.seconds) * 1000:.1f} |")
-    stage = "" if args.only else markdown_stage(items)
-    if stage:
-        print(f"\n{stage}")
+    if not args.only or args.only == "wparchive":
+        print(f"\n{markdown_stage(items)}")
     if args.posts:
         for name, result in details.items():
             print(f"\n## {name}")

@@ -102,7 +102,7 @@ def test_the_layers_contract_breaks_when_the_layers_are_upside_down(tmp_path: Pa
 
 
 CLEANING_AND_HARVESTING = [
-    "lxml", "html2text", "pydantic", "bs4", "requests",
+    "lxml", "html_to_markdown", "pydantic", "bs4", "requests",
     "wparchive.clean", "wparchive.records", "wparchive.models", "wparchive.config", "wparchive.client",
     "wparchive.discover", "wparchive.harvest", "wparchive.sync", "wparchive.fallback", "wparchive.parallel",
 ]

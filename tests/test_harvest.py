@@ -72,7 +72,7 @@ def test_content_is_cleaned_and_related(server, client, db) -> None:
     assert "Gardener’s Delight 6.2 sweet" in tomatoes["content_text"]
     assert tomatoes["content_markdown"] == (
         "We grew twelve varieties side by side. Here is how they did.\n\n"
-        "| Variety            | Yield (kg) | Flavour  |\n|--------------------|------------|----------|\n"
+        "| Variety            | Yield (kg) | Flavour  |\n| ------------------ | ---------- | -------- |\n"
         "| Gardener’s Delight | 6.2        | sweet    |\n| Black Krim         | 4.8        | smoky    |\n"
         "| Sungold            | 7.1        | tropical |\n\n"
         f"![Ripe tomatoes on the vine]({server.home}/wp-content/uploads/2024/04/tomatoes.jpg)\n\n"

@@ -70,6 +70,9 @@ HOSTILE = {
                          '{: onclick="alert(1)"}', "{::nomarkdown}<script>{:/}", "$$x$$", "~~~",
                          "Heading {onclick=alert(1)}"]),
     "abbreviation title": ('<p><abbr title="&lt;script&gt;alert(1)&lt;/script&gt;">HTML</abbr></p>', ["HTML"]),
+    "block syntax at a line's start": ("<p># not a heading</p><p>&gt; not a quote</p><p>1. not a list</p>"
+                                       "<p>- nor this</p>", ["# not a heading", "> not a quote", "1. not a list",
+                                                             "- nor this"]),
 }
 
 
@@ -103,6 +106,19 @@ def test_markdown_of_hostile_content_is_inert_and_says_what_the_page_said(name: 
     text = " ".join(root.text_content().split())
     for literal in shown:
         assert literal in text, (markdown, text)
+
+
+def test_markdown_of_a_fragment_as_it_is_is_inert_too() -> None:
+    # html_to_markdown takes a fragment without the cleaning that drops SVG and forms: a converter
+    # would write an inline SVG out as a data: image of its own (whose scripts run where it is
+    # opened), and leave a form's words out.
+    from wparchive.clean import html_to_markdown
+
+    markdown = html_to_markdown('<p>Icon <svg onload="alert(1)"><text>label</text></svg> end</p>'
+                                '<form action="javascript:alert(2)"><p>Sign &lt;here&gt;</p></form>')
+    root = _render(markdown)
+    assert_inert(root)
+    assert "data:" not in markdown and " ".join(root.text_content().split()) == "Icon label end Sign <here>"
 
 
 def test_links_keep_only_http_https_and_mailto() -> None:

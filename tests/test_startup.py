@@ -11,7 +11,7 @@ import pytest
 # What a harvest needs and reading an archive does not: the network, HTML cleaning, validation.
 # (BeautifulSoup is loaded only when a site without its REST API is read from its pages; the
 # import-linter contracts keep it out of reading the archive.)
-HARVEST_ONLY = ["lxml", "html2text", "pydantic", "requests", "wparchive.clean", "wparchive.records",
+HARVEST_ONLY = ["lxml", "html_to_markdown", "pydantic", "requests", "wparchive.clean", "wparchive.records",
                 "wparchive.harvest", "wparchive.sync", "wparchive.client"]
 
 # Runs in a fresh interpreter: what this test process imported must not count.

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 # Only what reading an archive needs is imported here. harvest, rebuild and demo import the
-# harvester and the cleaner (requests, lxml, html2text, pydantic, bs4) inside themselves, so that
+# harvester and the cleaner (requests, lxml, html-to-markdown, pydantic, bs4) inside themselves, so that
 # serve and export start without loading them; tests/test_startup.py holds them to it.
 from . import MAX_CONCURRENCY, MAX_JOBS, __version__
 from .db import archive_lock, open_db

@@ -367,8 +367,8 @@ def with_destinations(markdown: str, destination: Callable[[str], str | None]) -
     return "\n".join(lines)
 
 
-# An inline link's or image's address, as html2text writes them: absolute, its spaces and
-# parentheses escaped, maybe followed by a title.
+# An inline link's or image's address, as the cleaner writes them: absolute, without spaces,
+# maybe followed by a title.
 _DESTINATION = re.compile(r"(\]\()([^\s()<>]+)(?=[\s)])")
 _AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
 

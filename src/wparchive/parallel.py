@@ -1,6 +1,6 @@
 """Cleaning on every core: pages of items turned into records in worker processes.
 
-Cleaning (parsing HTML, html2text, language) is most of a harvest's work; fetching and saving
+Cleaning (parsing HTML, Markdown, language) is most of a harvest's work; fetching and saving
 stay in the harvest's own process, which cleans the next page's items in the workers while it
 saves the last one's. The pool starts only when a collection is large enough to repay it, or
 when a first harvest got it ready while its first pages downloaded (warm_up).

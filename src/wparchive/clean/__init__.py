@@ -58,7 +58,7 @@ def clean_content(content_html: str, base_url: str = "", site_hosts: frozenset[s
         return CleanContent()
     result = normalise(content_html, base_url, boilerplate, site_hosts)
     root = result.root
-    # html2text joins every URL to the base, slowly; most content has only absolute ones.
+    # Joining every URL to the base is slow; most content has only absolute ones.
     markdown_base = "" if _all_absolute(root) else base_url
     cleaned = CleanContent(
         text=tree_to_text(root),

@@ -1,10 +1,10 @@
 """What every cleaning worker needs, loaded once in the process the workers are forked from
-(parallel.py's forkserver) and shared by them: the parsers, html2text, and py3langid's language
+(parallel.py's forkserver) and shared by them: the parser, the Markdown converter, and py3langid's language
 model, which alone is about 120 MB a process when each loads its own."""
 
 from __future__ import annotations
 
-import html2text  # noqa: F401 - imported to be shared
+import html_to_markdown  # noqa: F401 - imported to be shared
 import lxml.html  # noqa: F401 - imported to be shared
 
 from . import detect_language

@@ -1,13 +1,13 @@
-"""A parsed, normalised fragment as plain text or as Markdown (html2text, configured)."""
+"""A parsed, normalised fragment as plain text or as Markdown (html-to-markdown, configured)."""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from typing import NamedTuple
+from urllib.parse import urljoin
 
-import html2text
-from html2text.config import TABLE_MARKER_FOR_PAD
-from html2text.utils import reformat_table
+import html_to_markdown
+import lxml.html
 from lxml.html import HtmlElement
 
 # Private-use characters stand for the breaks we insert, so that the whitespace of the HTML
@@ -18,7 +18,7 @@ _KEPT_SPACE = "\ue002"  # a space inside <pre>, which must survive folding
 # A footnote's reference and its note as normalisation marks them (notes.py), written "[^1]" and
 # "[^1]: note" in Markdown, "[1]" and "[1] note" in text. Private-use characters the page cannot hold.
 NOTE_REFERENCE, NOTE_DEFINITION, NOTE_CLOSE = "\ue120", "\ue122", "\ue121"
-# Every private-use character wparchive writes for one of its own (here and in _InertConverter):
+# Every private-use character wparchive writes for one of its own (here and in _make_inert):
 # parsing takes them out of the page (normalize.parse_fragment), so that only ours are left.
 NOT_OURS = re.compile("[\ue100-\ue12f]")
 _NOTE = re.compile("([\ue120\ue122])([0-9]{1,6})\ue121")
@@ -43,119 +43,86 @@ _SPACES_TO_FOLD = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]{2,}|[\t\r\n\f\v\u00a0\u
 _BREAKS = re.compile(rf"([{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*)")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 
-# Markdown has no figure captions and only extended syntaxes for definition lists: a caption
-# becomes a paragraph of its own, a definition the ": " line that pandoc, PHP Markdown Extra
-# and goldmark (Hugo) read as one. The name html2text is given for a tag ("" for none).
-_MARKDOWN_TAG_NAMES = {"figcaption": "p", "dt": "p", "dd": "p", "dl": ""}
-# Elements that have no end tag: the parser reports them opened, never closed.
-_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
-                   "wbr"})
+_TABLE_END_IN_QUOTE = re.compile(r"^((>[> ]*)\|.*\|)\n(?=\2(?!\s*\|))", re.M)
 _TOUCHING_EMPHASIS = re.compile(r"(?<=[^ \t])(\*\*|_)( {0,2}\n)?\1(?=\S)")
 
+
 def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
-    """Markdown of a parsed fragment (with the notes normalisation marked), by html2text: unwrapped
-    lines, Unicode kept, fenced code; what the page showed as text stays text in every Markdown
-    reader (see _InertConverter). The tree is handed to html2text as its parser would report the
-    serialised tree, without serialising and parsing it again (that was most of cleaning's cost)."""
-    converter = _InertConverter(baseurl=base_url)
-    converter.body_width = 0
-    converter.unicode_snob = True
-    converter.ignore_images = False
-    converter.ignore_links = False
-    converter.wrap_links = False
-    converter.inline_links = True
-    converter.backquote_code_style = True  # ``` fences, which survive copy-paste better than indents
-    converter.pad_tables = True  # rows between pipes, as GitHub, Hugo and kramdown (Jekyll) all read them
-    markdown = converter.handle_tree(root)
+    """Markdown of a parsed fragment (with the notes normalisation marked), by html-to-markdown:
+    unwrapped lines, Unicode kept, fenced code, tables between pipes; what the page showed as text
+    stays text in every Markdown reader (see _make_inert). The tree is changed on the way: it is
+    the last thing made from it."""
+    _make_inert(root, base_url)
+    markdown = html_to_markdown.convert(lxml.html.tostring(root, encoding="unicode"), _OPTIONS).content or ""
     # Emphasis that ends where the same begins (two <strong> side by side, across elements) would
     # show as "****": one run. Text has its stars escaped, and code's wait as other characters.
     if "****" in markdown or "__" in markdown or "\n**" in markdown:  # most Markdown has none: no need to look
         markdown = _TOUCHING_EMPHASIS.sub(lambda m: m.group(2) or "", markdown)
-    markdown = _settle_code_blocks(markdown)
-    markdown = _settle_deferred(markdown)
     markdown = _BLANK_LINE.sub("", markdown.replace("\u00a0", " "))
-    if NOTE_CLOSE in markdown:
-        markdown = _NOTE.sub(lambda m: f"[^{m.group(2)}]" + (":" if m.group(1) == NOTE_DEFINITION else ""), markdown)
-    # Strip blank lines only: html2text indents list items, and the first may open the text.
+    if "|\n" in markdown:
+        # In a quote the converter writes what follows a table on the line after its last row,
+        # where readers take it for one more row.
+        markdown = _TABLE_END_IN_QUOTE.sub(lambda m: f"{m.group(1)}\n{m.group(2).rstrip()}\n", markdown)
     return re.sub(r"\n{3,}", "\n\n", markdown).strip("\n").rstrip()
+
+
+# html-to-markdown writes what it is given as Markdown of the same meaning; the rest is done to the
+# tree before it reads it (see _make_inert). Its escaping is off but for what would start a block
+# (a heading's "#", a quote's ">", a list item's "1."), as text is escaped here; the tags and
+# attributes it would write out as text (abbreviations' titles, quotes' citations) are left out or
+# made inert; images stay images wherever they are (a table's cell, a link).
+_OPTIONS = html_to_markdown.ConversionOptions(
+    heading_style="atx", bullets="*", strong_em_symbol="*", code_block_style="backticks", newline_style="spaces",
+    escape_asterisks=False, escape_underscores=False, escape_misc=False, escape_ascii=False,
+    autolinks=False, expand_abbreviations=False, include_blockquote_citations=False, highlight_style="none",
+    br_in_tables=False, extract_metadata=False, wrap=False, hidden_content="all",
+    keep_inline_images_in=["a", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption", "li", "dt", "dd"],
+    inline_data_media="keep", max_depth=None)
 
 
 # --- Markdown that cannot run ----------------------------------------------------------------
 #
-# html2text writes the page's text as it is, so text that a reader saw as "<script>" (the HTML
+# A converter writes the page's text as it is, so text that a reader saw as "<script>" (the HTML
 # said &lt;script&gt;) would become live HTML in Jekyll, a backtick in the text could end a code
 # span early and let the code's raw "<" out as HTML, and "{{ }}" or "{% %}" would run as Liquid
-# or a Hugo shortcode. Once written, text and code can no longer be told apart, so it is done
-# while converting, where html2text knows which is which:
+# or a Hugo shortcode. Once written, text and code can no longer be told apart, so it is done in
+# the tree, where they can (_make_inert):
 # - text (and alt and title attributes) is written with every character that Markdown, kramdown,
 #   Liquid or Hugo could read as syntax of their own (HTML, code spans, links, template tags,
 #   attribute lists, tables) as a character reference, which every Markdown reader shows as the
 #   character itself;
 # - link and image addresses keep only the http, https and mailto schemes (and data: images);
 #   the rest lose their link and stay as text; characters that could end the address are
-#   percent-encoded;
-# - inline code gets delimiters longer than any backtick run inside it, and <pre> becomes a fence
-#   longer than any backtick run inside it. Its characters stay raw only inside a fence that every
-#   reader closes where we do; anything else about it is written as text.
+#   percent-encoded; no other element keeps an address for the converter to write out;
+# - inline code is one line of text, which the converter delimits with a backtick run longer than
+#   any inside it, and <pre> a fence longer than any backtick run inside it, with our language
+#   alone as its info string. Code's characters stay raw only there.
 
 # Characters written as references in text. Entity-like "&" only: "AT&T" stays readable.
 _TEXT_ESCAPES = {"<": "&lt;", "`": "&#96;", "{": "&#123;", "}": "&#125;", "[": "&#91;", "]": "&#93;",
-                 "|": "&#124;", "\\": "&#92;", "~": "&#126;", "$": "&#36;", "*": "&#42;", "_": "&#95;",
-                 "&": "&amp;"}
+                 "|": "&#124;", "\\": "&#92;", "~": "&#126;", "$": "&#36;", "&": "&amp;"}
 _ENTITY_LIKE = re.compile(r"&(?=#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)")
 # Always escaped in text; the others only where they would start something: "~~" (fences,
 # strikethrough), "$$" (kramdown's maths), "](", "][", "]:" (links), an entity-like "&".
 _TEXT_SPECIAL = re.compile(r"[<`{|\\]|~(?=~)|\$(?=\$)|\](?=[(\[\]:])")
-# html2text hands text over in pieces (an entity is a piece of its own), so one of those at the
-# end of a piece waits as a private-use character until what follows it is known.
-_DEFERRED = {"&": "\ue110", "~": "\ue111", "$": "\ue112", "]": "\ue113"}
-_DEFERRED_END = re.compile(r"[&~$\]]$")
-_UNDEFERRED = re.compile("\ue110(?=#[0-9]{1,7};|#[xX][0-9A-Fa-f]{1,6};|[A-Za-z][A-Za-z0-9]{1,31};)"
-                         "|\ue111(?=[~\ue111])|\ue112(?=[$\ue112])|\ue113(?=[(\\[\\]:\ue113])")
-_DEFERRED_CHAR = re.compile("[\ue110-\ue113]")
 _MAYBE_SPECIAL = re.compile(r"[<`{|\\~$\]&]")
-_FROM_DEFERRED = {v: k for k, v in _DEFERRED.items()}
-_SECTION_SPECIAL = re.compile(r"\\|^\s*(?:\d|[+-])", re.M)  # what html2text's escape_md_section may change
-_NBSP_PLACEHOLDER = "&nbsp_place_holder;"  # html2text's own, replaced by it at the end
+# What follows these may complete something ("&" + "amp;", "]" + "(…)"): at a text's end they are escaped.
+_OPEN_AT_END = re.compile(r"[&~$\]]$")
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DATA_IMAGE = re.compile(r"^data:image/(?:png|gif|jpeg|webp)[;,]", re.I)
 _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f<>\"`{}|^]")
-_CODE_TAGS = frozenset({"code", "kbd", "tt"})
-_TAGS_WRITTEN_WITH_ATTRIBUTES = frozenset({"a", "img", "abbr"})  # html2text writes out no others'
 _OUTER_CONTROLS = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 
-# Inside <pre>, characters whose meaning differs between code and text wait as private-use
-# characters until the block is settled: raw inside a fence that holds, references elsewhere.
-_CODE_CHARS = "`<&{}[]|\\~$*_"
-_CODE_CHAR_BASE = 0xE100
-_TO_CODE_CHAR = {ord(c): chr(_CODE_CHAR_BASE + i) for i, c in enumerate(_CODE_CHARS)}
-_FROM_CODE_CHAR = {chr(_CODE_CHAR_BASE + i): c for i, c in enumerate(_CODE_CHARS)}
-_CODE_CHAR = re.compile("[\ue100-\ue10f]")
-_FENCE_LINE = re.compile(r"^(?P<prefix>[ >]*)```(?:[A-Za-z0-9][\w+#.-]{0,29})?[ \t]*$")  # opening: with its language
-_LOOKS_LIKE_FENCE = re.compile(r"^[ >]*(?:`{3,}|~{3,})")  # only html2text's own fences are real backticks here
-
-
 def inert_text(text: str) -> str:
-    """Text as Markdown that every reader shows as this text: no HTML, code, links or template tags."""
-    return _settle_deferred(_inert_piece(text))
-
-
-def _inert_piece(text: str) -> str:
+    """Text as Markdown that every reader shows as this text, whatever comes before or after it:
+    no HTML, code, links or template tags."""
     if not _MAYBE_SPECIAL.search(text):
-        return text  # most pieces of text: nothing to escape
+        return text  # most text: nothing to escape
     text = _ENTITY_LIKE.sub("&amp;", text)
     text = _TEXT_SPECIAL.sub(lambda m: _TEXT_ESCAPES[m.group(0)], text)
-    return _DEFERRED_END.sub(lambda m: _DEFERRED[m.group(0)], text)
-
-
-def _settle_deferred(markdown: str) -> str:
-    """The characters that waited for what follows them: escaped where it completes something."""
-    if not _DEFERRED_CHAR.search(markdown):
-        return markdown
-    markdown = _UNDEFERRED.sub(lambda m: _TEXT_ESCAPES[_FROM_DEFERRED[m.group(0)]], markdown)
-    return _DEFERRED_CHAR.sub(lambda m: _FROM_DEFERRED[m.group(0)], markdown)
+    return _OPEN_AT_END.sub(lambda m: _TEXT_ESCAPES[m.group(0)], text)
 
 
 def safe_url(url: str, *, image: bool = False) -> str | None:
@@ -173,262 +140,136 @@ def safe_url(url: str, *, image: bool = False) -> str | None:
     return _ENTITY_LIKE.sub("&amp;", cleaned)
 
 
-def code_span(code: str) -> str:
-    """Inline code with delimiters no backtick run inside it can close."""
-    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if code.startswith("`") or code.endswith("`") else ""
-    return f"{fence}{pad}{code}{pad}{fence}"
-
-
 def _inert_attribute(value: str) -> str:
     return inert_text(" ".join(value.split())).replace('"', "&quot;")
 
 
-class _InertConverter(html2text.HTML2Text):
-    """html2text that writes text, attributes, links and code so that no Markdown reader can take
-    the page's text for markup (see above)."""
 
-    def __init__(self, baseurl: str = "") -> None:
-        super().__init__(baseurl=baseurl)
-        self._inline_code: list[str] | None = None  # the text of the inline code being read
-        self._code_depth = 0
-        self._tables = 0
-        self._fence_language: str | None = None  # the language of the <pre> whose fence is to open
-        self._write_out = self.out
 
-    def handle_tag(self, tag: str, attrs: dict[str, str | None], start: bool) -> None:
-        if tag in _CODE_TAGS and not self.pre:
-            self._code_tag(start)
-            return
-        if self._inline_code is not None:
-            return  # markup inside inline code: its text is code, the rest is dropped
-        if tag == "table":
-            self._tables = max(0, self._tables + (1 if start else -1))
-        if tag == "pre":
-            language = attrs.get(LANGUAGE_ATTRIBUTE) if start else None
-            self._fence_language = language if language and LANGUAGE.fullmatch(language) else None
-            # Output goes through _out only while a fence waits for its language: it is called for every piece.
-            self.out = self._out if self._fence_language else self._write_out
-        if start and tag in _TAGS_WRITTEN_WITH_ATTRIBUTES:
-            _defuse_attributes(tag, attrs)
-        super().handle_tag(tag, attrs, start)
+_CODE_TAGS = frozenset({"code", "kbd", "tt"})
+# Markdown has no figure captions and only extended syntaxes for definition lists: a caption
+# becomes a paragraph of its own, a definition the ": " line that pandoc, PHP Markdown Extra
+# and goldmark (Hugo) read as one.
+_RENAMED = {"figcaption": "p", "dt": "p", "dd": "p", "dl": "div",
+            # what the converter would leave out (navigation, a form left in: an article wrapped in one)
+            # or write as a data: image of its own (an inline SVG), where the text keeps their words
+            "nav": "div", "form": "div", "svg": "span"}
+# Elements the converter would write out as something other than their text, or read the page's
+# base address from.
+_DROPPED = frozenset({"base", "link", "meta", "script", "style", "template"})
 
-    def handle_data(self, data: str, entity_char: bool = False) -> None:
-        if self._inline_code is not None:
-            self._inline_code.append(data)
-            return
-        if data != _NBSP_PLACEHOLDER:
-            data = data.translate(_TO_CODE_CHAR) if self.pre else _inert_piece(data)
-        # html2text's own escaping (escape_md_section: four expressions over every piece) changes
-        # only a backslash or a line that starts like a list item; entity_char=True is its way of
-        # skipping it, for the many pieces with neither.
-        super().handle_data(data, entity_char or not _SECTION_SPECIAL.search(data))
 
-    def handle_tree(self, root: HtmlElement) -> str:
-        """html2text's handle() for a parsed tree: its elements and text, in document order, as
-        the parser reports a serialised tree (void elements open only; comments not at all)."""
-        self.start = True
-        stack: list[tuple[HtmlElement, bool]] = [(root, False)]
-        while stack:
-            element, closing = stack.pop()
-            tag = element.tag
-            if closing:
-                name = _MARKDOWN_TAG_NAMES.get(tag, tag)
-                if name:
-                    self.handle_endtag(name)
-                if element.tail and element is not root:
-                    self.handle_data(element.tail)
-                continue
-            if not isinstance(tag, str):  # a comment or processing instruction: only its tail is text
-                if element.tail:
-                    self.handle_data(element.tail)
-                continue
-            name = _MARKDOWN_TAG_NAMES.get(tag, tag)
-            if name:
-                self.handle_starttag(name, [(key, _serialised(tag, key, value)) for key, value in element.attrib.items()])
+def _make_inert(root: HtmlElement, base_url: str) -> None:
+    """The tree made ready for the converter (see above): its text escaped, its addresses checked
+    (relative ones joined to base_url, when given), its code one line or a fenced block, its
+    notes "[^1]" and "[^1]:", and nothing left for the converter to take as markup of its own."""
+    code = _settle_code(root)  # the <pre> and inline code elements, and what is inside a <pre>
+    dropped = []
+    for element in root.iter():
+        tag = element.tag
+        inside_pre = element in code.inside_pre
+        if element.tail and element is not root and not inside_pre:  # the tail is the parent's text
+            element.tail = _inert_text_node(element.tail)
+        if not isinstance(tag, str) or tag in _DROPPED:  # a comment or processing instruction, or not content
+            dropped.append(element)
+            continue
+        if inside_pre or element in code.roots:
+            continue
+        if element.attrib:
+            _defuse_attributes(element, base_url)
+            if tag in CELL_TAGS:
+                # Normalisation wrote out the cells a cell spans: the converter would add them again.
+                element.attrib.pop("colspan", None)
+                element.attrib.pop("rowspan", None)
+        if tag in _RENAMED:
+            element.tag = _RENAMED[tag]
             if tag == "dd":
-                self.handle_data(": ")
-            if tag in _VOID:
-                if element.tail and element is not root:
-                    self.handle_data(element.tail)
-                continue
-            if element.text:
-                self.handle_data(element.text)
-            stack.append((element, True))
-            stack.extend((child, False) for child in reversed(element))
-        markdown = self.optwrap(self.finish())
-        return _tables_between_pipes(markdown) if self.pad_tables else markdown
-
-    def _out(self, s: str) -> None:  # named as html2text names it
-        if self._fence_language is not None and s.endswith("```"):  # the opening fence of a <pre>
-            s += self._fence_language
-            self._fence_language = None
-            self.out = self._write_out
-        self._write_out(s)
-
-    def close(self) -> None:
-        if self._inline_code is not None:  # inline code never closed: it ends with the fragment
-            self._code_depth = 0
-            self._write_code()
-        super().close()
-
-    def _code_tag(self, start: bool) -> None:
-        if start:
-            self._code_depth += 1
-            if self._code_depth == 1:
-                self._inline_code = []
-        elif self._code_depth:
-            self._code_depth -= 1
-            if self._code_depth == 0:
-                self._write_code()
-
-    def _write_code(self) -> None:
-        code = " ".join("".join(self._inline_code or []).split())  # one line, as browsers show it
-        self._inline_code = None
-        if not code:
-            return
-        if self.maybe_automatic_link is not None:  # the code is a link's text
-            self.o("[")
-            self.maybe_automatic_link = None
-            self.empty_link = False
-        if self._tables and "|" in code:
-            # A table reads "|" as a cell's end even inside code: the code goes as text instead.
-            self.o(inert_text(code))
-            return
-        last = self.outtextlist[-1][-1:] if self.outtextlist and self.outtextlist[-1] else ""
-        # Two code spans side by side would read as one delimiter run: a space keeps them apart.
-        touching = last == "`" and not (self.p_p or self.space or self.start)
-        self.o((" " if touching else "") + code_span(code))
+                element.text = ": " + (element.text or "")
+        elif tag == "img":
+            if element.get("src") is None:
+                dropped.append(element)  # as before: nothing to show
+            elif element.tail and not element.tail[0].isspace():
+                element.tail = " " + element.tail  # "![A](a.jpg)Text" glues the picture to the word
+        if element.text:
+            element.text = _inert_text_node(element.text)
+    for element in dropped:
+        remove(element)
 
 
-# html2text writes a table as its rows of cells (normalisation left each cell one line) between
-# a line with its start marker and one with its end marker; its own pad_tables_in_text pads the rows
-# but drops both lines whole, with any text html2text wrote before the marker, and knows nothing of
-# quotes. In a quote html2text quotes the rows but the first (written right after the start marker),
-# as its delimiter row shows, and writes the quote's next line after the end marker blank.
-_TABLE_START, _TABLE_END = f"<{TABLE_MARKER_FOR_PAD}>", f"</{TABLE_MARKER_FOR_PAD}>"
-_LIST_MARK = re.compile(r"^(?:[*+-]|[0-9]+\.)[ \t]*")
+class _Code(NamedTuple):
+    roots: set[HtmlElement]  # each <pre> and inline code element
+    inside_pre: set[HtmlElement]  # the elements inside a <pre>, whose text is code
 
 
-def _tables_between_pipes(markdown: str) -> str:
-    """html2text's tables as padded rows between pipes, each a block of its own: quoted on every
-    line inside a quote, and the text html2text wrote on the line the table starts (a list item's)
-    kept on a line of its own before it."""
-    if _TABLE_START not in markdown:
-        return markdown
-    out: list[str] = []
-    rows: list[str] | None = None  # the lines of the table being read
-    quoted_blank: str | None = None  # after a table in a quote: its blank line
-    for line in markdown.split("\n"):
-        if rows is None:
-            if _TABLE_START in line:
-                before = line.split(_TABLE_START, 1)[0]
-                marks = len(before) - len(before.lstrip(" >"))
-                if _LIST_MARK.sub("", before[marks:]).strip(" *_"):  # words, not only marks
-                    out += [before.rstrip(), ""]
-                rows = []
-            elif not (quoted_blank and not line):  # html2text's blank line after a table in a quote
-                out.append(line)
-            quoted_blank = None
+def _settle_code(root: HtmlElement) -> _Code:
+    """Code as the converter writes it as code: a <pre> with our language alone (its elements
+    without attributes, as the fence holds their text alone), inline code as one line of text."""
+    code = _Code(set(), set())
+    for pre in root.iter("pre"):
+        if pre in code.inside_pre:
             continue
-        if _TABLE_END not in line:
-            rows.append(line)
-            continue
-        delimiter = next((row for row in rows[1:] if "-" in row and not row.strip(" >|-")), "")  # html2text's own
-        depth = delimiter[:len(delimiter) - len(delimiter.lstrip(" >"))].count(">")
-        if depth:
-            unquoted = re.compile(rf"^(?:> ?){{1,{depth}}}")
-            rows[1:] = [unquoted.sub("", row) for row in rows[1:]]  # not the first: "> 5" may be a cell's
-            if out and not out[-1]:
-                out[-1] = ">" * depth  # the blank line before the table, written outside the quote above
-        quote = "> " * depth
-        out += [quote + row for row in reformat_table(rows, 1)] if rows else []
-        quoted_blank = quote.rstrip()
-        out.append(quoted_blank)
-        rows = None
-    return "\n".join(out + (rows or []))
+        language = pre.get(LANGUAGE_ATTRIBUTE)
+        pre.attrib.clear()
+        if language and LANGUAGE.fullmatch(language):
+            pre.set("class", f"language-{language}")
+        code.roots.add(pre)
+        for element in pre.iterdescendants():
+            if isinstance(element.tag, str):
+                element.attrib.clear()  # highlighted code's spans and links
+            code.inside_pre.add(element)
+    for element in list(root.iter(*_CODE_TAGS)):
+        if element not in code.inside_pre and element.getparent() is not None:  # not inside a <pre> or code
+            _inline_code(element, code)
+    return code
 
 
-def _serialised(tag: str, name: str, value: str) -> str:
-    """An attribute as lxml writes it in HTML (and the parser would read it back): addresses in
-    href, src and action (and an <a>'s name) without leading blanks, and percent-encoded but for
-    what libxml2 leaves as it is."""
-    if name not in _URI_ATTRIBUTES and not (name == "name" and tag == "a"):
-        return value
-    return _URI_ESCAPED.sub(lambda m: quote(m.group(0), safe=""), value.lstrip(" \t\n\r"))
+def _inert_text_node(text: str) -> str:
+    if not _TEXT_TO_CHANGE.search(text):
+        return text  # most text: nothing to fold or escape
+    # A browser folds the source's line breaks and runs of spaces into one space; the converter keeps line breaks.
+    text = inert_text(_SPACES_TO_FOLD.sub(" ", text))
+    if NOTE_CLOSE in text:
+        text = _NOTE.sub(lambda m: f"[^{m.group(2)}]" + (":" if m.group(1) == NOTE_DEFINITION else ""), text)
+    return text
 
 
-_URI_ATTRIBUTES = frozenset({"href", "src", "action"})
-# libxml2's xmlURIEscapeStr with the characters htmlAttrDumpOutput lets through.
-_URI_ESCAPED = re.compile(r"[^A-Za-z0-9\-_.!~*'()@/:=?;#%&,+<>$]+")
+def _inline_code(element: HtmlElement, code: _Code) -> None:
+    """Inline code as one line of text (markup inside it dropped), which the converter writes as a
+    code span; in a table, which reads "|" as a cell's end even inside code, code with one as text."""
+    text = " ".join(element.text_content().split())  # one line, as browsers show it
+    if "|" in text and any(a.tag in CELL_TAGS for a in element.iterancestors()):
+        replace_with_text(element, text)  # escaped with the text around it
+        return
+    element.clear(keep_tail=True)
+    element.tag = "code"
+    element.text = text
+    code.roots.add(element)
+    following = element.getnext()
+    if following is not None and following.tag in _CODE_TAGS and not element.tail:
+        element.tail = " "  # two code spans side by side would read as one delimiter run
 
 
-def _defuse_attributes(tag: str, attrs: dict[str, str | None]) -> None:
-    """Attributes html2text writes out, made inert in place: addresses checked, text escaped."""
-    for name in ("href", "src"):
-        value = attrs.get(name)
-        if value is not None:
-            url = safe_url(value, image=tag == "img" and name == "src")
-            if url is None:
-                del attrs[name]
-            else:
-                attrs[name] = url
+def _defuse_attributes(element: HtmlElement, base_url: str) -> None:
+    """An element's attributes as the converter may write them out: a link's or image's address
+    checked (or gone), alt and title text escaped; no other element keeps an address."""
+    tag = element.tag
+    for name in [name for name in element.attrib if name in _URL_ATTRIBUTES]:
+        value = element.get(name)
+        kept = (tag == "a" and name == "href") or (tag == "img" and name == "src")
+        url = safe_url(urljoin(base_url, value) if base_url else value, image=tag == "img") if kept else None
+        if url is None:
+            del element.attrib[name]
+        else:
+            element.set(name, url)
     for name in ("alt", "title"):
-        value = attrs.get(name)
+        value = element.get(name)
         if value is not None:
-            attrs[name] = _inert_attribute(value)
+            element.set(name, _inert_attribute(value))
 
 
-def _settle_code_blocks(markdown: str) -> str:
-    """html2text's ``` blocks as fences that no line inside them can close, their characters raw;
-    a block that a reader could end elsewhere is written as text instead, as are code characters
-    outside any block."""
-    if "```" not in markdown and not _CODE_CHAR.search(markdown):
-        return markdown  # no code block: nothing to settle
-    lines = markdown.split("\n")
-    out: list[str] = []
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        opening = _FENCE_LINE.match(line)
-        block = _block(lines, index + 1, opening.group("prefix")) if opening else None
-        if opening is None or block is None:
-            out.append(_as_text(line.replace("```", "&#96;&#96;&#96;")))
-            index += 1
-            continue
-        prefix = opening.group("prefix")
-        content, closing = block
-        index += 1 + len(content) + (closing is not None)
-        while content and not content[-1].strip(" >"):
-            content = content[:-1]  # the line break that ends the <pre>'s text
-        content = [_CODE_CHAR.sub(lambda m: _FROM_CODE_CHAR[m.group(0)], text) for text in content]
-        longest = max((len(run) for text in content for run in re.findall(r"`+", text)), default=0)
-        ticks = "`" * max(3, longest + 1)
-        if out and out[-1].strip(" >"):  # a fence right after text is not one to every reader
-            out.append(prefix.rstrip(" ") if ">" in prefix else "")
-        out += [line.replace("```", ticks, 1), *content, (closing or prefix + "```").replace("```", ticks, 1)]
-    return "\n".join(out)
-
-
-def _block(lines: list[str], start: int, prefix: str) -> tuple[list[str], str | None] | None:
-    """The lines of the block that opens before start and its closing line (None: it runs to the
-    end, as readers take it); None when a reader could end it elsewhere: a line outside its
-    container, or another fence."""
-    quoted = prefix.rstrip(" ")
-    for index in range(start, len(lines)):
-        line = lines[index]
-        if line.rstrip(" \t") == prefix + "```":
-            return lines[start:index], line
-        if (">" in prefix and not line.startswith(quoted)) or (line.strip() and not line.startswith(prefix)):
-            return None  # the quote or the list item ends here, and the block with it
-        if _LOOKS_LIKE_FENCE.match(line[len(prefix):]):
-            return None
-    return lines[start:], None
-
-
-def _as_text(line: str) -> str:
-    return _CODE_CHAR.sub(lambda m: _TEXT_ESCAPES[_FROM_CODE_CHAR[m.group(0)]], line)
+_URL_ATTRIBUTES = frozenset({"href", "src", "srcset", "poster", "data", "cite", "action", "formaction", "background",
+                             "longdesc", "usemap", "xlink:href"})
+_TEXT_TO_CHANGE = re.compile("[\t\r\n\f\v\u00a0\u200b<`{|\\\\~$\\]&\ue120-\ue122]| {2}")
 
 
 def tree_to_text(root: HtmlElement) -> str:
