@@ -296,6 +296,7 @@ def test_cleaning_in_worker_processes_gives_the_same_archive(make_server, client
 
 
 def test_the_first_large_collection_starts_the_workers_which_then_clean_collections_of_any_size() -> None:
+    from wparchive import clean
     from wparchive.parallel import POOL_THRESHOLD, CleaningPool
     from wparchive.records import SiteContext
     from wparchive.rows import Provenance
@@ -303,17 +304,22 @@ def test_the_first_large_collection_starts_the_workers_which_then_clean_collecti
     assert not CleaningPool(1).wanted(POOL_THRESHOLD * 10)  # one worker: always in-process
     pool = CleaningPool(2)
     try:
-        pool.warm_up()  # a first harvest: this process's model loads in a thread, no worker starts
         assert not pool.wanted(3) and not pool.wanted(POOL_THRESHOLD - 1) and not pool.wanted(None)
         # the first page of a large collection is cleaned here while the workers' forkserver starts…
         assert not pool.wanted(POOL_THRESHOLD)
-        # …the next ones, and every page of any size after, go to the workers
+        prose = "<p>The garden lies behind the library, and anyone may grow vegetables there in summer.</p>"
+        item = {"id": 7, "type": "post", "title": {"rendered": "T"}, "content": {"rendered": prose}}
+        ctx = SiteContext(site_id=1, home="http://h", hosts=frozenset())
+        provenance = Provenance("http://h/p", "2024-01-01T00:00:00+00:00", 1)
+        records, failures = pool.clean_here("posts", [item], ctx, provenance)
+        assert records[0].row["language"] == "en" and not failures
+        # …with this process's language model, which goes with that page: the workers have their own
+        assert clean._language_identifier is None
+        # the next pages, and every page of any size after, go to the workers
         assert pool.wanted(POOL_THRESHOLD) and pool.wanted(3)
-        item = {"id": 7, "type": "post", "title": {"rendered": "T"}, "content": {"rendered": "<p>x</p>"}}
-        futures = pool.submit("posts", [item], SiteContext(site_id=1, home="http://h", hosts=frozenset()),
-                              Provenance("http://h/p", "2024-01-01T00:00:00+00:00", 1))
-        (records, failures), = [future.result() for future in futures]
-        assert [r.key for r in records] == ["1-7"] and not failures
+        (records, failures), = [future.result() for future in pool.submit("posts", [item], ctx, provenance)]
+        assert [r.key for r in records] == ["1-7"] and records[0].row["language"] == "en" and not failures
+        assert clean._language_identifier is None
         assert pool.wanted(3)  # the model lives in the workers now, not in this process
     finally:
         pool.close()

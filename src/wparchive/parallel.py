@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .clean import load_language_model, release_language_model
-from .records import SiteContext, build_records
-from .rows import Provenance
+from .records import Failures, SiteContext, build_records
+from .rows import Provenance, Record
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -49,6 +49,8 @@ class CleaningPool:
         self._lifeline: tuple[Connection, Connection] | None = None  # (the workers' end, ours)
         self._forkserver_started = False  # from then on the workers clean every post-type page
         self._starting = threading.Lock()  # two sites' first large collections start one pool
+        self._cleaning_here = 0  # pages being cleaned in this process (by several sites' threads at once)
+        self._here = threading.Lock()
 
     def warm_up(self) -> None:
         """Load this process's language model in a thread while the first pages download (a first
@@ -81,23 +83,32 @@ class CleaningPool:
             self._forkserver_started = True
             return False
 
+    def clean_here(self, table: str, items: list[Any], ctx: SiteContext,
+                   provenance: Provenance | list[Provenance]) -> tuple[list[Record], Failures]:
+        """Records built in this process, for a page the workers do not take."""
+        with self._here:
+            self._cleaning_here += 1
+        try:
+            return build_records(table, items, ctx, provenance)
+        finally:
+            with self._here:
+                self._cleaning_here -= 1
+                self._release_language_model_if_unused()
+
     def submit(self, table: str, items: list[Any], ctx: SiteContext,
                provenance: Provenance | list[Provenance]) -> list[Future[Any]]:
         """Futures of (records, failures) for the items, split across the workers, in order."""
-        # Processes start inside submit (the forkserver on the first call, workers as needed):
+        # Processes start inside submit (workers as needed, and the forkserver if wanted has not):
         # they inherit the stop signals blocked, so none dies of one before it can ignore it.
         with _stop_signals_blocked(), self._starting:
-            # The workers clean every post now, with the forkserver's model: this process's own
-            # copy would only hold 120 MB more. It goes at every page, not only the first: a
-            # page of another site (harvest --jobs) being cleaned here as the workers started may
-            # have loaded it again.
-            release_language_model()
             if self._executor is None:
                 # Imported here: a small site, cleaned in this process, needs no process pool.
                 from concurrent.futures import ProcessPoolExecutor
 
                 context = _forkserver_context()
-                self._forkserver_started = True  # submitted to directly: a page cleaned here would load the model again
+                with self._here:
+                    self._forkserver_started = True  # when submitted to directly
+                    self._release_language_model_if_unused()
                 self._lifeline = context.Pipe(duplex=False)
                 # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
@@ -107,6 +118,13 @@ class CleaningPool:
                                           provenance[start:start + size] if isinstance(provenance, list)
                                           else provenance)
                     for start in range(0, len(items), size)]
+
+    def _release_language_model_if_unused(self) -> None:
+        """Once the workers clean every post, with the forkserver's model, this process's own copy
+        would only hold 120 MB more: it goes as soon as no page is being cleaned here (the one that
+        started the workers, or another site's that was under way then). Called holding _here."""
+        if self._forkserver_started and not self._cleaning_here:
+            release_language_model()
 
     def close(self) -> None:
         """Cancel what is queued, let each worker finish the chunk it is cleaning, and wait for them to exit."""
