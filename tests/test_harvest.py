@@ -295,7 +295,8 @@ def test_cleaning_in_worker_processes_gives_the_same_archive(make_server, client
         assert strip(archives[1][table]) == strip(archives[2][table])
 
 
-def test_once_the_workers_run_they_clean_collections_of_any_size() -> None:
+def test_the_first_large_collection_starts_the_workers_which_then_clean_collections_of_any_size() -> None:
+    from wparchive import clean
     from wparchive.parallel import POOL_THRESHOLD, CleaningPool
     from wparchive.records import SiteContext
     from wparchive.rows import Provenance
@@ -303,19 +304,92 @@ def test_once_the_workers_run_they_clean_collections_of_any_size() -> None:
     assert not CleaningPool(1).wanted(POOL_THRESHOLD * 10)  # one worker: always in-process
     pool = CleaningPool(2)
     try:
-        assert not pool.wanted(3) and pool.wanted(POOL_THRESHOLD)
-        item = {"id": 7, "type": "post", "title": {"rendered": "T"}, "content": {"rendered": "<p>x</p>"}}
-        futures = pool.submit("posts", [item], SiteContext(site_id=1, home="http://h", hosts=frozenset()),
-                              Provenance("http://h/p", "2024-01-01T00:00:00+00:00", 1))
-        (records, failures), = [future.result() for future in futures]
-        assert [r.key for r in records] == ["1-7"] and not failures
+        assert not pool.wanted(3) and not pool.wanted(POOL_THRESHOLD - 1) and not pool.wanted(None)
+        # the first page of a large collection is cleaned here while the workers' forkserver starts…
+        assert not pool.wanted(POOL_THRESHOLD)
+        prose = "<p>The garden lies behind the library, and anyone may grow vegetables there in summer.</p>"
+        item = {"id": 7, "type": "post", "title": {"rendered": "T"}, "content": {"rendered": prose}}
+        ctx = SiteContext(site_id=1, home="http://h", hosts=frozenset())
+        provenance = Provenance("http://h/p", "2024-01-01T00:00:00+00:00", 1)
+        records, failures = pool.clean_here("posts", [item], ctx, provenance)
+        assert records[0].row["language"] == "en" and not failures
+        # …with this process's language model, which goes with that page: the workers have their own
+        assert clean._language_identifier is None
+        # the next pages, and every page of any size after, go to the workers
+        assert pool.wanted(POOL_THRESHOLD) and pool.wanted(3)
+        (records, failures), = [future.result() for future in pool.submit("posts", [item], ctx, provenance)]
+        assert [r.key for r in records] == ["1-7"] and records[0].row["language"] == "en" and not failures
+        assert clean._language_identifier is None
         assert pool.wanted(3)  # the model lives in the workers now, not in this process
     finally:
         pool.close()
-    ready = CleaningPool(2)
-    ready.warm_up()  # a first harvest gets the workers' process ready while its first pages download
-    assert ready.wanted(3)
-    ready.close()
+
+
+# A harvest through the command line in a fresh interpreter, which then names the processes it
+# started that still run: the forkserver the workers are forked from lives as long as it does.
+HARVEST_THEN_CHILDREN = """
+import json, os, sys
+from wparchive.cli import cli
+
+try:
+    code = cli.main(sys.argv[1:], prog_name="wparchive", standalone_mode=False)
+except SystemExit as exit:
+    code = exit.code
+children = []
+for entry in os.listdir("/proc"):
+    try:
+        with open(f"/proc/{entry}/stat") as stat:
+            state, parent = stat.read().rsplit(")", 1)[1].split()[:2]
+    except (OSError, ValueError):
+        continue
+    if int(parent) == os.getpid() and state != "Z":
+        children.append(int(entry))
+print(json.dumps({"code": code, "children": children}))
+"""
+
+
+def _harvest_in_a_fresh_process(url: str, db_path: str, workers: int, *extra: str) -> list[int]:
+    """The harvest's children still running as it ends (see HARVEST_THEN_CHILDREN)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", HARVEST_THEN_CHILDREN, "harvest", url, "--db", db_path,
+                          "--delay", "0", "-q", "--workers", str(workers), *extra], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["code"] in (None, 0), run.stderr
+    return list(report["children"])
+
+
+def test_a_small_first_harvest_starts_no_worker_and_cleans_as_the_workers_would(server, tmp_path) -> None:
+    archives = {}
+    for workers in (2, 1):
+        db_path = str(tmp_path / f"w{workers}.db")
+        # every collection of the sample site is far below the pool's threshold: all is cleaned here
+        assert _harvest_in_a_fresh_process(server.home + "/", db_path, workers) == []
+        db = sqlite_utils.Database(db_path)
+        archives[workers] = {t: sorted(map(str, db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()))
+                             for t in ("posts", "links", "images", "terms")}
+        assert "en" in {r[0] for r in db.execute("SELECT language FROM posts")}  # with the language model
+    for table in archives[1]:
+        assert archives[1][table]
+        # identical but for when each row was fetched
+        strip = lambda rows: [re.sub(r"'20\d\d-\d\d-\d\dT[^']*'", "T", row) for row in rows]  # noqa: E731
+        assert strip(archives[1][table]) == strip(archives[2][table])
+
+
+def test_a_collection_at_the_threshold_is_cleaned_by_workers_unless_limit_cleans_fewer(make_server, tmp_path) -> None:
+    from wparchive.parallel import POOL_THRESHOLD
+
+    site = Site(items=[Item(i, "post", f"Post {i}", f"<p>Text {i}</p>") for i in range(1, POOL_THRESHOLD + 1)])
+    server = make_server(site)
+    db_path = str(tmp_path / "archive.db")
+    assert _harvest_in_a_fresh_process(server.home + "/", db_path, 2) != []  # the workers' forkserver
+    assert sqlite_utils.Database(db_path).execute("SELECT count(*) FROM posts").fetchone()[0] == POOL_THRESHOLD
+    # a trial run cleans too few of them to repay the workers
+    trial = str(tmp_path / "trial.db")
+    assert _harvest_in_a_fresh_process(server.home + "/", trial, 2, "--limit", "150") == []
+    assert sqlite_utils.Database(trial).execute("SELECT count(*) FROM posts").fetchone()[0] == 150
 
 
 def test_a_page_is_saved_whole_or_not_at_all(server, client, db) -> None:

@@ -26,7 +26,7 @@ import test_crash_safety
 import test_search_bounds
 from wparchive import cli as cli_module
 from wparchive import client as client_module
-from wparchive import duplicates, export, meaning, pagination, responses, search, static_site, web, wxr
+from wparchive import duplicates, export, meaning, pagination, parallel, responses, search, static_site, web, wxr
 from wparchive.cli import cli
 from wparchive.db import queries, schema
 from wparchive.fallback import MAX_SKIPPED_KEPT
@@ -499,6 +499,7 @@ def test_every_limit_stated_is_the_code_s() -> None:
         f"the last {words[queries.STATUS_PARAMS['runs']]} runs and the {words[queries.STATUS_PARAMS['errors']]} newest open errors",
         f"`--concurrency N` fetches N pages at once ({_default('harvest', 'concurrency')} by default)",
         f"(`--workers`, default {_show_default('harvest', 'workers')})",
+        f"large collections ({parallel.POOL_THRESHOLD} items or more) are cleaned on every core",
     ]
     missing = [phrase for phrase in phrases if not said(phrase)]
     assert not missing, "limits the README states otherwise than the code sets them: " + repr(missing)

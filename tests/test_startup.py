@@ -1,8 +1,9 @@
-"""Reading an archive starts fast: serve and export load neither the harvester nor the cleaner."""
+"""Starting fast: serve and export load neither the harvester nor the cleaner, a small harvest no process pool."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 
@@ -67,3 +68,37 @@ def test_the_concurrency_limit_is_the_same_on_the_command_line_and_in_sites_toml
         load_sites(sites)
     sites.write_text('[[site]]\nurl = "http://127.0.0.1:9/"\nconcurrency = 16\n', encoding="utf-8")
     assert load_sites(sites)[0].concurrency == 16
+
+
+
+# What a first harvest of a small site with its REST API loads no more than reading an archive
+# does: the process pool, started only for a collection large enough to repay it, and the reading
+# of a site without its API (its feed, sitemaps and pages).
+NOT_FOR_A_SMALL_HARVEST = ["multiprocessing", "concurrent.futures.process", "wparchive.fallback", "bs4"]
+
+HARVEST_PROGRAM = """
+import json, sys
+from wparchive.cli import cli
+
+names = json.loads(sys.argv[1])
+try:
+    cli.main(sys.argv[2:], prog_name="wparchive", standalone_mode=False)
+except SystemExit as exit:
+    assert exit.code in (None, 0), exit.code
+print(json.dumps([name for name in names if name in sys.modules]))
+import importlib
+for name in names:  # the check itself: each is a module, so that an empty list means something
+    importlib.import_module(name)
+"""
+
+
+def test_a_small_harvest_loads_neither_the_process_pool_nor_the_reading_of_sites_without_api(server,
+                                                                                             tmp_path) -> None:
+    db_path = str(tmp_path / "archive.db")
+    run = subprocess.run([sys.executable, "-c", HARVEST_PROGRAM, json.dumps(NOT_FOR_A_SMALL_HARVEST), "harvest",
+                          server.home + "/", "--db", db_path, "--delay", "0", "-q", "--workers", "2"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == []
+    cleaned = sqlite3.connect(db_path).execute("SELECT count(*) FROM posts WHERE language = 'en'").fetchone()[0]
+    assert cleaned > 0  # the harvest did clean, with the language model

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import ExitStack, suppress
@@ -32,7 +31,6 @@ from .errors import (
     AccessDenied, ConfigError, DiscoveryError, FetchError, HostUnreachable, NoRoute, NotSignedIn, RestDisabled,
     SiteUnreachable, WPArchiveError, archive_error,
 )
-from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
 from .media import DEFAULT_MAX_BYTES, MediaCounts, download_media
 from .pages import ItemPipeline, new_counts
 from .parallel import CleaningPool
@@ -308,6 +306,11 @@ def _note(result: HarvestResult, progress: Progress, message: str) -> None:
 def _harvest_without_api(db: Database, client: Client, site_url: str, result: HarvestResult, options: HarvestOptions,
                          progress: Progress, why: WPArchiveError) -> bool:
     """Read the site's feed, sitemaps and pages instead; False when there is no feed either."""
+    # Imported here: only a site without a usable REST API is read this way.
+    import xml.etree.ElementTree as ET
+
+    from .fallback import feed_channel, list_items, locate_feed, read_items, record_skipped
+
     try:
         feed_url, home = locate_feed(client, site_url)
         name, description, link = feed_channel(client, feed_url)

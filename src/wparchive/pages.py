@@ -105,9 +105,11 @@ class ItemPipeline:
             if isinstance(item, dict) and "wparchive_incomplete" in item:
                 # what arrived may end before its type or taxonomy: the collection says which
                 item.setdefault("wparchive_collection", self.collection)
-        if self.pool is not None and self.table == "posts" and self.pool.wanted(self.to_clean):
+        if self.pool is None or self.table != "posts":  # only posts are heavy to clean (HTML, language)
+            return _Cleaning(built=build_records(self.table, page.items, self.ctx, page.provenance))
+        if self.pool.wanted(self.to_clean):
             return _Cleaning(futures=self.pool.submit(self.table, page.items, self.ctx, page.provenance))
-        return _Cleaning(built=build_records(self.table, page.items, self.ctx, page.provenance))
+        return _Cleaning(built=self.pool.clean_here(self.table, page.items, self.ctx, page.provenance))
 
     def _finish(self, page: ItemPage, cleaning: _Cleaning, *, track_seen: bool) -> dict[str, int]:
         records, failures = cleaning.result()

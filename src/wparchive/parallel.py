@@ -2,8 +2,9 @@
 
 Cleaning (parsing HTML, Markdown, language) is most of a harvest's work; fetching and saving
 stay in the harvest's own process, which cleans the next page's items in the workers while it
-saves the last one's. The pool starts only when a collection is large enough to repay it, or
-when a first harvest got it ready while its first pages downloaded (warm_up).
+saves the last one's. The pool starts only when a collection is large enough to repay it: a small
+site is cleaned in the harvest's own process, whose language model loads in a thread while the
+first pages download (warm_up), and starts no process at all.
 
 The workers never outlive the harvest. A stop signal (Ctrl-C reaches every process of the
 terminal's group, systemd's SIGTERM every process of the service) is left to the harvest, which
@@ -13,20 +14,21 @@ worker also watches a pipe whose only writer is the harvest, and exits when it c
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .clean import load_language_model, release_language_model
-from .records import SiteContext, build_records
-from .rows import Provenance
+from .records import Failures, SiteContext, build_records
+from .rows import Provenance, Record
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.connection import Connection
 
 # Below this many items a collection is cleaned in-process: starting workers costs about a second.
 POOL_THRESHOLD = 400
@@ -45,38 +47,68 @@ class CleaningPool:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         self._lifeline: tuple[Connection, Connection] | None = None  # (the workers' end, ours)
-        self._ready = False  # warmed up: the workers clean every post-type collection
+        self._forkserver_started = False  # from then on the workers clean every post-type page
         self._starting = threading.Lock()  # two sites' first large collections start one pool
+        self._cleaning_here = 0  # pages being cleaned in this process (by several sites' threads at once)
+        self._here = threading.Lock()
 
     def warm_up(self) -> None:
-        """Get cleaning ready while the first pages download (a first harvest cleans everything).
-        With workers, start the process they are forked from, which loads the parsers and the
-        language model (most of a second), and let them clean every post-type collection however
-        small; without, load this process's model in a thread. Either way the first post does not
-        wait for the model, and the process tree holds one."""
-        if self.workers > 1:
-            with _stop_signals_blocked():  # the forkserver inherits them blocked, as the workers do
-                _forkserver_context()
-                multiprocessing.forkserver.ensure_running()
-            self._ready = True
-        else:
-            threading.Thread(target=load_language_model, name="wparchive-language-model", daemon=True).start()
+        """Load this process's language model in a thread while the first pages download (a first
+        harvest cleans everything): a small site is cleaned here, and its first post would otherwise
+        wait most of a second for it. Not once the workers are starting: the model is theirs."""
+        if not self._forkserver_started:
+            threading.Thread(target=self._load_language_model, name="wparchive-language-model", daemon=True).start()
+
+    def _load_language_model(self) -> None:
+        if not self._forkserver_started:  # another site's large collection may have started the workers meanwhile
+            load_language_model()
 
     def wanted(self, total: int | None) -> bool:
-        """Whether a collection of this size is cleaned in the workers (any size, once they are ready)."""
-        return self.workers > 1 and (self._ready or self._executor is not None or (total or 0) >= POOL_THRESHOLD)
+        """Whether a page of a collection of this size is cleaned in the workers: any, once they are
+        starting; none before. The first page of the first collection large enough to repay them
+        starts the process they are forked from, which loads the parsers and the language model
+        (most of a second, on another core), and is cleaned here meanwhile; the next ones go to them."""
+        if self.workers <= 1:
+            return False
+        with self._starting:
+            if self._forkserver_started:
+                return True
+            if (total or 0) < POOL_THRESHOLD:
+                return False
+            with _stop_signals_blocked():  # the forkserver inherits them blocked, as the workers do
+                import multiprocessing.forkserver
+
+                _forkserver_context()
+                multiprocessing.forkserver.ensure_running()
+            self._forkserver_started = True
+            return False
+
+    def clean_here(self, table: str, items: list[Any], ctx: SiteContext,
+                   provenance: Provenance | list[Provenance]) -> tuple[list[Record], Failures]:
+        """Records built in this process, for a page the workers do not take."""
+        with self._here:
+            self._cleaning_here += 1
+        try:
+            return build_records(table, items, ctx, provenance)
+        finally:
+            with self._here:
+                self._cleaning_here -= 1
+                self._release_language_model_if_unused()
 
     def submit(self, table: str, items: list[Any], ctx: SiteContext,
                provenance: Provenance | list[Provenance]) -> list[Future[Any]]:
         """Futures of (records, failures) for the items, split across the workers, in order."""
-        # Processes start inside submit (the forkserver on the first call, workers as needed):
+        # Processes start inside submit (workers as needed, and the forkserver if wanted has not):
         # they inherit the stop signals blocked, so none dies of one before it can ignore it.
         with _stop_signals_blocked(), self._starting:
             if self._executor is None:
-                # From now on the workers clean every post, with the forkserver's model: this
-                # process's own copy (if it loaded one) would only hold 120 MB more.
-                release_language_model()
+                # Imported here: a small site, cleaned in this process, needs no process pool.
+                from concurrent.futures import ProcessPoolExecutor
+
                 context = _forkserver_context()
+                with self._here:
+                    self._forkserver_started = True  # when submitted to directly
+                    self._release_language_model_if_unused()
                 self._lifeline = context.Pipe(duplex=False)
                 # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
@@ -86,6 +118,13 @@ class CleaningPool:
                                           provenance[start:start + size] if isinstance(provenance, list)
                                           else provenance)
                     for start in range(0, len(items), size)]
+
+    def _release_language_model_if_unused(self) -> None:
+        """Once the workers clean every post, with the forkserver's model, this process's own copy
+        would only hold 120 MB more: it goes as soon as no page is being cleaned here (the one that
+        started the workers, or another site's that was under way then). Called holding _here."""
+        if self._forkserver_started and not self._cleaning_here:
+            release_language_model()
 
     def close(self) -> None:
         """Cancel what is queued, let each worker finish the chunk it is cleaning, and wait for them to exit."""
@@ -99,6 +138,8 @@ class CleaningPool:
 
 
 def _forkserver_context() -> Any:
+    import multiprocessing  # here: only a collection large enough for the workers needs it
+
     context = multiprocessing.get_context("forkserver")
     # The workers are forked from the forkserver: what it loads first, they share.
     context.set_forkserver_preload(["wparchive.records", "wparchive.clean.preload"])

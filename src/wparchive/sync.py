@@ -110,10 +110,11 @@ def _full_pass(job: CollectionSync, state: SyncState, *, restart: bool) -> None:
                                         on_failed_page=lambda n, exc: job.pages.page_failed(exc),
                                         trust_total_pages=table == "comments"):
             if not started:
-                job.pages.progress.begin(job.name, _bar_length(job, page.total))
+                job.pages.progress.begin(job.name, _within_limit(job, page.total))
                 started = True
             if job.counts["total"] is None:  # from the first page that says (what was salvaged does not)
-                job.counts["total"] = job.pages.to_clean = page.total
+                job.counts["total"] = page.total
+                job.pages.to_clean = _within_limit(job, page.total)
             items = page.items if job.limit is None else page.items[: max(0, job.limit - seen)]
             seen += len(items)
             yield ItemPage(items, job.provenance(page), number=page.number)
@@ -229,7 +230,8 @@ def _retry_failed_pages(job: CollectionSync, *, in_pass: bool) -> None:
     resolve_errors(job.pages.db, retried, job.pages.run_id)
 
 
-def _bar_length(job: CollectionSync, total: int | None) -> int | None:
+def _within_limit(job: CollectionSync, total: int | None) -> int | None:
+    """How many of a collection's total items this run reads: no more than --limit."""
     if job.limit is None or total is None:
         return total
     return min(job.limit, total)
