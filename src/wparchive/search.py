@@ -13,6 +13,7 @@ never applies), and the archives' rankings are merged here (see Merge).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -603,10 +604,12 @@ def _names_query(hits: Rows) -> Query:
 
 def _named(hits: Rows, names: Rows) -> Rows:
     """The hits with their author's and site's names, and their site's address."""
-    found = {(row["kind"], row["key"]): row for row in names}
-    return [dict(hit, author_name=found.get(("user", hit["author"]), {}).get("name"),
-                 site_name=found.get(("site", str(hit["site_id"])), {}).get("name"),
-                 site_home=found.get(("site", str(hit["site_id"])), {}).get("home")) for hit in hits]
+    users = {row["key"]: row["name"] for row in names if row["kind"] == "user"}
+    sites = {row["key"]: (row["name"], row["home"]) for row in names if row["kind"] == "site"}
+    # A facets' sample is a thousand hits of a few sites: each site is looked for once.
+    site_of = {site_id: sites.get(str(site_id), (None, None)) for site_id in {hit["site_id"] for hit in hits}}
+    return [{**hit, "author_name": users.get(hit["author"]), "site_name": site_of[hit["site_id"]][0],
+             "site_home": site_of[hit["site_id"]][1]} for hit in hits]
 
 
 def _described(hits: Rows, snippets: Rows, names: Rows) -> Rows:
@@ -627,22 +630,22 @@ def facets_of(hits: Rows, *, several: bool = False) -> dict[str, list[dict[str, 
     same site archived twice counts once. The database is then a facet too.
     """
     counters: dict[str, Counter[Any]] = {name: Counter() for name in FACET_NAMES + (("database",) if several else ())}
-    labels: dict[tuple[str, Any], Any] = {}
-    for hit in hits:
-        site = ((hit["site_home"] or hit["site_name"]) if several else None) or (
-            str(hit["site_id"]) if hit["site_id"] is not None else None)
-        author = (hit["author_name"] if several else None) or hit["author"]
-        found = {"site": site, "type": hit["type"], "year": hit["year"], "author": author,
-                 "database": hit["database"] if several else None}
-        for name, value in found.items():
-            if value is not None:
-                counters[name][value] += 1
-        labels["site", site] = hit["site_name"] or site
-        labels["author", author] = hit["author_name"] or author
+    sites = [((hit["site_home"] or hit["site_name"]) if several else None) or (
+        str(hit["site_id"]) if hit["site_id"] is not None else None) for hit in hits]
+    authors = [(hit["author_name"] if several else None) or hit["author"] for hit in hits]
+    found = {"site": sites, "type": [hit["type"] for hit in hits], "year": [hit["year"] for hit in hits],
+             "author": authors, "database": [hit["database"] for hit in hits] if several else []}
+    for name, values in found.items():
+        if name in counters:
+            counters[name].update(value for value in values if value is not None)
+    # Each value's label is that of its last hit.
+    labels: dict[tuple[str, Any], Any] = {("site", site): hit["site_name"] or site
+                                          for site, hit in zip(sites, hits, strict=True)}
+    labels |= {("author", author): hit["author_name"] or author for author, hit in zip(authors, hits, strict=True)}
     # Categories and tags are JSON lists, many of them the same list: each different one is read once.
     for name, column in (("category", "categories"), ("tag", "tags")):
         for terms, n in Counter(hit[column] for hit in hits).items():
-            for value in set(_json_list(terms)):
+            for value in _json_terms(terms):
                 counters[name][value] += n
     facets = {}
     for name, counter in counters.items():
@@ -653,14 +656,29 @@ def facets_of(hits: Rows, *, several: bool = False) -> dict[str, list[dict[str, 
     return facets
 
 
-def _json_list(value: str | None) -> list[Any]:
+# Most archives' categories and tags are a few thousand different lists, met by search after
+# search: each is read once and kept (4096 of them), unless it is longer than this (a hostile site's).
+_REMEMBERED_TERMS_CHARS = 1_000
+
+
+def _json_terms(value: str | None) -> frozenset[Any]:
+    """The terms of a JSON list of categories or tags, each once."""
+    if value and len(value) <= _REMEMBERED_TERMS_CHARS:
+        return _remembered_terms(value)
+    return _read_terms(value)
+
+
+def _read_terms(value: str | None) -> frozenset[Any]:
     if not value:
-        return []
+        return frozenset()
     try:
         parsed = json.loads(value)
     except ValueError:
-        return []
-    return [v for v in parsed if isinstance(v, (str, int, float))] if isinstance(parsed, list) else []
+        return frozenset()
+    return frozenset(v for v in parsed if isinstance(v, (str, int, float))) if isinstance(parsed, list) else frozenset()
+
+
+_remembered_terms = functools.lru_cache(maxsize=4096)(_read_terms)
 
 
 class Stepper:

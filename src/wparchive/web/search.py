@@ -37,7 +37,9 @@ async def run_steps(databases: Any, steps: Steps) -> AsyncIterator[Any]:
     named = by_name(databases)
 
     async def rows_of(query: Query) -> list[dict[str, Any]]:
-        return [dict(row) for row in (await named[query.archive].execute(query.sql, query.params)).rows]
+        results = await named[query.archive].execute(query.sql, query.params)
+        columns = results.columns
+        return [dict(zip(columns, row, strict=True)) for row in results.rows]
 
     stepper = Stepper(steps)
     for step in stepper:
