@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,10 +76,14 @@ def serve_archive(path: str, *more: str) -> Iterator[str]:
     try:
         line = _read_line(process, timeout=60)
         assert "http://127.0.0.1:" in line, line
+        # Read what the server logs from now on (queries that fail on an archive that cannot be searched
+        # are logged whole): a pipe nobody reads fills up, and the server blocks writing to it.
+        assert process.stderr is not None
+        threading.Thread(target=process.stderr.read, daemon=True).start()
         yield line.split(" at ")[1].split()[0].rstrip("/")
     finally:
         process.terminate()
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
 
 
 @pytest.fixture
