@@ -305,17 +305,17 @@ def test_the_first_large_collection_starts_the_workers_which_then_clean_collecti
     pool = CleaningPool(2)
     try:
         assert not pool.wanted(3) and not pool.wanted(POOL_THRESHOLD - 1) and not pool.wanted(None)
-        # the first page of a large collection is cleaned here while the workers' forkserver starts…
-        assert not pool.wanted(POOL_THRESHOLD)
         prose = "<p>The garden lies behind the library, and anyone may grow vegetables there in summer.</p>"
         item = {"id": 7, "type": "post", "title": {"rendered": "T"}, "content": {"rendered": prose}}
         ctx = SiteContext(site_id=1, home="http://h", hosts=frozenset())
         provenance = Provenance("http://h/p", "2024-01-01T00:00:00+00:00", 1)
-        records, failures = pool.clean_here("posts", [item], ctx, provenance)
-        assert records[0].row["language"] == "en" and not failures
-        # …with this process's language model, which goes with that page: the workers have their own
+        records, failures = pool.clean_here("posts", [item], ctx, provenance)  # a small collection's page
+        assert records[0].row["language"] == "en" and not failures and clean._language_identifier is not None
+        # the first page of a large collection starts the workers and goes to them; this process's
+        # language model goes as they start: the workers have their own
+        assert pool.wanted(POOL_THRESHOLD)
         assert clean._language_identifier is None
-        # the next pages, and every page of any size after, go to the workers
+        # every page of any size after goes to the workers
         assert pool.wanted(POOL_THRESHOLD) and pool.wanted(3)
         (records, failures), = [future.result() for future in pool.submit("posts", [item], ctx, provenance)]
         assert [r.key for r in records] == ["1-7"] and records[0].row["language"] == "en" and not failures

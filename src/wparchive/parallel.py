@@ -67,7 +67,9 @@ class CleaningPool:
         """Whether a page of a collection of this size is cleaned in the workers: any, once they are
         starting; none before. The first page of the first collection large enough to repay them
         starts the process they are forked from, which loads the parsers and the language model
-        (most of a second, on another core), and is cleaned here meanwhile; the next ones go to them."""
+        (most of a second, on another core), and goes to them too: this process's own model goes
+        first (unless another site's page is being cleaned here), so that the process tree never
+        holds two (120 MB each) while the harvest runs."""
         if self.workers <= 1:
             return False
         with self._starting:
@@ -75,13 +77,16 @@ class CleaningPool:
                 return True
             if (total or 0) < POOL_THRESHOLD:
                 return False
+            with self._here:
+                self._forkserver_started = True
+                # Before the forkserver loads its model: a load of ours under way ends first, then goes.
+                self._release_language_model_if_unused()
             with _stop_signals_blocked():  # the forkserver inherits them blocked, as the workers do
                 import multiprocessing.forkserver
 
                 _forkserver_context()
                 multiprocessing.forkserver.ensure_running()
-            self._forkserver_started = True
-            return False
+            return True
 
     def clean_here(self, table: str, items: list[Any], ctx: SiteContext,
                    provenance: Provenance | list[Provenance]) -> tuple[list[Record], Failures]:
@@ -121,8 +126,8 @@ class CleaningPool:
 
     def _release_language_model_if_unused(self) -> None:
         """Once the workers clean every post, with the forkserver's model, this process's own copy
-        would only hold 120 MB more: it goes as soon as no page is being cleaned here (the one that
-        started the workers, or another site's that was under way then). Called holding _here."""
+        would only hold 120 MB more: it goes as soon as no page is being cleaned here (another
+        site's, under way as the workers started). Called holding _here."""
         if self._forkserver_started and not self._cleaning_here:
             release_language_model()
 
