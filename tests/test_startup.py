@@ -71,10 +71,11 @@ def test_the_concurrency_limit_is_the_same_on_the_command_line_and_in_sites_toml
 
 
 
-# What a first harvest of a small site with its REST API loads no more than reading an archive
-# does: the process pool, started only for a collection large enough to repay it, and the reading
-# of a site without its API (its feed, sitemaps and pages).
-NOT_FOR_A_SMALL_HARVEST = ["multiprocessing", "concurrent.futures.process", "wparchive.fallback", "bs4"]
+# What a first harvest of a small site with its REST API does not load: the process pool, started
+# only for a collection large enough to repay it, the reading of a site without its API (its feed,
+# sitemaps and pages), and the exporters, whose choices the command line knows without them.
+NOT_FOR_A_SMALL_HARVEST = ["multiprocessing", "concurrent.futures.process", "wparchive.fallback", "bs4",
+                           "wparchive.export", "wparchive.wxr", "wparchive.static_site", "yaml"]
 
 HARVEST_PROGRAM = """
 import json, sys

@@ -19,12 +19,13 @@ import click
 
 # Only what reading an archive needs is imported here. harvest, rebuild and demo import the
 # harvester and the cleaner (requests, lxml, html-to-markdown, pydantic, bs4) inside themselves, so that
-# serve and export start without loading them; tests/test_startup.py holds them to it.
+# serve and export start without loading them; tests/test_startup.py holds them to it. export and
+# search import the exporters (YAML, WXR, WACZ, static sites) themselves: no other command needs them.
 from . import MAX_CONCURRENCY, MAX_JOBS, __version__
 from .db import archive_lock, open_db
 from .errors import ArchiveMissing, ConfigError, DatabaseLocked, PortUnavailable, WPArchiveError
 from .db.queries import SORTS
-from .export import DEFAULT_MAX_MB, FORMATS, WRITERS, export_archive, export_wacz, export_wxr
+from .export_choices import FORMATS, WXR_MAX_MB
 from .paths import config_dir, media_folder
 from .progress import Progress, SilentProgress
 
@@ -452,7 +453,7 @@ def serve(archives: tuple[str, ...], db_path: tuple[str, ...], port: int, config
 @click.option("--no-layouts", is_flag=True,
               help="With markdown: only content, front matter and redirect maps; no Hugo or Jekyll configuration, "
                    "layouts or redirect pages (for a site of your own).")
-@click.option("--max-mb", default=DEFAULT_MAX_MB, show_default=True, type=click.FloatRange(min=0.1), metavar="MB",
+@click.option("--max-mb", default=WXR_MAX_MB, show_default=True, type=click.FloatRange(min=0.1), metavar="MB",
               help="With wxr: start a new file (OUT-001.xml, OUT-002.xml …) before one passes this size.")
 @click.option("--include-deleted", is_flag=True,
               help="With wxr: also the items the site no longer serves.")
@@ -502,6 +503,8 @@ def export(out: str, db_path: str, fmt: str, site: str | None, post_type: str | 
     if fmt in ("markdown", "wxr", "wacz") and out == "-":
         raise click.BadParameter(f"{fmt} export needs a {'folder' if fmt == 'markdown' else 'file'}, not -",
                                  param_hint="OUT")
+    from .export import export_archive, export_wacz, export_wxr
+
     _require_archive(db_path)
     if fmt == "wxr":
         result = export_wxr(open_db(db_path), Path(out), site=site, post_type=post_type, since=since,
@@ -574,6 +577,7 @@ def search(query: str, archives: tuple[str, ...], db_path: tuple[str, ...], site
         wparchive search --mode meaning "car mechanic"
         wparchive search compost garden.db bees.db orchard.db
     """
+    from .export import WRITERS
     from .paths import database_names
     from .search import SearchRequest, result_text, search_archives
 

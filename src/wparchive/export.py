@@ -20,6 +20,7 @@ from sqlite_utils.db import Database
 
 from .db.queries import LINK_TARGETS_SQL, export_count_sql, export_places_sql, export_sql
 from .errors import ExportError, NothingToExport, archive_error
+from .export_choices import FORMATS
 from .progress import Progress, SilentProgress
 from .selection import select
 from .spreadsheet import BOM, spreadsheet_safe
@@ -28,7 +29,6 @@ from .wxr import DEFAULT_MAX_MB, WxrExport, write_wxr
 from .static_site import (NAME_CHARS, Placed, SitePlan, address_of, copy_media, fit, inside, safe_name,
                           write_redirect_maps, write_site_files)
 
-FORMATS = ("csv", "json", "jsonl", "markdown", "wxr", "wacz")
 # Big and rarely wanted in a spreadsheet: left out of CSV unless asked for.
 _JSON_COLUMNS = frozenset({"categories", "tags", "headings", "shortcodes"})
 TERM_BYTES = 100  # a category or tag name: a folder of Jekyll's and Hugo's, after they add to it

@@ -25,11 +25,11 @@ from sqlite_utils.db import Database
 
 from .db.queries import WXR_COMMENTS_SQL, WXR_ITEM_SQL, WXR_TERMS_SQL, WXR_USERS_SQL, wxr_item_sql
 from .errors import ExportError, NothingToExport
+from .export_choices import WXR_MAX_MB as DEFAULT_MAX_MB
 from .progress import Progress, SilentProgress
 from .selection import select
 
 WXR_VERSION = "1.2"
-DEFAULT_MAX_MB = 15  # below the upload limits hosts commonly set (and PHP's default of 2 MB raised)
 _NO_DATE = "0000-00-00 00:00:00"  # what WordPress writes for a draft never scheduled
 # What XML 1.0 cannot hold, however escaped: control characters, lone surrogates, U+FFFE/U+FFFF.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
