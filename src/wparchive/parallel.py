@@ -69,7 +69,7 @@ class CleaningPool:
         starts the process they are forked from, which loads the parsers and the language model
         (most of a second, on another core), and goes to them too: this process's own model goes
         first (unless another site's page is being cleaned here), so that the process tree never
-        holds two (120 MB each) while the harvest runs."""
+        holds two (75 MB each) while the harvest runs."""
         if self.workers <= 1:
             return False
         with self._starting:
@@ -126,7 +126,7 @@ class CleaningPool:
 
     def _release_language_model_if_unused(self) -> None:
         """Once the workers clean every post, with the forkserver's model, this process's own copy
-        would only hold 120 MB more: it goes as soon as no page is being cleaned here (another
+        would only hold 75 MB more: it goes as soon as no page is being cleaned here (another
         site's, under way as the workers started). Called holding _here."""
         if self._forkserver_started and not self._cleaning_here:
             release_language_model()

@@ -151,7 +151,7 @@ def load_language_model() -> None:
 
 
 def release_language_model() -> None:
-    """Let the model go (about 120 MB), once this process will detect no more languages."""
+    """Let the model go (about 75 MB), once this process will detect no more languages."""
     global _language_identifier
     with _language_lock:  # a load under way ends first
         _language_identifier = None
