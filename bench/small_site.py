@@ -10,9 +10,10 @@ of the runs, the commands taking turns:
 - plain fetch: a Python process that reads the REST index and then every page (100 items a page)
   of each collection wparchive harvests anonymously (posts, pages, media, comments, categories,
   tags, users), decoding the JSON and nothing else: the floor of a harvest;
-- fresh harvest: `wparchive harvest URL --delay 0 -q` into a new archive (its cleaning workers,
-  one a core, get ready while the first pages download); and the same with `--workers 1` (cleaned
-  in the harvest's own process, its language model loading in a thread meanwhile);
+- fresh harvest: `wparchive harvest URL --delay 0 -q` into a new archive (no collection of this
+  site is large enough for the cleaning workers: cleaned in the harvest's own process, its
+  language model loading in a thread while the first pages download); and the same with
+  `--workers 1`, which must take as long;
 - no-change harvest: the same again into that archive;
 - `wparchive --help`.
 
