@@ -146,7 +146,7 @@ def test_ctrl_c_is_a_message_and_exit_130(server, client, db, db_path, tmp_path,
         raise KeyboardInterrupt
 
     harvest_site(db, client, server.home + "/")
-    monkeypatch.setattr("wparchive.cli.export_archive", interrupted)
+    monkeypatch.setattr("wparchive.export.export_archive", interrupted)
     result = _run(["export", "out.jsonl", "--db", db_path])
     assert result.exit_code == EXIT_INTERRUPTED and isinstance(result.exception, SystemExit)
     assert result.stderr.startswith("Interrupted. What was saved is kept")
