@@ -11,7 +11,8 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from wparchive.cli import cli
-from wparchive.export import FORMATS, export_archive
+from wparchive.export import export_archive
+from wparchive.export_choices import FORMATS
 from wparchive.harvest import harvest_site
 from wparchive.media import download_media
 from wparchive.paths import warc_prefix

@@ -20,7 +20,6 @@ from sqlite_utils.db import Database
 
 from .db.queries import LINK_TARGETS_SQL, export_count_sql, export_places_sql, export_sql
 from .errors import ExportError, NothingToExport, archive_error
-from .export_choices import FORMATS
 from .progress import Progress, SilentProgress
 from .selection import select
 from .spreadsheet import BOM, spreadsheet_safe
@@ -39,7 +38,7 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
                    post_type: str | None = None, since: str | None = None, media_dir: Path | None = None,
                    layouts: bool = True, bom: bool = False, warc_dir: Path | None = None,
                    progress: Progress | None = None) -> int:
-    """Write the live posts and pages that match the filters to out in a format of FORMATS; returns how many.
+    """Write the live posts and pages that match the filters to out in a format of export_choices.FORMATS; returns how many.
 
     out is a folder for markdown, and a file or an open stream (stdout) for the others. The
     filters are checked first (see selection.select), and an export they leave empty is
