@@ -387,6 +387,14 @@ def test_emphasis_side_by_side_is_one_run() -> None:
     assert markdown == "**Give, share!  \nThank you** and *ab* done." and "****" not in markdown
 
 
+def test_the_page_s_own_asterisks_and_underscores_are_kept_where_emphasis_is_joined() -> None:
+    markdown = clean_content('<p>PIN 12****34, my__init__ and <strong>a</strong><strong>b</strong></p>'
+                             '<p>Use <code>x****y</code> or <code>__init__.py</code></p>'
+                             '<pre>password = "****"\nx = a**b</pre>', BASE).markdown
+    assert markdown == ('PIN 12****34, my__init__ and **ab**\n\nUse `x****y` or `__init__.py`\n\n'
+                        '```\npassword = "****"\nx = a**b\n```')
+
+
 # --- Footnotes: notes after the body, whichever plugin made them --------------------------------
 
 NOTE = "Karl von Frisch described it in 1927."

@@ -18,6 +18,8 @@ _KEPT_SPACE = "\ue002"  # a space inside <pre>, which must survive folding
 # A footnote's reference and its note as normalisation marks them (notes.py), written "[^1]" and
 # "[^1]: note" in Markdown, "[1]" and "[1] note" in text. Private-use characters the page cannot hold.
 NOTE_REFERENCE, NOTE_DEFINITION, NOTE_CLOSE = "\ue120", "\ue122", "\ue121"
+# An asterisk of the page's own (its text, code or addresses) while the converter's emphasis is mended.
+_PAGE_STAR = "\ue123"
 # Every private-use character wparchive writes for one of its own (here and in _make_inert):
 # parsing takes them out of the page (normalize.parse_fragment), so that only ours are left.
 NOT_OURS = re.compile("[\ue100-\ue12f]")
@@ -44,7 +46,8 @@ _BREAKS = re.compile(rf"([{PARAGRAPH}{LINE}][\s{PARAGRAPH}{LINE}]*)")
 _BLANK_LINE = re.compile(r"^[ \t]+$", re.MULTILINE)
 
 _TABLE_END_IN_QUOTE = re.compile(r"^((>[> ]*)\|.*\|)\n(?=\2(?!\s*\|))", re.M)
-_TOUCHING_EMPHASIS = re.compile(r"(?<=[^ \t])(\*\*|_)( {0,2}\n)?\1(?=\S)")
+# The converter writes emphasis with "*" alone; the page's own asterisks are _PAGE_STAR meanwhile.
+_TOUCHING_EMPHASIS = re.compile(r"(?<=[^ \t])\*\*( {0,2}\n)?\*\*(?=\S)")
 
 
 def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
@@ -53,11 +56,17 @@ def tree_to_markdown(root: HtmlElement, base_url: str = "") -> str:
     stays text in every Markdown reader (see _make_inert). The tree is changed on the way: it is
     the last thing made from it."""
     _make_inert(root, base_url)
-    markdown = html_to_markdown.convert(lxml.html.tostring(root, encoding="unicode"), _OPTIONS).content or ""
+    html = lxml.html.tostring(root, encoding="unicode")
+    stars = "*" in html
+    if stars:  # stand aside while the converter's own are mended: "12****34", "my__init__" are the page's
+        html = html.replace("*", _PAGE_STAR)
+    markdown = html_to_markdown.convert(html, _OPTIONS).content or ""
     # Emphasis that ends where the same begins (two <strong> side by side, across elements) would
-    # show as "****": one run. Text has its stars escaped, and code's wait as other characters.
-    if "****" in markdown or "__" in markdown or "\n**" in markdown:  # most Markdown has none: no need to look
-        markdown = _TOUCHING_EMPHASIS.sub(lambda m: m.group(2) or "", markdown)
+    # show as "****": one run.
+    if "****" in markdown or "\n**" in markdown:  # most Markdown has none: no need to look
+        markdown = _TOUCHING_EMPHASIS.sub(lambda m: m.group(1) or "", markdown)
+    if stars:
+        markdown = markdown.replace(_PAGE_STAR, "*")
     markdown = _BLANK_LINE.sub("", markdown.replace("\u00a0", " "))
     if "|\n" in markdown:
         # In a quote the converter writes what follows a table on the line after its last row,
