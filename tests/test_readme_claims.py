@@ -26,7 +26,8 @@ import test_crash_safety
 import test_search_bounds
 from wparchive import cli as cli_module
 from wparchive import client as client_module
-from wparchive import duplicates, export, meaning, pagination, parallel, responses, search, static_site, web, wxr
+from wparchive import (duplicates, export, export_choices, meaning, pagination, parallel, responses, search,
+                       static_site, web)
 from wparchive.cli import cli
 from wparchive.db import queries, schema
 from wparchive.fallback import MAX_SKIPPED_KEPT
@@ -402,7 +403,7 @@ SETTINGS = {
     f"waits up to {schema.BUSY_TIMEOUT_MS // 1000} s for a lock": "db.schema.BUSY_TIMEOUT_MS",
     f"Datasette's connections {READ_BUSY_TIMEOUT_MS // 1000} s;": "web.READ_BUSY_TIMEOUT_MS",
     f"a {test_search_bounds.BIG // 1_000_000} MB post": "the hostile post of tests/test_search_bounds.py",
-    f"`--max-mb` ({wxr.DEFAULT_MAX_MB} MB,": "export --max-mb's default",
+    f"`--max-mb` ({export_choices.WXR_MAX_MB} MB,": "export --max-mb's default",
     (f"`sql_time_limit_ms` ({json.loads((config_dir() / 'settings.json').read_text())['sql_time_limit_ms'] // 1000} s"
      " in `config/settings.json`)"): "the bundled Datasette settings",
     f"about {round(duplicates.THRESHOLD * 100)} % or more of": "duplicates.THRESHOLD, how alike near-duplicates are",

@@ -20,11 +20,12 @@ from sqlite_utils.db import Database
 
 from .db.queries import LINK_TARGETS_SQL, export_count_sql, export_places_sql, export_sql
 from .errors import ExportError, NothingToExport, archive_error
+from .export_choices import WXR_MAX_MB
 from .progress import Progress, SilentProgress
 from .selection import select
 from .spreadsheet import BOM, spreadsheet_safe
 from .wacz import WaczExport, write_wacz
-from .wxr import DEFAULT_MAX_MB, WxrExport, write_wxr
+from .wxr import WxrExport, write_wxr
 from .static_site import (NAME_CHARS, Placed, SitePlan, address_of, copy_media, fit, inside, safe_name,
                           write_redirect_maps, write_site_files)
 
@@ -38,7 +39,8 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
                    post_type: str | None = None, since: str | None = None, media_dir: Path | None = None,
                    layouts: bool = True, bom: bool = False, warc_dir: Path | None = None,
                    progress: Progress | None = None) -> int:
-    """Write the live posts and pages that match the filters to out in a format of export_choices.FORMATS; returns how many.
+    """Write the live posts and pages that match the filters to out in a format of
+    export_choices.FORMATS; returns how many.
 
     out is a folder for markdown, and a file or an open stream (stdout) for the others. The
     filters are checked first (see selection.select), and an export they leave empty is
@@ -78,7 +80,7 @@ def export_archive(db: Database, out: Path | IO[str], fmt: str, *, site: str | N
 
 
 def export_wxr(db: Database, out: Path, *, site: str | None = None, post_type: str | None = None,
-               since: str | None = None, include_deleted: bool = False, max_mb: float = DEFAULT_MAX_MB,
+               since: str | None = None, include_deleted: bool = False, max_mb: float = WXR_MAX_MB,
                media_url: str | None = None, progress: Progress | None = None) -> WxrExport:
     """Write one site of the archive as WXR files for the WordPress Importer (see wxr.write_wxr)."""
     with _errors_said(out):

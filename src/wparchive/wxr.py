@@ -25,7 +25,7 @@ from sqlite_utils.db import Database
 
 from .db.queries import WXR_COMMENTS_SQL, WXR_ITEM_SQL, WXR_TERMS_SQL, WXR_USERS_SQL, wxr_item_sql
 from .errors import ExportError, NothingToExport
-from .export_choices import WXR_MAX_MB as DEFAULT_MAX_MB
+from .export_choices import WXR_MAX_MB
 from .progress import Progress, SilentProgress
 from .selection import select
 
@@ -58,7 +58,7 @@ class WxrExport:
 
 
 def write_wxr(db: Database, out: Path, *, site: str | None = None, post_type: str | None = None,
-              since: str | None = None, include_deleted: bool = False, max_mb: float = DEFAULT_MAX_MB,
+              since: str | None = None, include_deleted: bool = False, max_mb: float = WXR_MAX_MB,
               media_url: str | None = None, progress: Progress | None = None) -> WxrExport:
     """Write one site of the archive as WXR to out, or, past max_mb, to out-001.xml, out-002.xml …
     each importable on its own. media_url is where the archive's media folder is served: a file
