@@ -77,10 +77,7 @@ class CleaningPool:
                 return True
             if (total or 0) < POOL_THRESHOLD:
                 return False
-            with self._here:
-                self._forkserver_started = True
-                # Before the forkserver loads its model: a load of ours under way ends first, then goes.
-                self._release_language_model_if_unused()
+            self._workers_take_over()  # before the forkserver loads its model
             with _stop_signals_blocked():  # the forkserver inherits them blocked, as the workers do
                 import multiprocessing.forkserver
 
@@ -111,9 +108,7 @@ class CleaningPool:
                 from concurrent.futures import ProcessPoolExecutor
 
                 context = _forkserver_context()
-                with self._here:
-                    self._forkserver_started = True  # when submitted to directly
-                    self._release_language_model_if_unused()
+                self._workers_take_over()  # when submitted to directly
                 self._lifeline = context.Pipe(duplex=False)
                 # forkserver: forking a process that runs threads (an HTTP pool, a test server) is unsafe.
                 self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
@@ -123,6 +118,12 @@ class CleaningPool:
                                           provenance[start:start + size] if isinstance(provenance, list)
                                           else provenance)
                     for start in range(0, len(items), size)]
+
+    def _workers_take_over(self) -> None:
+        """From now on the workers clean every post-type page. Called holding _starting."""
+        with self._here:
+            self._forkserver_started = True
+            self._release_language_model_if_unused()  # a load of ours under way ends first, then goes
 
     def _release_language_model_if_unused(self) -> None:
         """Once the workers clean every post, with the forkserver's model, this process's own copy
