@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import sqlite3
+from typing import Any
 
 import pytest
 import sqlite_utils
@@ -286,13 +287,17 @@ def test_cleaning_in_worker_processes_gives_the_same_archive(make_server, client
         # the pages, too few for the workers alone, are cleaned by them once they run: in either
         # place with the language model
         assert [r[0] for r in db.execute("SELECT language FROM posts WHERE type = 'page'")] == ["en"] * 3
-        archives[workers] = {t: sorted(map(str, db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()))
-                             for t in ("posts", "links", "images")}
+        archives[workers] = _rows_but_times(db, ("posts", "links", "images"))
     for table in ("posts", "links", "images"):
-        assert len(archives[1][table]) == len(archives[2][table]) == posts + (3 if table == "posts" else 0)
-        # identical but for when and by which run each row was fetched
-        strip = lambda rows: [re.sub(r"'20\d\d-\d\d-\d\dT[^']*'", "T", row) for row in rows]  # noqa: E731
-        assert strip(archives[1][table]) == strip(archives[2][table])
+        assert len(archives[1][table]) == posts + (3 if table == "posts" else 0)
+    assert archives[1] == archives[2]
+
+
+def _rows_but_times(db: Any, tables: tuple[str, ...]) -> dict[str, list[str]]:
+    """Each table's rows as text, sorted, every time in them blanked: archives harvested apart, identical
+    but for when each row was fetched, compare equal."""
+    return {table: sorted(re.sub(r"'20\d\d-\d\d-\d\dT[^']*'", "T", str(row))
+                          for row in db.execute(f"SELECT * FROM {table}").fetchall()) for table in tables}
 
 
 def test_the_first_large_collection_starts_the_workers_which_then_clean_collections_of_any_size() -> None:
@@ -368,14 +373,9 @@ def test_a_small_first_harvest_starts_no_worker_and_cleans_as_the_workers_would(
         # every collection of the sample site is far below the pool's threshold: all is cleaned here
         assert _harvest_in_a_fresh_process(server.home + "/", db_path, workers) == []
         db = sqlite_utils.Database(db_path)
-        archives[workers] = {t: sorted(map(str, db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()))
-                             for t in ("posts", "links", "images", "terms")}
+        archives[workers] = _rows_but_times(db, ("posts", "links", "images", "terms"))
         assert "en" in {r[0] for r in db.execute("SELECT language FROM posts")}  # with the language model
-    for table in archives[1]:
-        assert archives[1][table]
-        # identical but for when each row was fetched
-        strip = lambda rows: [re.sub(r"'20\d\d-\d\d-\d\dT[^']*'", "T", row) for row in rows]  # noqa: E731
-        assert strip(archives[1][table]) == strip(archives[2][table])
+    assert all(archives[1].values()) and archives[1] == archives[2]
 
 
 def test_a_collection_at_the_threshold_is_cleaned_by_workers_unless_limit_cleans_fewer(make_server, tmp_path) -> None:

@@ -43,7 +43,6 @@ def write_sites(folder: Path, sites: list[str], *, extra: str = "", defaults: st
     return folder
 
 
-
 def write_signed_in_sites(folder: Path, inline: Any, by_env: Any, *, schedule: str = "") -> Path:
     """A configuration folder listing two private sites: one signed in by the user:password in its URL
     (with a schedule, if given), the other by the QUEUE_TEST_AUTH variable."""

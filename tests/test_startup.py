@@ -70,7 +70,6 @@ def test_the_concurrency_limit_is_the_same_on_the_command_line_and_in_sites_toml
     assert load_sites(sites)[0].concurrency == 16
 
 
-
 # What a first harvest of a small site with its REST API does not load: the process pool, started
 # only for a collection large enough to repay it, the reading of a site without its API (its feed,
 # sitemaps and pages), and the exporters, whose choices the command line knows without them.
@@ -93,8 +92,8 @@ for name in names:  # the check itself: each is a module, so that an empty list 
 """
 
 
-def test_a_small_harvest_loads_neither_the_process_pool_nor_the_reading_of_sites_without_api(server,
-                                                                                             tmp_path) -> None:
+def test_a_small_harvest_loads_no_process_pool_no_reading_of_sites_without_api_and_no_exporter(server,
+                                                                                               tmp_path) -> None:
     db_path = str(tmp_path / "archive.db")
     run = subprocess.run([sys.executable, "-c", HARVEST_PROGRAM, json.dumps(NOT_FOR_A_SMALL_HARVEST), "harvest",
                           server.home + "/", "--db", db_path, "--delay", "0", "-q", "--workers", "2"],

@@ -124,6 +124,7 @@ _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f<>\"`{}|^]")
 _OUTER_CONTROLS = re.compile(r"^[\x00-\x20]+|[\x00-\x20]+$")
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 
+
 def inert_text(text: str) -> str:
     """Text as Markdown that every reader shows as this text, whatever comes before or after it:
     no HTML, code, links or template tags."""
@@ -151,8 +152,6 @@ def safe_url(url: str, *, image: bool = False) -> str | None:
 
 def _inert_attribute(value: str) -> str:
     return inert_text(" ".join(value.split())).replace('"', "&quot;")
-
-
 
 
 _CODE_TAGS = frozenset({"code", "kbd", "tt"})
